@@ -1,0 +1,82 @@
+"""CloudflarePagesProject: a Pages project with its build, env vars, custom domains and their DNS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_cloudflare as cloudflare
+
+from .cloudflare_dns import record
+from .model import PagesFrontend
+from .values import Resolver
+
+
+@dataclass(frozen=True)
+class CloudflarePagesProjectArgs:
+    spec: PagesFrontend
+    """The frontend's entry in the stack file."""
+    resolver: Resolver
+    """Resolves env values (secrets, record hostnames) of the frontend's system."""
+    zone_id: str | None = None
+    """ID of the zone the custom domains' records go into, when stackyard manages it."""
+
+
+class CloudflarePagesProject(pulumi.ComponentResource):
+    """The project, one PagesDomain per custom domain and, in a managed zone, its CNAME."""
+
+    url: pulumi.Output[str]
+    """https://<project>.pages.dev"""
+
+    def __init__(self, name: str, args: CloudflarePagesProjectArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stackyard:index:CloudflarePagesProject", name, {}, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        build = {key: value for key, value in {
+            "build_command": spec.build.command,
+            "destination_dir": spec.build.output_dir,
+            "root_dir": spec.build.root_dir,
+        }.items() if value is not None}
+        source = None
+        if spec.repository:
+            owner, repo = spec.repository.split("/", 1)
+            source = {"type": "github", "config": {
+                "owner": owner, "repo_name": repo, "production_branch": spec.production_branch}}
+        self.project = cloudflare.PagesProject(
+            name,
+            account_id=spec.account_id,
+            name=spec.project,
+            production_branch=spec.production_branch,
+            build_config=build or None,
+            source=source,
+            deployment_configs={
+                environment: {"env_vars": self._env_vars(args, environment)}
+                for environment in ("production", "preview")
+            },
+            opts=child,
+        )
+        pages_host = f"{spec.project}.pages.dev"
+        for domain in spec.domains:
+            cloudflare.PagesDomain(
+                f"{name}-{domain}",
+                account_id=spec.account_id,
+                project_name=self.project.name,
+                name=domain,
+                opts=child,
+            )
+            if args.zone_id:
+                # Cloudflare flattens a CNAME at the apex, so one rule serves apex and subdomains.
+                record(f"{name}-{domain}-cname", zone_id=args.zone_id, name=domain, type="CNAME",
+                       content=pages_host, proxied=True, comment=f"Pages project {spec.project}", opts=child)
+        self.url = pulumi.Output.from_input(f"https://{pages_host}")
+        self.register_outputs({"url": self.url})
+
+    @staticmethod
+    def _env_vars(args: CloudflarePagesProjectArgs, environment: str) -> dict[str, dict]:
+        values = args.spec.env.get(environment, {})
+        return {
+            key: {"type": "secret_text" if Resolver.is_secret(value) else "plain_text",
+                  "value": args.resolver.resolve(value)}
+            for key, value in values.items()
+        }

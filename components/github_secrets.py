@@ -1,0 +1,46 @@
+"""GithubActionsSecrets: Actions secrets of a system's repositories, from the stack's encrypted config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_github as github
+
+from .model import Github
+from .values import Resolver
+
+
+@dataclass(frozen=True)
+class GithubActionsSecretsArgs:
+    spec: Github
+    """The system's github entry."""
+    resolver: Resolver
+    """Resolves secret values of the system."""
+
+
+class GithubActionsSecrets(pulumi.ComponentResource):
+    """One ActionsSecret per repository and name, through a provider bound to the owner.
+
+    The provider takes its token from github:token (set it with --secret); the owner comes
+    from the stack file, so one stack can write to several organisations.
+    """
+
+    def __init__(self, name: str, args: GithubActionsSecretsArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stackyard:index:GithubActionsSecrets", name, {}, opts)
+        token = pulumi.Config("github").get_secret("token")
+        provider = github.Provider(f"{name}-{args.spec.owner}", owner=args.spec.owner, token=token,
+                                   opts=pulumi.ResourceOptions(parent=self))
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        for repo, spec in args.spec.repositories.items():
+            for key, value in spec.secrets.items():
+                # Every Actions secret is secret to Pulumi too, even values typed in plain text.
+                github.ActionsSecret(
+                    f"{name}-{repo}-{key}",
+                    repository=repo,
+                    secret_name=key,
+                    value=pulumi.Output.secret(args.resolver.resolve(value)),
+                    opts=child,
+                )
+        self.register_outputs({})

@@ -1,0 +1,83 @@
+"""The stackyard topology model: read and validate a stack's config before any resource exists."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from .parse import Reader, camel
+from .rules import Rules, SecretLookup, fqdn, has_ipv6
+from .topology import (
+    Access,
+    DigitalOceanHost,
+    Dns,
+    DnsRecord,
+    ExistingHost,
+    Github,
+    HetznerHost,
+    HostRef,
+    PagesFrontend,
+    RecordRef,
+    SecretRef,
+    Settings,
+    System,
+    Topology,
+    Value,
+    VercelFrontend,
+)
+
+NAMESPACE = "stackyard"
+
+__all__ = [
+    "Access", "DigitalOceanHost", "Dns", "DnsRecord", "ExistingHost", "Github", "HetznerHost",
+    "HostRef", "PagesFrontend", "RecordRef", "SecretRef", "Settings", "StackConfigError", "System",
+    "Topology", "Value", "VercelFrontend", "fqdn", "has_ipv6", "load_topology", "NAMESPACE",
+]
+
+
+class StackConfigError(Exception):
+    """Every problem found in a stack's config, each with its config path."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = sorted(set(problems), key=lambda p: problems.index(p))
+        count = len(self.problems)
+        lines = [f"the stack config has {count} problem{'s' if count != 1 else ''}:"]
+        lines += [f"  {path}: {message}" for path, message in self.problems]
+        super().__init__("\n".join(lines))
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.problems]
+
+
+def load_topology(values: Mapping[str, Any], secret_state: SecretLookup) -> Topology:
+    """Reads the ``stackyard:`` config keys (without the namespace) into a validated Topology.
+
+    ``secret_state(name)`` tells whether ``stackyard:<name>`` is set as a secret, in plain
+    text, or not at all. Raises StackConfigError listing every problem.
+    """
+    reader = Reader()
+    known = {camel(name) for name in Settings.__dataclass_fields__}
+    for key in values:
+        if key in known or secret_state(key) == "secret":
+            continue
+        hint = difflib.get_close_matches(key, sorted(known), n=1)
+        reader.fail(key, f"unknown config key {NAMESPACE}:{key}; "
+                         + (f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(sorted(known))}")
+                         + " (secrets must be set with --secret)")
+    if "systems" not in values:
+        reader.fail("systems", f"not set: describe the stack's systems under {NAMESPACE}:systems")
+    raw = {key: value for key, value in values.items() if key in known}
+    raw.setdefault("systems", {})
+    settings = reader.read(Settings, raw, "")
+    problems = list(reader.problems)
+    warnings: list[str] = []
+    if settings is not None and settings.systems is not None:
+        rules = Rules(settings, secret_state)
+        rules.run()
+        problems += rules.problems
+        warnings = rules.warnings
+    if problems:
+        raise StackConfigError(problems)
+    return Topology(settings=settings, warnings=tuple(warnings))

@@ -1,0 +1,215 @@
+"""A small typed reader from plain YAML/JSON data into frozen dataclasses.
+
+Every problem is recorded against its config path (``systems.mehko.dns.records[2].host``)
+and reading goes on, so one run reports every mistake in a stack file at once. Keys in
+the stack file are the camelCase form of the dataclass field names (``server_type`` is
+``serverType``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Union, get_args, get_origin
+
+Check = Callable[[Any], "str | None"]
+
+
+def spec(doc: str, *, default: Any = dataclasses.MISSING, check: Check | None = None) -> Any:
+    """A documented field. ``check`` returns an error message for a bad value, or None."""
+    kwargs: dict[str, Any] = {"metadata": {"doc": doc, "check": check}}
+    if isinstance(default, (list, tuple)):
+        kwargs["default_factory"] = (lambda v: lambda: tuple(v))(default)
+    elif isinstance(default, dict):
+        kwargs["default_factory"] = (lambda v: lambda: dict(v))(default)
+    elif default is not dataclasses.MISSING:
+        kwargs["default"] = default
+    return dataclasses.field(**kwargs)
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """Marks a union of dataclasses chosen by the value of one key (``provider: hetzner``)."""
+
+    key: str
+    variants: Mapping[str, type]
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+    shown = repr(value)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return f"{kind} ({shown})" if not isinstance(value, (list, dict)) else kind
+
+
+class Reader:
+    """Reads raw data into typed values, collecting ``(path, message)`` problems."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append((path, message))
+
+    def read(self, tp: Any, raw: Any, path: str) -> Any:
+        """Returns the typed value, or None after recording why it could not be read."""
+        origin = get_origin(tp)
+        if origin is typing.Annotated:
+            base, *extras = get_args(tp)
+            tagged = next((e for e in extras if isinstance(e, Tagged)), None)
+            if tagged is not None:
+                return self._read_tagged(tagged, raw, path)
+            return self.read(base, raw, path)
+        if origin in (Union, types.UnionType):
+            return self._read_union(get_args(tp), raw, path)
+        if origin is Literal:
+            choices = get_args(tp)
+            if raw in choices:
+                return raw
+            self.fail(path, f"expected one of {', '.join(map(str, choices))}; got {describe(raw)}")
+            return None
+        if origin is list:
+            if not isinstance(raw, list):
+                self.fail(path, f"expected a list; got {describe(raw)}")
+                return None
+            (item_tp,) = get_args(tp)
+            items = [self.read(item_tp, item, join(path, i)) for i, item in enumerate(raw)]
+            return tuple(items)
+        if origin is dict:
+            if not isinstance(raw, dict):
+                self.fail(path, f"expected a mapping; got {describe(raw)}")
+                return None
+            key_tp, value_tp = get_args(tp)
+            allowed = get_args(key_tp) if get_origin(key_tp) is Literal else None
+            out = {}
+            for key, value in raw.items():
+                if not isinstance(key, str):
+                    self.fail(join(path, str(key)), f"keys must be strings; got {describe(key)}")
+                    continue
+                if allowed is not None and key not in allowed:
+                    self.fail(join(path, key), f"unknown key; expected one of {', '.join(allowed)}")
+                    continue
+                out[key] = self.read(value_tp, value, join(path, key))
+            return out
+        if dataclasses.is_dataclass(tp):
+            return self._read_dataclass(tp, raw, path)
+        if tp is bool:
+            if isinstance(raw, bool):
+                return raw
+            self.fail(path, f"expected true or false; got {describe(raw)}")
+            return None
+        if tp is int:
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                return raw
+            self.fail(path, f"expected a whole number; got {describe(raw)}")
+            return None
+        if tp is str:
+            if isinstance(raw, str):
+                return raw
+            self.fail(path, f"expected a string; got {describe(raw)}")
+            return None
+        raise TypeError(f"stackyard model: unsupported field type {tp!r}")
+
+    def _read_union(self, options: tuple[Any, ...], raw: Any, path: str) -> Any:
+        if raw is None and type(None) in options:
+            return None
+        options = tuple(o for o in options if o is not type(None))
+        if len(options) == 1:
+            return self.read(options[0], raw, path)
+        # Scalars first, then mappings: a plain string never needs the ref forms.
+        scalars = [o for o in options if o in (str, int, bool)]
+        refs = [o for o in options if dataclasses.is_dataclass(o)]
+        if scalars and isinstance(raw, (str, int, float, bool)):
+            if str in scalars:
+                # YAML turns `false` and `8080` into non-strings; as values they are text.
+                if isinstance(raw, bool):
+                    return "true" if raw else "false"
+                return str(raw)
+            return self.read(scalars[0], raw, path)
+        if refs and isinstance(raw, dict):
+            for ref in refs:
+                first = dataclasses.fields(ref)[0]
+                if camel(first.name) in raw:
+                    return self._read_dataclass(ref, raw, path)
+            forms = " or ".join(f"{{{camel(dataclasses.fields(r)[0].name)}: ...}}" for r in refs)
+            self.fail(path, f"expected a string or one of {forms}; got keys {', '.join(map(str, raw))}")
+            return None
+        wanted = ["a string"] if scalars else []
+        wanted += [f"{{{camel(dataclasses.fields(r)[0].name)}: ...}}" for r in refs]
+        self.fail(path, f"expected {' or '.join(wanted)}; got {describe(raw)}")
+        return None
+
+    def _read_tagged(self, tagged: Tagged, raw: Any, path: str) -> Any:
+        if not isinstance(raw, dict):
+            self.fail(path, f"expected a mapping; got {describe(raw)}")
+            return None
+        tag = raw.get(tagged.key)
+        if tag not in tagged.variants:
+            choices = ", ".join(tagged.variants)
+            self.fail(join(path, tagged.key), f"expected one of {choices}; got {describe(tag)}")
+            return None
+        return self._read_dataclass(tagged.variants[tag], raw, path)
+
+    def _read_dataclass(self, cls: type, raw: Any, path: str) -> Any:
+        if not isinstance(raw, dict):
+            self.fail(path, f"expected a mapping; got {describe(raw)}")
+            return None
+        hints = typing.get_type_hints(cls, include_extras=True)
+        fields = {camel(f.name): f for f in dataclasses.fields(cls) if f.init}
+        for key in raw:
+            if key not in fields:
+                hint = difflib.get_close_matches(str(key), list(fields), n=1)
+                known = f"did you mean '{hint[0]}'?" if hint else f"known keys: {', '.join(fields)}"
+                self.fail(join(path, str(key)), f"unknown key; {known}")
+        values: dict[str, Any] = {}
+        for key, f in fields.items():
+            fpath = join(path, key)
+            if key not in raw:
+                required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                if required:
+                    self.fail(fpath, f"required: {f.metadata.get('doc', key)}")
+                    values[f.name] = None
+                continue
+            value = self.read(hints[f.name], raw[key], fpath)
+            check = f.metadata.get("check")
+            if value is not None and check is not None:
+                for item_path, item in _each(value, fpath):
+                    message = check(item)
+                    if message:
+                        self.fail(item_path, message)
+            values[f.name] = value
+        return cls(**values)
+
+
+def _each(value: Any, path: str):
+    """Checks on list fields apply to each item, so errors name the item's index."""
+    if isinstance(value, tuple):
+        for i, item in enumerate(value):
+            if item is not None:
+                yield join(path, i), item
+    else:
+        yield path, value
+
+
+def documented_fields(cls: type) -> list[tuple[str, str]]:
+    """``(key, doc)`` for each field of a model class: the reference table in the README."""
+    return [(camel(f.name), f.metadata.get("doc", "")) for f in dataclasses.fields(cls)]

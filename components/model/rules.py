@@ -1,0 +1,305 @@
+"""Rules that span fields: cross-references, duplicates, clashes and provider constraints.
+
+They run on whatever the reader could parse (fields it could not read are None) so that one
+pass reports every problem.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Literal
+
+from . import formats
+from .topology import (
+    DigitalOceanHost,
+    DnsRecord,
+    ExistingHost,
+    HetznerHost,
+    HostRef,
+    PagesFrontend,
+    RecordRef,
+    SecretRef,
+    Settings,
+    System,
+    VercelFrontend,
+)
+
+SecretState = Literal["secret", "plain", "missing"]
+SecretLookup = Callable[[str], SecretState]
+
+# Variables with these prefixes are compiled into the browser bundle by Vite/Next/CRA.
+PUBLIC_PREFIXES = ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "PUBLIC_")
+
+
+class Rules:
+    def __init__(self, settings: Settings, secret_state: SecretLookup) -> None:
+        self.settings = settings
+        self.secret_state = secret_state
+        self.problems: list[tuple[str, str]] = []
+        self.warnings: list[str] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append((path, message))
+
+    def run(self) -> None:
+        systems = self.settings.systems or {}
+        for name, system in systems.items():
+            path = f"systems.{name}"
+            message = formats.name(name)
+            if message:
+                self.fail(path, f"system name {message}")
+            if system is None:
+                continue
+            self.check_hosts(path, system)
+            self.check_dns(path, system)
+            self.check_frontends(path, system)
+            self.check_github(path, system)
+        self.check_global(systems)
+
+    # --- values -------------------------------------------------------------------------
+
+    def check_value(self, path: str, system: System, value: object) -> None:
+        if isinstance(value, SecretRef) and value.secret:
+            state = self.secret_state(value.secret)
+            if state == "missing":
+                self.fail(path, f"secret '{value.secret}' is not set: run "
+                                f"`pulumi config set --secret stackyard:{value.secret} <value>`")
+            elif state == "plain":
+                self.fail(path, f"stackyard:{value.secret} is stored in plain text: set it again with "
+                                f"`pulumi config set --secret stackyard:{value.secret} <value>`")
+        elif isinstance(value, RecordRef) and value.record:
+            records = {fqdn(r): r for r in (system.dns.records or ()) if r is not None and fqdn(r)}
+            if value.record not in records:
+                known = ", ".join(sorted(records)) or "none"
+                self.fail(f"{path}.record", f"no DNS record '{value.record}' in this system (records: {known})")
+            self.check_format(f"{path}.format", value.format)
+        elif isinstance(value, HostRef) and value.host:
+            hosts = system.hosts or {}
+            host = hosts.get(value.host)
+            if host is None:
+                self.fail(f"{path}.host", f"no host named '{value.host}' in this system "
+                                          f"(hosts: {', '.join(hosts) or 'none'})")
+            elif value.family == "ipv6" and not has_ipv6(host):
+                self.fail(f"{path}.family", f"host '{value.host}' has no IPv6 address")
+            self.check_format(f"{path}.format", value.format)
+
+    def check_format(self, path: str, template: str | None) -> None:
+        if template is not None and template.count("{}") != 1:
+            self.fail(path, "must contain {} exactly once, where the referenced value goes")
+
+    def check_env(self, path: str, system: System, env: dict | None) -> None:
+        for target, values in (env or {}).items():
+            for key, value in (values or {}).items():
+                message = formats.env_key(key)
+                if message:
+                    self.fail(f"{path}.{target}.{key}", message)
+                self.check_value(f"{path}.{target}.{key}", system, value)
+                if isinstance(value, SecretRef) and key.startswith(PUBLIC_PREFIXES):
+                    self.warnings.append(
+                        f"{path}.{target}.{key}: secret '{value.secret}' goes into a {key.split('_')[0]}_ "
+                        "variable, which the build compiles into the public browser bundle")
+
+    # --- hosts --------------------------------------------------------------------------
+
+    def check_hosts(self, path: str, system: System) -> None:
+        for name, host in (system.hosts or {}).items():
+            hpath = f"{path}.hosts.{name}"
+            message = formats.name(name)
+            if message:
+                self.fail(hpath, f"host name {message}")
+            if host is None:
+                continue
+            if host.access is not None and host.access.private_key is not None:
+                self.check_value(f"{hpath}.access.privateKey", system, host.access.private_key)
+            if isinstance(host, (HetznerHost, DigitalOceanHost)):
+                if not (self.settings.ssh_keys or ()) and not (host.ssh_keys or ()):
+                    self.fail(f"{hpath}.sshKeys", "a created host needs at least one SSH public key "
+                                                  "(here or in stackyard:sshKeys)")
+                ssh_port = host.access.ssh_port if host.access else 22
+                seen: set[int] = set()
+                for i, port in enumerate(host.open_ports or ()):
+                    if port is None:
+                        continue
+                    if port == ssh_port:
+                        self.fail(f"{hpath}.openPorts[{i}]", f"port {port} is the SSH port; it is always open "
+                                                             "to access.sshAllowFrom")
+                    elif port in seen:
+                        self.fail(f"{hpath}.openPorts[{i}]", f"port {port} is listed twice")
+                    seen.add(port)
+
+    # --- DNS ----------------------------------------------------------------------------
+
+    def check_dns(self, path: str, system: System) -> None:
+        dns = system.dns
+        if dns is None:
+            return
+        zones = dns.zones or {}
+        for zone in zones:
+            message = formats.hostname(zone)
+            if message:
+                self.fail(f"{path}.dns.zones.{zone}", f"zone name {message}")
+        names: dict[str, list[tuple[int, DnsRecord]]] = defaultdict(list)
+        for i, record in enumerate(dns.records or ()):
+            rpath = f"{path}.dns.records[{i}]"
+            if record is None:
+                continue
+            if record.zone is not None and record.zone not in zones:
+                self.fail(f"{rpath}.zone", f"unknown zone '{record.zone}' (dns.zones: {', '.join(zones) or 'none'})")
+            self.check_record(rpath, system, record)
+            if fqdn(record):
+                names[fqdn(record)].append((i, record))
+        for name, entries in names.items():
+            types = [r.type for _, r in entries]
+            for i, record in entries[1:]:
+                rpath = f"{path}.dns.records[{i}]"
+                if "CNAME" in types:
+                    self.fail(rpath, f"'{name}' has a CNAME record, which cannot share its name with other records")
+                    break
+                same = [r for _, r in entries if r.type == record.type and r.content == record.content
+                        and r.host == record.host and r is not record]
+                if same:
+                    self.fail(rpath, f"duplicate {record.type} record for '{name}'")
+
+    def check_record(self, rpath: str, system: System, record: DnsRecord) -> None:
+        kind = record.type
+        if record.host is not None and record.content is not None:
+            self.fail(rpath, "give either content or host, not both")
+        elif record.host is None and record.content is None:
+            self.fail(f"{rpath}.content", "required: the record's content (or host for A/AAAA records)")
+        if record.host is not None:
+            hosts = system.hosts or {}
+            if kind not in ("A", "AAAA"):
+                self.fail(f"{rpath}.host", f"host can only fill A or AAAA records, not {kind}")
+            elif record.host not in hosts:
+                self.fail(f"{rpath}.host", f"no host named '{record.host}' in this system "
+                                           f"(hosts: {', '.join(hosts) or 'none'})")
+            elif kind == "AAAA" and hosts[record.host] is not None and not has_ipv6(hosts[record.host]):
+                self.fail(f"{rpath}.host", f"host '{record.host}' has no IPv6 address for an AAAA record")
+        if record.content is not None:
+            check = {"A": formats.ipv4, "AAAA": formats.ipv6, "CNAME": formats.hostname,
+                     "MX": formats.hostname}.get(kind)
+            message = check(record.content) if check else None
+            if message:
+                self.fail(f"{rpath}.content", f"{kind} record content: {message}")
+        if record.proxied and kind not in ("A", "AAAA", "CNAME"):
+            self.fail(f"{rpath}.proxied", f"{kind} records cannot be proxied")
+        if record.ttl is not None:
+            if record.proxied and record.ttl != 1:
+                self.fail(f"{rpath}.ttl", "proxied records have ttl 1 (automatic); remove ttl or set proxied: false")
+            elif record.ttl != 1 and not 60 <= record.ttl <= 86400:
+                self.fail(f"{rpath}.ttl", f"{record.ttl} is not a TTL Cloudflare accepts (1 for automatic, or 60-86400)")
+        if kind == "MX" and record.priority is None:
+            self.fail(f"{rpath}.priority", "required for MX records")
+        if kind != "MX" and record.priority is not None:
+            self.fail(f"{rpath}.priority", f"only MX records have a priority, not {kind}")
+
+    # --- frontends ----------------------------------------------------------------------
+
+    def check_frontends(self, path: str, system: System) -> None:
+        zones = (system.dns.zones if system.dns else None) or {}
+        for name, frontend in (system.frontends or {}).items():
+            fpath = f"{path}.frontends.{name}"
+            message = formats.name(name)
+            if message:
+                self.fail(fpath, f"frontend name {message}")
+            if frontend is None:
+                continue
+            self.check_env(f"{fpath}.env", system, frontend.env)
+            if isinstance(frontend, VercelFrontend):
+                for key, value in ((frontend.env or {}).get("development") or {}).items():
+                    if isinstance(value, SecretRef):
+                        self.fail(f"{fpath}.env.development.{key}",
+                                  "Vercel keeps secrets as sensitive variables, which cannot target development")
+            elif isinstance(frontend, PagesFrontend) and frontend.build and frontend.build.install_command:
+                self.fail(f"{fpath}.build.installCommand", "Cloudflare Pages has no install command setting; "
+                                                          "put it in build.command")
+            if frontend.zone is not None:
+                if frontend.zone not in zones:
+                    self.fail(f"{fpath}.zone", f"unknown zone '{frontend.zone}' (dns.zones: {', '.join(zones) or 'none'})")
+                else:
+                    for i, domain in enumerate(frontend.domains or ()):
+                        if domain and not in_zone(domain, frontend.zone):
+                            self.fail(f"{fpath}.domains[{i}]", f"'{domain}' is not in zone '{frontend.zone}'")
+            elif frontend.domains:
+                self.warnings.append(f"{fpath}: domains have no zone, so their DNS records are left to you")
+
+    # --- GitHub -------------------------------------------------------------------------
+
+    def check_github(self, path: str, system: System) -> None:
+        github = system.github
+        if github is None:
+            return
+        for repo, spec in (github.repositories or {}).items():
+            rpath = f"{path}.github.repositories.{repo}"
+            if formats.repository(f"{github.owner}/{repo}"):
+                self.fail(rpath, f"'{github.owner}/{repo}' is not a valid GitHub repository name")
+            if spec is None:
+                continue
+            for key, value in (spec.secrets or {}).items():
+                spath = f"{rpath}.secrets.{key}"
+                if formats.env_key(key):
+                    self.fail(spath, f"'{key}' is not a valid Actions secret name (letters, digits, '_')")
+                elif key.upper().startswith("GITHUB_"):
+                    self.fail(spath, "GitHub reserves names starting with GITHUB_ (use e.g. GH_TOKEN)")
+                self.check_value(spath, system, value)
+
+    # --- across systems -----------------------------------------------------------------
+
+    def check_global(self, systems: dict[str, System | None]) -> None:
+        owners: dict[tuple, str] = {}
+
+        def claim(key: tuple, path: str, what: str) -> None:
+            if key in owners:
+                self.fail(path, f"{what} is already used at {owners[key]}")
+            else:
+                owners[key] = path
+
+        for sname, system in systems.items():
+            if system is None:
+                continue
+            for hname, host in (system.hosts or {}).items():
+                if isinstance(host, ExistingHost) and host.address:
+                    claim(("address", host.address), f"systems.{sname}.hosts.{hname}.address",
+                          f"address {host.address}")
+            zones = (system.dns.zones if system.dns else None) or {}
+            for i, record in enumerate((system.dns.records if system.dns else None) or ()):
+                zone = zones.get(record.zone) if record is not None else None
+                if zone is None or not fqdn(record):
+                    continue
+                # Records of one name belong to one system: two systems writing the same name fight.
+                rpath = f"systems.{sname}.dns.records[{i}]"
+                first = owners.setdefault(("record", zone.zone_id, fqdn(record)), rpath)
+                if not first.startswith(f"systems.{sname}."):
+                    self.fail(rpath, f"'{fqdn(record)}' is also managed at {first}")
+            for fname, frontend in (system.frontends or {}).items():
+                if frontend is None:
+                    continue
+                fpath = f"systems.{sname}.frontends.{fname}"
+                scope = frontend.account_id if isinstance(frontend, PagesFrontend) else frontend.team_id
+                claim(("project", frontend.kind, scope, frontend.project), f"{fpath}.project",
+                      f"project name '{frontend.project}'")
+                for i, domain in enumerate(frontend.domains or ()):
+                    claim(("domain", domain), f"{fpath}.domains[{i}]", f"domain {domain}")
+            if system.github is not None:
+                for repo, spec in (system.github.repositories or {}).items():
+                    for key in ((spec.secrets if spec else None) or {}):
+                        claim(("gh-secret", system.github.owner, repo, key),
+                              f"systems.{sname}.github.repositories.{repo}.secrets.{key}",
+                              f"secret {key} of {system.github.owner}/{repo}")
+
+
+def fqdn(record: DnsRecord) -> str | None:
+    if record.zone is None or record.name is None:
+        return None
+    return record.zone if record.name == "@" else f"{record.name}.{record.zone}"
+
+
+def in_zone(domain: str, zone: str) -> bool:
+    return domain == zone or domain.endswith("." + zone)
+
+
+def has_ipv6(host: object) -> bool:
+    if isinstance(host, ExistingHost):
+        return host.ipv6 is not None
+    return bool(getattr(host, "ipv6", False))

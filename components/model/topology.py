@@ -1,0 +1,268 @@
+"""The topology a stack file describes: systems, their hosts, DNS, frontends and CI secrets.
+
+Each field's doc string is the reference for its stack-file key (camelCase of the field name).
+Nothing here knows about Pulumi resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal, Union
+
+from . import formats
+from .parse import Tagged, spec
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """``{secret: openaiApiKey}``: the value of the encrypted stack config key ``stackyard:openaiApiKey``."""
+
+    secret: str = spec("name of a stackyard config key set with `pulumi config set --secret`",
+                       check=formats.config_key)
+
+
+@dataclass(frozen=True)
+class RecordRef:
+    """``{record: api.mehko.ai, format: "https://{}"}``: the hostname of a DNS record of this system."""
+
+    record: str = spec("full hostname of a record in this system's dns.records", check=formats.hostname)
+    format: str = spec("text around the hostname, with {} where it goes", default="{}")
+
+
+@dataclass(frozen=True)
+class HostRef:
+    """``{host: api}``: the public address of a host of this system."""
+
+    host: str = spec("name of a host in this system's hosts")
+    family: Literal["ipv4", "ipv6"] = spec("which address", default="ipv4")
+    format: str = spec("text around the address, with {} where it goes", default="{}")
+
+
+Value = Union[str, SecretRef, RecordRef, HostRef]
+"""A plain string, or a reference resolved at deploy time."""
+
+
+# --- hosts --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    """How stackyard (and its operators) reach a host over SSH."""
+
+    ssh_port: int = spec("SSH port", default=22, check=formats.port)
+    ssh_allow_from: list[str] = spec(
+        "networks allowed to reach SSH through the cloud firewall (CIDR); defaults to stackyard:sshAllowFrom",
+        default=[], check=formats.cidr)
+    private_key: SecretRef | None = spec(
+        "secret holding the private key stackyard connects with (OpenSSH PEM)", default=None)
+    host_key: str | None = spec(
+        "the host's public SSH host key, pinned for connections (`ssh-keyscan` output without the hostname)",
+        default=None, check=formats.ssh_public_key)
+
+
+@dataclass(frozen=True)
+class HetznerHost:
+    """A server created in Hetzner Cloud."""
+
+    provider: Literal["hetzner"] = spec("hetzner")
+    server_type: str = spec("Hetzner server type, e.g. cx22")
+    location: str = spec("Hetzner location, e.g. fsn1, nbg1, hel1, ash")
+    image: str = spec("OS image; a change is refused rather than rebuilding the server", default="ubuntu-24.04")
+    ssh_keys: list[str] = spec("extra OpenSSH public keys for the deploy user (besides stackyard:sshKeys)",
+                               default=[], check=formats.ssh_public_key)
+    deploy_user: str = spec("non-root user cloud-init creates with the SSH keys", default="deploy",
+                            check=formats.linux_user)
+    open_ports: list[int] = spec("TCP ports opened to the world in the cloud firewall besides SSH",
+                                 default=[], check=formats.port)
+    ipv6: bool = spec("give the server a public IPv6 network", default=True)
+    primary_ip: bool = spec("keep the IPv4 address in a Primary IP that outlives the server", default=False)
+    backups: bool = spec("enable Hetzner's daily backups", default=False)
+    access: Access = spec("SSH access", default=Access())
+
+
+@dataclass(frozen=True)
+class DigitalOceanHost:
+    """A Droplet created in DigitalOcean."""
+
+    provider: Literal["digitalocean"] = spec("digitalocean")
+    size: str = spec("Droplet size slug, e.g. s-2vcpu-4gb")
+    region: str = spec("DigitalOcean region, e.g. fra1, ams3, nyc3")
+    image: str = spec("OS image slug; a change is refused rather than rebuilding the Droplet",
+                      default="ubuntu-24-04-x64")
+    ssh_keys: list[str] = spec("extra OpenSSH public keys for the deploy user (besides stackyard:sshKeys)",
+                               default=[], check=formats.ssh_public_key)
+    deploy_user: str = spec("non-root user cloud-init creates with the SSH keys", default="deploy",
+                            check=formats.linux_user)
+    open_ports: list[int] = spec("TCP ports opened to the world in the cloud firewall besides SSH",
+                                 default=[], check=formats.port)
+    ipv6: bool = spec("enable public IPv6", default=True)
+    reserved_ip: bool = spec("keep the IPv4 address in a Reserved IP that outlives the Droplet", default=False)
+    backups: bool = spec("enable DigitalOcean's weekly backups", default=False)
+    access: Access = spec("SSH access", default=Access())
+
+
+@dataclass(frozen=True)
+class ExistingHost:
+    """A server that already exists and is adopted by address: no cloud resource is created."""
+
+    provider: Literal["existing"] = spec("existing")
+    address: str = spec("public IPv4 address (or hostname) SSH connects to", check=formats.address)
+    ipv6: str | None = spec("public IPv6 address, if it has one", default=None, check=formats.ipv6)
+    user: str = spec("user stackyard connects as", default="root", check=formats.linux_user)
+    access: Access = spec("SSH access", default=Access())
+
+
+Host = Annotated[
+    Union[HetznerHost, DigitalOceanHost, ExistingHost],
+    Tagged("provider", {"hetzner": HetznerHost, "digitalocean": DigitalOceanHost, "existing": ExistingHost}),
+]
+
+
+# --- DNS ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DnsZone:
+    """A Cloudflare zone this system writes records into. The zone itself is not created here."""
+
+    zone_id: str = spec("the zone's ID from the Cloudflare dashboard (32 hex digits)", check=formats.hex32)
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    """One Cloudflare DNS record."""
+
+    zone: str = spec("zone name, a key of dns.zones")
+    name: str = spec("name relative to the zone: '@' for the apex, 'api' for api.<zone>",
+                     check=formats.record_name)
+    type: Literal["A", "AAAA", "CNAME", "TXT", "MX"] = spec("record type")
+    content: str | None = spec("record content (address, target hostname or text); or use host", default=None)
+    host: str | None = spec("A/AAAA only: name of a host of this system whose address is the content",
+                            default=None)
+    proxied: bool = spec("route through Cloudflare's proxy (orange cloud); proxied records have ttl 1",
+                         default=False)
+    ttl: int | None = spec("TTL in seconds, 60-86400, or 1 for automatic (the default)", default=None)
+    priority: int | None = spec("MX only: priority", default=None)
+    comment: str | None = spec("note shown in the Cloudflare dashboard", default=None)
+
+
+@dataclass(frozen=True)
+class Dns:
+    """Cloudflare DNS for a system."""
+
+    zones: dict[str, DnsZone] = spec("zones by domain name", default={})
+    records: list[DnsRecord] = spec("records", default=[])
+
+
+# --- frontends ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Build:
+    """How the frontend is built from its repository."""
+
+    command: str | None = spec("build command, e.g. npm run build", default=None)
+    output_dir: str | None = spec("directory the build writes, e.g. dist", default=None)
+    root_dir: str | None = spec("directory of the app inside the repository", default=None)
+    install_command: str | None = spec("Vercel only: install command, e.g. npm ci", default=None)
+
+
+@dataclass(frozen=True)
+class PagesFrontend:
+    """A Cloudflare Pages project."""
+
+    kind: Literal["cloudflare-pages"] = spec("cloudflare-pages")
+    account_id: str = spec("Cloudflare account ID (32 hex digits)", check=formats.hex32)
+    project: str = spec("Pages project name (becomes <project>.pages.dev)", check=formats.name)
+    repository: str | None = spec("GitHub repository owner/name the project builds from", default=None,
+                                  check=formats.repository)
+    production_branch: str = spec("branch deployed to production", default="main")
+    build: Build = spec("build settings", default=Build())
+    env: dict[Literal["production", "preview"], dict[str, Value]] = spec(
+        "environment variables per environment (production, preview); secrets become secret_text",
+        default={})
+    domains: list[str] = spec("custom domains", default=[], check=formats.hostname)
+    zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None)
+
+
+@dataclass(frozen=True)
+class VercelFrontend:
+    """A Vercel project."""
+
+    kind: Literal["vercel"] = spec("vercel")
+    project: str = spec("Vercel project name", check=formats.name)
+    team_id: str | None = spec("Vercel team ID (team_...) that owns the project", default=None)
+    framework: str | None = spec("framework preset, e.g. vite, nextjs", default=None)
+    repository: str | None = spec("GitHub repository owner/name the project deploys from", default=None,
+                                  check=formats.repository)
+    build: Build = spec("build settings", default=Build())
+    env: dict[Literal["production", "preview", "development"], dict[str, Value]] = spec(
+        "environment variables per target (production, preview, development); secrets are sensitive",
+        default={})
+    domains: list[str] = spec("custom domains", default=[], check=formats.hostname)
+    zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None)
+
+
+Frontend = Annotated[
+    Union[PagesFrontend, VercelFrontend],
+    Tagged("kind", {"cloudflare-pages": PagesFrontend, "vercel": VercelFrontend}),
+]
+
+
+# --- GitHub -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GithubRepository:
+    """Actions secrets of one repository."""
+
+    secrets: dict[str, Value] = spec("Actions secrets by name; every value is stored encrypted by GitHub")
+
+
+@dataclass(frozen=True)
+class Github:
+    """GitHub Actions secrets, written with the token in github:token."""
+
+    owner: str = spec("user or organisation that owns the repositories")
+    repositories: dict[str, GithubRepository] = spec("repositories by name (without the owner)")
+
+
+# --- systems ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class System:
+    """One product: its servers, DNS, frontends and CI secrets."""
+
+    description: str | None = spec("what the system is", default=None)
+    hosts: dict[str, Host] = spec("servers by name", default={})
+    dns: Dns = spec("Cloudflare DNS", default=Dns())
+    frontends: dict[str, Frontend] = spec("frontends by name", default={})
+    github: Github | None = spec("GitHub Actions secrets", default=None)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The top-level keys of the stackyard config namespace (also declared in Pulumi.yaml)."""
+
+    systems: dict[str, System] = spec("the systems this stack manages, by name")
+    ssh_keys: list[str] = spec("OpenSSH public keys installed for the deploy user on every created host",
+                               default=[], check=formats.ssh_public_key)
+    ssh_allow_from: list[str] = spec("networks allowed to reach SSH on every host unless the host says otherwise",
+                                     default=["0.0.0.0/0", "::/0"], check=formats.cidr)
+    protect: bool = spec("protect servers from deletion and replacement", default=True)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A validated stack: settings plus the warnings worth showing the operator."""
+
+    settings: Settings
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def systems(self) -> dict[str, System]:
+        return self.settings.systems

@@ -1,0 +1,42 @@
+"""cloud-init user data for servers stackyard creates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import yaml
+
+
+def cloud_config(deploy_user: str, ssh_keys: Sequence[str], ssh_port: int = 22) -> str:
+    """A #cloud-config that creates a non-root deploy user holding the SSH keys.
+
+    Root logins and passwords are switched off: every later step connects as the deploy user,
+    which has passwordless sudo. The text is deterministic, so it never causes a spurious diff.
+    """
+    if not ssh_keys:
+        raise ValueError("cloud_config needs at least one SSH public key")
+    config: dict = {
+        "users": [
+            {
+                "name": deploy_user,
+                "groups": ["sudo"],
+                "shell": "/bin/bash",
+                "sudo": "ALL=(ALL) NOPASSWD:ALL",
+                "lock_passwd": True,
+                "ssh_authorized_keys": [key.strip() for key in ssh_keys],
+            }
+        ],
+        "disable_root": True,
+        "ssh_pwauth": False,
+    }
+    if ssh_port != 22:
+        # sshd must listen on the firewall's SSH port from the first boot, or the host is unreachable.
+        config["write_files"] = [
+            {
+                "path": "/etc/ssh/sshd_config.d/10-stackyard-port.conf",
+                "content": f"Port {ssh_port}\n",
+                "permissions": "0644",
+            }
+        ]
+        config["runcmd"] = [["systemctl", "restart", "ssh"]]
+    return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, default_flow_style=False)

@@ -1,0 +1,51 @@
+"""One cloud SSH key per distinct public key and provider.
+
+Hetzner and DigitalOcean both refuse a second key with the same fingerprint in one
+project/account, so hosts that share an operator's key must share the key resource too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import pulumi
+
+
+def key_slug(public_key: str) -> str:
+    return hashlib.sha256(public_key.split()[1].encode()).hexdigest()[:12]
+
+
+class SshKeyring(pulumi.ComponentResource):
+    """The SSH keys registered with one cloud provider, created on first use."""
+
+    def __init__(self, provider: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stackyard:index:SshKeyring", f"{provider}-ssh-keys", {}, opts)
+        self.provider = provider
+        self._keys: dict[str, pulumi.CustomResource] = {}
+        self.register_outputs({})
+
+    def _key(self, public_key: str) -> pulumi.CustomResource:
+        slug = key_slug(public_key)
+        if slug not in self._keys:
+            name = f"{self.provider}-key-{slug}"
+            opts = pulumi.ResourceOptions(parent=self)
+            if self.provider == "hetzner":
+                import pulumi_hcloud as hcloud
+
+                self._keys[slug] = hcloud.SshKey(
+                    name, name=f"stackyard-{slug}", public_key=public_key.strip(),
+                    labels={"managed-by": "stackyard"}, opts=opts)
+            else:
+                import pulumi_digitalocean as digitalocean
+
+                self._keys[slug] = digitalocean.SshKey(
+                    name, name=f"stackyard-{slug}", public_key=public_key.strip(), opts=opts)
+        return self._keys[slug]
+
+    def references(self, public_keys: Sequence[str]) -> list[pulumi.Output[str]]:
+        """What a server takes to install the keys: Hetzner key IDs, DigitalOcean fingerprints."""
+        keys = [self._key(k) for k in dict.fromkeys(k.strip() for k in public_keys)]
+        if self.provider == "hetzner":
+            return [k.id for k in keys]
+        return [k.fingerprint for k in keys]

@@ -1,0 +1,62 @@
+"""The program: read the stack's config, validate it, build every system, export the results."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from .model import NAMESPACE, StackConfigError, Topology, load_topology
+from .model.rules import SecretState
+from .ssh_keys import SshKeyring
+from .system import StackSystem
+
+
+def stack_config_values() -> dict[str, Any]:
+    """Every ``stackyard:`` key of the running stack (without the namespace), decoded."""
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        namespace, _, name = key.partition(":")
+        if namespace != NAMESPACE or not name:
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        values[name] = value
+    return values
+
+
+def secret_state(name: str) -> SecretState:
+    key = f"{NAMESPACE}:{name}"
+    if runtime_config.get_config(key) is None:
+        return "missing"
+    # Inline programs get their secret keys through set_all_config, the CLI through the environment.
+    secret = runtime_config.is_config_secret(key) or key in runtime_config.get_config_secret_keys_env()
+    return "secret" if secret else "plain"
+
+
+def load() -> Topology:
+    return load_topology(stack_config_values(), secret_state)
+
+
+def build(topology: Topology) -> dict[str, StackSystem]:
+    keyrings: dict[str, SshKeyring] = {}
+    return {name: StackSystem(name, system, topology.settings, keyrings)
+            for name, system in topology.systems.items()}
+
+
+def main() -> None:
+    try:
+        topology = load()
+    except StackConfigError as err:
+        # A clean message naming every bad key, not a traceback.
+        raise pulumi.RunError(str(err)) from None
+    for warning in topology.warnings:
+        pulumi.log.warn(warning)
+    systems = build(topology)
+    pulumi.export("systems", {name: system.summary() for name, system in systems.items()})

@@ -1,0 +1,96 @@
+"""System: everything one product of the topology needs, built in dependency order."""
+
+from __future__ import annotations
+
+import pulumi
+
+from .model import PagesFrontend, Settings, System
+from .ssh_keys import SshKeyring
+from .values import Resolver
+from .vps_host import VpsHost, VpsHostArgs
+
+
+class StackSystem(pulumi.ComponentResource):
+    """Hosts first, then DNS (which may point at them), then frontends and CI secrets (which may
+    reference records and hosts). Provider SDKs are imported only when a system uses them."""
+
+    hosts: dict[str, VpsHost]
+
+    def __init__(self, name: str, system: System, settings: Settings, keyrings: dict[str, SshKeyring],
+                 resolver: Resolver | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stackyard:index:System", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.resolver = resolver or Resolver()
+        self.hosts = {}
+        for host_name, spec in system.hosts.items():
+            private_key = self.resolver.resolve(spec.access.private_key) if spec.access.private_key else None
+            keyring = None
+            if spec.provider in ("hetzner", "digitalocean"):
+                if spec.provider not in keyrings:
+                    keyrings[spec.provider] = SshKeyring(spec.provider)
+                keyring = keyrings[spec.provider]
+            self.hosts[host_name] = VpsHost(
+                f"{name}-{host_name}",
+                VpsHostArgs(
+                    system=name,
+                    spec=spec,
+                    ssh_keys=tuple(dict.fromkeys([*settings.ssh_keys, *getattr(spec, "ssh_keys", ())])),
+                    ssh_allow_from=spec.access.ssh_allow_from or settings.ssh_allow_from,
+                    protect=settings.protect,
+                    private_key=private_key,
+                    keyring=keyring,
+                ),
+                opts=child,
+            )
+        self.resolver.hosts = self.hosts
+
+        self.records: dict[str, pulumi.Output[str]] = {}
+        if system.dns.records:
+            from .cloudflare_dns import CloudflareDns, CloudflareDnsArgs
+
+            dns = CloudflareDns(
+                f"{name}-dns",
+                CloudflareDnsArgs(
+                    system=name,
+                    dns=system.dns,
+                    host_addresses={h: {"A": host.ipv4, "AAAA": host.ipv6} for h, host in self.hosts.items()},
+                ),
+                opts=child,
+            )
+            self.records = {hostname: r.name for hostname, r in dns.records.items()}
+        self.resolver.records = self.records
+
+        self.frontends: dict[str, pulumi.ComponentResource] = {}
+        for frontend_name, spec in system.frontends.items():
+            zone = system.dns.zones.get(spec.zone) if spec.zone else None
+            zone_id = zone.zone_id if zone else None
+            if isinstance(spec, PagesFrontend):
+                from .cloudflare_pages import CloudflarePagesProject, CloudflarePagesProjectArgs
+
+                self.frontends[frontend_name] = CloudflarePagesProject(
+                    f"{name}-{frontend_name}",
+                    CloudflarePagesProjectArgs(spec=spec, resolver=self.resolver, zone_id=zone_id),
+                    opts=child)
+            else:
+                from .vercel_project import VercelProject, VercelProjectArgs
+
+                self.frontends[frontend_name] = VercelProject(
+                    f"{name}-{frontend_name}",
+                    VercelProjectArgs(spec=spec, resolver=self.resolver, zone_id=zone_id, zone=spec.zone),
+                    opts=child)
+
+        if system.github is not None:
+            from .github_secrets import GithubActionsSecrets, GithubActionsSecretsArgs
+
+            GithubActionsSecrets(f"{name}-github",
+                                 GithubActionsSecretsArgs(spec=system.github, resolver=self.resolver), opts=child)
+
+        self.register_outputs({})
+
+    def summary(self) -> dict:
+        """The stack outputs of this system: addresses and hostnames operators look up."""
+        return {
+            "hosts": {h: {"ipv4": host.ipv4, "ipv6": host.ipv6} for h, host in self.hosts.items()},
+            "records": sorted(self.records),
+        }
+

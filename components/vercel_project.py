@@ -1,0 +1,93 @@
+"""VercelProject: a Vercel project with env vars per target, custom domains and their DNS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumiverse_vercel as vercel
+
+from .model import SecretRef, Value, VercelFrontend
+from .values import Resolver
+
+TARGETS = ("production", "preview", "development")
+# Vercel's documented targets for custom domains.
+APEX_ADDRESS = "76.76.21.21"
+SUBDOMAIN_TARGET = "cname.vercel-dns.com"
+
+
+@dataclass(frozen=True)
+class VercelProjectArgs:
+    spec: VercelFrontend
+    """The frontend's entry in the stack file."""
+    resolver: Resolver
+    """Resolves env values (secrets, record hostnames) of the frontend's system."""
+    zone_id: str | None = None
+    """ID of the Cloudflare zone the custom domains' records go into, when stackyard manages it."""
+    zone: str | None = None
+    """Name of that zone, to tell apex domains from subdomains."""
+
+
+def group_by_value(env: dict[str, dict[str, Value]]) -> dict[str, list[tuple[Value, list[str]]]]:
+    """key -> [(value, targets)]: one Vercel variable per distinct value of a key.
+
+    Vercel rejects two variables of one key on overlapping targets, so equal values share
+    one variable whose targets are all the targets that use it.
+    """
+    grouped: dict[str, list[tuple[Value, list[str]]]] = {}
+    for target in TARGETS:
+        for key, value in env.get(target, {}).items():
+            entries = grouped.setdefault(key, [])
+            for existing, targets in entries:
+                if existing == value:
+                    targets.append(target)
+                    break
+            else:
+                entries.append((value, [target]))
+    return grouped
+
+
+class VercelProject(pulumi.ComponentResource):
+    """The project, one ProjectEnvironmentVariable per key and value, domains and their records."""
+
+    def __init__(self, name: str, args: VercelProjectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stackyard:index:VercelProject", name, {}, opts)
+        spec = args.spec
+        child = pulumi.ResourceOptions(parent=self)
+        self.project = vercel.Project(
+            name,
+            name=spec.project,
+            team_id=spec.team_id,
+            framework=spec.framework,
+            build_command=spec.build.command,
+            install_command=spec.build.install_command,
+            output_directory=spec.build.output_dir,
+            root_directory=spec.build.root_dir,
+            git_repository={"type": "github", "repo": spec.repository} if spec.repository else None,
+            opts=child,
+        )
+        for key, entries in group_by_value(spec.env).items():
+            for value, targets in entries:
+                vercel.ProjectEnvironmentVariable(
+                    f"{name}-{key}-{'-'.join(targets)}",
+                    project_id=self.project.id,
+                    team_id=spec.team_id,
+                    key=key,
+                    value=args.resolver.resolve(value),
+                    targets=targets,
+                    sensitive=isinstance(value, SecretRef),
+                    opts=child,
+                )
+        for domain in spec.domains:
+            vercel.ProjectDomain(f"{name}-{domain}", project_id=self.project.id, team_id=spec.team_id,
+                                 domain=domain, opts=child)
+            if args.zone_id:
+                from .cloudflare_dns import record
+
+                apex = domain == args.zone
+                # Vercel issues the certificate itself, so its records must not be proxied.
+                record(f"{name}-{domain}-{'a' if apex else 'cname'}", zone_id=args.zone_id, name=domain,
+                       type="A" if apex else "CNAME", content=APEX_ADDRESS if apex else SUBDOMAIN_TARGET,
+                       proxied=False, comment=f"Vercel project {spec.project}", opts=child)
+        self.register_outputs({"projectId": self.project.id})
+
