@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -23,10 +24,8 @@ def stack_config_values() -> dict[str, Any]:
         if namespace != NAMESPACE or not name:
             continue
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):  # plain strings stay strings
                 value = json.loads(value)
-            except ValueError:
-                pass
         values[name] = value
     return values
 

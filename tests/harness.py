@@ -49,8 +49,11 @@ class Run:
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
 
-    def named(self, name: str) -> Registration:
-        matches = [r for r in self.resources if r.name == name]
+    def named(self, name: str, type_: str | None = None) -> Registration:
+        """The one resource called ``name``; cloud resources win over the component of the same name."""
+        matches = [r for r in self.resources if r.name == name and (type_ is None or r.type == type_)]
+        if type_ is None and len(matches) > 1:
+            matches = [r for r in matches if not r.type.startswith("stackyard:")]
         assert len(matches) == 1, f"{len(matches)} resources named {name}: {[r.name for r in self.resources]}"
         return matches[0]
 
@@ -85,9 +88,7 @@ class StackyardMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
         numeric = str(int(hashlib.sha256(args.name.encode()).hexdigest(), 16) % 10**7)
-        if args.typ == "hcloud:index/server:Server":
-            state.update(ipv4Address=_ip(args.name, "ipv4"), ipv6Address=_ip(args.name, "ipv6"))
-        elif args.typ == "digitalocean:index/droplet:Droplet":
+        if args.typ == "hcloud:index/server:Server" or args.typ == "digitalocean:index/droplet:Droplet":
             state.update(ipv4Address=_ip(args.name, "ipv4"), ipv6Address=_ip(args.name, "ipv6"))
         elif args.typ == "digitalocean:index/reservedIp:ReservedIp":
             state.update(ipAddress=_ip(args.name, "ipv4"))
@@ -110,7 +111,7 @@ class RecordingMonitor(mocks.MockMonitor):
             self.run.resources.append(Registration(
                 type=request.type,
                 name=request.name,
-                inputs=self.resources[response.urn].state,
+                inputs=unwrap(self.resources[response.urn].state),
                 wire=json_format.MessageToDict(request.object),
                 urn=response.urn,
                 parent=request.parent,
@@ -158,7 +159,7 @@ def referenced_secrets(config: dict[str, Any]) -> set[str]:
 
 
 def run_program(config: dict[str, Any], secrets: dict[str, str] | None = None, *,
-                plain: dict[str, str] | None = None, stack: str = "production") -> Run:
+                plain: dict[str, str] | None = None, stack: str = "production", run: Run | None = None) -> Run:
     """Runs __main__'s program with ``config`` (a stack file's config mapping) under mocks.
 
     ``secrets`` are set as encrypted config (``stackyard:<name>`` or a full ``ns:key``);
@@ -203,6 +204,17 @@ def canary_secrets(config: dict[str, Any]) -> dict[str, str]:
     secrets = {name: f"{CANARY}-{name}" for name in referenced_secrets(config)}
     secrets["github:token"] = f"ghp_{CANARY}"
     return secrets
+
+
+def unwrap(node: Any) -> Any:
+    """The value with every secret envelope replaced by what it holds."""
+    if isinstance(node, dict):
+        if SECRET_SIG in node:
+            return unwrap(node.get("value"))
+        return {key: unwrap(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [unwrap(value) for value in node]
+    return node
 
 
 def find_plaintext(node: Any, needle: str, path: str = "") -> list[str]:

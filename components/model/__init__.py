@@ -30,9 +30,27 @@ from .topology import (
 NAMESPACE = "stackyard"
 
 __all__ = [
-    "Access", "DigitalOceanHost", "Dns", "DnsRecord", "ExistingHost", "Github", "HetznerHost",
-    "HostRef", "PagesFrontend", "RecordRef", "SecretRef", "Settings", "StackConfigError", "System",
-    "Topology", "Value", "VercelFrontend", "fqdn", "has_ipv6", "load_topology", "NAMESPACE",
+    "NAMESPACE",
+    "Access",
+    "DigitalOceanHost",
+    "Dns",
+    "DnsRecord",
+    "ExistingHost",
+    "Github",
+    "HetznerHost",
+    "HostRef",
+    "PagesFrontend",
+    "RecordRef",
+    "SecretRef",
+    "Settings",
+    "StackConfigError",
+    "System",
+    "Topology",
+    "Value",
+    "VercelFrontend",
+    "fqdn",
+    "has_ipv6",
+    "load_topology",
 ]
 
 

@@ -188,7 +188,8 @@ class Rules:
             if record.proxied and record.ttl != 1:
                 self.fail(f"{rpath}.ttl", "proxied records have ttl 1 (automatic); remove ttl or set proxied: false")
             elif record.ttl != 1 and not 60 <= record.ttl <= 86400:
-                self.fail(f"{rpath}.ttl", f"{record.ttl} is not a TTL Cloudflare accepts (1 for automatic, or 60-86400)")
+                self.fail(f"{rpath}.ttl",
+                          f"{record.ttl} is not a TTL Cloudflare accepts (1 for automatic, or 60-86400)")
         if kind == "MX" and record.priority is None:
             self.fail(f"{rpath}.priority", "required for MX records")
         if kind != "MX" and record.priority is not None:
@@ -216,7 +217,8 @@ class Rules:
                                                           "put it in build.command")
             if frontend.zone is not None:
                 if frontend.zone not in zones:
-                    self.fail(f"{fpath}.zone", f"unknown zone '{frontend.zone}' (dns.zones: {', '.join(zones) or 'none'})")
+                    self.fail(f"{fpath}.zone",
+                              f"unknown zone '{frontend.zone}' (dns.zones: {', '.join(zones) or 'none'})")
                 else:
                     for i, domain in enumerate(frontend.domains or ()):
                         if domain and not in_zone(domain, frontend.zone):

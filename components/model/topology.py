@@ -7,11 +7,10 @@ Nothing here knows about Pulumi resources.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from . import formats
 from .parse import Tagged, spec
-
 
 # --- values -------------------------------------------------------------------------------
 
@@ -41,7 +40,7 @@ class HostRef:
     format: str = spec("text around the address, with {} where it goes", default="{}")
 
 
-Value = Union[str, SecretRef, RecordRef, HostRef]
+Value = str | SecretRef | RecordRef | HostRef
 """A plain string, or a reference resolved at deploy time."""
 
 
@@ -116,7 +115,7 @@ class ExistingHost:
 
 
 Host = Annotated[
-    Union[HetznerHost, DigitalOceanHost, ExistingHost],
+    HetznerHost | DigitalOceanHost | ExistingHost,
     Tagged("provider", {"hetzner": HetznerHost, "digitalocean": DigitalOceanHost, "existing": ExistingHost}),
 ]
 
@@ -207,7 +206,7 @@ class VercelFrontend:
 
 
 Frontend = Annotated[
-    Union[PagesFrontend, VercelFrontend],
+    PagesFrontend | VercelFrontend,
     Tagged("kind", {"cloudflare-pages": PagesFrontend, "vercel": VercelFrontend}),
 ]
 

@@ -1,0 +1,166 @@
+"""Bad stack files: each mistake gives one clean error naming its config path, before any resource exists."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import pulumi
+import pytest
+
+from harness import Run, canary_secrets, production_config, run_program
+
+Mutation = Callable[[dict], None]
+
+
+def systems(config: dict) -> dict:
+    return config["stackyard:systems"]
+
+
+def host(config: dict, system: str = "mehko", name: str = "api") -> dict:
+    return systems(config)[system]["hosts"][name]
+
+
+def pages(config: dict) -> dict:
+    return systems(config)["mehko"]["frontends"]["web"]
+
+
+def vercel(config: dict) -> dict:
+    return systems(config)["material-kai"]["frontends"]["web"]
+
+
+def records(config: dict, system: str = "mehko") -> list:
+    return systems(config)[system]["dns"]["records"]
+
+
+CASES: list[tuple[str, Mutation, str, str]] = [
+    ("misspelt key", lambda c: host(c).update(serverTyp=host(c).pop("serverType")),
+     "systems.mehko.hosts.api.serverTyp", "did you mean 'serverType'"),
+    ("missing required key", lambda c: host(c).pop("location"),
+     "systems.mehko.hosts.api.location", "required"),
+    ("wrong type: list given as string", lambda c: host(c).update(openPorts="80,443"),
+     "systems.mehko.hosts.api.openPorts", "expected a list"),
+    ("wrong type: boolean given as string", lambda c: host(c).update(primaryIp="yes"),
+     "systems.mehko.hosts.api.primaryIp", "expected true or false"),
+    ("port out of range", lambda c: host(c).update(openPorts=[80, 70000]),
+     "systems.mehko.hosts.api.openPorts[1]", "not a TCP port"),
+    ("unknown host provider", lambda c: host(c).update(provider="aws"),
+     "systems.mehko.hosts.api.provider", "hetzner, digitalocean, existing"),
+    ("record pointing at an unknown host", lambda c: records(c)[0].update(host="apii"),
+     "systems.mehko.dns.records[0].host", "no host named 'apii'"),
+    ("record in an unknown zone", lambda c: records(c)[0].update(zone="mehko.com"),
+     "systems.mehko.dns.records[0].zone", "unknown zone 'mehko.com'"),
+    ("reference to a secret that is not set",
+     lambda c: pages(c)["env"]["production"].update(VITE_SENTRY_DSN={"secret": "sentryDsnWeb"}),
+     "systems.mehko.frontends.web.env.production.VITE_SENTRY_DSN", "secret 'sentryDsnWeb' is not set"),
+    ("port clash with SSH", lambda c: host(c).update(openPorts=[80, 443, 22]),
+     "systems.mehko.hosts.api.openPorts[2]", "is the SSH port"),
+    ("port listed twice", lambda c: host(c).update(openPorts=[80, 443, 443]),
+     "systems.mehko.hosts.api.openPorts[2]", "listed twice"),
+    ("invalid hostname in a domain list", lambda c: pages(c).update(domains=["https://mehko.ai"]),
+     "systems.mehko.frontends.web.domains[0]", "not a valid hostname"),
+    ("domain outside the frontend's zone", lambda c: pages(c).update(domains=["mehko.ai", "mehko.app"]),
+     "systems.mehko.frontends.web.domains[1]", "not in zone 'mehko.ai'"),
+    ("proxied record with a TTL", lambda c: records(c)[0].update(proxied=True, ttl=300),
+     "systems.mehko.dns.records[0].ttl", "proxied records have ttl 1"),
+    ("AAAA record for a host without IPv6",
+     lambda c: host(c, "material-kai", "mivaa").update(ipv6=False),
+     "systems.material-kai.dns.records[1].host", "has no IPv6 address"),
+    ("A record content that is not an address",
+     lambda c: records(c)[0].update(host=None, content="api.example.com") or records(c)[0].pop("host"),
+     "systems.mehko.dns.records[0].content", "not an IPv4 address"),
+    ("invalid CIDR", lambda c: host(c).update(access={"sshAllowFrom": ["10.0.0.1/8"]}),
+     "systems.mehko.hosts.api.access.sshAllowFrom[0]", "not a network in CIDR form"),
+    ("zone ID that is not a Cloudflare ID",
+     lambda c: systems(c)["mehko"]["dns"]["zones"]["mehko.ai"].update(zoneId="mehko.ai"),
+     "systems.mehko.dns.zones.mehko.ai.zoneId", "32 lowercase hex digits"),
+    ("GitHub-reserved secret name",
+     lambda c: systems(c)["material-kai"]["github"]["repositories"]["mivaa-pdf-extractor"]["secrets"].update(
+         GITHUB_TOKEN={"secret": "ghToken"}),
+     "systems.material-kai.github.repositories.mivaa-pdf-extractor.secrets.GITHUB_TOKEN", "GITHUB_"),
+    ("Vercel secret on the development target",
+     lambda c: vercel(c)["env"].update(development={"SUPABASE_ANON_KEY": {"secret": "supabaseAnonKey"}}),
+     "systems.material-kai.frontends.web.env.development.SUPABASE_ANON_KEY", "cannot target development"),
+    ("unknown env target", lambda c: pages(c)["env"].update(staging={"A": "b"}),
+     "systems.mehko.frontends.web.env.staging", "expected one of production, preview"),
+    ("reference to an unknown record",
+     lambda c: vercel(c)["env"]["production"].update(MIVAA_GATEWAY_URL={"record": "api.materialshub.gr"}),
+     "systems.material-kai.frontends.web.env.production.MIVAA_GATEWAY_URL.record", "no DNS record"),
+    ("same record name managed by two systems",
+     lambda c: systems(c)["mehko"]["dns"]["zones"].update(
+         {"materialshub.gr": {"zoneId": "846d8bba61bf3e2e89d1d4a8c7a4b966"}})
+     or records(c).append({"zone": "materialshub.gr", "name": "v1api", "type": "TXT", "content": "y"}),
+     "systems.material-kai.dns.records[0]", "also managed at systems.mehko.dns.records[1]"),
+    ("one domain on two frontends", lambda c: vercel(c).update(domains=["www.mehko.ai"]),
+     "systems.material-kai.frontends.web.domains[0]", "already used at systems.mehko.frontends.web.domains[1]"),
+    ("private key where a public key goes",
+     lambda c: c.update({"stackyard:sshKeys": ["-----BEGIN OPENSSH PRIVATE KEY----- b3Bl"]}),
+     "sshKeys[0]", "this is a private key"),
+    ("MX record without a priority",
+     lambda c: records(c).append({"zone": "mehko.ai", "name": "@", "type": "MX", "content": "mx.mehko.ai"}),
+     "systems.mehko.dns.records[1].priority", "required for MX records"),
+    ("system name that cannot name resources",
+     lambda c: systems(c).update({"Mehko_AI": systems(c).pop("mehko")}),
+     "systems.Mehko_AI", "lowercase letters"),
+    ("misspelt top-level key", lambda c: c.update({"stackyard:sshKey": []}),
+     "sshKey", "did you mean 'sshKeys'"),
+    ("created host with no SSH key at all", lambda c: c.pop("stackyard:sshKeys"),
+     "systems.mehko.hosts.api.sshKeys", "needs at least one SSH public key"),
+    ("CNAME sharing its name with another record",
+     lambda c: records(c).append({"zone": "mehko.ai", "name": "api", "type": "CNAME", "content": "x.mehko.ai"}),
+     "systems.mehko.dns.records[1]", "cannot share its name"),
+]
+
+
+def run_broken(mutate: Mutation) -> tuple[Run, str]:
+    """Runs the production stack after ``mutate``; returns what was registered and the error."""
+    config = copy.deepcopy(production_config())
+    secrets = canary_secrets(config)
+    mutate(config)
+    run = Run()
+    with pytest.raises(pulumi.RunError) as err:
+        run_program(config, secrets, run=run)
+    return run, str(err.value)
+
+
+@pytest.mark.parametrize("mutate,path,fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_stack_file_names_the_path_and_registers_nothing(mutate: Mutation, path: str, fragment: str) -> None:
+    run, message = run_broken(mutate)
+    lines = [line.strip() for line in message.splitlines()[1:]]
+    matching = [line for line in lines if line.startswith(f"{path}:")]
+    assert matching, f"no problem reported at {path}:\n{message}"
+    assert any(fragment in line for line in matching), message
+    assert run.resources == [], [r.name for r in run.resources]
+    assert "Traceback" not in message
+
+
+def test_there_are_at_least_fifteen_distinct_mistakes() -> None:
+    assert len({path for _, _, path, _ in CASES}) >= 15
+
+
+def test_secret_set_in_plain_text_is_refused() -> None:
+    config = copy.deepcopy(production_config())
+    secrets = canary_secrets(config)
+    secrets.pop("firebaseWebApiKey")
+    with pytest.raises(pulumi.RunError) as err:
+        run_program(config, secrets, plain={"firebaseWebApiKey": "AIza-plain"})
+    assert ("systems.mehko.frontends.web.env.production.VITE_FIREBASE_API_KEY: "
+            "stackyard:firebaseWebApiKey is stored in plain text") in str(err.value)
+
+
+def test_every_problem_is_reported_in_one_error() -> None:
+    def many(config: dict) -> None:
+        host(config).update(serverTyp="cx22", openPorts=[22])
+        records(config)[0].update(host="nope")
+        pages(config)["env"]["production"]["X"] = {"secret": "missingOne"}
+
+    _, message = run_broken(many)
+    assert message.startswith("the stack config has 4 problems:"), message
+    for path in ("systems.mehko.hosts.api.serverTyp", "systems.mehko.hosts.api.openPorts[0]",
+                 "systems.mehko.dns.records[0].host", "systems.mehko.frontends.web.env.production.X"):
+        assert f"\n  {path}: " in message
+
+
+def test_missing_systems_key_is_named() -> None:
+    _, message = run_broken(lambda c: c.pop("stackyard:systems"))
+    assert "\n  systems: not set" in message

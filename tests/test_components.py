@@ -1,0 +1,258 @@
+"""Component inputs under mocks: firewalls, addresses bound into records, env targets, secret-ness."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from harness import CANARY, SECRET_SIG, Run, canary_secrets, production_config, run_program
+
+ANYWHERE = ["0.0.0.0/0", "::/0"]
+OPERATOR_KEY = production_config()["stackyard:sshKeys"][0]
+
+
+@pytest.fixture(scope="module")
+def production() -> Run:
+    config = production_config()
+    return run_program(config, canary_secrets(config))
+
+
+def is_secret_on_wire(wire_value: object) -> bool:
+    return isinstance(wire_value, dict) and SECRET_SIG in wire_value
+
+
+# --- VpsHost: Hetzner ---------------------------------------------------------------------
+
+
+def test_hetzner_firewall_opens_ssh_to_allowed_networks_and_only_the_open_ports(production: Run) -> None:
+    rules = production.named("mehko-api-firewall").inputs["rules"]
+    tcp = {rule["port"]: rule["sourceIps"] for rule in rules if rule["protocol"] == "tcp"}
+    assert tcp == {"22": ANYWHERE, "80": ANYWHERE, "443": ANYWHERE}
+    assert all(rule["direction"] == "in" for rule in rules)
+    assert [rule["protocol"] for rule in rules].count("icmp") == 1
+
+
+def test_hetzner_firewall_is_attached_to_the_server(production: Run) -> None:
+    attachment = production.named("mehko-api-firewall-attachment").inputs
+    server_id = int(production.named("mehko-api").urn and _mock_id(production, "mehko-api"))
+    firewall_id = _mock_id(production, "mehko-api-firewall")
+    assert attachment["serverIds"] == [server_id]
+    assert attachment["firewallId"] == firewall_id
+
+
+def _mock_id(run: Run, name: str) -> int:
+    import hashlib
+
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 10**7
+
+
+def test_hetzner_server_is_protected_and_never_rebuilt_for_user_data_or_keys(production: Run) -> None:
+    server = production.named("mehko-api")
+    assert server.type == "hcloud:index/server:Server"
+    assert server.protect is True
+    assert set(server.ignore_changes) == {"userData", "sshKeys"}
+    assert "image" not in server.ignore_changes  # an image change must fail loudly on protect, not vanish
+
+
+def test_hetzner_server_keeps_its_address_in_a_primary_ip(production: Run) -> None:
+    server = production.named("mehko-api").inputs
+    primary = production.named("mehko-api-ipv4")
+    assert primary.inputs["autoDelete"] is False and primary.protect is True
+    assert server["publicNets"] == [{"ipv4Enabled": True, "ipv6Enabled": True,
+                                     "ipv4": _mock_id(production, "mehko-api-ipv4")}]
+
+
+def test_cloud_init_creates_a_non_root_deploy_user_with_the_operator_keys(production: Run) -> None:
+    user_data = production.named("mehko-api").inputs["userData"]
+    assert user_data.startswith("#cloud-config\n")
+    config = yaml.safe_load(user_data)
+    (user,) = config["users"]
+    assert user["name"] == "deploy" and user["ssh_authorized_keys"] == [OPERATOR_KEY]
+    assert config["disable_root"] is True and config["ssh_pwauth"] is False
+
+
+def test_one_cloud_ssh_key_per_distinct_public_key_and_provider(production: Run) -> None:
+    hcloud_keys = production.of_type("hcloud:index/sshKey:SshKey")
+    do_keys = production.of_type("digitalocean:index/sshKey:SshKey")
+    assert [k.inputs["publicKey"] for k in hcloud_keys] == [OPERATOR_KEY]
+    assert [k.inputs["publicKey"] for k in do_keys] == [OPERATOR_KEY]
+    assert production.named("mehko-api").inputs["sshKeys"] == [str(_mock_id(production, hcloud_keys[0].name))]
+
+
+# --- VpsHost: DigitalOcean ----------------------------------------------------------------
+
+
+def test_digitalocean_firewall_inbound_ports_and_droplet(production: Run) -> None:
+    firewall = production.named("material-kai-mivaa-firewall").inputs
+    tcp = {rule["portRange"]: rule["sourceAddresses"] for rule in firewall["inboundRules"]
+           if rule["protocol"] == "tcp"}
+    assert tcp == {"22": ANYWHERE, "80": ANYWHERE, "443": ANYWHERE}
+    assert firewall["dropletIds"] == [_mock_id(production, "material-kai-mivaa")]
+    assert {rule["protocol"] for rule in firewall["outboundRules"]} == {"tcp", "udp", "icmp"}
+
+
+def test_droplet_is_protected_and_ignores_creation_only_inputs(production: Run) -> None:
+    droplet = production.named("material-kai-mivaa")
+    assert droplet.protect is True and set(droplet.ignore_changes) == {"userData", "sshKeys"}
+    assert droplet.inputs["ipv6"] is True and droplet.inputs["region"] == "fra1"
+
+
+def test_ssh_source_ranges_are_configurable_per_host() -> None:
+    config = copy.deepcopy(production_config())
+    config["stackyard:systems"]["mehko"]["hosts"]["api"]["access"] = {
+        "sshAllowFrom": ["203.0.113.0/24"], "sshPort": 2222}
+    run = run_program(config, canary_secrets(config))
+    rules = run.named("mehko-api-firewall").inputs["rules"]
+    tcp = {rule["port"]: rule["sourceIps"] for rule in rules if rule["protocol"] == "tcp"}
+    assert tcp == {"2222": ["203.0.113.0/24"], "80": ANYWHERE, "443": ANYWHERE}
+    assert "Port 2222" in run.named("mehko-api").inputs["userData"]
+
+
+def test_existing_host_creates_no_cloud_resource(production: Run) -> None:
+    kinds = production.counts("productivity")
+    assert kinds == {"stackyard:index:System": 1, "stackyard:index:VpsHost": 1}
+
+
+# --- CloudflareDns ------------------------------------------------------------------------
+
+
+def test_a_record_is_bound_to_the_host_ipv4(production: Run) -> None:
+    record = production.named("api.mehko.ai-a").inputs
+    server = next(r for r in production.resources if r.name == "mehko-api" and r.type.startswith("hcloud"))
+    assert record["content"] == server.inputs["ipv4Address"]
+    assert record["name"] == "api.mehko.ai" and record["type"] == "A"
+    assert record["proxied"] is False and record["ttl"] == 1
+
+
+def test_records_use_the_kept_ip_and_ipv6_of_a_droplet(production: Run) -> None:
+    reserved = production.named("material-kai-mivaa-ipv4").inputs["ipAddress"]
+    droplet = production.named("material-kai-mivaa").inputs
+    assert production.named("v1api.materialshub.gr-a").inputs["content"] == reserved
+    assert reserved != droplet["ipv4Address"]
+    assert production.named("v1api.materialshub.gr-aaaa").inputs["content"] == droplet["ipv6Address"]
+
+
+def test_proxied_records_get_ttl_one_and_others_keep_theirs() -> None:
+    config = copy.deepcopy(production_config())
+    config["stackyard:systems"]["mehko"]["dns"]["records"] += [
+        {"zone": "mehko.ai", "name": "status", "type": "CNAME", "content": "mehko.statuspage.io", "proxied": True},
+        {"zone": "mehko.ai", "name": "@", "type": "TXT", "content": "v=spf1 -all", "ttl": 3600},
+        {"zone": "mehko.ai", "name": "@", "type": "MX", "content": "mx1.mehko.ai", "priority": 10},
+        {"zone": "mehko.ai", "name": "@", "type": "MX", "content": "mx2.mehko.ai", "priority": 20},
+    ]
+    run = run_program(config, canary_secrets(config))
+    assert run.named("status.mehko.ai-cname").inputs["ttl"] == 1
+    assert run.named("mehko.ai-txt").inputs["ttl"] == 3600
+    mx = sorted((r.inputs["priority"], r.inputs["content"]) for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")
+                if r.inputs["type"] == "MX")
+    assert mx == [(10, "mx1.mehko.ai"), (20, "mx2.mehko.ai")]
+
+
+# --- CloudflarePagesProject ---------------------------------------------------------------
+
+
+def test_pages_project_build_and_source(production: Run) -> None:
+    project = production.named("mehko-web").inputs
+    assert project["name"] == "mehko-ai" and project["productionBranch"] == "main"
+    assert project["buildConfig"] == {"buildCommand": "npm run build", "destinationDir": "dist"}
+    assert project["source"]["config"] == {"owner": "mehko-ai", "repoName": "mehko-ai", "productionBranch": "main"}
+
+
+def test_pages_env_vars_secret_text_for_secrets_and_linked_api_url(production: Run) -> None:
+    reg = production.named("mehko-web")
+    for environment in ("production", "preview"):
+        env = reg.inputs["deploymentConfigs"][environment]["envVars"]
+        assert env["VITE_API_URL"] == {"type": "plain_text", "value": "https://api.mehko.ai"}
+        assert env["VITE_FIREBASE_API_KEY"]["type"] == "secret_text"
+        wire = reg.wire["deploymentConfigs"][environment]["envVars"]
+        assert is_secret_on_wire(wire["VITE_FIREBASE_API_KEY"]["value"])
+        assert not is_secret_on_wire(wire["VITE_API_URL"]["value"])
+
+
+def test_pages_custom_domains_and_their_proxied_cnames(production: Run) -> None:
+    domains = sorted(r.inputs["name"] for r in production.of_type("cloudflare:index/pagesDomain:PagesDomain"))
+    assert domains == ["mehko.ai", "www.mehko.ai"]
+    for domain in domains:
+        cname = production.named(f"mehko-web-{domain}-cname").inputs
+        assert cname == {**cname, "type": "CNAME", "content": "mehko-ai.pages.dev", "proxied": True, "ttl": 1,
+                         "zoneId": "e3b0c74af4dd938aa071e706ee9cf568", "name": domain}
+
+
+# --- VercelProject ------------------------------------------------------------------------
+
+
+def vercel_vars(run: Run) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for reg in run.of_type("vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"):
+        found.setdefault(reg.inputs["key"], []).append(reg)
+    return found
+
+
+def test_vercel_project_settings(production: Run) -> None:
+    project = production.named("material-kai-web").inputs
+    assert project["framework"] == "vite" and project["outputDirectory"] == "dist"
+    assert project["installCommand"] == "npm ci" and project["buildCommand"] == "npm run build"
+    assert project["gitRepository"] == {"type": "github", "repo": "creativeghq/material-kai-vision-platform"}
+
+
+def test_vercel_env_var_targets_group_equal_values(production: Run) -> None:
+    found = vercel_vars(production)
+    targets = {key: sorted(tuple(r.inputs["targets"]) for r in regs) for key, regs in found.items()}
+    assert targets["SUPABASE_URL"] == [("production", "preview")]
+    assert targets["VITE_DEBUG"] == [("preview",), ("production",)]
+    assert targets["SUPABASE_SERVICE_ROLE_KEY"] == [("production",)]
+    values = {r.inputs["targets"][0]: r.inputs["value"] for r in found["VITE_DEBUG"]}
+    assert values == {"production": "false", "preview": "true"}
+
+
+def test_vercel_secrets_are_sensitive_and_wrapped(production: Run) -> None:
+    for key, regs in vercel_vars(production).items():
+        for reg in regs:
+            secret = key in {"SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY", "MIVAA_API_KEY", "VITE_OPENAI_API_KEY",
+                             "VITE_ANTHROPIC_API_KEY", "VITE_TOGETHER_AI_API_KEY", "VITE_REPLICATE_API_TOKEN"}
+            assert reg.inputs["sensitive"] is secret, key
+            # The Vercel SDK wraps every value as a Pulumi secret; `sensitive` is what hides it in Vercel.
+            assert is_secret_on_wire(reg.wire["value"]), key
+
+
+def test_vercel_env_value_built_from_the_api_record(production: Run) -> None:
+    (gateway,) = vercel_vars(production)["MIVAA_GATEWAY_URL"]
+    assert gateway.inputs["value"] == "https://v1api.materialshub.gr"
+    assert gateway.inputs["targets"] == ["production", "preview"]
+
+
+def test_vercel_domains_get_unproxied_records_in_a_managed_zone() -> None:
+    config = copy.deepcopy(production_config())
+    web = config["stackyard:systems"]["material-kai"]["frontends"]["web"]
+    web.update(domains=["materialshub.gr", "app.materialshub.gr"], zone="materialshub.gr")
+    run = run_program(config, canary_secrets(config))
+    apex = run.named("material-kai-web-materialshub.gr-a").inputs
+    sub = run.named("material-kai-web-app.materialshub.gr-cname").inputs
+    assert (apex["type"], apex["content"], apex["proxied"]) == ("A", "76.76.21.21", False)
+    assert (sub["type"], sub["content"], sub["proxied"]) == ("CNAME", "cname.vercel-dns.com", False)
+    assert len(run.of_type("vercel:index/projectDomain:ProjectDomain")) == 2
+
+
+# --- GitHub Actions secrets -----------------------------------------------------------------
+
+
+def test_actions_secrets_are_all_secret_and_use_the_owner_provider(production: Run) -> None:
+    secrets = production.of_type("github:index/actionsSecret:ActionsSecret")
+    assert len(secrets) == 16
+    (provider,) = production.of_type("pulumi:providers:github")
+    assert provider.inputs["owner"] == "creativeghq"
+    assert is_secret_on_wire(provider.wire["token"])
+    for reg in secrets:
+        assert is_secret_on_wire(reg.wire["value"]), reg.name
+        assert reg.provider.startswith(provider.urn)
+
+
+def test_actions_secret_values_resolve_hosts_records_and_secrets(production: Run) -> None:
+    by_name = {r.inputs["secretName"]: r.inputs for r in production.of_type("github:index/actionsSecret:ActionsSecret")
+               if r.inputs["repository"] == "mivaa-pdf-extractor"}
+    reserved = production.named("material-kai-mivaa-ipv4").inputs["ipAddress"]
+    assert by_name["DEPLOY_HOST"]["value"] == reserved
+    assert by_name["MATERIAL_KAI_API_URL"]["value"] == "https://v1api.materialshub.gr"
+    assert by_name["SSH_PRIVATE_KEY"]["value"] == f"{CANARY}-mivaaDeploySshKey"
