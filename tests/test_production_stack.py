@@ -92,3 +92,29 @@ def test_every_secret_the_stack_references_is_listed_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in referenced_secrets(production_config()):
         assert f"pulumi config set --secret stackyard:{name} " in readme, name
+
+
+def test_readme_reference_matches_the_model() -> None:
+    from components.model.reference import reference
+    from harness import ROOT
+
+    assert reference() in (ROOT / "README.md").read_text(), "run: venv/bin/python -m components.model.reference"
+
+
+def test_a_stack_without_cloud_resources_imports_no_provider_sdk() -> None:
+    import subprocess
+    import sys
+
+    from harness import ROOT
+
+    code = """
+import sys
+sys.path[:0] = ['.', 'tests']
+from harness import production_config, run_program, canary_secrets
+config = production_config()
+config['stackyard:systems'] = {'productivity': config['stackyard:systems']['productivity']}
+run_program(config, canary_secrets(config))
+print(sorted(m for m in sys.modules if m.startswith(('pulumi_', 'pulumiverse_'))))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -1,0 +1,58 @@
+"""Prints the stack file reference (README.md, "Stack file reference") from the model's field docs.
+
+    venv/bin/python -m components.model.reference
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import topology
+from .parse import camel
+
+SECTIONS = [
+    ("stackyard:<key>", topology.Settings),
+    ("systems.<name>", topology.System),
+    ("hosts.<name> (provider: hetzner)", topology.HetznerHost),
+    ("hosts.<name> (provider: digitalocean)", topology.DigitalOceanHost),
+    ("hosts.<name> (provider: existing)", topology.ExistingHost),
+    ("hosts.<name>.access", topology.Access),
+    ("dns", topology.Dns),
+    ("dns.zones.<zone>", topology.DnsZone),
+    ("dns.records[]", topology.DnsRecord),
+    ("frontends.<name> (kind: cloudflare-pages)", topology.PagesFrontend),
+    ("frontends.<name> (kind: vercel)", topology.VercelFrontend),
+    ("frontends.<name>.build", topology.Build),
+    ("github", topology.Github),
+    ("github.repositories.<name>", topology.GithubRepository),
+    ("values: {secret: ...}", topology.SecretRef),
+    ("values: {record: ...}", topology.RecordRef),
+    ("values: {host: ...}", topology.HostRef),
+]
+
+
+def default_of(field: dataclasses.Field) -> str:
+    if field.default is not dataclasses.MISSING:
+        value = field.default
+        if dataclasses.is_dataclass(value) or value is None:
+            return ""
+        return f"`{str(value).lower() if isinstance(value, bool) else value}`"
+    if field.default_factory is not dataclasses.MISSING:
+        value = field.default_factory()
+        return f"`{list(value)}`" if value else ""
+    return "required"
+
+
+def reference() -> str:
+    lines = []
+    for title, cls in SECTIONS:
+        lines += [f"**{title}**: {(cls.__doc__ or '').strip()}", "", "| key | default | meaning |", "|---|---|---|"]
+        for field in dataclasses.fields(cls):
+            doc = field.metadata.get("doc", "").replace("|", "\\|")
+            lines.append(f"| `{camel(field.name)}` | {default_of(field)} | {doc} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(reference(), end="")
