@@ -13,6 +13,7 @@ from .parse import camel
 SECTIONS = [
     ("stackyard:<key>", topology.Settings),
     ("systems.<name>", topology.System),
+    ("hosts.<name> (provider: hetzner or digitalocean)", topology.CreatedHost),
     ("hosts.<name> (provider: hetzner)", topology.HetznerHost),
     ("hosts.<name> (provider: digitalocean)", topology.DigitalOceanHost),
     ("hosts.<name> (provider: existing)", topology.ExistingHost),
@@ -47,7 +48,9 @@ def reference() -> str:
     lines = []
     for title, cls in SECTIONS:
         lines += [f"**{title}**: {(cls.__doc__ or '').strip()}", "", "| key | default | meaning |", "|---|---|---|"]
-        for field in dataclasses.fields(cls):
+        inherited = {f.name for base in cls.__bases__ if dataclasses.is_dataclass(base)
+                     for f in dataclasses.fields(base)}
+        for field in (f for f in dataclasses.fields(cls) if f.name not in inherited):
             doc = field.metadata.get("doc", "").replace("|", "\\|")
             lines.append(f"| `{camel(field.name)}` | {default_of(field)} | {doc} |")
         lines.append("")

@@ -7,15 +7,14 @@ pass reports every problem.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
 from . import formats
 from .topology import (
-    DigitalOceanHost,
+    CreatedHost,
     DnsRecord,
     ExistingHost,
-    HetznerHost,
     HostRef,
     PagesFrontend,
     RecordRef,
@@ -44,13 +43,7 @@ class Rules:
 
     def run(self) -> None:
         systems = self.settings.systems or {}
-        for name, system in systems.items():
-            path = f"systems.{name}"
-            message = formats.name(name)
-            if message:
-                self.fail(path, f"system name {message}")
-            if system is None:
-                continue
+        for path, system in self.named("systems", "system", systems):
             self.check_hosts(path, system)
             self.check_dns(path, system)
             self.check_frontends(path, system)
@@ -102,17 +95,20 @@ class Rules:
 
     # --- hosts --------------------------------------------------------------------------
 
-    def check_hosts(self, path: str, system: System) -> None:
-        for name, host in (system.hosts or {}).items():
-            hpath = f"{path}.hosts.{name}"
+    def named(self, path: str, kind: str, entries: dict | None) -> Iterator[tuple[str, Any]]:
+        """(path, entry) for each readable entry, after checking its name can name resources."""
+        for name, entry in (entries or {}).items():
             message = formats.name(name)
             if message:
-                self.fail(hpath, f"host name {message}")
-            if host is None:
-                continue
+                self.fail(f"{path}.{name}", f"{kind} name {message}")
+            if entry is not None:
+                yield f"{path}.{name}", entry
+
+    def check_hosts(self, path: str, system: System) -> None:
+        for hpath, host in self.named(f"{path}.hosts", "host", system.hosts):
             if host.access is not None and host.access.private_key is not None:
                 self.check_value(f"{hpath}.access.privateKey", system, host.access.private_key)
-            if isinstance(host, (HetznerHost, DigitalOceanHost)):
+            if isinstance(host, CreatedHost):
                 if not (self.settings.ssh_keys or ()) and not (host.ssh_keys or ()):
                     self.fail(f"{hpath}.sshKeys", "a created host needs at least one SSH public key "
                                                   "(here or in stackyard:sshKeys)")
@@ -199,13 +195,7 @@ class Rules:
 
     def check_frontends(self, path: str, system: System) -> None:
         zones = (system.dns.zones if system.dns else None) or {}
-        for name, frontend in (system.frontends or {}).items():
-            fpath = f"{path}.frontends.{name}"
-            message = formats.name(name)
-            if message:
-                self.fail(fpath, f"frontend name {message}")
-            if frontend is None:
-                continue
+        for fpath, frontend in self.named(f"{path}.frontends", "frontend", system.frontends):
             self.check_env(f"{fpath}.env", system, frontend.env)
             if isinstance(frontend, VercelFrontend):
                 for key, value in ((frontend.env or {}).get("development") or {}).items():

@@ -62,28 +62,34 @@ class Access:
         default=None, check=formats.ssh_public_key)
 
 
-@dataclass(frozen=True)
-class HetznerHost:
-    """A server created in Hetzner Cloud."""
+@dataclass(frozen=True, kw_only=True)
+class CreatedHost:
+    """Keys shared by the servers stackyard creates (hetzner and digitalocean)."""
 
-    provider: Literal["hetzner"] = spec("hetzner")
-    server_type: str = spec("Hetzner server type, e.g. cx22")
-    location: str = spec("Hetzner location, e.g. fsn1, nbg1, hel1, ash")
-    image: str = spec("OS image; a change is refused rather than rebuilding the server", default="ubuntu-24.04")
     ssh_keys: list[str] = spec("extra OpenSSH public keys for the deploy user (besides stackyard:sshKeys)",
                                default=[], check=formats.ssh_public_key)
     deploy_user: str = spec("non-root user cloud-init creates with the SSH keys", default="deploy",
                             check=formats.linux_user)
     open_ports: list[int] = spec("TCP ports opened to the world in the cloud firewall besides SSH",
                                  default=[], check=formats.port)
-    ipv6: bool = spec("give the server a public IPv6 network", default=True)
-    primary_ip: bool = spec("keep the IPv4 address in a Primary IP that outlives the server", default=False)
-    backups: bool = spec("enable Hetzner's daily backups", default=False)
+    ipv6: bool = spec("give the server a public IPv6 address", default=True)
+    backups: bool = spec("enable the provider's backups (Hetzner daily, DigitalOcean weekly)", default=False)
     access: Access = spec("SSH access", default=Access())
 
 
-@dataclass(frozen=True)
-class DigitalOceanHost:
+@dataclass(frozen=True, kw_only=True)
+class HetznerHost(CreatedHost):
+    """A server created in Hetzner Cloud."""
+
+    provider: Literal["hetzner"] = spec("hetzner")
+    server_type: str = spec("Hetzner server type, e.g. cx22")
+    location: str = spec("Hetzner location, e.g. fsn1, nbg1, hel1, ash")
+    image: str = spec("OS image; a change is refused rather than rebuilding the server", default="ubuntu-24.04")
+    primary_ip: bool = spec("keep the IPv4 address in a Primary IP that outlives the server", default=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigitalOceanHost(CreatedHost):
     """A Droplet created in DigitalOcean."""
 
     provider: Literal["digitalocean"] = spec("digitalocean")
@@ -91,16 +97,7 @@ class DigitalOceanHost:
     region: str = spec("DigitalOcean region, e.g. fra1, ams3, nyc3")
     image: str = spec("OS image slug; a change is refused rather than rebuilding the Droplet",
                       default="ubuntu-24-04-x64")
-    ssh_keys: list[str] = spec("extra OpenSSH public keys for the deploy user (besides stackyard:sshKeys)",
-                               default=[], check=formats.ssh_public_key)
-    deploy_user: str = spec("non-root user cloud-init creates with the SSH keys", default="deploy",
-                            check=formats.linux_user)
-    open_ports: list[int] = spec("TCP ports opened to the world in the cloud firewall besides SSH",
-                                 default=[], check=formats.port)
-    ipv6: bool = spec("enable public IPv6", default=True)
     reserved_ip: bool = spec("keep the IPv4 address in a Reserved IP that outlives the Droplet", default=False)
-    backups: bool = spec("enable DigitalOcean's weekly backups", default=False)
-    access: Access = spec("SSH access", default=Access())
 
 
 @dataclass(frozen=True)
