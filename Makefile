@@ -26,15 +26,21 @@ $(DEPS_STAMP): requirements.txt requirements-dev.txt
 
 deps: $(DEPS_STAMP) system-deps
 
-# cloud-init validates the user data stackyard writes. Installed when we can (root with apt);
-# otherwise its tests are skipped, visibly, with the reason.
+# The real validators the tests run: cloud-init (schema), shellcheck, nginx, caddy, systemd-analyze,
+# openssl (test certificates), node (PM2 files). Installed when we can (root with apt); otherwise
+# the tests that need a missing tool are skipped, visibly, with its name.
+SYSTEM_TOOLS := cloud-init:cloud-init shellcheck:shellcheck nginx:nginx caddy:caddy \
+	systemd-analyze:systemd openssl:openssl node:nodejs
 system-deps:
-	@if ! command -v cloud-init >/dev/null; then \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing cloud-init (for its schema validator)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cloud-init >/dev/null; \
-	  else echo "cloud-init missing and cannot be installed here: its tests will be skipped"; fi; \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing$$missing and cannot install here: the tests that need them will be skipped"; fi; \
 	fi
+	@scripts/compose-plugin
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,231 @@
+"""The deploy script of one service: build the new release beside the running one, start it in the
+idle slot, health-check it, switch the proxy, stop the old slot. The old release keeps serving
+until the new one is healthy, and keeps serving if it never is.
+"""
+
+from __future__ import annotations
+
+from shlex import quote
+
+from .layout import ServicePlan
+from .proxy import upstream_name
+
+HEADER = "#!/usr/bin/env bash\nset -euo pipefail\n"
+
+
+def _array(values: list[int] | list[str]) -> str:
+    return "(" + " ".join(quote(str(v)) for v in values) + ")"
+
+
+def _prepare(plan: ServicePlan) -> str:
+    """Runtime steps in a fresh release directory, as the service user."""
+    steps = []
+    if plan.language == "python":
+        steps.append("uv venv --quiet .venv")
+        steps.append("if [ -f requirements.txt ]; then uv pip install --quiet --python .venv/bin/python "
+                     "-r requirements.txt; fi")
+    elif plan.language == "node":
+        steps.append("if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit "
+                     "--no-fund; fi")
+    steps += list(plan.install)
+    if not steps:
+        return "  :"
+    return "\n".join(f"  in_release \"$tmp\" {quote(step)}" for step in steps)
+
+
+def _runtime(plan: ServicePlan, proxy: str | None) -> str:
+    etc = f"{plan.paths.etc}/{plan.name}"
+    if plan.runtime == "systemd":
+        return f"""
+units_of() {{
+  local color=$1 instance
+  if [ "$(ports_of "$color" | wc -w)" -eq 0 ]; then echo "{plan.unit}-$color.service"; return; fi
+  for instance in $(ports_of "$color"); do echo "{plan.unit}-$color@$instance.service"; done
+}}
+start_slot() {{
+  local color=$1
+  systemctl daemon-reload
+  # shellcheck disable=SC2046
+  systemctl restart $(units_of "$color")
+  # shellcheck disable=SC2046
+  systemctl enable --quiet $(units_of "$color")
+}}
+stop_slot() {{
+  local color=$1
+  # shellcheck disable=SC2046
+  systemctl disable --quiet --now $(units_of "$color") || true
+}}
+"""
+    if plan.runtime == "pm2":
+        return f"""
+pm2_run() {{ runuser -u "$SERVICE_USER" -- env PM2_HOME="$BASE/.pm2" pm2 "$@"; }}
+start_slot() {{
+  pm2_run startOrReload "$ROOT{etc}/ecosystem.$1.config.js" --update-env
+  pm2_run save --force >/dev/null
+}}
+stop_slot() {{
+  pm2_run delete "$ROOT{etc}/ecosystem.$1.config.js" >/dev/null 2>&1 || true
+  pm2_run save --force >/dev/null
+}}
+"""
+    return f"""
+compose() {{
+  local color=$1; shift
+  docker compose --project-name "{plan.name}-$color" --project-directory "$BASE/slots/$color" \\
+    --file "$ROOT{etc}/compose.$color.yml" "$@"
+}}
+start_slot() {{ compose "$1" up --detach --build --remove-orphans; }}
+stop_slot() {{ compose "$1" down --timeout 30 || true; }}
+"""
+
+
+def _switch(plan: ServicePlan, proxy: str | None) -> str:
+    if proxy is None or plan.port is None:
+        return "switch_to() { :; }\n"
+    target = f"$ROOT{plan.paths.upstream(plan.name, proxy)}"
+    if proxy == "nginx":
+        body = (
+            f'  {{ echo "upstream {upstream_name(plan)} {{"; for port in $(ports_of "$1"); do\n'
+            '      echo "    server 127.0.0.1:$port max_fails=0;"; done; echo "}"; } > "$new"\n'
+        )
+        reload = "nginx -t -q && systemctl reload nginx"
+    else:
+        body = ('  { printf "reverse_proxy"; for port in $(ports_of "$1"); do\n'
+                '      printf " 127.0.0.1:%s" "$port"; done; echo; } > "$new"\n')
+        reload = "systemctl reload caddy"
+    return (
+        "switch_to() {\n"
+        f'  local target="{target}" new\n'
+        '  new="$target.new"\n'
+        + body +
+        '  cp -p "$target" "$target.previous" 2>/dev/null || true\n'
+        '  mv "$new" "$target"\n'
+        f'  if ! {{ {reload}; }}; then\n'
+        '    log "the proxy refused the new upstream; restoring the previous one"\n'
+        '    mv "$target.previous" "$target"; return 1\n'
+        "  fi\n"
+        "}\n"
+    )
+
+
+def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
+    """The script `pulumi up` runs (as root) to deploy ``plan.ref``; also the rollback command.
+
+    ``STACKYARD_ROOT`` prefixes every path, so tests can run it in a scratch directory.
+    """
+    return HEADER + f"""# Deploys {plan.name}: usage: deploy [REF]   (default {plan.ref}; any branch, tag or commit)
+APP={quote(plan.name)}
+ROOT=${{STACKYARD_ROOT:-}}
+BASE="$ROOT{plan.paths.app(plan.name)}"
+FILES="$ROOT{plan.paths.etc}/{plan.name}/files"
+REPO={quote(plan.repo)}
+REF=${{1:-{quote(plan.ref)}}}
+SERVICE_USER={quote(plan.user)}
+KEEP={plan.keep_releases}
+HEALTH_PATH={quote(plan.health_path or "")}
+HEALTH_RETRIES={plan.health_retries}
+HEALTH_INTERVAL={plan.health_interval}
+HEALTH_TIMEOUT={plan.health_timeout}
+BLUE_PORTS={_array(plan.slot_ports("blue"))}
+GREEN_PORTS={_array(plan.slot_ports("green"))}
+
+log() {{ printf '[deploy %s] %s\\n' "$APP" "$*"; }}
+ports_of() {{ if [ "$1" = blue ]; then echo "${{BLUE_PORTS[*]}}"; else echo "${{GREEN_PORTS[*]}}"; fi; }}
+in_release() {{ (cd "$1" && runuser -u "$SERVICE_USER" -- bash -c "$2"); }}
+
+check_health() {{
+  local port=$1 try=1 answer code
+  while :; do
+    answer=$(curl -sS --max-time "$HEALTH_TIMEOUT" -w '\\n%{{http_code}}' \\
+      "http://127.0.0.1:$port$HEALTH_PATH" 2>&1) || true
+    code=${{answer##*$'\\n'}}
+    if [[ $code == 2* ]]; then
+      log "port $port healthy after $try tries"
+      return 0
+    fi
+    if (( try >= HEALTH_RETRIES )); then
+      log "port $port failed its health check $try times; last answer (HTTP $code):"
+      printf '%s\\n' "${{answer%$'\\n'*}}" >&2
+      return 1
+    fi
+    try=$((try + 1))
+    sleep "$HEALTH_INTERVAL"
+  done
+}}
+{_runtime(plan, proxy)}
+{_switch(plan, proxy)}
+mkdir -p "$BASE/releases" "$BASE/slots"
+exec 9>"$BASE/.deploy.lock"
+if ! flock --nonblock 9; then
+  log "another deploy of $APP is running on this host; try again when it ends"
+  exit 75
+fi
+
+if [[ $REF =~ ^[0-9a-f]{{40}}$ ]]; then
+  sha=$REF
+else
+  refs=$(git ls-remote "$REPO" "refs/heads/$REF" "refs/tags/$REF" "refs/tags/$REF^{{}}")
+  sha=$(printf '%s\\n' "$refs" | awk '/\\^\\{{\\}}$/ {{print $1; exit}}')
+  [ -n "$sha" ] || sha=$(printf '%s\\n' "$refs" | awk 'NF {{print $1; exit}}')
+fi
+if [ -z "$sha" ]; then
+  log "no branch or tag $REF in $REPO"
+  exit 1
+fi
+
+active=none active_sha=none
+if [ -f "$BASE/active" ]; then read -r active active_sha < "$BASE/active"; fi
+if [ "$active_sha" = "$sha" ]; then
+  log "already serving $sha from the $active slot"
+  exit 0
+fi
+
+release="$BASE/releases/$sha"
+if [ ! -d "$release" ]; then
+  log "building release $sha"
+  tmp="$release.partial"
+  rm -rf "$tmp"
+  git clone --quiet "$REPO" "$tmp"
+  git -C "$tmp" -c advice.detachedHead=false checkout --quiet "$sha"
+  if [ -d "$FILES" ]; then cp -a "$FILES/." "$tmp/"; fi
+  chown -R "$SERVICE_USER:" "$tmp"
+{_prepare(plan)}
+  mv "$tmp" "$release"
+fi
+
+next=blue
+if [ "$active" = blue ]; then next=green; fi
+ln -sfn "$release" "$BASE/slots/$next"
+log "starting $sha in the $next slot"
+start_slot "$next"
+
+if [ -n "$HEALTH_PATH" ]; then
+  for port in $(ports_of "$next"); do
+    if ! check_health "$port"; then
+      stop_slot "$next"
+      log "deploy of $sha failed; the $active slot keeps serving ${{active_sha}}"
+      exit 1
+    fi
+  done
+fi
+
+if ! switch_to "$next"; then
+  stop_slot "$next"
+  exit 1
+fi
+if [ "$active" != none ]; then
+  stop_slot "$active"
+fi
+printf '%s %s\\n' "$next" "$sha" > "$BASE/active.new"
+mv "$BASE/active.new" "$BASE/active"
+if [ "$active_sha" != none ]; then printf '%s\\n' "$active_sha" > "$BASE/previous"; fi
+ln -sfn "$release" "$BASE/current"
+
+# Keep the newest $KEEP releases, and always the one serving and the one before it.
+keep_sha=$(cat "$BASE/previous" 2>/dev/null || true)
+find "$BASE/releases" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' | sort -rn | awk '{{print $2}}' \\
+  | tail -n +$((KEEP + 1)) | while read -r old; do
+    if [ "$old" != "$sha" ] && [ "$old" != "$keep_sha" ]; then rm -rf "${{BASE:?}}/releases/$old"; fi
+  done
+log "serving $sha from the $next slot"
+"""

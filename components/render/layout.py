@@ -1,0 +1,108 @@
+"""Where things live on a host, and which ports each release slot of a service listens on.
+
+Every service with a port keeps a stable *service port* that the proxy serves (publicly through
+its hostnames, and on loopback for other services). Its instances never bind that port: a release
+runs in one of two slots, blue or green, each with its own instance ports, so a new release can
+start and pass its health check beside the running one before the proxy switches over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+COLORS = ("blue", "green")
+SLOT_OFFSET = {"blue": 1000, "green": 2000}
+MAX_INSTANCES = 16
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Host paths; tests point them into a temporary directory."""
+
+    srv: str = "/srv"
+    etc: str = "/etc/stackyard"
+    systemd: str = "/etc/systemd/system"
+    certs: str = "/etc/letsencrypt/live"
+    acme_root: str = "/var/www/acme"
+
+    def app(self, name: str) -> str:
+        return f"{self.srv}/{name}"
+
+    def env_file(self, name: str) -> str:
+        return f"{self.etc}/{name}.env"
+
+    def upstream(self, name: str, proxy: str) -> str:
+        return f"{self.etc}/upstreams/{name}.{proxy}"
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """A service as the renderers need it: names, ports and steps, no secret values."""
+
+    name: str
+    runtime: str
+    repo: str
+    ref: str
+    command: str | None = None
+    language: str = "other"
+    install: tuple[str, ...] = ()
+    port: int | None = None
+    container_port: int | None = None
+    instances: int = 1
+    env_keys: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    health_path: str | None = "/health"
+    health_interval: int = 2
+    health_timeout: int = 5
+    health_retries: int = 15
+    hostnames: tuple[str, ...] = ()
+    keep_releases: int = 5
+    paths: Paths = field(default_factory=Paths)
+
+    @property
+    def user(self) -> str:
+        """The dedicated system user the service runs as."""
+        return f"svc-{self.name}"[:32]
+
+    @property
+    def unit(self) -> str:
+        return f"stackyard-{self.name}"
+
+    def slot_ports(self, color: str) -> list[int]:
+        if self.port is None:
+            return []
+        return [self.port + SLOT_OFFSET[color] + i for i in range(self.instances)]
+
+    def instances_of(self, color: str) -> list[str]:
+        """systemd instance names (ports) or, for workers, the color itself."""
+        return [str(p) for p in self.slot_ports(color)] or [color]
+
+
+def all_slot_ports(plan: ServicePlan) -> set[int]:
+    return {p for color in COLORS for p in plan.slot_ports(color)}
+
+
+def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
+    """The renderers' view of a model Service (components.model.topology.Service)."""
+    health = service.health if service.port is not None else None
+    return ServicePlan(
+        name=name,
+        runtime=service.runtime,
+        repo=service.source.repo,
+        ref=service.source.ref,
+        command=service.command,
+        language=service.language,
+        install=tuple(service.install),
+        port=service.port,
+        container_port=service.container_port,
+        instances=service.instances,
+        env_keys=tuple(sorted(service.env)),
+        files=tuple(sorted(service.files)),
+        health_path=health.path if health else None,
+        health_interval=health.interval if health else 2,
+        health_timeout=health.timeout if health else 5,
+        health_retries=health.retries if health else 15,
+        hostnames=tuple(service.hostnames),
+        keep_releases=service.keep_releases,
+        paths=paths,
+    )

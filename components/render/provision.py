@@ -1,0 +1,289 @@
+"""Host provisioning scripts. Each is idempotent: running it again changes nothing that is right.
+
+Secret values never appear in these scripts: they read 0600 files that separate steps wrote
+over stdin, and pass them on with shell builtins (printf), never as a process argument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from shlex import quote
+
+from .layout import Paths, ServicePlan
+
+HEADER = "#!/usr/bin/env bash\nset -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
+UV_VERSION = "0.9.7"
+PM2_VERSION = "6.0.13"
+
+APT = """apt_install() {
+  # A fresh server runs apt at first boot (unattended upgrades): wait for the lock, then install.
+  local try
+  for try in 1 2 3 4 5; do
+    if apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 install -y -qq --no-install-recommends "$@"; then
+      return 0
+    fi
+    echo "apt-get install failed (try $try); retrying" >&2
+    sleep 10
+    apt-get -o DPkg::Lock::Timeout=300 update -qq || true
+  done
+  return 1
+}
+"""
+
+
+def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterable[int] = (80, 443),
+                paths: Paths = Paths()) -> str:
+    """Waits for cloud-init, installs base packages, hardens sshd, enables unattended upgrades and ufw."""
+    root_login = "prohibit-password" if login_user == "root" else "no"
+    firewall = ""
+    if ufw:
+        allows = "".join(f"ufw allow {port}/tcp >/dev/null\n" for port in sorted({ssh_port, *open_ports}))
+        firewall = (
+            "ufw default deny incoming >/dev/null\n"
+            "ufw default allow outgoing >/dev/null\n"
+            f"{allows}"
+            "ufw --force enable >/dev/null\n"
+        )
+    return HEADER + APT + f"""
+if command -v cloud-init >/dev/null; then
+  cloud-init status --wait >/dev/null || true
+fi
+apt-get -o DPkg::Lock::Timeout=300 update -qq
+apt_install ca-certificates curl git rsync cron gzip util-linux unattended-upgrades{' ufw' if ufw else ''}
+
+install -d -m 0755 /etc/ssh/sshd_config.d
+cat > /etc/ssh/sshd_config.d/50-stackyard.conf <<'EOF'
+# Managed by stackyard.
+Port {ssh_port}
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin {root_login}
+X11Forwarding no
+MaxAuthTries 3
+EOF
+sshd -t
+systemctl reload ssh 2>/dev/null || systemctl reload sshd
+
+cat > /etc/apt/apt.conf.d/20auto-upgrades <<'EOF'
+APT::Periodic::Update-Package-Lists "1";
+APT::Periodic::Unattended-Upgrade "1";
+EOF
+
+{firewall}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
+"""
+
+
+def runtime_script(languages: set[str], runtimes: set[str]) -> str:
+    """uv for Python services, Node with PM2, Docker with the Compose plugin: only what is used."""
+    steps = []
+    if "python" in languages or "systemd" in runtimes:
+        steps.append(f"""apt_install python3 python3-venv
+if ! uv --version 2>/dev/null | grep -q '{UV_VERSION}'; then
+  python3 -m venv /opt/stackyard-uv
+  /opt/stackyard-uv/bin/pip install --quiet 'uv=={UV_VERSION}'
+  ln -sfn /opt/stackyard-uv/bin/uv /usr/local/bin/uv
+fi""")
+    if "node" in languages or "pm2" in runtimes:
+        steps.append("apt_install nodejs npm")
+    if "pm2" in runtimes:
+        steps.append(f"""if ! pm2 --version 2>/dev/null | grep -qx '{PM2_VERSION}'; then
+  npm install --global --no-audit --no-fund 'pm2@{PM2_VERSION}'
+fi""")
+    if "compose" in runtimes:
+        steps.append("""apt_install docker.io
+if ! docker compose version >/dev/null 2>&1; then
+  apt_install docker-compose-v2 || apt_install docker-compose-plugin
+fi
+systemctl enable --now docker""")
+    return HEADER + APT + "\n" + "\n".join(steps) + "\n"
+
+
+def service_user_script(plan: ServicePlan) -> str:
+    """The service's system user and directories: code is root-readable, only shared/ is writable."""
+    base = plan.paths.app(plan.name)
+    return HEADER + f"""if ! id -u {plan.user} >/dev/null 2>&1; then
+  useradd --system --home-dir {base} --shell /usr/sbin/nologin {plan.user}
+fi
+install -d -m 0755 -o root -g root {base} {base}/releases {base}/slots
+install -d -m 0750 -o {plan.user} -g {plan.user} {base}/shared
+install -d -m 0700 -o {plan.user} -g {plan.user} {plan.paths.etc}/{plan.name} {plan.paths.etc}/{plan.name}/files
+"""
+
+
+def write_file_command(path: str, *, owner: str = "root", mode: str = "0600") -> str:
+    """A command that writes its stdin to ``path`` atomically, never readable by anyone else meanwhile."""
+    directory = path.rsplit("/", 1)[0] or "/"
+    return (
+        f"umask 077 && install -d -m 0755 {quote(directory)} && "
+        f"cat > {quote(path + '.new')} && chown {quote(owner)}: {quote(path + '.new')} && "
+        f"chmod {mode} {quote(path + '.new')} && mv {quote(path + '.new')} {quote(path)}"
+    )
+
+
+def accessories_script(accessories: dict[str, dict], paths: Paths = Paths()) -> str:
+    """MariaDB (for mysql), Redis and PostgreSQL on loopback, each user's password read from
+    ``<etc>/accessories/<kind>.password`` (0600) and passed on by printf, a shell builtin."""
+    parts = []
+    pw = f"{paths.etc}/accessories"
+    if "mysql" in accessories:
+        spec = accessories["mysql"]
+        sql = ""
+        if spec.get("database"):
+            sql += f'printf "CREATE DATABASE IF NOT EXISTS \\`%s\\`;\\n" {quote(spec["database"])}\n'
+        if spec.get("user"):
+            user = quote(spec["user"])
+            sql += (
+                f"printf \"CREATE USER IF NOT EXISTS '%s'@'localhost' IDENTIFIED BY '%s';\\n\" {user} \"$pass\"\n"
+                f"printf \"ALTER USER '%s'@'localhost' IDENTIFIED BY '%s';\\n\" {user} \"$pass\"\n"
+            )
+            if spec.get("database"):
+                sql += (f"printf \"GRANT ALL PRIVILEGES ON \\`%s\\`.* TO '%s'@'localhost';\\n\" "
+                        f"{quote(spec['database'])} {user}\n")
+        parts.append(f"""apt_install mariadb-server
+cat > /etc/mysql/mariadb.conf.d/60-stackyard.cnf <<'EOF'
+[mysqld]
+bind-address = 127.0.0.1
+EOF
+systemctl restart mariadb
+pass=$(cat {pw}/mysql.password)
+{{
+{sql}}} | mysql""")
+    if "redis" in accessories:
+        parts.append(f"""apt_install redis-server
+pass=$(cat {pw}/redis.password)
+umask 077
+{{
+  echo "bind 127.0.0.1 -::1"
+  echo "protected-mode yes"
+  printf 'requirepass %s\\n' "$pass"
+}} > /etc/redis/stackyard.conf.new
+chown redis: /etc/redis/stackyard.conf.new && chmod 0640 /etc/redis/stackyard.conf.new
+mv /etc/redis/stackyard.conf.new /etc/redis/stackyard.conf
+include='include /etc/redis/stackyard.conf'
+grep -qx "$include" /etc/redis/redis.conf || echo "$include" >> /etc/redis/redis.conf
+systemctl restart redis-server""")
+    if "postgresql" in accessories:
+        spec = accessories["postgresql"]
+        sql = ""
+        if spec.get("user"):
+            user = quote(spec["user"])
+            sql += (f"printf \"DO \\$\\$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; "
+                    f"END \\$\\$;\\n\" {user}\n"
+                    f"printf \"ALTER ROLE %s PASSWORD '%s';\\n\" {user} \"$pass\"\n")
+        if spec.get("database"):
+            owner = quote(spec.get("user") or "postgres")
+            sql += (f"printf \"SELECT 'CREATE DATABASE %s OWNER %s' WHERE NOT EXISTS "
+                    f"(SELECT FROM pg_database WHERE datname = '%s')\\\\gexec\\n\" "
+                    f"{quote(spec['database'])} {owner} {quote(spec['database'])}\n")
+        parts.append(f"""apt_install postgresql
+pass=$(cat {pw}/postgresql.password)
+{{
+{sql}}} | runuser -u postgres -- psql --quiet -v ON_ERROR_STOP=1""")
+    return HEADER + APT + "\n" + "\n\n".join(parts) + "\n"
+
+
+def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str], accessories: Iterable[str],
+                  etc: str = "/etc/stackyard") -> str:
+    """One dump directory per run, the newest ``keep`` kept. Runs from cron as root."""
+    dumps = []
+    kinds = set(accessories)
+    if "mysql" in kinds:
+        dumps.append('mysqldump --all-databases --single-transaction --quick | gzip > "$target/mysql.sql.gz"')
+    if "postgresql" in kinds:
+        dumps.append('runuser -u postgres -- pg_dumpall | gzip > "$target/postgresql.sql.gz"')
+    if "redis" in kinds:
+        dumps.append(f'REDISCLI_AUTH=$(cat {etc}/accessories/redis.password) redis-cli --rdb "$target/redis.rdb" '
+                     ">/dev/null")
+    for path in paths_to_archive:
+        name = path.strip("/").replace("/", "_") or "root"
+        dumps.append(f'tar --create --gzip --file "$target/{name}.tar.gz" --directory / {quote(path.lstrip("/"))}')
+    body = "\n".join(dumps) or ":"
+    return HEADER + f"""# Managed by stackyard: nightly dumps, the newest {keep} kept.
+umask 077
+directory={quote(directory)}
+install -d -m 0700 "$directory"
+target="$directory/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir "$target.partial"
+target_final=$target
+target="$target.partial"
+{body}
+mv "$target" "$target_final"
+find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' -printf '%f\\n' | sort -r | tail -n +{keep + 1} \\
+  | while read -r old; do rm -rf "${{directory:?}}/$old"; done
+"""
+
+
+def backup_cron(schedule: str) -> str:
+    return f"# Managed by stackyard.\nSHELL=/bin/bash\n{schedule} root /usr/local/sbin/stackyard-backup\n"
+
+
+def _write_missing(files: dict[str, str]) -> str:
+    """Heredocs that create each file only if it does not exist yet."""
+    return "\n".join(f"if [ ! -f {path} ]; then\ncat > {path} <<'EOF'\n{content}EOF\nfi"
+                     for path, content in sorted(files.items()))
+
+
+def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
+                       upstreams: dict[str, str], paths: Paths = Paths()) -> str:
+    """Installs nginx, gets a certificate per hostname (certbot webroot, or self-signed for
+    ``tls: internal``), then installs the full site. Upstream files are written only if missing:
+    after the first deploy they belong to the deploy script."""
+    certs = []
+    for hostname in hostnames:
+        live = f"{paths.certs}/{hostname}"
+        if tls == "internal":
+            certs.append(f"""if [ ! -f {live}/fullchain.pem ]; then
+  install -d -m 0700 {live}
+  openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN={hostname}" \\
+    -addext "subjectAltName=DNS:{hostname}" -keyout {live}/privkey.pem -out {live}/fullchain.pem 2>/dev/null
+fi""")
+        else:
+            mail = f"--email {quote(email)}" if email else "--register-unsafely-without-email"
+            certs.append(f"""if [ ! -f {live}/fullchain.pem ]; then
+  certbot certonly --webroot --webroot-path {paths.acme_root} --domain {hostname} --non-interactive \\
+    --agree-tos {mail} --deploy-hook 'systemctl reload nginx'
+fi""")
+    writes = _write_missing(upstreams)
+    packages = "nginx" + (" certbot" if tls != "internal" and hostnames else " openssl")
+    return HEADER + APT + f"""apt_install {packages}
+install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
+rm -f /etc/nginx/sites-enabled/default
+{writes}
+if [ ! -f /etc/nginx/sites-available/stackyard.conf ]; then
+cat > /etc/nginx/sites-available/stackyard.conf <<'EOF'
+{bootstrap}EOF
+ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
+systemctl reload nginx || systemctl restart nginx
+fi
+{chr(10).join(certs)}
+cat > /etc/nginx/sites-available/stackyard.conf.new <<'EOF'
+{site}EOF
+cp /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-available/stackyard.conf.previous
+mv /etc/nginx/sites-available/stackyard.conf.new /etc/nginx/sites-available/stackyard.conf
+ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
+if ! nginx -t; then
+  mv /etc/nginx/sites-available/stackyard.conf.previous /etc/nginx/sites-available/stackyard.conf
+  echo "nginx rejected the new site; the previous one stays" >&2
+  exit 1
+fi
+systemctl enable --quiet nginx
+systemctl reload nginx || systemctl restart nginx
+"""
+
+
+def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths = Paths()) -> str:
+    writes = _write_missing(upstreams)
+    return HEADER + APT + f"""apt_install caddy
+install -d -m 0755 {paths.etc}/upstreams
+{writes}
+cat > /etc/caddy/Caddyfile.new <<'EOF'
+{caddyfile}EOF
+if ! caddy validate --adapter caddyfile --config /etc/caddy/Caddyfile.new >/dev/null; then
+  echo "caddy rejected the new Caddyfile; the previous one stays" >&2
+  caddy validate --adapter caddyfile --config /etc/caddy/Caddyfile.new || true
+  exit 1
+fi
+mv /etc/caddy/Caddyfile.new /etc/caddy/Caddyfile
+systemctl enable --quiet caddy
+systemctl reload caddy || systemctl restart caddy
+"""

@@ -1,0 +1,137 @@
+"""Reverse proxy configuration: a Caddyfile or an nginx site, plus one upstream file per service.
+
+Deploys rewrite only a service's upstream file and reload the proxy, which both Caddy and nginx
+do gracefully: open connections finish on the old workers, new ones go to the new release.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .layout import Paths, ServicePlan
+
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+
+
+def upstream_name(plan: ServicePlan) -> str:
+    return "stackyard_" + plan.name.replace("-", "_")
+
+
+def upstream_file(plan: ServicePlan, proxy: str, color: str = "blue") -> str:
+    """The upstream a deploy rewrites; before the first deploy it points at the blue slot."""
+    ports = plan.slot_ports(color)
+    if proxy == "nginx":
+        servers = "".join(f"    server 127.0.0.1:{port} max_fails=0;\n" for port in ports)
+        return f"upstream {upstream_name(plan)} {{\n{servers}}}\n"
+    return "reverse_proxy " + " ".join(f"127.0.0.1:{port}" for port in ports) + "\n"
+
+
+def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, security_headers: bool,
+              static: dict[str, str], paths: Paths = Paths()) -> str:
+    """Caddy gets and renews certificates itself; ``tls: internal`` uses its local CA instead."""
+    lines = ["{"]
+    if email:
+        lines.append(f"\temail {email}")
+    if tls == "internal":
+        lines.append("\tlocal_certs")
+    lines += ["\tservers {", "\t\ttimeouts {", "\t\t\tread_body 30s", "\t\t}", "\t}", "}", ""]
+    if security_headers:
+        lines += ["(security_headers) {", "\theader {"]
+        lines += [f'\t\t{name} "{value}"' for name, value in SECURITY_HEADERS.items()]
+        lines += ["\t\t-Server", "\t}", "}", ""]
+    for plan in services:
+        if plan.port is None:
+            continue
+        include = paths.upstream(plan.name, "caddy")
+        for hostname in plan.hostnames:
+            lines.append(f"{hostname} {{")
+            if security_headers:
+                lines.append("\timport security_headers")
+            lines += [f"\timport {include}", "}", ""]
+        # Other services reach this one on its stable port, whatever slot is serving.
+        lines += [f"http://127.0.0.1:{plan.port} {{", "\tbind 127.0.0.1", f"\timport {include}", "}", ""]
+    for hostname, root in sorted(static.items()):
+        lines.append(f"{hostname} {{")
+        if security_headers:
+            lines.append("\timport security_headers")
+        lines += [f"\troot * {root}", "\tfile_server", "}", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: bool,
+               static: dict[str, str], paths: Paths = Paths()) -> str:
+    """Certificates come from certbot (webroot) or, for ``tls: internal``, a self-signed one made on
+    the host; both at ``<certs>/<hostname>/fullchain.pem`` (the full chain: seed 003's broken TLS)."""
+    out: list[str] = []
+    headers = ""
+    if security_headers:
+        headers = "".join(f'    add_header {name} "{value}" always;\n' for name, value in SECURITY_HEADERS.items())
+    hostnames = [h for plan in services if plan.port is not None for h in plan.hostnames] + sorted(static)
+    for plan in services:
+        if plan.port is not None:
+            out.append(f"include {paths.upstream(plan.name, 'nginx')};\n")
+    if hostnames:
+        out.append(
+            "server {\n"
+            "    listen 80;\n"
+            "    listen [::]:80;\n"
+            f"    server_name {' '.join(hostnames)};\n"
+            f"    location /.well-known/acme-challenge/ {{ root {paths.acme_root}; }}\n"
+            "    location / { return 301 https://$host$request_uri; }\n"
+            "}\n"
+        )
+
+    def tls_server(hostname: str, body: str) -> str:
+        return (
+            "server {\n"
+            "    listen 443 ssl http2;\n"
+            "    listen [::]:443 ssl http2;\n"
+            f"    server_name {hostname};\n"
+            f"    ssl_certificate {paths.certs}/{hostname}/fullchain.pem;\n"
+            f"    ssl_certificate_key {paths.certs}/{hostname}/privkey.pem;\n"
+            "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+            "    server_tokens off;\n"
+            + headers + body +
+            "}\n"
+        )
+
+    proxy_location = (
+        "    location / {{\n"
+        "        proxy_pass http://{upstream};\n"
+        "        proxy_http_version 1.1;\n"
+        "        proxy_set_header Host $host;\n"
+        "        proxy_set_header X-Real-IP $remote_addr;\n"
+        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+        "        proxy_set_header X-Forwarded-Proto $scheme;\n"
+        "        proxy_set_header Connection \"\";\n"
+        "        proxy_next_upstream error timeout http_502 http_503;\n"
+        "    }}\n"
+    )
+    for plan in services:
+        if plan.port is None:
+            continue
+        location = proxy_location.format(upstream=upstream_name(plan))
+        for hostname in plan.hostnames:
+            out.append(tls_server(hostname, location))
+        out.append("server {\n" f"    listen 127.0.0.1:{plan.port};\n" + location + "}\n")
+    for hostname, root in sorted(static.items()):
+        out.append(tls_server(hostname, f"    root {root};\n    location / {{ try_files $uri $uri/ =404; }}\n"))
+    return "\n".join(out)
+
+
+def nginx_bootstrap_site(hostnames: Sequence[str], paths: Paths = Paths()) -> str:
+    """Port 80 only, answering ACME challenges: what nginx serves until the certificates exist."""
+    return (
+        "server {\n"
+        "    listen 80;\n"
+        "    listen [::]:80;\n"
+        f"    server_name {' '.join(hostnames) or '_'};\n"
+        f"    location /.well-known/acme-challenge/ {{ root {paths.acme_root}; }}\n"
+        "    location / { return 503; }\n"
+        "}\n"
+    )

@@ -1,0 +1,194 @@
+"""The deploy script, run for real in a scratch root with a real git repository.
+
+systemctl, nginx, curl and runuser are stubs that log their calls (curl answers from a script of
+health results), so the tests can pin the order that matters: the proxy switches only after
+every new instance passed its health check, and a failed check leaves the old release serving.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from components.render.deploy import deploy_script
+from components.render.layout import ServicePlan
+
+STUBS = {
+    "runuser": '#!/bin/sh\nwhile [ "$1" != "--" ]; do shift; done\nshift\nexec "$@"\n',
+    "chown": '#!/bin/sh\necho "chown $*" >> "$STUB/calls.log"\n',
+    "systemctl": '#!/bin/sh\necho "systemctl $*" >> "$STUB/calls.log"\n',
+    "nginx": '#!/bin/sh\necho "nginx $*" >> "$STUB/calls.log"\n',
+    "sleep": "#!/bin/sh\nexit 0\n",
+    # Answers like curl -sS -w '\n%{http_code}': the port's next scripted result, then 200 for ever.
+    "curl": """#!/usr/bin/env bash
+url=${*: -1}
+port=${url#http://127.0.0.1:}; port=${port%%/*}
+echo "curl $port" >> "$STUB/calls.log"
+script="$STUB/health-$port"
+if [ -s "$script" ]; then
+  result=$(head -n 1 "$script"); sed -i 1d "$script"
+else
+  result=ok
+fi
+if [ "$result" = ok ]; then printf '{"status":"ok"}\\n200'; else printf 'database unreachable\\n500'; fi
+""",
+}
+
+
+class Host:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.root = tmp / "root"
+        (self.root / "srv").mkdir(parents=True)
+        (self.root / "etc/stackyard/upstreams").mkdir(parents=True)
+        self.bin = tmp / "bin"
+        self.bin.mkdir()
+        for name, text in STUBS.items():
+            (self.bin / name).write_text(text)
+            (self.bin / name).chmod(0o755)
+        self.repo = tmp / "repo"
+        self.git("init", "--quiet", "--initial-branch=main", str(self.repo), cwd=tmp)
+        self.commit("v1")
+
+    def git(self, *args: str, cwd: Path | None = None) -> str:
+        env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+               "GIT_COMMITTER_EMAIL": "t@example.com", "PATH": "/usr/bin:/bin"}
+        return subprocess.run(["git", *args], cwd=cwd or self.repo, env=env, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    def commit(self, text: str) -> str:
+        (self.repo / "app.txt").write_text(text)
+        self.git("add", "app.txt")
+        self.git("commit", "--quiet", "-m", text)
+        return self.git("rev-parse", "HEAD")
+
+    def script_health(self, port: int, *results: str) -> None:
+        (self.tmp / f"health-{port}").write_text("".join(f"{r}\n" for r in results))
+
+    def calls(self) -> list[str]:
+        path = self.tmp / "calls.log"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def deploy(self, plan: ServicePlan, ref: str | None = None) -> subprocess.CompletedProcess:
+        script = self.tmp / "deploy"
+        script.write_text(deploy_script(plan, "nginx"))
+        env = {"PATH": f"{self.bin}:/usr/bin:/bin", "STACKYARD_ROOT": str(self.root), "STUB": str(self.tmp)}
+        return subprocess.run(["bash", str(script), *([ref] if ref else [])], env=env, capture_output=True, text=True)
+
+    @property
+    def base(self) -> Path:
+        return self.root / "srv/mivaa"
+
+    def upstream(self) -> str:
+        return (self.root / "etc/stackyard/upstreams/mivaa.nginx").read_text()
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Host:
+    return Host(tmp_path)
+
+
+def plan_for(host: Host, **changes) -> ServicePlan:
+    plan = ServicePlan(name="mivaa", runtime="systemd", repo=str(host.repo), ref="main", command="true",
+                       port=8000, instances=3, health_retries=4, keep_releases=2)
+    return replace(plan, **changes)
+
+
+def test_first_deploy_switches_only_after_every_instance_is_healthy(host: Host) -> None:
+    sha = host.git("rev-parse", "HEAD")
+    host.script_health(9000, "fail", "fail")  # healthy on the third try
+    result = host.deploy(plan_for(host))
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = host.calls()
+    start = calls.index("systemctl restart stackyard-mivaa-blue@9000.service stackyard-mivaa-blue@9001.service "
+                        "stackyard-mivaa-blue@9002.service")
+    checks = [i for i, c in enumerate(calls) if c.startswith("curl ")]
+    reload = calls.index("systemctl reload nginx")
+    assert start < min(checks) and max(checks) < reload
+    assert [c for c in calls if c.startswith("curl")] == ["curl 9000"] * 3 + ["curl 9001", "curl 9002"]
+    assert "port 9000 healthy after 3 tries" in result.stdout
+    assert [line.split()[1] for line in host.upstream().splitlines() if "server" in line] == [
+        "127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:9002"]
+    assert (host.base / "active").read_text() == f"blue {sha}\n"
+    assert (host.base / "current").resolve() == (host.base / "releases" / sha).resolve()
+    assert (host.base / "releases" / sha / "app.txt").read_text() == "v1"
+
+
+def test_failed_health_check_keeps_the_old_release_serving_and_shows_the_answer(host: Host) -> None:
+    first = host.git("rev-parse", "HEAD")
+    assert host.deploy(plan_for(host)).returncode == 0
+    before = host.upstream()
+    host.commit("v2")
+    host.script_health(10000, *["fail"] * 10)
+    result = host.deploy(plan_for(host))
+    assert result.returncode == 1
+    assert "failed its health check 4 times" in result.stdout
+    assert "database unreachable" in result.stderr  # the app's own answer reaches `pulumi up`
+    new_calls = host.calls()[host.calls().index("systemctl reload nginx") + 1:]
+    assert [c for c in new_calls if c.startswith("curl")] == ["curl 10000"] * 4  # retries as configured
+    assert "systemctl reload nginx" not in new_calls
+    assert any(c.startswith("systemctl disable --quiet --now stackyard-mivaa-green@10000") for c in new_calls)
+    assert host.upstream() == before
+    assert (host.base / "active").read_text() == f"blue {first}\n"
+
+
+def test_second_deploy_goes_to_the_other_slot_then_stops_the_old_one(host: Host) -> None:
+    assert host.deploy(plan_for(host)).returncode == 0
+    second = host.commit("v2")
+    result = host.deploy(plan_for(host))
+    assert result.returncode == 0, result.stderr
+    calls = host.calls()
+    last_reload = len(calls) - 1 - calls[::-1].index("systemctl reload nginx")
+    stop_blue = next(i for i, c in enumerate(calls) if c.startswith("systemctl disable --quiet --now "
+                                                                    "stackyard-mivaa-blue@9000"))
+    assert stop_blue > last_reload  # the old slot stops only after the proxy points at the new one
+    assert "127.0.0.1:10000" in host.upstream() and "127.0.0.1:9000" not in host.upstream()
+    assert (host.base / "active").read_text() == f"green {second}\n"
+
+
+def test_same_ref_again_changes_nothing(host: Host) -> None:
+    assert host.deploy(plan_for(host)).returncode == 0
+    count = len(host.calls())
+    result = host.deploy(plan_for(host))
+    assert result.returncode == 0 and "already serving" in result.stdout
+    assert len(host.calls()) == count
+
+
+def test_rollback_is_a_deploy_of_the_previous_ref(host: Host) -> None:
+    first = host.git("rev-parse", "HEAD")
+    assert host.deploy(plan_for(host)).returncode == 0
+    host.commit("v2")
+    assert host.deploy(plan_for(host)).returncode == 0
+    result = host.deploy(plan_for(host), ref=first)
+    assert result.returncode == 0, result.stderr
+    assert (host.base / "active").read_text() == f"blue {first}\n"
+    assert "building release" not in result.stdout  # the kept release is reused
+
+
+def test_old_releases_are_pruned_to_keep(host: Host) -> None:
+    shas = [host.git("rev-parse", "HEAD")]
+    assert host.deploy(plan_for(host)).returncode == 0
+    for text in ("v2", "v3", "v4"):
+        shas.append(host.commit(text))
+        assert host.deploy(plan_for(host)).returncode == 0
+    kept = sorted(p.name for p in (host.base / "releases").iterdir())
+    assert kept == sorted(shas[-2:])
+
+
+def test_a_concurrent_deploy_is_refused(host: Host) -> None:
+    (host.base).mkdir(parents=True)
+    with open(host.base / ".deploy.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = host.deploy(plan_for(host))
+    assert result.returncode == 75
+    assert "another deploy of mivaa is running" in result.stdout
+
+
+def test_unknown_ref_fails_before_touching_anything(host: Host) -> None:
+    result = host.deploy(plan_for(host), ref="no-such-branch")
+    assert result.returncode == 1 and "no branch or tag no-such-branch" in result.stdout
+    assert host.calls() == []

@@ -1,0 +1,227 @@
+"""Every generated artifact, checked by the real tool for its format.
+
+shellcheck for scripts, `nginx -t` in a scratch prefix with self-signed certs made here,
+`caddy validate`, `systemd-analyze verify`, `docker compose config`, and Node for PM2 files.
+A missing tool is a visible skip naming the package that provides it (`make deps` installs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from render_samples import seed_plans
+
+from components.render import provision
+from components.render.deploy import deploy_script
+from components.render.layout import COLORS, Paths
+from components.render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
+from components.render.units import compose_file, env_file, pm2_ecosystem, systemd_unit, systemd_unit_name
+
+
+def tool(name: str, package: str):
+    path = shutil.which(name)
+    return pytest.mark.skipif(path is None, reason=f"{name} is not installed (Debian package {package})")
+
+
+def compose_command() -> list[str] | None:
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    return None
+
+
+def all_scripts() -> dict[str, str]:
+    plans = seed_plans()
+    scripts = {}
+    for kind, proxy in (("compose", "caddy"), ("pm2", "nginx"), ("systemd", "nginx")):
+        for plan in plans[kind]:
+            scripts[f"deploy-{plan.name}"] = deploy_script(plan, proxy)
+            scripts[f"user-{plan.name}"] = provision.service_user_script(plan)
+    scripts["deploy-no-proxy"] = deploy_script(plans["systemd"][0], None)
+    scripts["base-deploy-user"] = provision.base_script(ssh_port=22, ufw=True, login_user="deploy")
+    scripts["base-root"] = provision.base_script(ssh_port=2222, ufw=False, login_user="root")
+    scripts["runtimes-all"] = provision.runtime_script({"python", "node"}, {"systemd", "pm2", "compose"})
+    scripts["runtimes-python"] = provision.runtime_script({"python"}, {"systemd"})
+    accessories = {"mysql": {"database": "productivity", "user": "productivity"}, "redis": {},
+                   "postgresql": {"database": "app", "user": "app"}}
+    scripts["accessories"] = provision.accessories_script(accessories)
+    scripts["backup"] = provision.backup_script(keep=7, directory="/var/backups/stackyard",
+                                                paths_to_archive=["/srv/mivaa/shared"], accessories=accessories)
+    nginx_plans = plans["pm2"] + plans["systemd"]
+    hostnames = [h for p in nginx_plans for h in p.hostnames]
+    for tls in ("letsencrypt", "internal"):
+        scripts[f"nginx-setup-{tls}"] = provision.nginx_setup_script(
+            hostnames, tls=tls, email="ops@example.com",
+            site=nginx_site(nginx_plans, tls=tls, security_headers=True, static={}),
+            bootstrap=nginx_bootstrap_site(hostnames),
+            upstreams={Paths().upstream(p.name, "nginx"): upstream_file(p, "nginx") for p in nginx_plans if p.port})
+    scripts["caddy-setup"] = provision.caddy_setup_script(
+        caddyfile(plans["compose"], email="ops@mehko.ai", tls="letsencrypt", security_headers=True, static={}),
+        {Paths().upstream(p.name, "caddy"): upstream_file(p, "caddy") for p in plans["compose"]})
+    scripts["write-file"] = "#!/bin/sh\n" + provision.write_file_command("/etc/stackyard/x.env") + "\n"
+    return scripts
+
+
+@tool("shellcheck", "shellcheck")
+@pytest.mark.parametrize("name", sorted(all_scripts()))
+def test_script_passes_shellcheck(tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.sh"
+    path.write_text(all_scripts()[name])
+    result = subprocess.run(["shellcheck", "--severity=style", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@tool("shellcheck", "shellcheck")
+def test_shellcheck_does_flag_a_bad_script(tmp_path: Path) -> None:
+    path = tmp_path / "bad.sh"
+    path.write_text("#!/usr/bin/env bash\nrm -rf $1/*\n")
+    assert subprocess.run(["shellcheck", str(path)], capture_output=True).returncode != 0
+
+
+def scratch_paths(root: Path) -> Paths:
+    return Paths(srv=str(root / "srv"), etc=str(root / "etc"), systemd=str(root / "systemd"),
+                 certs=str(root / "certs"), acme_root=str(root / "acme"))
+
+
+def self_signed(paths: Paths, hostnames: list[str]) -> None:
+    for hostname in hostnames:
+        live = Path(paths.certs) / hostname
+        live.mkdir(parents=True)
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-subj", f"/CN={hostname}", "-keyout", str(live / "privkey.pem"),
+                        "-out", str(live / "fullchain.pem")], check=True, capture_output=True)
+
+
+def nginx_test(root: Path, site: str) -> subprocess.CompletedProcess:
+    (root / "site.conf").write_text(site)
+    (root / "nginx.conf").write_text(
+        f"pid {root}/nginx.pid;\nerror_log {root}/error.log;\nevents {{}}\n"
+        f"http {{\n    access_log off;\n    include {root}/site.conf;\n}}\n")
+    return subprocess.run(["nginx", "-t", "-p", str(root), "-c", str(root / "nginx.conf")],
+                          capture_output=True, text=True)
+
+
+@tool("nginx", "nginx")
+@tool("openssl", "openssl")
+@pytest.mark.parametrize("color", COLORS)
+def test_nginx_site_passes_nginx_t(tmp_path: Path, color: str) -> None:
+    paths = scratch_paths(tmp_path)
+    plans = seed_plans(paths)["pm2"] + seed_plans(paths)["systemd"]
+    Path(paths.etc, "upstreams").mkdir(parents=True)
+    for plan in plans:
+        if plan.port:
+            Path(paths.upstream(plan.name, "nginx")).write_text(upstream_file(plan, "nginx", color))
+    static = {"www.productivity.example.com": str(tmp_path / "static")}
+    self_signed(paths, [h for p in plans for h in p.hostnames] + list(static))
+    site = nginx_site(plans, tls="letsencrypt", security_headers=True, static=static, paths=paths)
+    result = nginx_test(tmp_path, site)
+    assert result.returncode == 0, result.stderr
+    assert "upstream stackyard_mivaa" in Path(paths.upstream("mivaa", "nginx")).read_text()
+    assert 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;' in site
+    assert "listen 127.0.0.1:8000;" in site  # the stable loopback port of the service
+
+
+@tool("nginx", "nginx")
+def test_nginx_bootstrap_site_passes_and_nginx_t_rejects_missing_certs(tmp_path: Path) -> None:
+    assert nginx_test(tmp_path, nginx_bootstrap_site(["a.example.com"])).returncode == 0
+    paths = scratch_paths(tmp_path)
+    plans = seed_plans(paths)["systemd"]
+    Path(paths.etc, "upstreams").mkdir(parents=True)
+    Path(paths.upstream("mivaa", "nginx")).write_text(upstream_file(plans[0], "nginx"))
+    site = nginx_site(plans, tls="letsencrypt", security_headers=True, static={}, paths=paths)
+    result = nginx_test(tmp_path, site)  # no certificates made: nginx must refuse
+    assert result.returncode != 0 and "fullchain.pem" in result.stderr
+
+
+@tool("caddy", "caddy")
+@pytest.mark.parametrize("tls", ["letsencrypt", "internal"])
+def test_caddyfile_passes_caddy_validate(tmp_path: Path, tls: str) -> None:
+    paths = scratch_paths(tmp_path)
+    plans = seed_plans(paths)["compose"]
+    Path(paths.etc, "upstreams").mkdir(parents=True)
+    for plan in plans:
+        Path(paths.upstream(plan.name, "caddy")).write_text(upstream_file(plan, "caddy"))
+    text = caddyfile(plans, email="ops@mehko.ai", tls=tls, security_headers=True,
+                     static={"www.mehko.ai": str(tmp_path)}, paths=paths)
+    (tmp_path / "Caddyfile").write_text(text)
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run(["caddy", "validate", "--adapter", "caddyfile", "--config", str(tmp_path / "Caddyfile")],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    adapted = subprocess.run(["caddy", "adapt", "--adapter", "caddyfile", "--config", str(tmp_path / "Caddyfile")],
+                             capture_output=True, text=True, env=env, check=True)
+    config = json.loads(adapted.stdout)
+    dials = json.dumps(config["apps"]["http"])
+    assert "127.0.0.1:4001" in dials and "127.0.0.1:4000" in dials  # blue slots of api-gateway, ai-server
+
+
+@tool("systemd-analyze", "systemd")
+@pytest.mark.parametrize("color", COLORS)
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path, color: str) -> None:
+    plans = [seed_plans()["systemd"][0]]
+    worker = seed_plans()["pm2"][1]
+    plans.append(type(worker)(**{**worker.__dict__, "runtime": "systemd"}))
+    checked = 0
+    for plan in plans:
+        unit = systemd_unit(plan, color)
+        for instance in plan.instances_of(color):
+            name = systemd_unit_name(plan, color).replace("@", f"@{instance}") if plan.port else \
+                systemd_unit_name(plan, color)
+            (tmp_path / name).write_text(unit)
+            result = subprocess.run(["systemd-analyze", "verify", str(tmp_path / name)], capture_output=True,
+                                    text=True)
+            assert result.returncode == 0, result.stderr
+            checked += 1
+        assert "EnvironmentFile=/etc/stackyard/" in unit and "TimeoutStopSec=30" in unit
+        assert "Restart=always" in unit and f"User={plan.user}" in unit
+    assert checked == 4
+
+
+@tool("systemd-analyze", "systemd")
+def test_systemd_analyze_rejects_a_broken_unit(tmp_path: Path) -> None:
+    (tmp_path / "broken.service").write_text("[Service]\nExecStart=relative/path\n")
+    assert subprocess.run(["systemd-analyze", "verify", str(tmp_path / "broken.service")],
+                          capture_output=True).returncode != 0
+
+
+@pytest.mark.skipif(compose_command() is None, reason="docker compose plugin missing (`make deps` builds it)")
+@pytest.mark.parametrize("color", COLORS)
+def test_compose_files_pass_docker_compose_config(tmp_path: Path, color: str) -> None:
+    env_path = tmp_path / "app.env"
+    env_path.write_text(env_file({"OPENAI_API_KEY": "sk-test"}))
+    for plan in seed_plans(Paths(etc=str(tmp_path)))["compose"]:
+        (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+        (tmp_path / f"{plan.name}.env").write_text(env_file({"A": "b"}))
+        path = tmp_path / f"{plan.name}.{color}.yml"
+        path.write_text(compose_file(plan, color))
+        result = subprocess.run([*compose_command(), "--project-directory", str(tmp_path), "--file", str(path),
+                                 "config", "--format", "json"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        config = json.loads(result.stdout)
+        (service,) = config["services"].values()
+        published = service["ports"][0]
+        assert published["host_ip"] == "127.0.0.1"
+        assert int(published["published"]) == plan.slot_ports(color)[0]
+
+
+@tool("node", "nodejs")
+@pytest.mark.parametrize("color", COLORS)
+def test_pm2_ecosystem_files_load_in_node(tmp_path: Path, color: str) -> None:
+    for plan in seed_plans(Paths(etc=str(tmp_path)))["pm2"]:
+        Path(plan.paths.env_file(plan.name)).write_text(env_file({"DATABASE_URL": 'mysql://u:p"w@127.0.0.1/db'}))
+        path = tmp_path / f"ecosystem.{plan.name}.{color}.config.js"
+        path.write_text(pm2_ecosystem(plan, color))
+        script = f"const m = require({json.dumps(str(path))}); console.log(JSON.stringify(m.apps));"
+        result = subprocess.run(["node", "-e", script], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        apps = json.loads(result.stdout)
+        assert [a["name"] for a in apps] == [f"{plan.name}-{color}-0"]
+        assert apps[0]["env"]["DATABASE_URL"] == 'mysql://u:p"w@127.0.0.1/db'  # read from the 0600 file
+        assert apps[0]["kill_timeout"] == 30000
+        if plan.port:
+            assert apps[0]["env"]["PORT"] == str(plan.slot_ports(color)[0])
+        assert "DATABASE_URL" not in path.read_text()
