@@ -45,6 +45,7 @@ class StackSystem(pulumi.ComponentResource):
         self.resolver.hosts = self.hosts
 
         self.records: dict[str, pulumi.Output[str]] = {}
+        dns = None
         if system.dns.records:
             from .cloudflare_dns import CloudflareDns, CloudflareDnsArgs
 
@@ -59,6 +60,25 @@ class StackSystem(pulumi.ComponentResource):
             )
             self.records = {hostname: r.name for hostname, r in dns.records.items()}
         self.resolver.records = self.records
+
+        # Provisioning waits for DNS, so certificates can be issued for the hostnames right away.
+        self.provisioning = {}
+        for host_name, spec in system.hosts.items():
+            if not spec.provision:
+                continue
+            from .provisioning import HostProvisioning, HostProvisioningArgs
+
+            self.provisioning[host_name] = HostProvisioning(
+                f"{name}-{host_name}-setup",
+                HostProvisioningArgs(
+                    host_name=host_name,
+                    spec=spec,
+                    connection=self.hosts[host_name].connection,
+                    services={n: s for n, s in system.services.items() if s.host == host_name},
+                    resolver=self.resolver,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[dns] if dns is not None else []),
+            )
 
         self.frontends: dict[str, pulumi.ComponentResource] = {}
         for frontend_name, spec in system.frontends.items():

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from .model import HostRef, RecordRef, SecretRef, Value
+from .model import AccessoryRef, HostRef, RecordRef, SecretRef, Value
 
 
 def secret_from_config(name: str) -> pulumi.Output[str]:
@@ -26,8 +26,11 @@ class Resolver:
     secret: Callable[[str], pulumi.Output[str]] = secret_from_config
     records: dict[str, pulumi.Output[str]] = field(default_factory=dict)
     hosts: Mapping[str, object] = field(default_factory=dict)
+    accessories: dict[str, dict[str, pulumi.Output[str]]] = field(default_factory=dict)
+    """host name -> accessory kind -> its generated password."""
 
-    def resolve(self, value: Value) -> pulumi.Input[str]:
+    def resolve(self, value: Value, host: str | None = None) -> pulumi.Input[str]:
+        """The value as a Pulumi input; ``host`` is the host of the service asking (for accessories)."""
         if isinstance(value, str):
             return value
         if isinstance(value, SecretRef):
@@ -38,8 +41,10 @@ class Resolver:
             host = self.hosts[value.host]
             address = host.ipv4 if value.family == "ipv4" else host.ipv6
             return fill(value.format, address)
-        raise TypeError(f"not a stackyard value: {value!r}")
+        if isinstance(value, AccessoryRef) and host is not None:
+            return pulumi.Output.secret(self.accessories[host][value.accessory])
+        raise TypeError(f"not a stackyard value here: {value!r}")
 
     @staticmethod
     def is_secret(value: Value) -> bool:
-        return isinstance(value, SecretRef)
+        return isinstance(value, (SecretRef, AccessoryRef))

@@ -117,7 +117,7 @@ class VpsHost(pulumi.ComponentResource):
             ssh_keys=args.keyring.references(args.ssh_keys),
             user_data=cloud_config(spec.deploy_user, args.ssh_keys, spec.access.ssh_port),
             public_nets=[public_net],
-            backups=spec.backups,
+            backups=spec.snapshots,
             labels=labels,
             opts=self._server_opts(args),
         )
@@ -144,7 +144,7 @@ class VpsHost(pulumi.ComponentResource):
             ssh_keys=args.keyring.references(args.ssh_keys),
             user_data=cloud_config(spec.deploy_user, args.ssh_keys, spec.access.ssh_port),
             ipv6=spec.ipv6,
-            backups=spec.backups,
+            backups=spec.snapshots,
             tags=["stackyard", args.system],
             opts=self._server_opts(args),
         )

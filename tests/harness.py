@@ -92,6 +92,9 @@ class StackyardMocks(pulumi.runtime.Mocks):
             state.update(ipv4Address=_ip(args.name, "ipv4"), ipv6Address=_ip(args.name, "ipv6"))
         elif args.typ == "digitalocean:index/reservedIp:ReservedIp":
             state.update(ipAddress=_ip(args.name, "ipv4"))
+        elif args.typ == "random:index/randomPassword:RandomPassword":
+            # A canary too: generated passwords must stay as secret as configured ones.
+            state.update(result=f"{CANARY}-generated-{args.name}")
         elif args.typ == "digitalocean:index/sshKey:SshKey":
             state.update(fingerprint=hashlib.md5(args.inputs["publicKey"].encode()).hexdigest())
         return numeric if args.typ.startswith(("hcloud:", "digitalocean:")) else f"{args.name}-id", state

@@ -29,12 +29,18 @@ def test_mehko_hetzner_host_caddy_ports_dns_and_pages(production: Run) -> None:
         "hcloud:index/firewallAttachment:FirewallAttachment": 1,
         "hcloud:index/primaryIp:PrimaryIp": 1,
         "hcloud:index/server:Server": 1,
+        # base, runtimes, proxy, and per service: user, env file, setup, deploy; plus the worker's key file
+        "command:remote:Command": 3 + 3 * 4 + 1,
     }
 
 
 def test_productivity_adopts_its_server_without_creating_one(production: Run) -> None:
-    assert cloud(production.counts("productivity")) == {}
-    assert production.counts("productivity") == {"stackyard:index:System": 1, "stackyard:index:VpsHost": 1}
+    assert cloud(production.counts("productivity")) == {
+        # base, runtimes, 2 password files, accessories, proxy, backups; per service user, env, setup, deploy
+        "command:remote:Command": 7 + 2 * 4,
+        "random:index/randomPassword:RandomPassword": 2,  # mysql and redis
+    }
+    assert production.counts("productivity")["stackyard:index:VpsHost"] == 1
 
 
 def test_material_kai_droplet_dns_vercel_and_actions_secrets(production: Run) -> None:
@@ -47,6 +53,7 @@ def test_material_kai_droplet_dns_vercel_and_actions_secrets(production: Run) ->
         "pulumi:providers:github": 1,
         "vercel:index/project:Project": 1,
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable": 12,
+        "command:remote:Command": 4 + 4,  # base, runtimes, proxy, backups; mivaa user, env, setup, deploy
     }
 
 
@@ -112,7 +119,9 @@ import sys
 sys.path[:0] = ['.', 'tests']
 from harness import production_config, run_program, canary_secrets
 config = production_config()
-config['stackyard:systems'] = {'productivity': config['stackyard:systems']['productivity']}
+productivity = config['stackyard:systems']['productivity']
+productivity['hosts']['app']['provision'] = False
+config['stackyard:systems'] = {'productivity': {'hosts': productivity['hosts']}}
 run_program(config, canary_secrets(config))
 print(sorted(m for m in sys.modules if m.startswith(('pulumi_', 'pulumiverse_'))))
 """

@@ -10,6 +10,7 @@ from .parse import Reader, camel
 from .rules import Rules, SecretLookup, fqdn, has_ipv6
 from .topology import (
     Access,
+    AccessoryRef,
     DigitalOceanHost,
     Dns,
     DnsRecord,
@@ -20,6 +21,7 @@ from .topology import (
     PagesFrontend,
     RecordRef,
     SecretRef,
+    Service,
     Settings,
     System,
     Topology,
@@ -32,6 +34,7 @@ NAMESPACE = "stackyard"
 __all__ = [
     "NAMESPACE",
     "Access",
+    "AccessoryRef",
     "DigitalOceanHost",
     "Dns",
     "DnsRecord",
@@ -42,6 +45,7 @@ __all__ = [
     "PagesFrontend",
     "RecordRef",
     "SecretRef",
+    "Service",
     "Settings",
     "StackConfigError",
     "System",

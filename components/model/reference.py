@@ -18,6 +18,13 @@ SECTIONS = [
     ("hosts.<name> (provider: digitalocean)", topology.DigitalOceanHost),
     ("hosts.<name> (provider: existing)", topology.ExistingHost),
     ("hosts.<name>.access", topology.Access),
+    ("hosts.<name> (any provider): provisioning", topology.HostSetup),
+    ("hosts.<name>.proxy", topology.Proxy),
+    ("hosts.<name>.accessories.<kind>", topology.Accessory),
+    ("hosts.<name>.backups", topology.Backups),
+    ("services.<name>", topology.Service),
+    ("services.<name>.source", topology.Source),
+    ("services.<name>.health", topology.Health),
     ("dns", topology.Dns),
     ("dns.zones.<zone>", topology.DnsZone),
     ("dns.records[]", topology.DnsRecord),
@@ -29,6 +36,7 @@ SECTIONS = [
     ("values: {secret: ...}", topology.SecretRef),
     ("values: {record: ...}", topology.RecordRef),
     ("values: {host: ...}", topology.HostRef),
+    ("values: {accessory: ...}", topology.AccessoryRef),
 ]
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from . import formats
 from .topology import (
+    AccessoryRef,
     CreatedHost,
     DnsRecord,
     ExistingHost,
@@ -19,6 +20,7 @@ from .topology import (
     PagesFrontend,
     RecordRef,
     SecretRef,
+    Service,
     Settings,
     System,
     VercelFrontend,
@@ -26,6 +28,9 @@ from .topology import (
 
 SecretState = Literal["secret", "plain", "missing"]
 SecretLookup = Callable[[str], SecretState]
+
+RESERVED_PORTS = {22: "SSH", 80: "HTTP", 443: "HTTPS", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis"}
+SLOT_SPAN = 2000 + 16  # blue and green instance ports sit 1000 and 2000 above the service port
 
 # Variables with these prefixes are compiled into the browser bundle by Vite/Next/CRA.
 PUBLIC_PREFIXES = ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "PUBLIC_")
@@ -48,12 +53,20 @@ class Rules:
             self.check_dns(path, system)
             self.check_frontends(path, system)
             self.check_github(path, system)
+            self.check_services(path, system)
         self.check_global(systems)
 
     # --- values -------------------------------------------------------------------------
 
-    def check_value(self, path: str, system: System, value: object) -> None:
-        if isinstance(value, SecretRef) and value.secret:
+    def check_value(self, path: str, system: System, value: object, host: str | None = None) -> None:
+        if isinstance(value, AccessoryRef):
+            spec = (system.hosts or {}).get(host) if host else None
+            accessories = getattr(spec, "accessories", None) or {}
+            if host is None:
+                self.fail(f"{path}.accessory", "accessory passwords can only be used by services")
+            elif value.accessory not in accessories:
+                self.fail(f"{path}.accessory", f"host '{host}' has no {value.accessory} accessory")
+        elif isinstance(value, SecretRef) and value.secret:
             state = self.secret_state(value.secret)
             if state == "missing":
                 self.fail(path, f"secret '{value.secret}' is not set: run "
@@ -236,6 +249,74 @@ class Rules:
                     self.fail(spath, "GitHub reserves names starting with GITHUB_ (use e.g. GH_TOKEN)")
                 self.check_value(spath, system, value)
 
+    # --- services -------------------------------------------------------------------------
+
+    def check_services(self, path: str, system: System) -> None:
+        hosts = system.hosts or {}
+        taken: dict[tuple[str, int], str] = {}
+        for spath, service in self.named(f"{path}.services", "service", system.services):
+            host = hosts.get(service.host) if service.host else None
+            if service.host is not None and service.host not in hosts:
+                self.fail(f"{spath}.host", f"no host named '{service.host}' in this system "
+                                           f"(hosts: {', '.join(hosts) or 'none'})")
+            if host is not None and not host.provision:
+                self.fail(f"{spath}.host", f"host '{service.host}' has provision: false, so nothing deploys to it")
+            if service.runtime in ("systemd", "pm2") and not service.command:
+                self.fail(f"{spath}.command", f"required: the command that starts the service under {service.runtime}")
+            if service.runtime == "compose" and service.command:
+                self.fail(f"{spath}.command", "compose runs the image's own command (CMD in the Dockerfile)")
+            if service.instances is not None and not 1 <= service.instances <= 16:
+                self.fail(f"{spath}.instances", "must be between 1 and 16")
+            if service.keep_releases is not None and service.keep_releases < 2:
+                self.fail(f"{spath}.keepReleases", "keep at least 2 releases, so a rollback has one to go to")
+            if service.hostnames and service.port is None:
+                self.fail(f"{spath}.port", "required: services with hostnames need a port for the proxy to serve")
+            if service.hostnames and host is not None and host.proxy is None:
+                self.fail(f"{spath}.hostnames", f"host '{service.host}' has no proxy to serve hostnames")
+            if service.source is not None and (not service.source.ref or " " in service.source.ref):
+                self.fail(f"{spath}.source.ref", "a branch, tag or commit without spaces")
+            if service.port is not None and service.port + SLOT_SPAN > 65535:
+                self.fail(f"{spath}.port", f"instances use ports up to port+{SLOT_SPAN}: pick a port below "
+                                           f"{65535 - SLOT_SPAN}")
+            for port in service_ports(service):
+                ssh = host.access.ssh_port if host is not None and host.access else 22
+                reserved = {**RESERVED_PORTS, ssh: "SSH"}
+                owner = taken.get((service.host, port))
+                if port in reserved:
+                    self.fail(f"{spath}.port", f"port {port} ({'instance ' if port != service.port else ''}"
+                                               f"of {service.port}) is {reserved[port]}'s on host '{service.host}'")
+                    break
+                if owner is not None:
+                    self.fail(f"{spath}.port", f"port {port} clashes with {owner} on host '{service.host}' "
+                                               "(each service holds its port and the ports 1000 and 2000 above it)")
+                    break
+            for port in service_ports(service):
+                taken.setdefault((service.host, port), spath)
+            for key, value in (service.env or {}).items():
+                if formats.env_key(key):
+                    self.fail(f"{spath}.env.{key}", formats.env_key(key))
+                self.check_value(f"{spath}.env.{key}", system, value, service.host)
+            for name, value in (service.files or {}).items():
+                fpath = f"{spath}.files.{name}"
+                if ".." in name.split("/"):
+                    self.fail(fpath, "paths may not contain '..'")
+                elif service.runtime == "compose" and not name.startswith("/"):
+                    self.fail(fpath, "compose files are mounted into the container: give an absolute path")
+                elif service.runtime != "compose" and name.startswith("/"):
+                    self.fail(fpath, "give a path relative to the release directory")
+                self.check_value(fpath, system, value, service.host)
+        for hname, host in hosts.items():
+            if host is None or not getattr(host, "provision", False):
+                continue
+            if host.access is None or host.access.private_key is None:
+                self.fail(f"{path}.hosts.{hname}.access.privateKey",
+                          "required: stackyard provisions this host over SSH and needs the key it logs in with "
+                          "(or set provision: false)")
+            if host.backups is not None and len(host.backups.schedule.split()) != 5:
+                self.fail(f"{path}.hosts.{hname}.backups.schedule", "a cron schedule has five fields")
+            if host.backups is not None and host.backups.keep < 1:
+                self.fail(f"{path}.hosts.{hname}.backups.keep", "keep at least one dump")
+
     # --- across systems -----------------------------------------------------------------
 
     def check_global(self, systems: dict[str, System | None]) -> None:
@@ -295,3 +376,12 @@ def has_ipv6(host: object) -> bool:
     if isinstance(host, ExistingHost):
         return host.ipv6 is not None
     return bool(getattr(host, "ipv6", False))
+
+
+def service_ports(service: Service) -> list[int]:
+    """The stable port and every slot port a service holds on its host."""
+    if service.port is None:
+        return []
+    count = max(1, min(service.instances or 1, 16))
+    return [service.port] + [service.port + offset + i for offset in (1000, 2000) for i in range(count)]
+

@@ -40,7 +40,14 @@ class HostRef:
     format: str = spec("text around the address, with {} where it goes", default="{}")
 
 
-Value = str | SecretRef | RecordRef | HostRef
+@dataclass(frozen=True)
+class AccessoryRef:
+    """``{accessory: mysql}``: the generated password of an accessory on the service's host."""
+
+    accessory: Literal["mysql", "redis", "postgresql"] = spec("mysql, redis or postgresql")
+
+
+Value = str | SecretRef | RecordRef | HostRef | AccessoryRef
 """A plain string, or a reference resolved at deploy time."""
 
 
@@ -62,8 +69,50 @@ class Access:
         default=None, check=formats.ssh_public_key)
 
 
+@dataclass(frozen=True)
+class Proxy:
+    """The reverse proxy in front of the host's services, terminating TLS."""
+
+    kind: Literal["caddy", "nginx"] = spec("caddy or nginx")
+    email: str | None = spec("Let's Encrypt account email (expiry notices)", default=None)
+    tls: Literal["letsencrypt", "internal"] = spec(
+        "letsencrypt for public hosts; internal for a local CA (test VMs, no public DNS)", default="letsencrypt")
+    security_headers: bool = spec("send HSTS, nosniff, frame-deny and referrer headers", default=True)
+    static: dict[str, str] = spec("hostname -> directory served as static files", default={})
+
+
+@dataclass(frozen=True)
+class Accessory:
+    """A database or cache installed on the host, listening on loopback only."""
+
+    database: str | None = spec("database to create (mysql, postgresql)", default=None)
+    user: str | None = spec("user to create, with a generated password kept as a Pulumi secret", default=None)
+
+
+@dataclass(frozen=True)
+class Backups:
+    """Nightly dumps of the host's databases and directories, kept a fixed number deep."""
+
+    keep: int = spec("how many dumps to keep", default=7)
+    schedule: str = spec("cron schedule (five fields)", default="17 3 * * *")
+    paths: list[str] = spec("directories to archive besides the database dumps", default=[])
+    directory: str = spec("where dumps are written (mode 0700)", default="/var/backups/stackyard")
+
+
 @dataclass(frozen=True, kw_only=True)
-class CreatedHost:
+class HostSetup:
+    """What stackyard installs on any host it provisions over SSH."""
+
+    proxy: Proxy | None = spec("reverse proxy with automatic TLS", default=None)
+    ufw: bool = spec("host firewall: deny incoming, allow SSH, 80 and 443", default=True)
+    accessories: dict[Literal["mysql", "redis", "postgresql"], Accessory] = spec(
+        "databases and caches on the host, bound to loopback", default={})
+    backups: Backups | None = spec("cron dumps with retention", default=None)
+    provision: bool = spec("provision the host over SSH (packages, sshd hardening, ufw, runtimes)", default=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreatedHost(HostSetup):
     """Keys shared by the servers stackyard creates (hetzner and digitalocean)."""
 
     ssh_keys: list[str] = spec("extra OpenSSH public keys for the deploy user (besides stackyard:sshKeys)",
@@ -73,7 +122,7 @@ class CreatedHost:
     open_ports: list[int] = spec("TCP ports opened to the world in the cloud firewall besides SSH",
                                  default=[], check=formats.port)
     ipv6: bool = spec("give the server a public IPv6 address", default=True)
-    backups: bool = spec("enable the provider's backups (Hetzner daily, DigitalOcean weekly)", default=False)
+    snapshots: bool = spec("enable the provider's backups (Hetzner daily, DigitalOcean weekly)", default=False)
     access: Access = spec("SSH access", default=Access())
 
 
@@ -100,8 +149,8 @@ class DigitalOceanHost(CreatedHost):
     reserved_ip: bool = spec("keep the IPv4 address in a Reserved IP that outlives the Droplet", default=False)
 
 
-@dataclass(frozen=True)
-class ExistingHost:
+@dataclass(frozen=True, kw_only=True)
+class ExistingHost(HostSetup):
     """A server that already exists and is adopted by address: no cloud resource is created."""
 
     provider: Literal["existing"] = spec("existing")
@@ -226,6 +275,55 @@ class Github:
     repositories: dict[str, GithubRepository] = spec("repositories by name (without the owner)")
 
 
+# --- services -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a service's code comes from."""
+
+    repo: str = spec("git URL the host clones (https or ssh)")
+    ref: str = spec("branch, tag or commit deployed; change it to deploy or roll back", default="main")
+
+
+@dataclass(frozen=True)
+class Health:
+    """How a new release proves it is up before it takes traffic."""
+
+    path: str = spec("HTTP path that answers 2xx when healthy", default="/health")
+    interval: int = spec("seconds between tries", default=2)
+    timeout: int = spec("seconds one try may take", default=5)
+    retries: int = spec("tries before the deploy gives up and keeps the old release", default=15)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A process of the system running on one of its hosts, deployed from git."""
+
+    host: str = spec("name of the host it runs on")
+    runtime: Literal["systemd", "pm2", "compose"] = spec("systemd (uv/venv or any command), pm2 or compose")
+    source: Source = spec("git repository and ref")
+    command: str | None = spec("command that starts one instance; $PORT is its port (systemd, pm2)",
+                               default=None)
+    language: Literal["python", "node", "other"] = spec(
+        "python gets uv and a .venv from requirements.txt, node gets npm ci", default="other")
+    install: list[str] = spec("commands run in a new release before it starts (as the service user)",
+                              default=[])
+    port: int | None = spec("port the proxy serves the service on; instances listen on their own ports",
+                            default=None, check=formats.port)
+    container_port: int | None = spec("compose: port the container listens on (default: port)", default=None,
+                                      check=formats.port)
+    instances: int = spec("instances behind the proxy's upstream", default=1)
+    env: dict[str, Value] = spec("environment; secrets reach the host only as a 0600 file", default={})
+    files: dict[str, Value] = spec("files for the service, mode 0600: copied into every release (path relative "
+                                   "to it), or for compose mounted read-only at an absolute container path",
+                                   default={})
+    health: Health | None = spec("health check gating every deploy (services with a port)", default=Health())
+    hostnames: list[str] = spec("public hostnames the proxy routes to the service", default=[],
+                                check=formats.hostname)
+    keep_releases: int = spec("releases kept for rollback", default=5)
+
+
 # --- systems ------------------------------------------------------------------------------
 
 
@@ -238,6 +336,7 @@ class System:
     dns: Dns = spec("Cloudflare DNS", default=Dns())
     frontends: dict[str, Frontend] = spec("frontends by name", default={})
     github: Github | None = spec("GitHub Actions secrets", default=None)
+    services: dict[str, Service] = spec("processes deployed to the hosts", default={})
 
 
 @dataclass(frozen=True)

@@ -113,12 +113,17 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
 
     ``STACKYARD_ROOT`` prefixes every path, so tests can run it in a scratch directory.
     """
-    return HEADER + f"""# Deploys {plan.name}: usage: deploy [REF]   (default {plan.ref}; any branch, tag or commit)
+    files_line = "" if plan.runtime == "compose" else f'FILES="$ROOT{plan.paths.etc}/{plan.name}/files"\n'
+    return HEADER + f"""# Deploys {plan.name}. Usage: deploy [--restart] [REF]
+#   REF: any branch, tag or commit (default {plan.ref}); deploying an older one is a rollback.
+#   --restart: start the release again in the other slot even if it is already serving,
+#              so changed settings take effect without downtime.
+RESTART=no
+if [ "${{1:-}}" = --restart ]; then RESTART=yes; shift; fi
 APP={quote(plan.name)}
 ROOT=${{STACKYARD_ROOT:-}}
 BASE="$ROOT{plan.paths.app(plan.name)}"
-FILES="$ROOT{plan.paths.etc}/{plan.name}/files"
-REPO={quote(plan.repo)}
+{files_line}REPO={quote(plan.repo)}
 REF=${{1:-{quote(plan.ref)}}}
 SERVICE_USER={quote(plan.user)}
 KEEP={plan.keep_releases}
@@ -175,7 +180,7 @@ fi
 
 active=none active_sha=none
 if [ -f "$BASE/active" ]; then read -r active active_sha < "$BASE/active"; fi
-if [ "$active_sha" = "$sha" ]; then
+if [ "$active_sha" = "$sha" ] && [ "$RESTART" = no ]; then
   log "already serving $sha from the $active slot"
   exit 0
 fi
@@ -187,7 +192,7 @@ if [ ! -d "$release" ]; then
   rm -rf "$tmp"
   git clone --quiet "$REPO" "$tmp"
   git -C "$tmp" -c advice.detachedHead=false checkout --quiet "$sha"
-  if [ -d "$FILES" ]; then cp -a "$FILES/." "$tmp/"; fi
+{'' if plan.runtime == "compose" else '  if [ -d "$FILES" ]; then cp -a "$FILES/." "$tmp/"; fi'}
   chown -R "$SERVICE_USER:" "$tmp"
 {_prepare(plan)}
   mv "$tmp" "$release"

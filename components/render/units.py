@@ -105,8 +105,11 @@ def pm2_ecosystem(plan: ServicePlan, color: str) -> str:
     )
 
 
-def compose_file(plan: ServicePlan, color: str) -> str:
-    """One compose project per slot, built from the release's Dockerfile, published on loopback."""
+def compose_file(plan: ServicePlan, color: str, mounts: list[str] | tuple[str, ...] = ()) -> str:
+    """One compose project per slot, built from the release's Dockerfile, published on loopback.
+
+    ``mounts`` are the service's secret files (absolute container paths): mounted read-only from
+    the host's 0600 copies, never copied into the build context or the image."""
     container_port = plan.container_port or plan.port
     services = {}
     ports = plan.slot_ports(color) or [None]
@@ -122,6 +125,9 @@ def compose_file(plan: ServicePlan, color: str) -> str:
             "security_opt": ["no-new-privileges:true"],
             "logging": {"driver": "journald"},
         }
+        if mounts:
+            files = f"{plan.paths.etc}/{plan.name}/files"
+            service["volumes"] = [f"{files}/{path.lstrip('/')}:{path}:ro" for path in mounts]
         if port is not None:
             service["ports"] = [f"127.0.0.1:{port}:{container_port}"]
             service["environment"] = {"PORT": str(container_port)}

@@ -1,0 +1,218 @@
+"""HostProvisioning: everything stackyard does on a host over SSH, as pulumi-command steps.
+
+Each step is a ``remote.Command`` whose script arrives on stdin and whose ``triggers`` hold the
+sha256 of what it installs, so it runs again exactly when that content changes; a second
+``pulumi up`` with nothing changed runs nothing. Secrets reach the host only through stdin into
+0600 files: never in a command line, never in ``environment`` (which sshd turns into a command
+line without AcceptEnv), and never in logged output (``logging: none`` and secret outputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from shlex import quote
+
+import pulumi
+import pulumi_command as command
+
+from .model import Service
+from .render import provision
+from .render.deploy import deploy_script
+from .render.layout import Paths, ServicePlan, plan_from_model
+from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
+from .render.units import compose_file, env_file, pm2_ecosystem, systemd_unit, systemd_unit_name
+from .values import Resolver
+
+QUIET = "none"
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class HostProvisioningArgs:
+    host_name: str
+    """Name of the host in its system."""
+    spec: object
+    """The host's model entry (any provider)."""
+    connection: Mapping[str, pulumi.Input]
+    """The VpsHost's connection (host, port, user, private_key, host_key)."""
+    services: Mapping[str, Service]
+    """The system's services that run on this host."""
+    resolver: Resolver
+    """Resolves the services' env and file values."""
+    paths: Paths = Paths()
+
+
+class HostProvisioning(pulumi.ComponentResource):
+    """Base setup, runtimes, accessories, the proxy, backups, then one deploy per service."""
+
+    deploys: dict[str, command.remote.Command]
+
+    def __init__(self, name: str, args: HostProvisioningArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stackyard:index:HostProvisioning", name, {}, opts)
+        self.args = args
+        self.name = name
+        spec = args.spec
+        self.sudo = "" if args.connection["user"] == "root" else "sudo -n "
+        self.connection = {key: value for key, value in args.connection.items()}
+        self.plans = {n: plan_from_model(n, s, args.paths) for n, s in args.services.items()}
+
+        base = self.step("base", provision.base_script(
+            ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"], paths=args.paths))
+        languages = {s.language for s in args.services.values()}
+        runtimes = {s.runtime for s in args.services.values()}
+        ready = [base]
+        if languages - {"other"} or runtimes:
+            ready = [self.step("runtimes", provision.runtime_script(languages, runtimes), after=[base])]
+
+        self.passwords: dict[str, pulumi.Output[str]] = {}
+        if spec.accessories:
+            ready = [self._accessories(spec, ready)]
+        args.resolver.accessories[args.host_name] = self.passwords
+
+        users = {n: self.step(f"user-{n}", provision.service_user_script(p), after=ready)
+                 for n, p in self.plans.items()}
+        proxy_ready = list(users.values()) or ready
+        if spec.proxy is not None:
+            proxy_ready = [self._proxy(spec.proxy, proxy_ready)]
+        if spec.backups is not None:
+            self._backups(spec, ready)
+
+        self.deploys = {}
+        for service_name, plan in self.plans.items():
+            self.deploys[service_name] = self._service(service_name, args.services[service_name], plan,
+                                                       [users[service_name], *proxy_ready],
+                                                       spec.proxy.kind if spec.proxy else None)
+        self.register_outputs({})
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def step(self, step: str, script: str, *, after: Sequence[pulumi.Resource] = (),
+             logging: str = "stdoutAndStderr") -> command.remote.Command:
+        """Runs ``script`` as root, fed on stdin; re-runs when the script changes."""
+        return command.remote.Command(
+            f"{self.name}-{step}",
+            connection=self.connection,
+            create=f"{self.sudo}bash -s",
+            stdin=script,
+            triggers=[digest(script)],
+            logging=logging,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+        )
+
+    def write_secret(self, step: str, path: str, content: pulumi.Input[str], *, owner: str = "root",
+                     after: Sequence[pulumi.Resource] = ()) -> command.remote.Command:
+        """Writes ``content`` to ``path`` (mode 0600) over stdin. Nothing of it is logged or kept in plain text."""
+        secret = pulumi.Output.secret(content)
+        return command.remote.Command(
+            f"{self.name}-{step}",
+            connection=self.connection,
+            create=f"{self.sudo}sh -c {quote(provision.write_file_command(path, owner=owner))}",
+            stdin=secret,
+            # The hash of the content, kept secret too: a change rewrites the file and nothing else.
+            triggers=[pulumi.Output.secret(secret.apply(lambda text: digest(text)))],
+            logging=QUIET,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after),
+                                        additional_secret_outputs=["stdout", "stderr"]),
+        )
+
+    def _accessories(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
+        import pulumi_random as random
+
+        writes = []
+        for kind in sorted(spec.accessories):
+            password = random.RandomPassword(
+                f"{self.name}-{kind}-password", length=32, special=False,
+                opts=pulumi.ResourceOptions(parent=self))
+            self.passwords[kind] = password.result
+            writes.append(self.write_secret(f"{kind}-password", f"{self.args.paths.etc}/accessories/{kind}.password",
+                                            password.result, after=after))
+        details = {kind: {"database": a.database, "user": a.user} for kind, a in spec.accessories.items()}
+        return self.step("accessories", provision.accessories_script(details, self.args.paths), after=writes)
+
+    def _proxy(self, proxy, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
+        plans = list(self.plans.values())
+        paths = self.args.paths
+        upstreams = {paths.upstream(p.name, proxy.kind): upstream_file(p, proxy.kind)
+                     for p in plans if p.port is not None}
+        if proxy.kind == "caddy":
+            script = provision.caddy_setup_script(
+                caddyfile(plans, email=proxy.email, tls=proxy.tls, security_headers=proxy.security_headers,
+                          static=dict(proxy.static), paths=paths), upstreams, paths)
+        else:
+            hostnames = [h for p in plans if p.port is not None for h in p.hostnames] + sorted(proxy.static)
+            script = provision.nginx_setup_script(
+                hostnames, tls=proxy.tls, email=proxy.email,
+                site=nginx_site(plans, tls=proxy.tls, security_headers=proxy.security_headers,
+                                static=dict(proxy.static), paths=paths),
+                bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams, paths=paths)
+        return self.step("proxy", script, after=after)
+
+    def _backups(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
+        backups = spec.backups
+        script = provision.backup_script(keep=backups.keep, directory=backups.directory,
+                                         paths_to_archive=backups.paths, accessories=spec.accessories,
+                                         etc=self.args.paths.etc)
+        install = (
+            "set -euo pipefail\n"
+            f"cat > /usr/local/sbin/stackyard-backup <<'STACKYARD_EOF'\n{script}STACKYARD_EOF\n"
+            "chmod 0700 /usr/local/sbin/stackyard-backup\n"
+            f"cat > /etc/cron.d/stackyard-backup <<'STACKYARD_EOF'\n{provision.backup_cron(backups.schedule)}"
+            "STACKYARD_EOF\n"
+            "chmod 0644 /etc/cron.d/stackyard-backup\n"
+        )
+        return self.step("backups", install, after=after)
+
+    # --- services -------------------------------------------------------------------------
+
+    def _service(self, name: str, service: Service, plan: ServicePlan, after: Sequence[pulumi.Resource],
+                 proxy: str | None) -> command.remote.Command:
+        resolver = self.args.resolver
+        paths = self.args.paths
+        host = self.args.host_name
+        env = {key: resolver.resolve(value, host=host) for key, value in service.env.items()}
+        env_text = pulumi.Output.all(**env).apply(lambda values: env_file(values)) if env else env_file({})
+        secrets = [self.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after)]
+        for relative, value in sorted(service.files.items()):
+            target = f"{paths.etc}/{name}/files/{relative.lstrip('/')}"
+            secrets.append(self.write_secret(f"{name}-file-{digest(relative)[:8]}", target,
+                                             resolver.resolve(value, host=host), owner=plan.user, after=after))
+        definitions = service_definitions(plan, service, paths)
+        script = deploy_script(plan, proxy)
+        install = "set -euo pipefail\n" + "".join(
+            f"install -d -m 0755 {path.rsplit('/', 1)[0]}\n"
+            f"cat > {path} <<'STACKYARD_EOF'\n{content}STACKYARD_EOF\n"
+            f"chmod {mode} {path}\n"
+            for path, (content, mode) in sorted({**definitions, f"{paths.app(name)}/deploy": (script, "0755")}.items())
+        )
+        setup = self.step(f"{name}-setup", install, after=after)
+        # The deploy runs again when the ref, the process definitions or the env file change; --restart
+        # moves an unchanged release to the other slot so it picks up new settings without downtime.
+        env_digest = pulumi.Output.secret(pulumi.Output.from_input(env_text).apply(digest))
+        return command.remote.Command(
+            f"{self.name}-{name}-deploy",
+            connection=self.connection,
+            create=f"{self.sudo}{paths.app(name)}/deploy --restart {quote(service.source.ref)}",
+            triggers=[service.source.ref, digest(install), env_digest],
+            logging="stdoutAndStderr",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[setup, *secrets]),
+        )
+
+
+def service_definitions(plan: ServicePlan, service: Service, paths: Paths) -> dict[str, tuple[str, str]]:
+    """path -> (content, mode) of the process definitions of both slots."""
+    out: dict[str, tuple[str, str]] = {}
+    for color in ("blue", "green"):
+        if plan.runtime == "systemd":
+            out[f"{paths.systemd}/{systemd_unit_name(plan, color)}"] = (systemd_unit(plan, color), "0644")
+        elif plan.runtime == "pm2":
+            out[f"{paths.etc}/{plan.name}/ecosystem.{color}.config.js"] = (pm2_ecosystem(plan, color), "0644")
+        else:
+            out[f"{paths.etc}/{plan.name}/compose.{color}.yml"] = (
+                compose_file(plan, color, mounts=sorted(service.files)), "0644")
+    return out
+

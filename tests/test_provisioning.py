@@ -1,0 +1,127 @@
+"""Host provisioning under mocks: what each remote command gets, and when it runs again."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from harness import CANARY, SECRET_SIG, Run, canary_secrets, production_config, run_program
+
+COMMAND = "command:remote:Command"
+
+
+@pytest.fixture(scope="module")
+def production() -> Run:
+    config = production_config()
+    return run_program(config, canary_secrets(config))
+
+
+def commands(run: Run) -> dict[str, dict]:
+    return {r.name: r.wire for r in run.of_type(COMMAND)}
+
+
+def changed(before: Run, after: Run) -> set[str]:
+    """Names of the commands whose inputs differ between two runs: what `pulumi up` would run."""
+    old, new = commands(before), commands(after)
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+def test_secrets_reach_hosts_only_on_stdin_of_unlogged_commands(production: Run) -> None:
+    carrying = 0
+    for reg in production.of_type(COMMAND):
+        wire = reg.wire
+        assert "environment" not in wire, reg.name  # sshd drops env without AcceptEnv, into the command line
+        assert CANARY not in json.dumps(wire.get("create", "")), reg.name
+        assert CANARY not in json.dumps(wire.get("triggers", [])), reg.name
+        if CANARY in json.dumps(wire.get("stdin", "")):
+            carrying += 1
+            assert SECRET_SIG in wire["stdin"], reg.name
+            assert wire["logging"] == "none", reg.name
+            assert "umask 077" in wire["create"] and "chmod 0600" in wire["create"], reg.name
+    # the env files of the 4 services with secrets, 2 generated passwords, the Firebase key file
+    assert carrying == 7
+    env_writes = [r for r in production.of_type(COMMAND) if r.name.endswith("-env")]
+    assert len(env_writes) == 6  # every env file is written the same way, secret or not
+    assert all(r.wire["logging"] == "none" and SECRET_SIG in r.wire["stdin"] for r in env_writes)
+
+
+def test_env_files_hold_configured_and_generated_secrets(production: Run) -> None:
+    env = production.named("productivity-app-setup-flask-backend-env").inputs["stdin"]
+    assert f'MYSQL_PASSWORD="{CANARY}-generated-productivity-app-setup-mysql-password"' in env
+    assert 'REDIS_URL="redis://127.0.0.1:6379/0"' in env
+    mivaa = production.named("material-kai-mivaa-setup-mivaa-env").inputs
+    assert f'OPENAI_API_KEY="{CANARY}-openaiApiKey"' in mivaa["stdin"]
+    assert "/etc/stackyard/mivaa.env" in mivaa["create"]
+
+
+def test_connections_retry_dialing_and_use_sudo_for_the_deploy_user(production: Run) -> None:
+    created = production.named("material-kai-mivaa-setup-base").inputs
+    adopted = production.named("productivity-app-setup-base").inputs
+    assert created["connection"]["user"] == "deploy" and created["create"] == "sudo -n bash -s"
+    assert adopted["connection"]["user"] == "root" and adopted["create"] == "bash -s"
+    assert created["connection"]["dialErrorLimit"] == 30
+    reserved = production.named("material-kai-mivaa-ipv4").inputs["ipAddress"]
+    assert created["connection"]["host"] == reserved
+
+
+def test_host_keys_are_pinned_when_known() -> None:
+    config = copy.deepcopy(production_config())
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHfwXy4HLgjllSvpYTrJg5bs+SS++I0fx8q7G3fw579w"
+    config["stackyard:systems"]["productivity"]["hosts"]["app"]["access"]["hostKey"] = key
+    run = run_program(config, canary_secrets(config))
+    assert run.named("productivity-app-setup-base").inputs["connection"]["hostKey"] == key
+
+
+def test_proxy_steps_carry_the_rendered_configs(production: Run) -> None:
+    caddy = production.named("mehko-api-setup-proxy").inputs["stdin"]
+    assert "api.mehko.ai {" in caddy and "import /etc/stackyard/upstreams/api-gateway.caddy" in caddy
+    nginx = production.named("material-kai-mivaa-setup-proxy").inputs["stdin"]
+    assert "server_name v1api.materialshub.gr;" in nginx and "certbot certonly --webroot" in nginx
+    assert "server 127.0.0.1:9002 max_fails=0;" in nginx  # three blue instances behind the upstream
+
+
+def test_the_same_stack_twice_runs_nothing(production: Run) -> None:
+    config = production_config()
+    again = run_program(config, canary_secrets(config))
+    assert changed(production, again) == set()
+
+
+def test_changing_a_ref_redeploys_only_that_service(production: Run) -> None:
+    config = copy.deepcopy(production_config())
+    config["stackyard:systems"]["material-kai"]["services"]["mivaa"]["source"]["ref"] = "v2.4.1"
+    run = run_program(config, canary_secrets(config))
+    assert changed(production, run) == {"material-kai-mivaa-setup-mivaa-deploy", "material-kai-mivaa-setup-mivaa-setup"}
+    deploy = run.named("material-kai-mivaa-setup-mivaa-deploy").inputs
+    assert deploy["create"] == "sudo -n /srv/mivaa/deploy --restart v2.4.1"
+    assert deploy["triggers"][0] == "v2.4.1"
+
+
+def test_changing_a_secret_rewrites_its_file_and_restarts_its_users_only(production: Run) -> None:
+    config = production_config()
+    secrets = canary_secrets(config)
+    secrets["mehkoOpenaiApiKey"] += "-rotated"
+    run = run_program(config, secrets)
+    assert changed(production, run) == {"mehko-api-setup-ai-server-env", "mehko-api-setup-ai-server-deploy"}
+
+
+def test_every_step_is_keyed_by_a_hash_of_its_content(production: Run) -> None:
+    for reg in production.of_type(COMMAND):
+        triggers = reg.wire["triggers"]
+        assert triggers, reg.name
+        digest = triggers[-1]
+        if isinstance(digest, dict):  # secret-derived digests stay wrapped
+            assert SECRET_SIG in digest
+            digest = digest["value"]
+        assert len(digest) == 64 and int(digest, 16) >= 0, reg.name
+
+
+def test_compose_services_mount_the_secret_file_read_only(production: Run) -> None:
+    setup = production.named("mehko-api-setup-fastapi-worker-setup").inputs["stdin"]
+    mount = ("/etc/stackyard/fastapi-worker/files/app/config/serviceAccountKey.json"
+             ":/app/config/serviceAccountKey.json:ro")
+    assert mount in setup
+    key = production.named(next(r.name for r in production.of_type(COMMAND) if "fastapi-worker-file" in r.name))
+    assert key.inputs["stdin"] == f"{CANARY}-firebaseServiceAccountJson"
+    assert "chown svc-fastapi-worker:" in key.inputs["create"]
