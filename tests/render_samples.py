@@ -1,38 +1,20 @@
-"""Service plans in the shape of the seed systems, for the renderer tests."""
+"""The production stack's own services as renderer inputs, so the validators check what ships."""
 
 from __future__ import annotations
 
-from components.render.layout import Paths, ServicePlan
+from components.model import load_topology
+from components.render.layout import Paths, ServicePlan, plan_from_model
+from harness import production_config
 
 
 def seed_plans(paths: Paths = Paths()) -> dict[str, list[ServicePlan]]:
-    """host kind -> the services on it: mehko (compose + caddy), productivity (pm2 + nginx),
-    material kai (systemd + nginx, three instances)."""
-    return {
-        "compose": [
-            ServicePlan(name="api-gateway", runtime="compose", repo="https://github.com/mehko-ai/mehko-ai.git",
-                        ref="main", port=3001, hostnames=("api.mehko.ai",), env_keys=("FIREBASE_PROJECT_ID",),
-                        paths=paths),
-            ServicePlan(name="ai-server", runtime="compose", repo="https://github.com/mehko-ai/mehko-ai.git",
-                        ref="main", port=3000, env_keys=("OPENAI_API_KEY",), paths=paths),
-            ServicePlan(name="fastapi-worker", runtime="compose", repo="https://github.com/mehko-ai/mehko-ai.git",
-                        ref="main", port=8000, files=("/app/config/serviceAccountKey.json",), paths=paths),
-        ],
-        "pm2": [
-            ServicePlan(name="flask-backend", runtime="pm2", language="python",
-                        repo="https://github.com/example/productivity-system.git", ref="main",
-                        command=".venv/bin/gunicorn --chdir backend --bind 127.0.0.1:$PORT app:app",
-                        install=("uv pip install --python .venv/bin/python -r backend/requirements.txt gunicorn",),
-                        port=5000, hostnames=("productivity.example.com",), paths=paths),
-            ServicePlan(name="podfactory-sync", runtime="pm2", language="python",
-                        repo="https://github.com/example/productivity-system.git", ref="main",
-                        command=".venv/bin/python backend/sync_wrapper.py", health_path=None, paths=paths),
-        ],
-        "systemd": [
-            ServicePlan(name="mivaa", runtime="systemd", language="python",
-                        repo="https://github.com/creativeghq/mivaa-pdf-extractor.git", ref="main",
-                        command=".venv/bin/uvicorn app.main:app --host 127.0.0.1 --port $PORT",
-                        port=8000, instances=3, hostnames=("v1api.materialshub.gr",),
-                        env_keys=("OPENAI_API_KEY", "SUPABASE_URL"), paths=paths),
-        ],
-    }
+    """runtime -> the production services using it: compose (mehko, behind Caddy), pm2 (productivity,
+    behind nginx), systemd (material kai, three instances behind nginx)."""
+    config = production_config()
+    values = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("stackyard:")}
+    topology = load_topology(values, lambda name: "secret")
+    plans: dict[str, list[ServicePlan]] = {"compose": [], "pm2": [], "systemd": []}
+    for system in topology.systems.values():
+        for name, service in system.services.items():
+            plans[service.runtime].append(plan_from_model(name, service, paths))
+    return plans

@@ -225,3 +225,22 @@ def test_pm2_ecosystem_files_load_in_node(tmp_path: Path, color: str) -> None:
         if plan.port:
             assert apps[0]["env"]["PORT"] == str(plan.slot_ports(color)[0])
         assert "DATABASE_URL" not in path.read_text()
+
+
+@tool("shellcheck", "shellcheck")
+def test_every_step_script_of_the_production_stack_passes_shellcheck(tmp_path: Path) -> None:
+    """The scripts `pulumi up` would send, as recorded under mocks: base, runtimes, accessories,
+    proxy, backups and each service's user, setup (units + deploy script) steps."""
+    from harness import canary_secrets, production_config, run_program
+
+    config = production_config()
+    run = run_program(config, canary_secrets(config))
+    scripts = {r.name: r.inputs["stdin"] for r in run.of_type("command:remote:Command")
+               if r.wire.get("logging") != "none" and "stdin" in r.inputs}
+    assert len(scripts) == 3 + 3 + 1 + 3 + 2 + 6 + 6  # base, runtimes, accessories, proxy, backups, users, setups
+    for name, script in scripts.items():
+        path = tmp_path / f"{name}.sh"
+        path.write_text(script)
+        result = subprocess.run(["shellcheck", "--shell=bash", "--severity=style", str(path)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, f"{name}:\n{result.stdout}"
