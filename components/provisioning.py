@@ -22,7 +22,7 @@ from .render import provision
 from .render.deploy import deploy_script
 from .render.layout import Paths, ServicePlan, plan_from_model
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
-from .render.units import compose_file, env_file, pm2_ecosystem, systemd_unit, systemd_unit_name
+from .render.units import compose_file, env_file, pm2_ecosystem, pm2_unit, systemd_unit, systemd_unit_name
 from .values import Resolver
 
 QUIET = "none"
@@ -206,6 +206,8 @@ class HostProvisioning(pulumi.ComponentResource):
 def service_definitions(plan: ServicePlan, service: Service, paths: Paths) -> dict[str, tuple[str, str]]:
     """path -> (content, mode) of the process definitions of both slots."""
     out: dict[str, tuple[str, str]] = {}
+    if plan.runtime == "pm2":
+        out[f"{paths.systemd}/{plan.unit}-pm2.service"] = (pm2_unit(plan), "0644")
     for color in ("blue", "green"):
         if plan.runtime == "systemd":
             out[f"{paths.systemd}/{systemd_unit_name(plan, color)}"] = (systemd_unit(plan, color), "0644")

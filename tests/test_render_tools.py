@@ -20,7 +20,14 @@ from components.render import provision
 from components.render.deploy import deploy_script
 from components.render.layout import COLORS, Paths
 from components.render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
-from components.render.units import compose_file, env_file, pm2_ecosystem, systemd_unit, systemd_unit_name
+from components.render.units import (
+    compose_file,
+    env_file,
+    pm2_ecosystem,
+    pm2_unit,
+    systemd_unit,
+    systemd_unit_name,
+)
 
 
 def tool(name: str, package: str):
@@ -179,6 +186,16 @@ def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path, color: str) -
         assert "EnvironmentFile=/etc/stackyard/" in unit and "TimeoutStopSec=30" in unit
         assert "Restart=always" in unit and f"User={plan.user}" in unit
     assert checked == 4
+
+
+@tool("systemd-analyze", "systemd")
+def test_pm2_boot_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    for plan in seed_plans()["pm2"]:
+        path = tmp_path / f"{plan.unit}-pm2.service"
+        path.write_text(pm2_unit(plan))
+        result = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert f"PM2_HOME=/srv/{plan.name}/shared/.pm2" in path.read_text()
 
 
 @tool("systemd-analyze", "systemd")

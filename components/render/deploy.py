@@ -58,10 +58,11 @@ stop_slot() {{
 """
     if plan.runtime == "pm2":
         return f"""
-pm2_run() {{ runuser -u "$SERVICE_USER" -- env PM2_HOME="$BASE/.pm2" pm2 "$@"; }}
+pm2_run() {{ runuser -u "$SERVICE_USER" -- env HOME="$BASE/shared" PM2_HOME="$BASE/shared/.pm2" pm2 "$@"; }}
 start_slot() {{
   pm2_run startOrReload "$ROOT{etc}/ecosystem.$1.config.js" --update-env
   pm2_run save --force >/dev/null
+  systemctl enable --quiet {plan.unit}-pm2.service
 }}
 stop_slot() {{
   pm2_run delete "$ROOT{etc}/ecosystem.$1.config.js" >/dev/null 2>&1 || true
@@ -136,7 +137,8 @@ GREEN_PORTS={_array(plan.slot_ports("green"))}
 
 log() {{ printf '[deploy %s] %s\\n' "$APP" "$*"; }}
 ports_of() {{ if [ "$1" = blue ]; then echo "${{BLUE_PORTS[*]}}"; else echo "${{GREEN_PORTS[*]}}"; fi; }}
-in_release() {{ (cd "$1" && runuser -u "$SERVICE_USER" -- bash -c "$2"); }}
+# Builds run as the service user with HOME in shared/, the only place it may write (uv and npm caches).
+in_release() {{ (cd "$1" && runuser -u "$SERVICE_USER" -- env HOME="$BASE/shared" bash -c "$2"); }}
 
 check_health() {{
   local port=$1 try=1 answer code

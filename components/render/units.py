@@ -67,6 +67,31 @@ def systemd_unit_name(plan: ServicePlan, color: str) -> str:
     return f"{plan.unit}-{color}{'@' if plan.port is not None else ''}.service"
 
 
+def pm2_unit(plan: ServicePlan) -> str:
+    """Brings the service's saved PM2 processes back after a reboot (what `pm2 startup` would write)."""
+    home = f"{plan.paths.app(plan.name)}/shared"
+    return "\n".join([
+        "[Unit]",
+        f"Description=PM2 processes of {plan.name}, managed by stackyard",
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        "Type=forking",
+        f"User={plan.user}",
+        f"Environment=HOME={home}",
+        f"Environment=PM2_HOME={home}/.pm2",
+        f"PIDFile={home}/.pm2/pm2.pid",
+        "ExecStart=/usr/bin/env pm2 resurrect",
+        "ExecReload=/usr/bin/env pm2 reload all",
+        "ExecStop=/usr/bin/env pm2 kill",
+        "Restart=on-failure",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+    ]) + "\n"
+
+
 def pm2_ecosystem(plan: ServicePlan, color: str) -> str:
     """A CommonJS ecosystem file. It reads the 0600 env file when PM2 loads it, so values stay out of
     the file itself; ``pm2 reload`` picks up changes with ``--update-env``."""
