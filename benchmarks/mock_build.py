@@ -25,7 +25,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from harness import canary_secrets, production_config, run_program  # noqa: E402
 
 SDKS = ["pulumi", "pulumi_hcloud", "pulumi_digitalocean", "pulumi_cloudflare", "pulumiverse_vercel",
-        "pulumi_github", "pulumi_command"]
+        "pulumi_github", "pulumi_command", "pulumi_random"]
 
 
 def fresh(code: str) -> str:
