@@ -25,8 +25,6 @@ from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_
 from .render.units import compose_file, env_file, pm2_ecosystem, pm2_unit, systemd_unit, systemd_unit_name
 from .values import Resolver
 
-QUIET = "none"
-
 
 def digest(*parts: str) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
@@ -58,7 +56,7 @@ class HostProvisioning(pulumi.ComponentResource):
         self.name = name
         spec = args.spec
         self.sudo = "" if args.connection["user"] == "root" else "sudo -n "
-        self.connection = {key: value for key, value in args.connection.items()}
+        self.connection = dict(args.connection)
         self.plans = {n: plan_from_model(n, s, args.paths) for n, s in args.services.items()}
 
         base = self.step("base", provision.base_script(
@@ -91,8 +89,7 @@ class HostProvisioning(pulumi.ComponentResource):
 
     # --- steps ----------------------------------------------------------------------------
 
-    def step(self, step: str, script: str, *, after: Sequence[pulumi.Resource] = (),
-             logging: str = "stdoutAndStderr") -> command.remote.Command:
+    def step(self, step: str, script: str, *, after: Sequence[pulumi.Resource] = ()) -> command.remote.Command:
         """Runs ``script`` as root, fed on stdin; re-runs when the script changes."""
         return command.remote.Command(
             f"{self.name}-{step}",
@@ -100,7 +97,7 @@ class HostProvisioning(pulumi.ComponentResource):
             create=f"{self.sudo}bash -s",
             stdin=script,
             triggers=[digest(script)],
-            logging=logging,
+            logging="stdoutAndStderr",
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
         )
 
@@ -115,7 +112,7 @@ class HostProvisioning(pulumi.ComponentResource):
             stdin=secret,
             # The hash of the content, kept secret too: a change rewrites the file and nothing else.
             triggers=[pulumi.Output.secret(secret.apply(lambda text: digest(text)))],
-            logging=QUIET,
+            logging="none",
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(after),
                                         additional_secret_outputs=["stdout", "stderr"]),
         )
@@ -157,14 +154,10 @@ class HostProvisioning(pulumi.ComponentResource):
         script = provision.backup_script(keep=backups.keep, directory=backups.directory,
                                          paths_to_archive=backups.paths, accessories=spec.accessories,
                                          etc=self.args.paths.etc)
-        install = (
-            "set -euo pipefail\n"
-            f"cat > /usr/local/sbin/stackyard-backup <<'STACKYARD_EOF'\n{script}STACKYARD_EOF\n"
-            "chmod 0700 /usr/local/sbin/stackyard-backup\n"
-            f"cat > /etc/cron.d/stackyard-backup <<'STACKYARD_EOF'\n{provision.backup_cron(backups.schedule)}"
-            "STACKYARD_EOF\n"
-            "chmod 0644 /etc/cron.d/stackyard-backup\n"
-        )
+        install = provision.install_files({
+            "/usr/local/sbin/stackyard-backup": (script, "0700"),
+            "/etc/cron.d/stackyard-backup": (provision.backup_cron(backups.schedule), "0644"),
+        })
         return self.step("backups", install, after=after)
 
     # --- services -------------------------------------------------------------------------
@@ -183,12 +176,7 @@ class HostProvisioning(pulumi.ComponentResource):
                                              resolver.resolve(value, host=host), owner=plan.user, after=after))
         definitions = service_definitions(plan, service, paths)
         script = deploy_script(plan, proxy)
-        install = "set -euo pipefail\n" + "".join(
-            f"install -d -m 0755 {path.rsplit('/', 1)[0]}\n"
-            f"cat > {path} <<'STACKYARD_EOF'\n{content}STACKYARD_EOF\n"
-            f"chmod {mode} {path}\n"
-            for path, (content, mode) in sorted({**definitions, f"{paths.app(name)}/deploy": (script, "0755")}.items())
-        )
+        install = provision.install_files({**definitions, f"{paths.app(name)}/deploy": (script, "0755")})
         setup = self.step(f"{name}-setup", install, after=after)
         # The deploy runs again when the ref, the process definitions or the env file change; --restart
         # moves an unchanged release to the other slot so it picks up new settings without downtime.

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
+from ..render.layout import MAX_INSTANCES, SLOT_OFFSET
 from . import formats
 from .topology import (
     AccessoryRef,
@@ -30,7 +31,7 @@ SecretState = Literal["secret", "plain", "missing"]
 SecretLookup = Callable[[str], SecretState]
 
 RESERVED_PORTS = {22: "SSH", 80: "HTTP", 443: "HTTPS", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis"}
-SLOT_SPAN = 2000 + 16  # blue and green instance ports sit 1000 and 2000 above the service port
+SLOT_SPAN = max(SLOT_OFFSET.values()) + MAX_INSTANCES  # the highest instance port above the service port
 
 # Variables with these prefixes are compiled into the browser bundle by Vite/Next/CRA.
 PUBLIC_PREFIXES = ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "PUBLIC_")
@@ -265,8 +266,8 @@ class Rules:
                 self.fail(f"{spath}.command", f"required: the command that starts the service under {service.runtime}")
             if service.runtime == "compose" and service.command:
                 self.fail(f"{spath}.command", "compose runs the image's own command (CMD in the Dockerfile)")
-            if service.instances is not None and not 1 <= service.instances <= 16:
-                self.fail(f"{spath}.instances", "must be between 1 and 16")
+            if service.instances is not None and not 1 <= service.instances <= MAX_INSTANCES:
+                self.fail(f"{spath}.instances", f"must be between 1 and {MAX_INSTANCES}")
             if service.keep_releases is not None and service.keep_releases < 2:
                 self.fail(f"{spath}.keepReleases", "keep at least 2 releases, so a rollback has one to go to")
             if service.hostnames and service.port is None:
@@ -278,9 +279,9 @@ class Rules:
             if service.port is not None and service.port + SLOT_SPAN > 65535:
                 self.fail(f"{spath}.port", f"instances use ports up to port+{SLOT_SPAN}: pick a port below "
                                            f"{65535 - SLOT_SPAN}")
+            ssh = host.access.ssh_port if host is not None and host.access else 22
+            reserved = {**RESERVED_PORTS, ssh: "SSH"}
             for port in service_ports(service):
-                ssh = host.access.ssh_port if host is not None and host.access else 22
-                reserved = {**RESERVED_PORTS, ssh: "SSH"}
                 owner = taken.get((service.host, port))
                 if port in reserved:
                     self.fail(f"{spath}.port", f"port {port} ({'instance ' if port != service.port else ''}"
@@ -382,6 +383,6 @@ def service_ports(service: Service) -> list[int]:
     """The stable port and every slot port a service holds on its host."""
     if service.port is None:
         return []
-    count = max(1, min(service.instances or 1, 16))
-    return [service.port] + [service.port + offset + i for offset in (1000, 2000) for i in range(count)]
+    count = max(1, min(service.instances or 1, MAX_INSTANCES))
+    return [service.port] + [service.port + offset + i for offset in SLOT_OFFSET.values() for i in range(count)]
 

@@ -78,10 +78,6 @@ class ServicePlan:
         return [str(p) for p in self.slot_ports(color)] or [color]
 
 
-def all_slot_ports(plan: ServicePlan) -> set[int]:
-    return {p for color in COLORS for p in plan.slot_ports(color)}
-
-
 def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
     """The renderers' view of a model Service (components.model.topology.Service)."""
     health = service.health if service.port is not None else None

@@ -217,6 +217,16 @@ def backup_cron(schedule: str) -> str:
     return f"# Managed by stackyard.\nSHELL=/bin/bash\n{schedule} root /usr/local/sbin/stackyard-backup\n"
 
 
+def install_files(files: dict[str, tuple[str, str]]) -> str:
+    """A script that writes each ``path: (content, mode)`` with a quoted heredoc, creating its directory."""
+    return "set -euo pipefail\n" + "".join(
+        f"install -d -m 0755 {path.rsplit('/', 1)[0]}\n"
+        f"cat > {path} <<'STACKYARD_EOF'\n{content}STACKYARD_EOF\n"
+        f"chmod {mode} {path}\n"
+        for path, (content, mode) in sorted(files.items())
+    )
+
+
 def _write_missing(files: dict[str, str]) -> str:
     """Heredocs that create each file only if it does not exist yet."""
     return "\n".join(f"if [ ! -f {path} ]; then\ncat > {path} <<'EOF'\n{content}EOF\nfi"
