@@ -75,6 +75,11 @@ class Run:
         return dict(sorted(counts.items()))
 
 
+def numeric_id(name: str) -> int:
+    """The ID the mocks give a Hetzner or DigitalOcean resource (those clouds use numeric IDs)."""
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 10**7
+
+
 def _ip(name: str, family: str) -> str:
     n = int(hashlib.sha256(name.encode()).hexdigest(), 16)
     if family == "ipv4":
@@ -87,7 +92,6 @@ class StackyardMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
-        numeric = str(int(hashlib.sha256(args.name.encode()).hexdigest(), 16) % 10**7)
         if args.typ == "hcloud:index/server:Server" or args.typ == "digitalocean:index/droplet:Droplet":
             state.update(ipv4Address=_ip(args.name, "ipv4"), ipv6Address=_ip(args.name, "ipv6"))
         elif args.typ == "digitalocean:index/reservedIp:ReservedIp":
@@ -97,7 +101,8 @@ class StackyardMocks(pulumi.runtime.Mocks):
             state.update(result=f"{CANARY}-generated-{args.name}")
         elif args.typ == "digitalocean:index/sshKey:SshKey":
             state.update(fingerprint=hashlib.md5(args.inputs["publicKey"].encode()).hexdigest())
-        return numeric if args.typ.startswith(("hcloud:", "digitalocean:")) else f"{args.name}-id", state
+        numeric = args.typ.startswith(("hcloud:", "digitalocean:"))
+        return (str(numeric_id(args.name)) if numeric else f"{args.name}-id"), state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         raise AssertionError(f"stackyard must not call provider functions (it called {args.token})")
