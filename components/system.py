@@ -11,8 +11,8 @@ from .vps_host import VpsHost, VpsHostArgs
 
 
 class StackSystem(pulumi.ComponentResource):
-    """Hosts first, then DNS (which may point at them), then frontends and CI secrets (which may
-    reference records and hosts). Provider SDKs are imported only when a system uses them."""
+    """Hosts first, then DNS (which may point at them), then Supabase, frontends and CI secrets (which
+    may reference records and hosts). Provider SDKs are imported only when a system uses them."""
 
     hosts: dict[str, VpsHost]
 
@@ -79,6 +79,14 @@ class StackSystem(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[dns] if dns is not None else []),
             )
+
+        self.supabase = None
+        if system.supabase is not None:
+            from .supabase.project import SupabaseProject, SupabaseProjectArgs
+
+            self.supabase = SupabaseProject(f"{name}-supabase",
+                                            SupabaseProjectArgs(spec=system.supabase, resolver=self.resolver),
+                                            opts=child)
 
         self.frontends: dict[str, pulumi.ComponentResource] = {}
         for frontend_name, spec in system.frontends.items():

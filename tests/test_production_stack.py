@@ -54,6 +54,12 @@ def test_material_kai_droplet_dns_vercel_and_actions_secrets(production: Run) ->
         "vercel:index/project:Project": 1,
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable": 12,
         "command:remote:Command": 4 + 4,  # base, runtimes, proxy, backups; mivaa user, env, setup, deploy
+        # seed 004's Supabase setup: auth settings, edge secrets, 3 extensions, RLS on 2 tables, 1 policy
+        "pulumi-python:dynamic/supabase:Settings": 1,
+        "pulumi-python:dynamic/supabase:EdgeSecrets": 1,
+        "pulumi-python:dynamic/supabase:Extension": 3,
+        "pulumi-python:dynamic/supabase:RowLevelSecurity": 2,
+        "pulumi-python:dynamic/supabase:Policy": 1,
     }
 
 

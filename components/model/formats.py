@@ -10,6 +10,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
+_SUPABASE_REF = re.compile(r"^[a-z]{20}$")
+_SQL_IDENT = re.compile(r"^[a-z_][a-z0-9_$-]{0,62}$")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _SSH_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)"
@@ -121,4 +123,31 @@ def ssh_public_key(value: str) -> str | None:
 def linux_user(value: str) -> str | None:
     if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", value):
         return f"'{value}' is not a valid Linux user name"
+    return None
+
+
+def supabase_ref(value: str) -> str | None:
+    if not _SUPABASE_REF.match(value):
+        return f"'{value}' is not a Supabase project ref (20 lowercase letters, as in <ref>.supabase.co)"
+    return None
+
+
+def sql_identifier(value: str) -> str | None:
+    """Lowercase names only: they are quoted in SQL, and a quoted mixed-case name is a different object."""
+    if not _SQL_IDENT.match(value):
+        return f"'{value}' is not a lowercase SQL name (a-z, 0-9, '_', '-'; at most 63 characters)"
+    return None
+
+
+def sql_table(value: str) -> str | None:
+    """``table`` or ``schema.table``."""
+    parts = value.split(".")
+    if len(parts) > 2 or any(sql_identifier(part) for part in parts):
+        return f"'{value}' is not a table name (`table` or `schema.table`, lowercase)"
+    return None
+
+
+def url(value: str) -> str | None:
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        return f"'{value}' is not an http(s) URL"
     return None

@@ -31,6 +31,13 @@ SECTIONS = [
     ("frontends.<name> (kind: cloudflare-pages)", topology.PagesFrontend),
     ("frontends.<name> (kind: vercel)", topology.VercelFrontend),
     ("frontends.<name>.build", topology.Build),
+    ("supabase", topology.Supabase),
+    ("supabase.auth", topology.SupabaseAuth),
+    ("supabase.auth.external.<provider>", topology.OAuthProvider),
+    ("supabase.api", topology.SupabaseApi),
+    ("supabase.network", topology.SupabaseNetwork),
+    ("supabase.database", topology.SupabaseDatabase),
+    ("supabase.database.policies[]", topology.SupabasePolicy),
     ("github", topology.Github),
     ("github.repositories.<name>", topology.GithubRepository),
     ("values: {secret: ...}", topology.SecretRef),
@@ -43,6 +50,8 @@ SECTIONS = [
 def default_of(field: dataclasses.Field) -> str:
     if field.default is not dataclasses.MISSING:
         value = field.default
+        if isinstance(value, topology.SecretRef):
+            return f"`{{secret: {value.secret}}}`"
         if dataclasses.is_dataclass(value) or value is None:
             return ""
         return f"`{str(value).lower() if isinstance(value, bool) else value}`"

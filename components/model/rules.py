@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from ..render.layout import MAX_INSTANCES, SLOT_OFFSET
 from . import formats
+from .supabase_rules import check_supabase
 from .topology import (
     AccessoryRef,
     CreatedHost,
@@ -55,6 +56,7 @@ class Rules:
             self.check_frontends(path, system)
             self.check_github(path, system)
             self.check_services(path, system)
+            check_supabase(self, path, system)
         self.check_global(systems)
 
     # --- values -------------------------------------------------------------------------
@@ -355,6 +357,9 @@ class Rules:
                       f"project name '{frontend.project}'")
                 for i, domain in enumerate(frontend.domains or ()):
                     claim(("domain", domain), f"{fpath}.domains[{i}]", f"domain {domain}")
+            if system.supabase is not None and system.supabase.project_ref:
+                claim(("supabase", system.supabase.project_ref), f"systems.{sname}.supabase.projectRef",
+                      f"Supabase project {system.supabase.project_ref}")
             if system.github is not None:
                 for repo, spec in (system.github.repositories or {}).items():
                     for key in ((spec.secrets if spec else None) or {}):

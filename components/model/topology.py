@@ -324,6 +324,104 @@ class Service:
     keep_releases: int = spec("releases kept for rollback", default=5)
 
 
+# --- Supabase -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OAuthProvider:
+    """An external sign-in provider of Supabase Auth (``external_<name>_*`` in the Management API)."""
+
+    enabled: bool = spec("offer this provider on the sign-in page", default=True)
+    client_id: str | None = spec("OAuth client ID from the provider's developer console", default=None)
+    secret: SecretRef | None = spec("secret holding the OAuth client secret", default=None)
+    url: str | None = spec("azure, gitlab, keycloak, workos: the provider's base URL", default=None)
+
+
+@dataclass(frozen=True)
+class SupabaseAuth:
+    """Supabase Auth settings (dashboard: Authentication). Keys left out stay as they are."""
+
+    site_url: str | None = spec("where sign-in links and redirects land by default", default=None)
+    redirect_urls: list[str] | None = spec("other URLs sign-in may redirect to (wildcards allowed)",
+                                           default=None)
+    jwt_expiry: int | None = spec("access token lifetime in seconds (at most 604800)", default=None)
+    disable_signup: bool | None = spec("refuse new sign-ups", default=None)
+    external: dict[str, OAuthProvider] = spec("OAuth providers by name: github, google, azure, ...",
+                                              default={})
+
+
+@dataclass(frozen=True)
+class SupabaseApi:
+    """PostgREST, the project's data API (dashboard: Settings > API). Keys left out stay as they are."""
+
+    schemas: list[str] | None = spec("schemas the API exposes, e.g. [public, graphql_public]", default=None)
+    extra_search_path: list[str] | None = spec("schemas on the search path of API queries", default=None)
+    max_rows: int | None = spec("most rows one API request returns", default=None)
+
+
+@dataclass(frozen=True)
+class SupabaseNetwork:
+    """Who may connect to the database directly. Keys left out stay as they are."""
+
+    allowed_cidrs: list[str] | None = spec("networks (IPv4 and IPv6 CIDR) allowed to reach Postgres",
+                                           default=None, check=formats.cidr)
+    enforce_ssl: bool | None = spec("refuse database connections without TLS", default=None)
+
+
+@dataclass(frozen=True)
+class SupabasePolicy:
+    """A row-level security policy. A change drops and recreates it in one transaction."""
+
+    name: str = spec("policy name, unique per table")
+    table: str = spec("table it guards, `table` (schema public) or `schema.table`", check=formats.sql_table)
+    command: Literal["all", "select", "insert", "update", "delete"] = spec("which statements it covers",
+                                                                           default="all")
+    roles: list[str] = spec("roles it applies to (default: every role)", default=["public"],
+                            check=formats.sql_identifier)
+    using: str | None = spec("SQL condition a row must meet to be seen (USING)", default=None)
+    check: str | None = spec("SQL condition a written row must meet (WITH CHECK)", default=None)
+    permissive: bool = spec("permissive (OR-ed with others) or restrictive (AND-ed)", default=True)
+
+
+@dataclass(frozen=True)
+class SupabaseDatabase:
+    """Database settings, applied as SQL and kept in Pulumi state."""
+
+    via: Literal["api", "postgres"] = spec(
+        "api: the Management API's SQL endpoint (uses the access token); postgres: a direct connection",
+        default="api")
+    url: SecretRef | None = spec("via postgres: secret holding the connection URI (postgresql://...)",
+                                 default=None)
+    extensions: list[str] = spec("extensions to create, e.g. [uuid-ossp, vector, ltree]", default=[],
+                                 check=formats.sql_identifier)
+    extension_schema: str = spec("schema extensions are created in", default="extensions",
+                                 check=formats.sql_identifier)
+    row_level_security: list[str] = spec("tables with row-level security enabled", default=[],
+                                         check=formats.sql_table)
+    policies: list[SupabasePolicy] = spec("row-level security policies", default=[])
+    migrations: str | None = spec(
+        "directory of ordered SQL migrations (`<version>_<name>.sql`, relative to the project); "
+        "each runs once, and editing one that was applied is an error", default=None)
+
+
+@dataclass(frozen=True)
+class Supabase:
+    """A Supabase project's settings, managed through the Management API. The project itself is not
+    created here."""
+
+    project_ref: str = spec("the project's ref, the 20 letters in <ref>.supabase.co",
+                            check=formats.supabase_ref)
+    access_token: SecretRef = spec("secret holding a Supabase personal access token (sbp_...)",
+                                   default=SecretRef("supabaseAccessToken"))
+    api_url: str = spec("Management API base URL", default="https://api.supabase.com", check=formats.url)
+    auth: SupabaseAuth | None = spec("Auth settings", default=None)
+    api: SupabaseApi | None = spec("data API (PostgREST) settings", default=None)
+    network: SupabaseNetwork | None = spec("network restrictions and SSL enforcement", default=None)
+    secrets: dict[str, Value] = spec("edge-function secrets by name; removed names are deleted", default={})
+    database: SupabaseDatabase | None = spec("extensions, row-level security, policies and migrations",
+                                             default=None)
+
+
 # --- systems ------------------------------------------------------------------------------
 
 
@@ -337,6 +435,7 @@ class System:
     frontends: dict[str, Frontend] = spec("frontends by name", default={})
     github: Github | None = spec("GitHub Actions secrets", default=None)
     services: dict[str, Service] = spec("processes deployed to the hosts", default={})
+    supabase: Supabase | None = spec("Supabase project settings", default=None)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,116 @@
+"""Rules for a system's Supabase settings: what the Management API and PostgreSQL would refuse."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import formats
+from .migrations import read_migrations
+from .topology import Supabase, System
+
+if TYPE_CHECKING:
+    from .rules import Rules
+
+# Providers with an OAuth client (external_<name>_client_id/_secret in the Management API).
+OAUTH_PROVIDERS = (
+    "apple", "azure", "bitbucket", "discord", "facebook", "figma", "github", "gitlab", "google", "kakao",
+    "keycloak", "linkedin_oidc", "notion", "slack", "slack_oidc", "spotify", "twitch", "twitter", "workos",
+    "x", "zoom",
+)
+PROVIDERS_WITH_URL = ("azure", "gitlab", "keycloak", "workos")
+MAX_JWT_EXPIRY = 604800
+MAX_ROWS = 1000000
+
+
+def check_supabase(rules: Rules, path: str, system: System) -> None:
+    supabase: Supabase | None = system.supabase
+    if supabase is None:
+        return
+    path = f"{path}.supabase"
+    rules.check_value(f"{path}.accessToken", system, supabase.access_token)
+    auth = supabase.auth
+    if auth is not None:
+        if auth.site_url is not None and formats.url(auth.site_url):
+            rules.fail(f"{path}.auth.siteUrl", formats.url(auth.site_url))
+        for i, url in enumerate(auth.redirect_urls or ()):
+            if url is not None and ("," in url or not url.strip()):
+                rules.fail(f"{path}.auth.redirectUrls[{i}]", "one URL per entry, without commas")
+        if auth.jwt_expiry is not None and not 0 < auth.jwt_expiry <= MAX_JWT_EXPIRY:
+            rules.fail(f"{path}.auth.jwtExpiry", f"seconds between 1 and {MAX_JWT_EXPIRY} (7 days)")
+        for name, provider in (auth.external or {}).items():
+            ppath = f"{path}.auth.external.{name}"
+            if name not in OAUTH_PROVIDERS:
+                rules.fail(ppath, f"unknown OAuth provider; known: {', '.join(OAUTH_PROVIDERS)}")
+                continue
+            if provider is None:
+                continue
+            if provider.enabled and (provider.client_id is None or provider.secret is None):
+                rules.fail(ppath, "an enabled provider needs clientId and secret")
+            if provider.secret is not None:
+                rules.check_value(f"{ppath}.secret", system, provider.secret)
+            if provider.url is not None and name not in PROVIDERS_WITH_URL:
+                rules.fail(f"{ppath}.url", f"only {', '.join(PROVIDERS_WITH_URL)} take a url")
+    api = supabase.api
+    if api is not None:
+        for key, names in (("schemas", api.schemas), ("extraSearchPath", api.extra_search_path)):
+            for i, name in enumerate(names or ()):
+                if name is not None and formats.sql_identifier(name):
+                    rules.fail(f"{path}.api.{key}[{i}]", formats.sql_identifier(name))
+        if api.max_rows is not None and not 1 <= api.max_rows <= MAX_ROWS:
+            rules.fail(f"{path}.api.maxRows", f"between 1 and {MAX_ROWS}")
+    for key, value in (supabase.secrets or {}).items():
+        spath = f"{path}.secrets.{key}"
+        if formats.env_key(key):
+            rules.fail(spath, formats.env_key(key))
+        elif key.upper().startswith("SUPABASE_"):
+            rules.fail(spath, "Supabase sets SUPABASE_* in edge functions itself and refuses secrets named so")
+        rules.check_value(spath, system, value)
+    if supabase.database is not None:
+        check_database(rules, f"{path}.database", system, supabase)
+
+
+def check_database(rules: Rules, path: str, system: System, supabase: Supabase) -> None:
+    database = supabase.database
+    if database.via == "postgres" and database.url is None:
+        rules.fail(f"{path}.url", "required with via: postgres: the secret holding the connection URI")
+    elif database.via == "api" and database.url is not None:
+        rules.fail(f"{path}.url", "only used with via: postgres (via: api runs SQL with the access token)")
+    if database.url is not None:
+        rules.check_value(f"{path}.url", system, database.url)
+    for key, items in (("extensions", database.extensions), ("rowLevelSecurity", database.row_level_security)):
+        seen: set[str] = set()
+        for i, item in enumerate(items or ()):
+            if item is not None and qualified(item) in seen:
+                rules.fail(f"{path}.{key}[{i}]", f"'{item}' is listed twice")
+            seen.add(qualified(item) if item else "")
+    protected = {qualified(t) for t in database.row_level_security or () if t}
+    policies: dict[tuple[str, str], int] = {}
+    for i, policy in enumerate(database.policies or ()):
+        if policy is None or policy.table is None or policy.name is None:
+            continue
+        ppath = f"{path}.policies[{i}]"
+        key = (qualified(policy.table), policy.name)
+        if key in policies:
+            rules.fail(f"{ppath}.name",
+                       f"policy '{policy.name}' on {policy.table} is also at policies[{policies[key]}]")
+        policies.setdefault(key, i)
+        if not policy.name.strip() or len(policy.name) > 63:
+            rules.fail(f"{ppath}.name", "between 1 and 63 characters")
+        if policy.using is None and policy.check is None:
+            rules.fail(ppath, "a policy needs using, check or both")
+        if policy.command == "insert" and policy.using is not None:
+            rules.fail(f"{ppath}.using", "insert policies take only check (PostgreSQL has no USING for INSERT)")
+        if policy.command in ("select", "delete") and policy.check is not None:
+            rules.fail(f"{ppath}.check", f"{policy.command} policies take only using")
+        if qualified(policy.table) not in protected:
+            rules.warnings.append(f"{ppath}: row-level security is not enabled on {policy.table} by this stack, "
+                                  "so the policy has no effect unless it is enabled elsewhere")
+    if database.migrations is not None:
+        _, problems = read_migrations(database.migrations)
+        for problem in problems:
+            rules.fail(f"{path}.migrations", problem)
+
+
+def qualified(table: str) -> str:
+    """``documents`` and ``public.documents`` are the same table."""
+    return table if "." in table else f"public.{table}"

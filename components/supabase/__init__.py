@@ -1,0 +1,1 @@
+"""Supabase project settings as Pulumi state: Management API settings, edge-function secrets and SQL."""

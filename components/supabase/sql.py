@@ -1,0 +1,79 @@
+"""Running SQL on the project's database: through the Management API or a direct connection.
+
+Each ``query()`` is one round trip holding one or more statements. PostgreSQL runs a multi-statement
+simple query as one implicit transaction, so a policy's drop-and-create, or a migration with the row
+recording it, either all happens or none of it does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .api import ManagementApi, SupabaseApiError
+
+
+class SqlError(Exception):
+    """A statement PostgreSQL refused, with the setting it was for."""
+
+
+class SqlRunner(Protocol):
+    def query(self, sql: str, *, what: str) -> list[dict[str, Any]]:
+        """The rows of the last statement (none for statements without a result)."""
+        ...
+
+
+class ApiSql:
+    """``POST /v1/projects/{ref}/database/query``: runs as the project's postgres role."""
+
+    def __init__(self, api: ManagementApi, ref: str) -> None:
+        self.api = api
+        self.ref = ref
+
+    def query(self, sql: str, *, what: str) -> list[dict[str, Any]]:
+        try:
+            rows = self.api.request("POST", f"/v1/projects/{self.ref}/database/query", {"query": sql}, what=what)
+        except SupabaseApiError as err:
+            if err.status == 400:  # the API answers SQL errors with 400 and PostgreSQL's message
+                raise SqlError(str(err)) from None
+            raise
+        return rows if isinstance(rows, list) else []
+
+
+class PostgresSql:
+    """A direct connection (``postgresql://`` URI), one per query, closed straight after."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+
+    def query(self, sql: str, *, what: str) -> list[dict[str, Any]]:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        try:
+            with psycopg.connect(self._dsn, row_factory=dict_row, connect_timeout=30) as conn:
+                cursor = conn.execute(sql.encode())  # bytes: no parameters, so several statements may run
+                rows: list[dict[str, Any]] = []
+                while True:
+                    rows = cursor.fetchall() if cursor.description else []
+                    if not cursor.nextset():
+                        break
+                conn.commit()
+                return rows
+        except psycopg.Error as err:
+            # The message is PostgreSQL's; the connection string (with its password) is never part of it.
+            detail = err.diag.message_primary if err.diag and err.diag.message_primary else type(err).__name__
+            raise SqlError(f"Supabase {what}: PostgreSQL refused it: {detail}") from None
+
+
+def ident(name: str) -> str:
+    """A quoted identifier; ``schema.table`` becomes ``"schema"."table"``."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def table_name(table: str) -> str:
+    """``documents`` is ``public.documents``."""
+    return table if "." in table else f"public.{table}"
