@@ -27,13 +27,17 @@ $(DEPS_STAMP): requirements.txt requirements-dev.txt
 deps: $(DEPS_STAMP) system-deps
 
 # The real validators the tests run: cloud-init (schema), shellcheck, nginx, caddy, systemd-analyze,
-# openssl (test certificates), node (PM2 files). Installed when we can (root with apt); otherwise
-# the tests that need a missing tool are skipped, visibly, with its name.
+# openssl (test certificates), node (PM2 files), and PostgreSQL 15 (the database tests start their
+# own throwaway server; its programs are not on PATH, so it is checked by its initdb). Installed
+# when we can (root with apt); otherwise the tests that need a missing tool are skipped, visibly,
+# with its name.
 SYSTEM_TOOLS := cloud-init:cloud-init shellcheck:shellcheck nginx:nginx caddy:caddy \
 	systemd-analyze:systemd openssl:openssl node:nodejs
+PG_BINDIR := /usr/lib/postgresql/15/bin
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	test -x $(PG_BINDIR)/initdb || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing$$missing"; \
@@ -41,6 +45,7 @@ system-deps:
 	  else echo "missing$$missing and cannot install here: the tests that need them will be skipped"; fi; \
 	fi
 	@scripts/compose-plugin
+	@scripts/pgvector
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .

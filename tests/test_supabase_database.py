@@ -1,0 +1,293 @@
+"""Database settings on a real PostgreSQL the tests start (tests/postgres.py): extensions, migrations,
+row-level security and policies, applied both through the Management API's SQL endpoint (the
+loopback fake, spec-checked, passing the SQL to that PostgreSQL) and over a direct connection."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
+
+from components.model.migrations import read_migrations
+from components.supabase.providers import (
+    ExtensionProvider,
+    MigrationError,
+    MigrationsProvider,
+    PolicyProvider,
+    RowLevelSecurityProvider,
+    SupabaseProvider,
+)
+from components.supabase.sql import SqlError
+from fake_supabase import FakeSupabase, postgres_executor
+from postgres import PostgresServer
+
+REF = "abcdefghijklmnopqrst"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "supabase"
+WORKSPACE_POLICY = "workspace_id IN (SELECT workspace_id FROM user_workspaces WHERE user_id = auth.uid())"
+
+
+@dataclass
+class Database:
+    server: PostgresServer
+    name: str
+    make: Callable[[type[SupabaseProvider]], SupabaseProvider]
+    fake: FakeSupabase | None
+
+    def rows(self, query: str, *, role: str | None = None, user: uuid.UUID | None = None) -> list[tuple]:
+        with self.server.connect(self.name, autocommit=False) as conn:
+            if role:
+                conn.execute(f"set local role {role}")
+            if user:
+                conn.execute("select set_config('request.jwt.claim.sub', %s, true)", (str(user),))
+            return conn.execute(query).fetchall()
+
+    def run(self, statement: str) -> None:
+        with self.server.connect(self.name) as conn:
+            conn.execute(statement)
+
+
+@pytest.fixture(params=["api", "postgres"])
+def db(request: pytest.FixtureRequest, postgres: PostgresServer) -> Iterator[Database]:
+    postgres.require_extensions("uuid-ossp", "ltree", "vector")
+    name = postgres.create_database()
+    with postgres.connect(name) as conn:
+        conn.execute((FIXTURES / "platform.sql").read_text())
+    if request.param == "api":
+        with FakeSupabase([REF], sql=postgres_executor(postgres.admin_dsn(name))) as fake:
+            def make(cls: type[SupabaseProvider]) -> SupabaseProvider:
+                provider = cls(fake.url, "supabaseAccessToken", backoff=0.0)
+                provider.configure(ConfigureRequest(Config({"stackyard:supabaseAccessToken": fake.token}, "p")))
+                return provider
+
+            yield Database(postgres, name, make, fake)
+        assert fake.violations == []
+        assert fake.calls("POST", "/database/query"), "the SQL went through the Management API"
+    else:
+        def make(cls: type[SupabaseProvider]) -> SupabaseProvider:
+            provider = cls("https://api.supabase.com", "supabaseAccessToken", dsn_key="supabaseDbUrl")
+            provider.configure(ConfigureRequest(Config({"stackyard:supabaseDbUrl": postgres.admin_dsn(name)}, "p")))
+            return provider
+
+        yield Database(postgres, name, make, None)
+
+
+def migrations(directory: Path = FIXTURES / "migrations") -> list[dict[str, str]]:
+    files, problems = read_migrations(str(directory), root=Path("/"))
+    assert problems == []
+    return [{"name": m.name, "checksum": m.checksum, "sql": m.sql} for m in files]
+
+
+def schema(db: Database) -> dict:
+    """Extensions, then the fixture migrations: what the production stack's policy needs."""
+    extension = db.make(ExtensionProvider)
+    for name in ("uuid-ossp", "vector", "ltree"):
+        extension.create({"projectRef": REF, "name": name, "schema": "extensions"})
+    return db.make(MigrationsProvider).create({"projectRef": REF, "migrations": migrations()}).outs
+
+
+# --- extensions ----------------------------------------------------------------------------
+
+
+def test_extensions_are_created_in_the_extensions_schema(db: Database) -> None:
+    provider = db.make(ExtensionProvider)
+    outs = {}
+    for name in ("uuid-ossp", "vector", "ltree"):
+        created = provider.create({"projectRef": REF, "name": name, "schema": "extensions"})
+        outs[name] = created.outs
+        assert created.id == f"{REF}/extension/{name}"
+
+    assert sorted(db.rows("select e.extname, n.nspname from pg_extension e join pg_namespace n "
+                          "on n.oid = e.extnamespace where e.extname <> 'plpgsql'")) == [
+        ("ltree", "extensions"), ("uuid-ossp", "extensions"), ("vector", "extensions")]
+    assert outs["vector"]["version"] == db.rows("select extversion from pg_extension where extname = 'vector'")[0][0]
+    distance = "'[1,2,3]'::extensions.vector operator(extensions.<->) '[1,2,4]'::extensions.vector"
+    assert db.rows(f"select extensions.uuid_generate_v4() is not null, {distance}") == [(True, 1.0)]
+    # Applying again is a no-op, and a refresh reads the same thing back.
+    again = provider.create({"projectRef": REF, "name": "ltree", "schema": "extensions"})
+    assert again.outs == outs["ltree"]
+    assert provider.read(again.id, again.outs).outs == outs["ltree"]
+    # Nothing uses ltree yet, so removing it from the stack drops it.
+    provider.delete(again.id, again.outs)
+    assert db.rows("select count(*) from pg_extension where extname = 'ltree'") == [(0,)]
+
+
+def test_an_extension_dropped_by_hand_disappears_on_refresh(db: Database) -> None:
+    provider = db.make(ExtensionProvider)
+    created = provider.create({"projectRef": REF, "name": "ltree", "schema": "extensions"})
+    db.run("drop extension ltree")
+    assert provider.read(created.id, created.outs).id == ""  # the engine then creates it again
+
+
+def test_an_extension_in_use_is_not_dropped(db: Database) -> None:
+    schema(db)
+    provider = db.make(ExtensionProvider)
+    with pytest.raises(SqlError, match="extension vector"):
+        provider.delete(f"{REF}/extension/vector", {"projectRef": REF, "name": "vector"})
+    assert db.rows("select count(*) from pg_extension where extname = 'vector'") == [(1,)]
+
+
+# --- migrations ----------------------------------------------------------------------------
+
+
+def test_migrations_run_once_in_order_and_are_recorded(db: Database) -> None:
+    outs = schema(db)
+    assert [row["name"] for row in outs["applied"]] == ["20250101000000_workspaces.sql", "20250102000000_api_keys.sql"]
+    assert sorted(r[0] for r in db.rows("select tablename from pg_tables where schemaname = 'public'")) == [
+        "api_keys", "documents", "user_workspaces"]
+
+    provider = db.make(MigrationsProvider)
+    news = {"projectRef": REF, "migrations": migrations()}
+    assert provider.diff(f"{REF}/migrations", outs, news).changes is False
+    again = provider.update(f"{REF}/migrations", outs, news)  # nothing pending: nothing runs twice
+    assert again.outs["applied"] == outs["applied"]
+    assert provider.read(f"{REF}/migrations", outs).outs == outs
+
+
+def test_a_new_migration_is_applied_and_an_edited_one_is_refused(db: Database, tmp_path: Path) -> None:
+    outs = schema(db)
+    provider = db.make(MigrationsProvider)
+    (tmp_path / "m").mkdir()
+    for file in (FIXTURES / "migrations").iterdir():
+        (tmp_path / "m" / file.name).write_text(file.read_text())
+    (tmp_path / "m" / "20250103000000_titles.sql").write_text("create index documents_title on documents (title);")
+
+    added = {"projectRef": REF, "migrations": migrations(tmp_path / "m")}
+    assert provider.diff(f"{REF}/migrations", outs, added).changes is True
+    outs = provider.update(f"{REF}/migrations", outs, added).outs
+    assert len(outs["applied"]) == 3
+    assert db.rows("select count(*) from pg_indexes where indexname = 'documents_title'") == [(1,)]
+
+    (tmp_path / "m" / "20250101000000_workspaces.sql").write_text("create table oops (id int);")
+    edited = {"projectRef": REF, "migrations": migrations(tmp_path / "m")}
+    with pytest.raises(MigrationError, match=r"20250101000000_workspaces.sql was applied with sha256 .* "
+                                             r"\(in the stack's state\).*must not change"):
+        provider.diff(f"{REF}/migrations", outs, edited)  # caught at preview
+    with pytest.raises(MigrationError, match=r"\(in the database\)"):
+        provider.update(f"{REF}/migrations", outs, edited)  # and at apply, from the database's record
+    assert db.rows("select to_regclass('oops') is null") == [(True,)]
+
+
+def test_a_removed_or_out_of_order_migration_is_refused(db: Database, tmp_path: Path) -> None:
+    outs = schema(db)
+    provider = db.make(MigrationsProvider)
+    first = [m for m in migrations() if m["name"].startswith("20250101")]
+    with pytest.raises(MigrationError, match=r"20250102000000_api_keys.sql is applied .* its file is gone"):
+        provider.update(f"{REF}/migrations", outs, {"projectRef": REF, "migrations": first})
+    late = {"name": "20240101000000_late.sql", "checksum": "0" * 64, "sql": "select 1"}
+    with pytest.raises(MigrationError, match=r"20240101000000_late.sql is older than applied ones"):
+        provider.update(f"{REF}/migrations", outs, {"projectRef": REF, "migrations": [late, *migrations()]})
+
+
+def test_a_failing_migration_rolls_back_whole_and_keeps_the_earlier_ones(db: Database) -> None:
+    extension = db.make(ExtensionProvider)
+    for name in ("uuid-ossp", "vector", "ltree"):
+        extension.create({"projectRef": REF, "name": name, "schema": "extensions"})
+    broken = {"name": "20250103000000_broken.sql", "checksum": "f" * 64,
+              "sql": "create table half_done (id int);\ninsert into no_such_table values (1);"}
+    provider = db.make(MigrationsProvider)
+    with pytest.raises(MigrationError, match=r"20250103000000_broken.sql failed and was rolled back.*no_such_table"):
+        provider.create({"projectRef": REF, "migrations": [*migrations(), broken]})
+    assert db.rows("select to_regclass('half_done') is null") == [(True,)]
+    assert db.rows("select name from stackyard.schema_migrations order by name") == [
+        ("20250101000000_workspaces.sql",), ("20250102000000_api_keys.sql",)]
+
+
+# --- row-level security and policies --------------------------------------------------------
+
+
+def workspace_rows(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
+    """Two users, each in their own workspace with one document."""
+    alice, bob, ws_a, ws_b = (uuid.uuid4() for _ in range(4))
+    db.run(f"insert into user_workspaces values ('{alice}', '{ws_a}'), ('{bob}', '{ws_b}');"
+           f"insert into documents (workspace_id, title) values ('{ws_a}', 'alice doc'), ('{ws_b}', 'bob doc')")
+    return alice, bob
+
+
+def test_rls_and_the_workspace_policy_hide_other_workspaces_rows(db: Database) -> None:
+    schema(db)
+    alice, bob = workspace_rows(db)
+    rls = db.make(RowLevelSecurityProvider)
+    for table in ("documents", "api_keys"):
+        created = rls.create({"projectRef": REF, "table": table})
+        assert created.outs["enabled"] is True
+    assert sorted(db.rows("select relname, relrowsecurity from pg_class where relname in ('documents', 'api_keys')")) \
+        == [("api_keys", True), ("documents", True)]
+    assert db.rows("select title from documents", role="authenticated", user=alice) == []  # RLS on, no policy yet
+
+    policy = db.make(PolicyProvider)
+    props = {"projectRef": REF, "table": "documents", "name": "Users can only access their workspace data",
+             "command": "all", "roles": ["public"], "using": WORKSPACE_POLICY, "check": None, "permissive": True}
+    created = policy.create(props)
+
+    assert db.rows("select title from documents", role="authenticated", user=alice) == [("alice doc",)]
+    assert db.rows("select title from documents", role="authenticated", user=bob) == [("bob doc",)]
+    assert db.rows("select count(*) from documents") == [(2,)]  # the owner (postgres) is not subject to it
+    assert created.outs["live"]["cmd"] == "ALL" and "auth.uid()" in created.outs["live"]["qual"]
+    assert policy.read(created.id, created.outs).outs["drifted"] is False
+    assert policy.diff(created.id, created.outs, props).changes is False
+
+
+def test_a_policy_change_is_drop_and_create_in_one_transaction(db: Database) -> None:
+    schema(db)
+    alice, _ = workspace_rows(db)
+    db.make(RowLevelSecurityProvider).create({"projectRef": REF, "table": "documents"})
+    policy = db.make(PolicyProvider)
+    props = {"projectRef": REF, "table": "documents", "name": "workspace", "command": "select",
+             "roles": ["authenticated"], "using": WORKSPACE_POLICY, "check": None, "permissive": True}
+    created = policy.create(props)
+
+    broken = {**props, "using": "workspace_id IN (SELECT nope FROM nowhere)"}
+    assert policy.diff(created.id, created.outs, broken).changes is True
+    with pytest.raises(SqlError, match=r"policy 'workspace' on public.documents"):
+        policy.update(created.id, created.outs, broken)
+    # The drop was rolled back with the failed create: the old policy still guards the table.
+    assert db.rows("select title from documents", role="authenticated", user=alice) == [("alice doc",)]
+
+    widened = {**props, "using": "true"}
+    updated = policy.update(created.id, created.outs, widened)
+    assert len(db.rows("select title from documents", role="authenticated", user=alice)) == 2
+    assert updated.outs["live"]["qual"] == "true"
+
+
+def test_a_policy_edited_by_hand_shows_as_drift_and_is_put_back(db: Database) -> None:
+    schema(db)
+    alice, _ = workspace_rows(db)
+    db.make(RowLevelSecurityProvider).create({"projectRef": REF, "table": "documents"})
+    policy = db.make(PolicyProvider)
+    props = {"projectRef": REF, "table": "documents", "name": "workspace", "command": "all",
+             "roles": ["public"], "using": WORKSPACE_POLICY, "check": None, "permissive": True}
+    created = policy.create(props)
+    db.run('alter policy "workspace" on documents using (true)')
+
+    refreshed = policy.read(created.id, created.outs)
+
+    assert refreshed.outs["drifted"] is True
+    assert policy.diff(created.id, refreshed.outs, props).changes is True
+    policy.update(created.id, refreshed.outs, props)
+    assert db.rows("select title from documents", role="authenticated", user=alice) == [("alice doc",)]
+
+
+def test_removing_a_policy_and_rls_from_the_config_drops_them(db: Database) -> None:
+    schema(db)
+    rls = db.make(RowLevelSecurityProvider)
+    guard = rls.create({"projectRef": REF, "table": "public.api_keys"})
+    policy = db.make(PolicyProvider)
+    created = policy.create({"projectRef": REF, "table": "api_keys", "name": "own keys", "command": "select",
+                             "roles": ["authenticated"], "using": "false", "check": None, "permissive": True})
+
+    policy.delete(created.id, created.outs)
+    rls.delete(guard.id, guard.outs)
+
+    assert db.rows("select count(*) from pg_policies where tablename = 'api_keys'") == [(0,)]
+    assert db.rows("select relrowsecurity from pg_class where relname = 'api_keys'") == [(False,)]
+    assert rls.read(guard.id, guard.outs).outs["enabled"] is False
+
+
+def test_rls_on_a_missing_table_names_it(db: Database) -> None:
+    with pytest.raises(SqlError, match=r"row-level security of public.nothing_here"):
+        db.make(RowLevelSecurityProvider).create({"projectRef": REF, "table": "nothing_here"})
