@@ -38,6 +38,8 @@ class Registration:
     protect: bool
     ignore_changes: list[str]
     provider: str
+    dependencies: list[str] = field(default_factory=list)
+    """URNs of the resources it waits for (depends_on)."""
 
 
 @dataclass
@@ -126,6 +128,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 protect=request.protect,
                 ignore_changes=list(request.ignoreChanges),
                 provider=request.provider,
+                dependencies=list(request.dependencies),
             ))
         return response
 

@@ -29,6 +29,10 @@ def vercel(config: dict) -> dict:
     return systems(config)["material-kai"]["frontends"]["web"]
 
 
+def supabase(config: dict) -> dict:
+    return systems(config)["material-kai"]["supabase"]
+
+
 def records(config: dict, system: str = "mehko") -> list:
     return systems(config)[system]["dns"]["records"]
 
@@ -133,6 +137,26 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("CNAME sharing its name with another record",
      lambda c: records(c).append({"zone": "mehko.ai", "name": "api", "type": "CNAME", "content": "x.mehko.ai"}),
      "systems.mehko.dns.records[1]", "cannot share its name"),
+    ("Supabase project ref that is not one", lambda c: supabase(c).update(projectRef="bgbavxtjlbvgplozizxu1"),
+     "systems.material-kai.supabase.projectRef", "not a Supabase project ref"),
+    ("edge secret with Supabase's reserved prefix",
+     lambda c: supabase(c)["secrets"].update(SUPABASE_SERVICE_ROLE_KEY={"secret": "supabaseServiceRoleKey"}),
+     "systems.material-kai.supabase.secrets.SUPABASE_SERVICE_ROLE_KEY", "Supabase sets SUPABASE_*"),
+    ("Supabase access token not set", lambda c: supabase(c).update(accessToken={"secret": "supabaseToken"}),
+     "systems.material-kai.supabase.accessToken", "secret 'supabaseToken' is not set"),
+    ("direct database connection without its URI", lambda c: supabase(c)["database"].update(via="postgres"),
+     "systems.material-kai.supabase.database.url", "required with via: postgres"),
+    ("insert policy with a USING clause",
+     lambda c: supabase(c)["database"]["policies"][0].update(command="insert"),
+     "systems.material-kai.supabase.database.policies[0].using", "insert policies take only check"),
+    ("unknown OAuth provider", lambda c: supabase(c)["auth"].update(external={"githb": {"clientId": "x"}}),
+     "systems.material-kai.supabase.auth.external.githb", "unknown OAuth provider"),
+    ("migrations directory that does not exist",
+     lambda c: supabase(c)["database"].update(migrations="supabase/migrationz"),
+     "systems.material-kai.supabase.database.migrations", "no directory 'supabase/migrationz'"),
+    ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
+     "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
+
 ]
 
 
