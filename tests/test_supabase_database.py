@@ -126,7 +126,7 @@ def test_an_extension_dropped_by_hand_disappears_on_refresh(db: Database) -> Non
 def test_an_extension_in_use_is_not_dropped(db: Database) -> None:
     schema(db)
     provider = db.make(ExtensionProvider)
-    with pytest.raises(SqlError, match="extension vector"):
+    with pytest.raises(SqlError, match="extension vector is still used by the database's objects"):
         provider.delete(f"{REF}/extension/vector", {"projectRef": REF, "name": "vector"})
     assert db.rows("select count(*) from pg_extension where extname = 'vector'") == [(1,)]
 

@@ -40,7 +40,7 @@ class ManagementApi:
         self.sleep = sleep
 
     def request(self, method: str, path: str, body: Any = None, *, what: str) -> Any:
-        data = None if body is None else json.dumps(body).encode()
+        data = None if body is None else json.dumps(whole_numbers(body)).encode()
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json",
                    "User-Agent": "stackyard"}
         if data is not None:
@@ -68,6 +68,18 @@ class ManagementApi:
         if retry_after is not None and retry_after.isdigit():
             return min(float(retry_after), 60.0)
         return self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.0)
+
+
+def whole_numbers(value: Any) -> Any:
+    """Pulumi's wire format carries every number as a double, so 3600 reaches a provider as 3600.0;
+    the API's integer settings (jwt_exp, max_rows) refuse that."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(item) for item in value]
+    return value
 
 
 def _message(text: str) -> str:

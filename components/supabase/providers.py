@@ -295,8 +295,15 @@ class ExtensionProvider(SupabaseProvider):
         return ReadResult(id_, {**props, "schema": live["schema"], "version": live["version"]})
 
     def delete(self, _id: str, props: dict) -> None:
-        self.sql(props["projectRef"]).query(f"drop extension if exists {ident(props['name'])}",
-                                            what=f"extension {props['name']}")
+        try:
+            self.sql(props["projectRef"]).query(f"drop extension if exists {ident(props['name'])}",
+                                                what=f"extension {props['name']}")
+        except SqlError as err:
+            if "depend on it" not in str(err):
+                raise
+            raise SqlError(f"extension {props['name']} is still used by the database's objects, so it is not "
+                           "dropped: remove what uses it first, keep it in the stack, or stop managing it with "
+                           f"`pulumi state delete`. PostgreSQL said: {err}") from None
 
 
 class RowLevelSecurityProvider(SupabaseProvider):
@@ -356,7 +363,8 @@ class PolicyProvider(SupabaseProvider):
         roles = row["roles"]
         if isinstance(roles, str):  # a name[] may arrive as its text form, {a,b}
             roles = [r for r in roles.strip("{}").split(",") if r]
-        return {**row, "roles": sorted(roles)}
+        # Without empty fields: Pulumi's wire format drops nulls, so state would never compare equal.
+        return {key: value for key, value in {**row, "roles": sorted(roles)}.items() if value is not None}
 
     def _apply(self, props: dict) -> dict[str, Any]:
         table = table_name(props["table"])
