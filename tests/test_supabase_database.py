@@ -200,6 +200,13 @@ def test_a_failing_migration_rolls_back_whole_and_keeps_the_earlier_ones(db: Dat
 # --- row-level security and policies --------------------------------------------------------
 
 
+def workspace_policy(**changes: object) -> dict:
+    """Seed 004's policy as the component sends it, with ``changes``."""
+    return {"projectRef": REF, "table": "documents", "name": "Users can only access their workspace data",
+            "command": "all", "roles": ["public"], "using": WORKSPACE_POLICY, "check": None, "permissive": True,
+            **changes}
+
+
 def workspace_rows(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
     """Two users, each in their own workspace with one document."""
     alice, bob, ws_a, ws_b = (uuid.uuid4() for _ in range(4))
@@ -220,8 +227,7 @@ def test_rls_and_the_workspace_policy_hide_other_workspaces_rows(db: Database) -
     assert db.rows("select title from documents", role="authenticated", user=alice) == []  # RLS on, no policy yet
 
     policy = db.make(PolicyProvider)
-    props = {"projectRef": REF, "table": "documents", "name": "Users can only access their workspace data",
-             "command": "all", "roles": ["public"], "using": WORKSPACE_POLICY, "check": None, "permissive": True}
+    props = workspace_policy()
     created = policy.create(props)
 
     assert db.rows("select title from documents", role="authenticated", user=alice) == [("alice doc",)]
@@ -237,8 +243,7 @@ def test_a_policy_change_is_drop_and_create_in_one_transaction(db: Database) -> 
     alice, _ = workspace_rows(db)
     db.make(RowLevelSecurityProvider).create({"projectRef": REF, "table": "documents"})
     policy = db.make(PolicyProvider)
-    props = {"projectRef": REF, "table": "documents", "name": "workspace", "command": "select",
-             "roles": ["authenticated"], "using": WORKSPACE_POLICY, "check": None, "permissive": True}
+    props = workspace_policy(name="workspace", command="select", roles=["authenticated"])
     created = policy.create(props)
 
     broken = {**props, "using": "workspace_id IN (SELECT nope FROM nowhere)"}
@@ -259,8 +264,7 @@ def test_a_policy_edited_by_hand_shows_as_drift_and_is_put_back(db: Database) ->
     alice, _ = workspace_rows(db)
     db.make(RowLevelSecurityProvider).create({"projectRef": REF, "table": "documents"})
     policy = db.make(PolicyProvider)
-    props = {"projectRef": REF, "table": "documents", "name": "workspace", "command": "all",
-             "roles": ["public"], "using": WORKSPACE_POLICY, "check": None, "permissive": True}
+    props = workspace_policy(name="workspace")
     created = policy.create(props)
     db.run('alter policy "workspace" on documents using (true)')
 

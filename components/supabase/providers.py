@@ -250,7 +250,30 @@ class EdgeSecretsProvider(SupabaseProvider):
 # --- database -----------------------------------------------------------------------------
 
 
-class ExtensionProvider(SupabaseProvider):
+class ConvergingProvider(SupabaseProvider):
+    """A database object that create and update both bring to what the inputs say (``_apply``), and
+    that a refresh reads back (``_live``: None when it is gone, which makes the engine recreate it)."""
+
+    def _live(self, props: dict) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def _apply(self, props: dict) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _refreshed(self, props: dict, live: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
+        return UpdateResult(self._apply(news))
+
+    def read(self, id_: str, props: dict) -> ReadResult:
+        live = self._live(props)
+        if live is None:
+            return ReadResult("", {})
+        return ReadResult(id_, self._refreshed(props, live))
+
+
+class ExtensionProvider(ConvergingProvider):
     """``create extension if not exists ... with schema ...``; removal drops it without CASCADE, so
     PostgreSQL refuses while a column or function still uses it."""
 
@@ -285,14 +308,8 @@ class ExtensionProvider(SupabaseProvider):
         return DiffResult(changes=bool(replaces) or olds.get("schema") != news.get("schema"), replaces=replaces,
                           delete_before_replace=True)
 
-    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
-        return UpdateResult(self._apply(news))
-
-    def read(self, id_: str, props: dict) -> ReadResult:
-        live = self._live(props)
-        if live is None:
-            return ReadResult("", {})
-        return ReadResult(id_, {**props, "schema": live["schema"], "version": live["version"]})
+    def _refreshed(self, props: dict, live: dict[str, Any]) -> dict[str, Any]:
+        return {**props, "schema": live["schema"], "version": live["version"]}
 
     def delete(self, _id: str, props: dict) -> None:
         try:
@@ -346,7 +363,7 @@ class RowLevelSecurityProvider(SupabaseProvider):
 POLICY_FIELDS = ("command", "roles", "using", "check", "permissive")
 
 
-class PolicyProvider(SupabaseProvider):
+class PolicyProvider(ConvergingProvider):
     """A row-level security policy. Created and changed by drop-and-create in one transaction; outputs
     keep PostgreSQL's own rendering of it, so a refresh notices a policy edited by hand."""
 
@@ -391,14 +408,8 @@ class PolicyProvider(SupabaseProvider):
         return DiffResult(changes=bool(replaces or changed or olds.get("drifted")), replaces=replaces,
                           delete_before_replace=False)
 
-    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
-        return UpdateResult(self._apply(news))
-
-    def read(self, id_: str, props: dict) -> ReadResult:
-        live = self._live(props)
-        if live is None:
-            return ReadResult("", {})
-        return ReadResult(id_, {**props, "live": live, "drifted": live != props.get("live")})
+    def _refreshed(self, props: dict, live: dict[str, Any]) -> dict[str, Any]:
+        return {**props, "live": live, "drifted": live != props.get("live")}
 
     def delete(self, _id: str, props: dict) -> None:
         table = table_name(props["table"])
