@@ -67,7 +67,10 @@ def synthetic(n: int) -> dict:
             text = text.replace(old, f"s{i}.{old}")
         for old in ("mehko-ai", "material-kai-vision-platform", "mivaa-pdf-extractor"):
             text = text.replace(f'"{old}"', f'"{old}-{i}"').replace(f"/{old}", f"/{old}-{i}")
-        systems[f"system-{i}"] = json.loads(text)
+        system = json.loads(text)
+        if "supabase" in system:  # one Supabase project belongs to one system: 20 letters, unique per copy
+            system["supabase"]["projectRef"] = "".join(chr(97 + int(d)) for d in f"{i:020d}")
+        systems[f"system-{i}"] = system
     config = copy.deepcopy(base)
     config["stackyard:systems"] = systems
     return config
