@@ -30,8 +30,6 @@ def check_supabase(rules: Rules, path: str, system: System) -> None:
     rules.check_value(f"{path}.accessToken", system, supabase.access_token)
     auth = supabase.auth
     if auth is not None:
-        if auth.site_url is not None and formats.url(auth.site_url):
-            rules.fail(f"{path}.auth.siteUrl", formats.url(auth.site_url))
         for i, url in enumerate(auth.redirect_urls or ()):
             if url is not None and ("," in url or not url.strip()):
                 rules.fail(f"{path}.auth.redirectUrls[{i}]", "one URL per entry, without commas")
@@ -50,14 +48,9 @@ def check_supabase(rules: Rules, path: str, system: System) -> None:
                 rules.check_value(f"{ppath}.secret", system, provider.secret)
             if provider.url is not None and name not in PROVIDERS_WITH_URL:
                 rules.fail(f"{ppath}.url", f"only {', '.join(PROVIDERS_WITH_URL)} take a url")
-    api = supabase.api
-    if api is not None:
-        for key, names in (("schemas", api.schemas), ("extraSearchPath", api.extra_search_path)):
-            for i, name in enumerate(names or ()):
-                if name is not None and formats.sql_identifier(name):
-                    rules.fail(f"{path}.api.{key}[{i}]", formats.sql_identifier(name))
-        if api.max_rows is not None and not 1 <= api.max_rows <= MAX_ROWS:
-            rules.fail(f"{path}.api.maxRows", f"between 1 and {MAX_ROWS}")
+    max_rows = supabase.api.max_rows if supabase.api is not None else None
+    if max_rows is not None and not 1 <= max_rows <= MAX_ROWS:
+        rules.fail(f"{path}.api.maxRows", f"between 1 and {MAX_ROWS}")
     for key, value in (supabase.secrets or {}).items():
         spath = f"{path}.secrets.{key}"
         if formats.env_key(key):

@@ -341,7 +341,8 @@ class OAuthProvider:
 class SupabaseAuth:
     """Supabase Auth settings (dashboard: Authentication). Keys left out stay as they are."""
 
-    site_url: str | None = spec("where sign-in links and redirects land by default", default=None)
+    site_url: str | None = spec("where sign-in links and redirects land by default", default=None,
+                                check=formats.url)
     redirect_urls: list[str] | None = spec("other URLs sign-in may redirect to (wildcards allowed)",
                                            default=None)
     jwt_expiry: int | None = spec("access token lifetime in seconds (at most 604800)", default=None)
@@ -354,8 +355,10 @@ class SupabaseAuth:
 class SupabaseApi:
     """PostgREST, the project's data API (dashboard: Settings > API). Keys left out stay as they are."""
 
-    schemas: list[str] | None = spec("schemas the API exposes, e.g. [public, graphql_public]", default=None)
-    extra_search_path: list[str] | None = spec("schemas on the search path of API queries", default=None)
+    schemas: list[str] | None = spec("schemas the API exposes, e.g. [public, graphql_public]", default=None,
+                                     check=formats.sql_identifier)
+    extra_search_path: list[str] | None = spec("schemas on the search path of API queries", default=None,
+                                               check=formats.sql_identifier)
     max_rows: int | None = spec("most rows one API request returns", default=None)
 
 

@@ -153,23 +153,25 @@ class SettingsProvider(SupabaseProvider):
         live = self._live(props["projectRef"], area)
         return CreateResult(f"{props['projectRef']}/{props['area']}", self._outs(props, live))
 
-    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
-        replaces = self.replaced_if_moved(olds, news, "area")
-        changed = [key for key, value in (news.get("values") or {}).items()
-                   if not _same((olds.get("values") or {}).get(key, UNKNOWN), value)]
-        old_digests = olds.get("secretDigests") or {}
-        changed += [key for key, value in (news.get("secretValues") or {}).items()
-                    if value == UNKNOWN or old_digests.get(key) != digest(value)]
-        return DiffResult(changes=bool(replaces or changed), replaces=replaces, delete_before_replace=False)
-
-    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
-        area = AREAS[news["area"]]
+    @staticmethod
+    def _changes(olds: dict, news: dict) -> dict[str, Any]:
+        """The settings whose new value differs from the recorded one (secrets by digest)."""
         old_values = olds.get("values") or {}
         old_digests = olds.get("secretDigests") or {}
         changes = {key: value for key, value in (news.get("values") or {}).items()
                    if not _same(old_values.get(key, UNKNOWN), value)}
         changes |= {key: value for key, value in (news.get("secretValues") or {}).items()
-                    if old_digests.get(key) != digest(value)}
+                    if value == UNKNOWN or old_digests.get(key) != digest(value)}
+        return changes
+
+    def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
+        replaces = self.replaced_if_moved(olds, news, "area")
+        return DiffResult(changes=bool(replaces or self._changes(olds, news)), replaces=replaces,
+                          delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
+        area = AREAS[news["area"]]
+        changes = self._changes(olds, news)
         if changes:
             self._write(news["projectRef"], area, changes)
         return UpdateResult(self._outs(news, self._live(news["projectRef"], area)))
@@ -448,8 +450,9 @@ class MigrationsProvider(SupabaseProvider):
                     "restore it and put the change in a new migration")
         if applied:
             newest = max(version(row["name"]) for row in applied)
+            done = {row["name"] for row in applied}
             for m in migrations:
-                if m["name"] not in {row["name"] for row in applied} and version(m["name"]) < newest:
+                if m["name"] not in done and version(m["name"]) < newest:
                     raise MigrationError(f"migration {m['name']} is older than applied ones ({where}): give it a "
                                          "version after the newest applied migration")
 
