@@ -29,6 +29,10 @@ from openapi_core.testing import MockRequest, MockResponse
 # A copy of ../shared/specs/supabase-management-api.openapi.json, so a clone on its own can run the tests.
 SPEC = Path(__file__).resolve().parent / "specs" / "supabase-management-api.openapi.json"
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "supabase"
+WORKSPACE_POLICY = "workspace_id IN (SELECT workspace_id FROM user_workspaces WHERE user_id = auth.uid())"
+"""Seed 004's policy condition."""
+
 SqlExecutor = Callable[[str], list[dict[str, Any]]]
 
 
@@ -264,14 +268,21 @@ def postgres_executor(dsn: str) -> SqlExecutor:
     import psycopg
     from psycopg.rows import dict_row
 
+    from components.supabase.sql import last_result
+
     def run(query: str) -> list[dict[str, Any]]:
         with psycopg.connect(dsn, row_factory=dict_row, autocommit=True) as conn:
-            cursor = conn.execute(query.encode())
-            rows: list[dict[str, Any]] = []
-            while True:
-                rows = cursor.fetchall() if cursor.description else []
-                if not cursor.nextset():
-                    break
+            rows = last_result(conn.execute(query.encode()))
             return json.loads(json.dumps(rows, default=str))
 
     return run
+
+
+def platform_database(postgres: Any) -> str:
+    """A fresh database on the tests' PostgreSQL holding what Supabase gives every project (the API
+    roles, auth.uid()): skips, naming them, when the extensions the tests use are not installed."""
+    postgres.require_extensions("uuid-ossp", "ltree", "vector")
+    name = postgres.create_database()
+    with postgres.connect(name) as conn:
+        conn.execute((FIXTURES / "platform.sql").read_text())
+    return name

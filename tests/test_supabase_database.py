@@ -23,12 +23,10 @@ from components.supabase.providers import (
     SupabaseProvider,
 )
 from components.supabase.sql import SqlError
-from fake_supabase import FakeSupabase, postgres_executor
+from fake_supabase import FIXTURES, WORKSPACE_POLICY, FakeSupabase, platform_database, postgres_executor
 from postgres import PostgresServer
 
 REF = "abcdefghijklmnopqrst"
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "supabase"
-WORKSPACE_POLICY = "workspace_id IN (SELECT workspace_id FROM user_workspaces WHERE user_id = auth.uid())"
 
 
 @dataclass
@@ -53,10 +51,7 @@ class Database:
 
 @pytest.fixture(params=["api", "postgres"])
 def db(request: pytest.FixtureRequest, postgres: PostgresServer) -> Iterator[Database]:
-    postgres.require_extensions("uuid-ossp", "ltree", "vector")
-    name = postgres.create_database()
-    with postgres.connect(name) as conn:
-        conn.execute((FIXTURES / "platform.sql").read_text())
+    name = platform_database(postgres)
     if request.param == "api":
         with FakeSupabase([REF], sql=postgres_executor(postgres.admin_dsn(name))) as fake:
             def make(cls: type[SupabaseProvider]) -> SupabaseProvider:

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 import pytest
 from dynamic_host import DynamicProviderHost, ProviderError
 
-from fake_supabase import FakeSupabase, postgres_executor
+from fake_supabase import WORKSPACE_POLICY, FakeSupabase, platform_database, postgres_executor
 from harness import Registration, run_program
 from postgres import PostgresServer
 
 REF = "kaiprojectrefabcdefg"
 DYNAMIC = "pulumi-python:dynamic/supabase:"
-WORKSPACE_POLICY = "workspace_id IN (SELECT workspace_id FROM user_workspaces WHERE user_id = auth.uid())"
 
 
 def stack(api_url: str) -> dict:
@@ -82,12 +81,7 @@ def sha(text: str) -> str:
 
 @pytest.fixture
 def world(postgres: PostgresServer) -> Iterator[tuple[FakeSupabase, PostgresServer, str]]:
-    postgres.require_extensions("uuid-ossp", "ltree", "vector")
-    name = postgres.create_database()
-    with postgres.connect(name) as conn:
-        from test_supabase_database import FIXTURES
-
-        conn.execute((FIXTURES / "platform.sql").read_text())
+    name = platform_database(postgres)
     with FakeSupabase([REF], sql=postgres_executor(postgres.admin_dsn(name))) as fake:
         yield fake, postgres, name
     assert fake.violations == []

@@ -51,18 +51,21 @@ class PostgresSql:
 
         try:
             with psycopg.connect(self._dsn, row_factory=dict_row, connect_timeout=30) as conn:
-                cursor = conn.execute(sql.encode())  # bytes: no parameters, so several statements may run
-                rows: list[dict[str, Any]] = []
-                while True:
-                    rows = cursor.fetchall() if cursor.description else []
-                    if not cursor.nextset():
-                        break
+                rows = last_result(conn.execute(sql.encode()))  # no parameters: several statements may run
                 conn.commit()
                 return rows
         except psycopg.Error as err:
             # The message is PostgreSQL's; the connection string (with its password) is never part of it.
             detail = err.diag.message_primary if err.diag and err.diag.message_primary else type(err).__name__
             raise SqlError(f"Supabase {what}: PostgreSQL refused it: {detail}") from None
+
+
+def last_result(cursor: Any) -> list[dict[str, Any]]:
+    """The rows of the last statement a psycopg cursor ran (none if it returns none)."""
+    while True:
+        rows = cursor.fetchall() if cursor.description else []
+        if not cursor.nextset():
+            return rows
 
 
 def ident(name: str) -> str:
