@@ -1,15 +1,12 @@
-"""HostProvisioning: everything stackyard does on a host over SSH, as pulumi-command steps.
+"""HostProvisioning: everything stackyard does on a host over SSH, in order, as RemoteSteps.
 
-Each step is a ``remote.Command`` whose script arrives on stdin and whose ``triggers`` hold the
-sha256 of what it installs, so it runs again exactly when that content changes; a second
-``pulumi up`` with nothing changed runs nothing. Secrets reach the host only through stdin into
-0600 files: never in a command line, never in ``environment`` (which sshd turns into a command
-line without AcceptEnv), and never in logged output (``logging: none`` and secret outputs).
+Base setup, runtimes, accessories, the proxy and backups, then per service its user, env file,
+secret files, process definitions and deploy. How each step reaches the host, and when it runs
+again, is RemoteSteps' business (components/remote_steps.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from shlex import quote
@@ -18,16 +15,13 @@ import pulumi
 import pulumi_command as command
 
 from .model import Service
+from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
 from .render.deploy import deploy_script
 from .render.layout import Paths, ServicePlan, plan_from_model
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
 from .render.units import compose_file, env_file, pm2_ecosystem, pm2_unit, systemd_unit, systemd_unit_name
 from .values import Resolver
-
-
-def digest(*parts: str) -> str:
-    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -55,24 +49,23 @@ class HostProvisioning(pulumi.ComponentResource):
         self.args = args
         self.name = name
         spec = args.spec
-        self.sudo = "" if args.connection["user"] == "root" else "sudo -n "
-        self.connection = dict(args.connection)
+        self.remote = RemoteSteps(name, args.connection, parent=self)
         self.plans = {n: plan_from_model(n, s, args.paths) for n, s in args.services.items()}
 
-        base = self.step("base", provision.base_script(
+        base = self.remote.step("base", provision.base_script(
             ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"], paths=args.paths))
         languages = {s.language for s in args.services.values()}
         runtimes = {s.runtime for s in args.services.values()}
         ready = [base]
         if languages - {"other"} or runtimes:
-            ready = [self.step("runtimes", provision.runtime_script(languages, runtimes), after=[base])]
+            ready = [self.remote.step("runtimes", provision.runtime_script(languages, runtimes), after=[base])]
 
         self.passwords: dict[str, pulumi.Output[str]] = {}
         if spec.accessories:
             ready = [self._accessories(spec, ready)]
         args.resolver.accessories[args.host_name] = self.passwords
 
-        users = {n: self.step(f"user-{n}", provision.service_user_script(p), after=ready)
+        users = {n: self.remote.step(f"user-{n}", provision.service_user_script(p), after=ready)
                  for n, p in self.plans.items()}
         proxy_ready = list(users.values()) or ready
         if spec.proxy is not None:
@@ -87,36 +80,6 @@ class HostProvisioning(pulumi.ComponentResource):
                                                        spec.proxy.kind if spec.proxy else None)
         self.register_outputs({})
 
-    # --- steps ----------------------------------------------------------------------------
-
-    def step(self, step: str, script: str, *, after: Sequence[pulumi.Resource] = ()) -> command.remote.Command:
-        """Runs ``script`` as root, fed on stdin; re-runs when the script changes."""
-        return command.remote.Command(
-            f"{self.name}-{step}",
-            connection=self.connection,
-            create=f"{self.sudo}bash -s",
-            stdin=script,
-            triggers=[digest(script)],
-            logging="stdoutAndStderr",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
-        )
-
-    def write_secret(self, step: str, path: str, content: pulumi.Input[str], *, owner: str = "root",
-                     after: Sequence[pulumi.Resource] = ()) -> command.remote.Command:
-        """Writes ``content`` to ``path`` (mode 0600) over stdin. Nothing of it is logged or kept in plain text."""
-        secret = pulumi.Output.secret(content)
-        return command.remote.Command(
-            f"{self.name}-{step}",
-            connection=self.connection,
-            create=f"{self.sudo}sh -c {quote(provision.write_file_command(path, owner=owner))}",
-            stdin=secret,
-            # The hash of the content, kept secret too: a change rewrites the file and nothing else.
-            triggers=[pulumi.Output.secret(secret.apply(lambda text: digest(text)))],
-            logging="none",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(after),
-                                        additional_secret_outputs=["stdout", "stderr"]),
-        )
-
     def _accessories(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
         import pulumi_random as random
 
@@ -125,11 +88,13 @@ class HostProvisioning(pulumi.ComponentResource):
             password = random.RandomPassword(
                 f"{self.name}-{kind}-password", length=32, special=False,
                 opts=pulumi.ResourceOptions(parent=self))
-            self.passwords[kind] = password.result
-            writes.append(self.write_secret(f"{kind}-password", f"{self.args.paths.etc}/accessories/{kind}.password",
-                                            password.result, after=after))
+            self.passwords[kind] = pulumi.Output.secret(password.result)  # secret whatever the provider says
+            writes.append(self.remote.write_secret(
+                f"{kind}-password", f"{self.args.paths.etc}/accessories/{kind}.password", password.result, after=after))
         details = {kind: {"database": a.database, "user": a.user} for kind, a in spec.accessories.items()}
-        return self.step("accessories", provision.accessories_script(details, self.args.paths), after=writes)
+        # A new password (the RandomPassword replaced) must reach the database too, not only its file.
+        return self.remote.step("accessories", provision.accessories_script(details, self.args.paths), after=writes,
+                         secrets=[self.passwords[kind] for kind in sorted(self.passwords)])
 
     def _proxy(self, proxy, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
         plans = list(self.plans.values())
@@ -147,7 +112,7 @@ class HostProvisioning(pulumi.ComponentResource):
                 site=nginx_site(plans, tls=proxy.tls, security_headers=proxy.security_headers,
                                 static=dict(proxy.static), paths=paths),
                 bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams, paths=paths)
-        return self.step("proxy", script, after=after)
+        return self.remote.step("proxy", script, after=after)
 
     def _backups(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
         backups = spec.backups
@@ -158,7 +123,7 @@ class HostProvisioning(pulumi.ComponentResource):
             "/usr/local/sbin/stackyard-backup": (script, "0700"),
             "/etc/cron.d/stackyard-backup": (provision.backup_cron(backups.schedule), "0644"),
         })
-        return self.step("backups", install, after=after)
+        return self.remote.step("backups", install, after=after)
 
     # --- services -------------------------------------------------------------------------
 
@@ -169,26 +134,21 @@ class HostProvisioning(pulumi.ComponentResource):
         host = self.args.host_name
         env = {key: resolver.resolve(value, host=host) for key, value in service.env.items()}
         env_text = pulumi.Output.all(**env).apply(lambda values: env_file(values)) if env else env_file({})
-        secrets = [self.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after)]
+        secrets = [self.remote.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after)]
         for relative, value in sorted(service.files.items()):
             target = f"{paths.etc}/{name}/files/{relative.lstrip('/')}"
-            secrets.append(self.write_secret(f"{name}-file-{digest(relative)[:8]}", target,
+            secrets.append(self.remote.write_secret(f"{name}-file-{digest(relative)[:8]}", target,
                                              resolver.resolve(value, host=host), owner=plan.user, after=after))
         definitions = service_definitions(plan, service, paths)
         script = deploy_script(plan, proxy)
         install = provision.install_files({**definitions, f"{paths.app(name)}/deploy": (script, "0755")})
-        setup = self.step(f"{name}-setup", install, after=after)
+        setup = self.remote.step(f"{name}-setup", install, after=after)
         # The deploy runs again when the ref, the process definitions or the env file change; --restart
         # moves an unchanged release to the other slot so it picks up new settings without downtime.
-        env_digest = pulumi.Output.secret(pulumi.Output.from_input(env_text).apply(digest))
-        return command.remote.Command(
-            f"{self.name}-{name}-deploy",
-            connection=self.connection,
-            create=f"{self.sudo}{paths.app(name)}/deploy --restart {quote(service.source.ref)}",
-            triggers=[service.source.ref, digest(install), env_digest],
-            logging="stdoutAndStderr",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[setup, *secrets]),
-        )
+        return self.remote.run(f"{name}-deploy", f"{self.remote.sudo}{paths.app(name)}/deploy --restart "
+                               f"{quote(service.source.ref)}",
+                               triggers=triggers(service.source.ref, digest(install), digest_of(env_text)),
+                               after=[setup, *secrets])
 
 
 def service_definitions(plan: ServicePlan, service: Service, paths: Paths) -> dict[str, tuple[str, str]]:

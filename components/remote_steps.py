@@ -1,0 +1,88 @@
+"""RemoteSteps: the commands stackyard runs on one host over SSH, as pulumi-command resources.
+
+A *step* is a script fed on stdin to ``bash -s`` as root, with ``triggers`` holding the sha256 of
+the script, so it runs again exactly when that content changes and a second ``pulumi up`` with
+nothing changed runs nothing. A *secret write* puts a value into a 0600 file through stdin: never
+in a command line, never in ``environment`` (which sshd turns into a command line without
+AcceptEnv), never in logged output (``logging: none`` and secret outputs).
+
+Where a command must run again when a secret changes, the secret's digest joins its triggers and
+the *whole* triggers list becomes one secret (``Output.all`` makes it so). A secret element inside
+a plain list is what the real engine refuses at preview while the secret is still unknown
+("malformed RPC secret: missing value for triggers"); a secret list is accepted, and is kept
+encrypted in the state like any other secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from shlex import quote
+
+import pulumi
+import pulumi_command as command
+
+from .render import provision
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def digest_of(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The digest of a value that may be an output, secret if the value is."""
+    return pulumi.Output.from_input(value).apply(digest)
+
+
+def triggers(*parts: pulumi.Input[str]) -> pulumi.Output[list[str]]:
+    """A command's triggers as one list: if any part is secret the whole list is one secret, never a
+    secret inside a plain list (which the engine refuses while the secret is unknown)."""
+    return pulumi.Output.all(*parts)
+
+
+class RemoteSteps:
+    """Commands on one host, named ``<prefix>-<step>`` and parented to ``parent``."""
+
+    def __init__(self, prefix: str, connection: Mapping[str, pulumi.Input],
+                 parent: pulumi.Resource | None = None) -> None:
+        self.prefix = prefix
+        self.connection = dict(connection)
+        self.parent = parent
+        self.sudo = "" if connection["user"] == "root" else "sudo -n "
+        """Steps run as root: through ``sudo -n`` when the connection's user is not root."""
+
+    def run(self, step: str, create: str, *, triggers: pulumi.Input[list[str]],
+            after: Sequence[pulumi.Resource] = (), stdin: pulumi.Input[str] | None = None) -> command.remote.Command:
+        """A command run (again) when its ``triggers`` change; its output is shown, so it must hold no secret."""
+        return command.remote.Command(
+            f"{self.prefix}-{step}",
+            connection=self.connection,
+            create=create,
+            stdin=stdin,
+            triggers=triggers,
+            logging="stdoutAndStderr",
+            opts=pulumi.ResourceOptions(parent=self.parent, depends_on=list(after)),
+        )
+
+    def step(self, step: str, script: str, *, after: Sequence[pulumi.Resource] = (),
+             secrets: Sequence[pulumi.Input[str]] = ()) -> command.remote.Command:
+        """Runs ``script`` as root, fed on stdin; runs again when the script changes, or any of ``secrets``
+        (values the script reads from files that secret writes put there)."""
+        return self.run(step, f"{self.sudo}bash -s", stdin=script, after=after,
+                        triggers=triggers(digest(script), *map(digest_of, secrets)))
+
+    def write_secret(self, step: str, path: str, content: pulumi.Input[str], *, owner: str = "root",
+                     after: Sequence[pulumi.Resource] = ()) -> command.remote.Command:
+        """Writes ``content`` to ``path`` (mode 0600) over stdin. Nothing of it is logged or kept in plain text.
+
+        No triggers: the content is the command's (secret) stdin, and a change of stdin is an update,
+        which runs the command again; the state keeps it encrypted, so no digest is needed."""
+        return command.remote.Command(
+            f"{self.prefix}-{step}",
+            connection=self.connection,
+            create=f"{self.sudo}sh -c {quote(provision.write_file_command(path, owner=owner))}",
+            stdin=pulumi.Output.secret(content),
+            logging="none",
+            opts=pulumi.ResourceOptions(parent=self.parent, depends_on=list(after),
+                                        additional_secret_outputs=["stdout", "stderr"]),
+        )
