@@ -290,8 +290,12 @@ class Rules:
                                                f"of {service.port}) is {reserved[port]}'s on host '{service.host}'")
                     break
                 if owner is not None:
-                    self.fail(f"{spath}.port", f"port {port} clashes with {owner} on host '{service.host}' "
-                                               "(each service holds its port and the ports 1000 and 2000 above it)")
+                    # Both ends are named, so the report does not depend on the order the services come in
+                    # (the CLI hands the program its config with keys sorted, not in stack file order).
+                    for here, there in ((spath, owner), (owner, spath)):
+                        self.fail(f"{here}.port", f"port {port} clashes with {there} on host '{service.host}' "
+                                                  "(each service holds its port and the ports 1000 and 2000 "
+                                                  "above it)")
                     break
             for port in service_ports(service):
                 taken.setdefault((service.host, port), spath)
