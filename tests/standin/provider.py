@@ -1,0 +1,225 @@
+"""A stand-in resource plugin: speaks Pulumi's provider gRPC protocol for one cloud, calls no cloud.
+
+The real hcloud, digitalocean, cloudflare, vercel and github plugins cannot be built on the
+machines stackyard is tested on, so the engine test tier runs the real `pulumi` engine against
+these instead. Each stand-in:
+
+- answers Check by echoing the inputs, and refuses what the real provider is known to refuse
+  for the inputs stackyard sends (its rules live in ``clouds/<provider>.py``);
+- answers Diff by comparing inputs, replacing where the real provider replaces;
+- answers Create with an ID and the outputs stackyard reads (addresses, fingerprints, IDs);
+- answers Read from a small on-disk "cloud" when ``STACKYARD_STANDIN_CLOUD`` names a directory
+  (tests put existing resources there to import or to drift), else echoes the state it is given;
+- says what it is: on Configure it logs a warning through the engine, so every run that uses a
+  stand-in shows it in its output.
+
+Started by Pulumi as ``pulumi-resource-<provider> [flags] <engine address>`` through the
+launcher in ``tests/standin/bin``; it prints its port and serves until the engine stops it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+from concurrent import futures
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, plugin_pb2, provider_pb2, provider_pb2_grpc
+
+from .clouds import Cloud, Kind, cloud_named
+from .values import plain
+
+BANNER = ("stand-in plugin pulumi-resource-{name} ({version}) from stackyard's tests/standin: it calls no {title} "
+          "API, so this run is not a real {title} preview or update")
+
+
+def to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(message)
+
+
+def to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
+    out = struct_pb2.Struct()
+    out.update(value)
+    return out
+
+
+def type_of(urn: str) -> str:
+    """The resource type token in a URN: ``urn:pulumi:stack::project::parent$type::name``."""
+    return urn.split("::")[2].split("$")[-1]
+
+
+def name_of(urn: str) -> str:
+    return urn.split("::", 3)[3]
+
+
+class Store:
+    """The stand-in's cloud: one JSON file per resource, ``<dir>/<provider>/<type>/<id>.json`` holding
+    ``{"inputs": ..., "outputs": ...}``. Without a directory nothing is kept and Read echoes."""
+
+    def __init__(self, root: str | None, provider: str) -> None:
+        self.root = Path(root) / provider if root else None
+        self.lock = threading.Lock()
+
+    def _path(self, token: str, id_: str) -> Path:
+        assert self.root is not None
+        safe = hashlib.sha256(id_.encode()).hexdigest()[:16] if "/" in id_ else id_
+        return self.root / token.replace("/", "_").replace(":", "_") / f"{safe}.json"
+
+    def get(self, token: str, id_: str) -> dict[str, Any] | None:
+        if self.root is None:
+            return None
+        path = self._path(token, id_)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def put(self, token: str, id_: str, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
+        if self.root is None:
+            return
+        path = self._path(token, id_)
+        with self.lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"id": id_, "inputs": inputs, "outputs": outputs}, indent=1, sort_keys=True))
+
+    def delete(self, token: str, id_: str) -> None:
+        if self.root is not None:
+            self._path(token, id_).unlink(missing_ok=True)
+
+
+class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
+    def __init__(self, cloud: Cloud, engine_address: str | None) -> None:
+        self.cloud = cloud
+        self.engine_address = engine_address
+        self.store = Store(os.environ.get("STACKYARD_STANDIN_CLOUD"), cloud.name)
+        self.announced = False
+
+    # --- plugin and configuration -----------------------------------------------------------
+
+    def GetPluginInfo(self, request, context):
+        return plugin_pb2.PluginInfo(version=self.cloud.version)
+
+    def GetSchema(self, request, context):
+        return provider_pb2.GetSchemaResponse(schema=json.dumps({"name": self.cloud.name,
+                                                                 "version": self.cloud.version}))
+
+    def CheckConfig(self, request, context):
+        news = to_dict(request.news)
+        failures = [provider_pb2.CheckFailure(property=p, reason=r) for p, r in self.cloud.check_config(news)]
+        return provider_pb2.CheckResponse(inputs=request.news, failures=failures)
+
+    def DiffConfig(self, request, context):
+        same = to_dict(request.olds) == to_dict(request.news)
+        return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE if same
+                                         else provider_pb2.DiffResponse.DIFF_SOME)
+
+    def Configure(self, request, context):
+        self._announce()
+        return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=False, acceptResources=True,
+                                              acceptOutputs=False)
+
+    def _announce(self) -> None:
+        if self.announced:
+            return
+        self.announced = True
+        message = BANNER.format(name=self.cloud.name, version=self.cloud.version, title=self.cloud.title)
+        print(message, file=sys.stderr)
+        if not self.engine_address:
+            return
+        try:
+            with grpc.insecure_channel(self.engine_address) as channel:
+                engine_pb2_grpc.EngineStub(channel).Log(
+                    engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message), timeout=10)
+        except grpc.RpcError as err:  # the banner on stderr is still in the engine's log
+            print(f"could not log to the engine: {err}", file=sys.stderr)
+
+    # --- resources ----------------------------------------------------------------------------
+
+    def _kind(self, urn: str, context) -> Kind:
+        token = type_of(urn)
+        kind = self.cloud.kinds.get(token)
+        if kind is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"the stand-in {self.cloud.name} plugin does not model {token}; add it to "
+                          f"tests/standin/clouds/{self.cloud.name}.py")
+        return kind
+
+    def Check(self, request, context):
+        kind = self._kind(request.urn, context)
+        news = to_dict(request.news)
+        failures = [provider_pb2.CheckFailure(property=p, reason=r) for p, r in kind.check(news)]
+        return provider_pb2.CheckResponse(inputs=request.news, failures=failures)
+
+    def Diff(self, request, context):
+        kind = self._kind(request.urn, context)
+        news = to_dict(request.news)
+        olds = to_dict(request.old_inputs) if request.HasField("old_inputs") else kind.inputs_of(to_dict(request.olds))
+        ignored = set(request.ignoreChanges)
+        changed = sorted(key for key in set(olds) | set(news)
+                         if key not in ignored and key != "__defaults" and olds.get(key) != news.get(key))
+        if not changed:
+            return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
+        replaces = [key for key in changed if key in kind.replace_on]
+        return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_SOME, diffs=changed,
+                                         replaces=replaces, deleteBeforeReplace=kind.delete_before_replace)
+
+    def Create(self, request, context):
+        kind = self._kind(request.urn, context)
+        inputs = to_dict(request.properties)
+        failures = kind.check(inputs)
+        if failures:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(f"{p}: {r}" for p, r in failures))
+        id_ = kind.new_id(name_of(request.urn), plain(inputs))
+        outputs = {**inputs, **kind.computed(id_, name_of(request.urn), plain(inputs))}
+        self.store.put(kind.token, id_, inputs, outputs)
+        return provider_pb2.CreateResponse(id=id_, properties=to_struct(outputs))
+
+    def Update(self, request, context):
+        kind = self._kind(request.urn, context)
+        news = to_dict(request.news)
+        olds = to_dict(request.olds)
+        computed = {key: value for key, value in olds.items() if key not in news}
+        outputs = {**computed, **news, **kind.computed(request.id, name_of(request.urn), plain(news))}
+        self.store.put(kind.token, request.id, news, outputs)
+        return provider_pb2.UpdateResponse(properties=to_struct(outputs))
+
+    def Read(self, request, context):
+        kind = self._kind(request.urn, context)
+        found = self.store.get(kind.token, request.id)
+        if found is not None:
+            return provider_pb2.ReadResponse(id=request.id, properties=to_struct(found["outputs"]),
+                                             inputs=to_struct(found["inputs"]))
+        if self.store.root is not None or not request.properties.fields:
+            return provider_pb2.ReadResponse()  # gone: not in the stand-in's cloud
+        state = to_dict(request.properties)
+        inputs = to_dict(request.inputs) if request.inputs.fields else kind.inputs_of(state)
+        return provider_pb2.ReadResponse(id=request.id, properties=request.properties, inputs=to_struct(inputs))
+
+    def Delete(self, request, context):
+        kind = self._kind(request.urn, context)
+        self.store.delete(kind.token, request.id)
+        return empty_pb2.Empty()
+
+    def Cancel(self, request, context):
+        return empty_pb2.Empty()
+
+
+def main(argv: list[str]) -> None:
+    name = argv[0]
+    cloud = cloud_named(name)
+    positional = [arg for arg in argv[1:] if not arg.startswith("-")]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(StandInProvider(cloud, positional[-1] if positional
+                                                                             else None), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(port, flush=True)
+    server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+
