@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from dynamic_host import DynamicProviderHost, ProviderError
 
+from dynamic_host import DynamicProviderHost, ProviderError
 from fake_supabase import WORKSPACE_POLICY, FakeSupabase, platform_database, postgres_executor
 from harness import Registration, run_program
 from postgres import PostgresServer

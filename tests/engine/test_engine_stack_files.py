@@ -1,0 +1,89 @@
+"""The production stack file through the real CLI: its encrypted secrets, the passphrase commands the
+README gives, and bad stack files reaching the user as one clean error."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+import yaml
+from test_bad_stack_files import CASES
+
+from harness import referenced_secrets
+from workspace import DEMO_PASSPHRASE, ROOT, Workspace
+
+PRODUCTION = ROOT / "Pulumi.production.yaml"
+PROVIDER_KEYS = ("hcloud:token", "digitalocean:token", "cloudflare:apiToken", "vercel:apiToken", "github:token")
+
+
+def test_every_secret_decrypts_with_the_demo_passphrase_to_a_placeholder(workspace) -> None:
+    ws = workspace()
+    ws.init("production", copy_from=PRODUCTION)
+    shown = ws.run("config", "--stack", "production", "--show-secrets", "--json").json()
+    names = [f"stackyard:{name}" for name in sorted(referenced_secrets(yaml.safe_load(PRODUCTION.read_text())
+                                                                           ["config"]))]
+    for key in [*names, *PROVIDER_KEYS]:
+        assert shown[key]["secret"] is True, key
+        assert shown[key]["value"].startswith("PLACEHOLDER-"), key
+    assert len(shown["hcloud:token"]["value"]) == 64  # the Hetzner provider refuses any other length
+
+
+def test_the_readme_commands_move_the_stack_to_the_operators_passphrase(workspace) -> None:
+    ws = workspace()
+    ws.init("production", copy_from=PRODUCTION)
+    readme = (ROOT / "README.md").read_text()
+    assert "pulumi stack change-secrets-provider passphrase --non-interactive" in readme
+    ws.run("stack", "change-secrets-provider", "passphrase", "--stack", "production", stdin="operator-own-phrase\n")
+    ws.passphrase = "operator-own-phrase"
+    ws.set_secret("production", "openaiApiKey", "sk-operator-real-value")
+    assert ws.run("config", "get", "stackyard:openaiApiKey", "--stack", "production").stdout.strip() == (
+        "sk-operator-real-value")
+    assert ws.run("config", "get", "stackyard:jwtSecretKey", "--stack", "production").stdout.strip() == (
+        "PLACEHOLDER-jwtSecretKey")
+    ws.passphrase = DEMO_PASSPHRASE
+    refused = ws.run("config", "get", "stackyard:jwtSecretKey", "--stack", "production", check=False)
+    assert refused.returncode != 0 and "incorrect passphrase" in refused.output
+
+
+CLI_CASES = ["misspelt key", "record pointing at an unknown host", "reference to a secret that is not set",
+             "service ports clashing on one host", "Supabase project ref that is not one"]
+
+
+@pytest.fixture(scope="module")
+def broken_stack(pulumi_bin, tmp_path_factory) -> Workspace:
+    ws = Workspace(tmp_path_factory.mktemp("stack-files"), pulumi_bin, standins=True)
+    ws.init("broken", copy_from=PRODUCTION)
+    return ws
+
+
+def preview_with(ws: Workspace, mutate) -> tuple[int, str]:
+    document = yaml.safe_load(PRODUCTION.read_text())
+    config = copy.deepcopy(document["config"])
+    mutate(config)
+    ws.stack_file("broken").write_text(yaml.safe_dump({**document, "config": config}, sort_keys=False))
+    result = ws.run("preview", "--stack", "broken", check=False)
+    return result.returncode, result.output
+
+
+@pytest.mark.parametrize("case", CLI_CASES)
+def test_a_bad_stack_file_is_one_clean_error_from_the_cli(broken_stack: Workspace, case: str) -> None:
+    _, mutate, path, fragment = next(c for c in CASES if c[0] == case)
+    code, output = preview_with(broken_stack, mutate)
+    assert code != 0
+    assert re.search(r"error: the stack config has \d+ problems?:", output), output
+    line = next((line for line in output.splitlines() if line.strip().startswith(f"{path}:")), None)
+    assert line is not None and fragment in line, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output
+    assert not re.search(r"^\s*\+\s+(hcloud|cloudflare|command|random)", output, re.M)  # no resource planned
+
+
+def test_a_secret_set_in_plain_text_is_named_with_the_command_that_fixes_it(broken_stack: Workspace) -> None:
+    def plain_secret(config: dict) -> None:
+        config["stackyard:firebaseWebApiKey"] = "AIza-typed-without---secret"
+
+    code, output = preview_with(broken_stack, plain_secret)
+    assert code != 0
+    assert "stackyard:firebaseWebApiKey is stored in plain text" in output
+    assert "pulumi config set --secret stackyard:firebaseWebApiKey" in output
+    assert "Traceback" not in output

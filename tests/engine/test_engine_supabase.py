@@ -1,0 +1,107 @@
+"""A Supabase project's settings through the real engine: `pulumi up`, `refresh` after a hand-made change,
+`up` to put it back, an `up` that changes nothing, and `destroy`, against the loopback Management API
+(checked against Supabase's OpenAPI spec) whose SQL endpoint runs on the tests' real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from fake_supabase import WORKSPACE_POLICY, FakeSupabase, platform_database, postgres_executor
+from postgres import PostgresServer
+from workspace import counts_by_type, errors, steps_by_op
+
+REF = "kaiprojectrefabcdefg"
+DYNAMIC = "pulumi-python:dynamic/supabase:"
+SECRETS = {"jwtSecretKey": "CANARY-supabase-jwt-5d1c", "mivaaApiKey": "CANARY-supabase-mivaa-8e0a",
+           "githubOauth": "CANARY-supabase-oauth-c3f7"}
+POLICY = "kai-supabase-policy-public-documents-users-can-only-access-their-workspace-data"
+
+
+def project(api_url: str) -> dict:
+    return {
+        "projectRef": REF,
+        "apiUrl": api_url,
+        "auth": {"siteUrl": "https://kai.example.com", "jwtExpiry": 3600,
+                 "external": {"github": {"clientId": "Iv1.0123456789abcdef", "secret": {"secret": "githubOauth"}}}},
+        "api": {"schemas": ["public", "graphql_public"], "maxRows": 1000},
+        "network": {"allowedCidrs": ["203.0.113.0/24"], "enforceSsl": True},
+        "secrets": {"JWT_SECRET_KEY": {"secret": "jwtSecretKey"}, "MIVAA_API_KEY": {"secret": "mivaaApiKey"}},
+        "database": {
+            "extensions": ["uuid-ossp", "vector", "ltree"],
+            "migrations": "tests/fixtures/supabase/plain-migrations",
+            "rowLevelSecurity": ["documents", "api_keys"],
+            "policies": [{"name": "Users can only access their workspace data", "table": "documents",
+                          "using": WORKSPACE_POLICY}],
+        },
+    }
+
+
+@pytest.fixture
+def world(postgres: PostgresServer) -> Iterator[tuple[FakeSupabase, PostgresServer, str]]:
+    name = platform_database(postgres)
+    with FakeSupabase([REF], sql=postgres_executor(postgres.admin_dsn(name))) as fake:
+        yield fake, postgres, name
+    assert fake.violations == []
+
+
+def test_up_refresh_repair_noop_and_destroy_through_the_engine(workspace, world) -> None:
+    fake, postgres, dbname = world
+    ws = workspace()
+    ws.init("kai", config={"stackyard:systems": {"kai": {"supabase": project(fake.url)}}},
+            secrets={**SECRETS, "supabaseAccessToken": fake.token})
+    printed: list[str] = []
+
+    up = ws.up("kai")
+    printed.append(up.output)
+    assert errors(up.json()) == []
+    created = {kind.removeprefix(DYNAMIC): n for kind, n in counts_by_type(up.json()).items()
+               if kind.startswith(DYNAMIC)}
+    assert created == {"EdgeSecrets": 1, "Extension": 3, "Migrations": 1, "Policy": 1, "RowLevelSecurity": 2,
+                       "Settings": 4}
+    live = fake.projects[REF]
+    assert (live.auth["site_url"], live.auth["jwt_exp"], live.postgrest["max_rows"]) == (
+        "https://kai.example.com", 3600, 1000)
+    assert sorted(live.secrets) == ["JWT_SECRET_KEY", "MIVAA_API_KEY"]
+    with postgres.connect(dbname) as conn:
+        assert conn.execute("select count(*) from pg_policies where tablename = 'documents'").fetchone() == (1,)
+
+    # A change made by hand, in the dashboard and in the SQL editor: refresh sees exactly those.
+    live.auth["jwt_exp"] = 60
+    del live.secrets["MIVAA_API_KEY"]
+    with postgres.connect(dbname) as conn:
+        conn.execute('alter policy "Users can only access their workspace data" on documents using (true)')
+    refresh = ws.refresh("kai")
+    printed.append(refresh.output)
+    drift = ws.preview("kai")
+    printed.append(drift.output)
+    assert steps_by_op(drift.json()) == {"update": {"kai-supabase-auth", "kai-supabase-edge-secrets", POLICY}}
+
+    repair = ws.up("kai")
+    printed.append(repair.output)
+    assert repair.applied() == {"update": {"kai-supabase-auth", "kai-supabase-edge-secrets", POLICY}}
+    assert live.auth["jwt_exp"] == 3600 and "MIVAA_API_KEY" in live.secrets
+    with postgres.connect(dbname) as conn:
+        using = conn.execute("select qual from pg_policies where tablename = 'documents'").fetchone()[0]
+    assert "user_workspaces" in using
+
+    again = ws.up("kai")
+    printed.append(again.output)
+    assert again.applied() == {} and set(again.summary()["resourceChanges"]) == {"same"}
+
+    # No secret, and not the access token, in plain text in anything the engine printed or kept.
+    state = ws.backend_text()
+    for value in [*SECRETS.values(), fake.token]:
+        assert value not in state
+        assert all(value not in text for text in printed)
+
+    gone = ws.destroy("kai")
+    assert gone.summary()["resourceChanges"].get("delete") == 15  # 12 dynamic resources, 2 components, the stack
+    assert live.secrets == {}
+    with postgres.connect(dbname) as conn:
+        assert conn.execute("select count(*) from pg_policies where tablename = 'documents'").fetchone() == (0,)
+        assert conn.execute("select count(*) from pg_extension where extname in "
+                            "('uuid-ossp', 'vector', 'ltree')").fetchone() == (0,)
+    assert ws.export("kai")["deployment"].get("resources") in (None, [])
+    assert live.auth["jwt_exp"] == 3600  # settings are left as they were
