@@ -1,4 +1,7 @@
 # stackyard: `make preview` shows what `pulumi up` would do; `make test` runs every check.
+#
+# The pulumi CLI comes from scripts/pulumi-toolchain: the one on PATH, else the offline toolchain
+# (../shared/toolchain), unpacked once into ~/.cache/stackyard. Nothing is downloaded.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -9,15 +12,22 @@ STACK ?= production
 STATE_DIR := $(CURDIR)/.pulumi-state
 DEPS_STAMP := $(VENV)/.deps-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 
-export PULUMI_SKIP_UPDATE_CHECK := true
-export PULUMI_BACKEND_URL := file://$(STATE_DIR)
+TOOLCHAIN := scripts/pulumi-toolchain
+STANDIN_BIN := $(CURDIR)/.standin-bin
 
-.PHONY: help deps system-deps test lint preview bench clean
+export PULUMI_SKIP_UPDATE_CHECK := true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
+export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
+
+.PHONY: help deps system-deps test test-unit test-engine lint preview bench bench-engine clean
 
 help:
-	@echo "make preview   pulumi preview of STACK (default: production) on a local file backend"
-	@echo "make test      install what the tests need, then ruff and the test suite"
-	@echo "make bench     print how long building the stack under mocks takes"
+	@echo "make preview       pulumi preview of STACK (default: production) on a local file backend"
+	@echo "make test          install what the tests need, then ruff, the unit tests and the engine tier"
+	@echo "make test-unit     the unit tests (mocks, real validators, PostgreSQL)"
+	@echo "make test-engine   the real pulumi engine, offline, in a network namespace of its own"
+	@echo "make bench         how long building the stack under mocks takes"
+	@echo "make bench-engine  how long the real engine takes to preview and apply"
 
 $(DEPS_STAMP): requirements.txt requirements-dev.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -27,12 +37,13 @@ $(DEPS_STAMP): requirements.txt requirements-dev.txt
 deps: $(DEPS_STAMP) system-deps
 
 # The real validators the tests run: cloud-init (schema), shellcheck, nginx, caddy, systemd-analyze,
-# openssl (test certificates), node (PM2 files), and PostgreSQL 15 (the database tests start their
+# openssl (test certificates), node (PM2 files), sshd (the engine tier's loopback host), unshare and
+# ip (its network namespace), and PostgreSQL 15 (the database tests start their
 # own throwaway server; its programs are not on PATH, so it is checked by its initdb). Installed
 # when we can (root with apt); otherwise the tests that need a missing tool are skipped, visibly,
 # with its name.
 SYSTEM_TOOLS := cloud-init:cloud-init shellcheck:shellcheck nginx:nginx caddy:caddy \
-	systemd-analyze:systemd openssl:openssl node:nodejs
+	systemd-analyze:systemd openssl:openssl node:nodejs sshd:openssh-server unshare:util-linux ip:iproute2
 PG_BINDIR := /usr/lib/postgresql/15/bin
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
@@ -50,21 +61,38 @@ system-deps:
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .
 
-test: deps lint
-	$(VENV)/bin/python -m pytest
+test: deps lint test-unit test-engine
+
+test-unit: $(DEPS_STAMP)
+	$(VENV)/bin/python -m pytest tests --ignore=tests/engine
+
+# The engine tier needs the offline toolchain (the CLI version the tests pin) and a network
+# namespace (scripts/offline); without the toolchain it is skipped, and says so.
+test-engine: $(DEPS_STAMP)
+	@if ! err=$$(STACKYARD_TOOLCHAIN=offline $(TOOLCHAIN) bin 2>&1 >/dev/null); then \
+	  echo "SKIPPED: the engine tier (tests/engine), no offline Pulumi toolchain: $$err"; exit 0; fi
+	scripts/offline $(VENV)/bin/python -m pytest tests/engine
 
 bench: $(DEPS_STAMP)
 	$(VENV)/bin/python benchmarks/mock_build.py
 
-# The passphrase that encrypts the stack's secrets is the operator's: export
-# PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE before running this.
+bench-engine: $(DEPS_STAMP)
+	scripts/offline $(VENV)/bin/python benchmarks/engine.py
+
+# The passphrase that decrypts the stack's secrets is the operator's: export PULUMI_CONFIG_PASSPHRASE
+# or PULUMI_CONFIG_PASSPHRASE_FILE (the example stack's is stackyard-demo-passphrase, README "Secrets").
+# A cloud whose real plugin is not installed gets stackyard's stand-in (scripts/standin-plugins), and
+# the run says so. ARGS go to `pulumi preview`, e.g. ARGS=--diff.
 preview: $(DEPS_STAMP)
-	@command -v pulumi >/dev/null || { echo "make preview needs the pulumi CLI on PATH"; exit 1; }
 	@if [ -z "$${PULUMI_CONFIG_PASSPHRASE-}" ] && [ -z "$${PULUMI_CONFIG_PASSPHRASE_FILE-}" ]; then \
 	  echo "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE: it decrypts the stack's secrets"; exit 1; fi
-	mkdir -p $(STATE_DIR)
-	pulumi stack select --create --secrets-provider passphrase $(STACK) >/dev/null
-	pulumi preview --stack $(STACK) --diff
+	@eval "$$($(TOOLCHAIN) env)"; \
+	standins=$$(scripts/standin-plugins $(STANDIN_BIN)); \
+	if [ -n "$$standins" ]; then export PATH="$$standins:$$PATH"; fi; \
+	mkdir -p $(STATE_DIR); \
+	echo "pulumi $$(pulumi version) from $$(dirname "$$(command -v pulumi)"), state in $$PULUMI_BACKEND_URL"; \
+	pulumi stack select --create --secrets-provider passphrase $(STACK) >/dev/null; \
+	pulumi preview --stack $(STACK) $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(STANDIN_BIN)
