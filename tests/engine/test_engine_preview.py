@@ -50,3 +50,54 @@ def test_a_stack_of_existing_hosts_previews_with_only_the_real_plugins(workspace
         "stackyard:index:VpsHost": 1,
     }
     assert not any("stand-in" in d["message"] for d in events["diagnostics"])
+
+
+def cloud_only(config: dict) -> dict:
+    """The production stack with nothing that needs a live server or the Supabase API: hosts are not
+    provisioned over SSH and Supabase is left out, so `up` can run whole through the stand-ins."""
+    config = copy.deepcopy(config)
+    for system in config["stackyard:systems"].values():
+        system.pop("services", None)
+        system.pop("supabase", None)
+        for host in system.get("hosts", {}).values():
+            host["provision"] = False
+            for key in ("proxy", "accessories", "backups"):
+                host.pop(key, None)
+    return config
+
+
+def test_production_cloud_resources_apply_then_reapply_with_nothing_to_do(workspace) -> None:
+    import yaml
+
+    ws = workspace(standins=True)
+    document = yaml.safe_load(PRODUCTION.read_text())
+    secrets = canary_secrets(document["config"])
+    secrets["hcloud:token"] = "CANARY-7f3a9c-do-not-leak-hcloud".ljust(64, "x")
+    for key in ("digitalocean:token", "cloudflare:apiToken", "vercel:apiToken"):
+        secrets[key] = f"CANARY-7f3a9c-do-not-leak-{key}"
+    config = {k: v for k, v in cloud_only(document["config"]).items() if not isinstance(v, dict) or "secure" not in v}
+    ws.stack_file("cloud").write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+    ws.run("stack", "init", "cloud", "--secrets-provider", "passphrase")
+    ws.run("config", "set-all", "--stack", "cloud",
+           *[arg for key, value in secrets.items()
+             for arg in ("--secret", f"{key if ':' in key else 'stackyard:' + key}={value}")])
+    printed = []
+
+    preview = ws.preview("cloud")
+    printed.append(preview.output)
+    up = ws.up("cloud")
+    printed.append(up.output)
+    assert up.summary()["resourceChanges"]["create"] == sum(counts_by_type(preview.json()).values())
+    outputs = ws.run("stack", "output", "--stack", "cloud", "--json").json()["systems"]
+    assert outputs["mehko"]["hosts"]["api"]["ipv4"].startswith("198.51.100.")
+    assert outputs["material-kai"]["hosts"]["mivaa"]["ipv4"].startswith("198.51.100.")  # the Reserved IP
+    again = ws.up("cloud")
+    printed.append(again.output)
+    assert again.applied() == {}
+
+    state = ws.backend_text()
+    assert "CANARY-7f3a9c" not in state
+    assert all("CANARY-7f3a9c" not in text for text in printed)
+    # the secrets did reach the resources: encrypted in the state, not absent
+    exported = ws.run("stack", "export", "--stack", "cloud", "--show-secrets").stdout
+    assert exported.count("CANARY-7f3a9c") >= 30
