@@ -18,9 +18,9 @@ from .model import Service
 from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
 from .render.deploy import deploy_script
-from .render.layout import Paths, ServicePlan, plan_from_model
+from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
-from .render.units import compose_file, env_file, pm2_ecosystem, pm2_unit, systemd_unit, systemd_unit_name
+from .render.units import compose_file, definition_path, env_file, pm2_ecosystem, pm2_unit, systemd_unit
 from .values import Resolver
 
 
@@ -134,20 +134,26 @@ class HostProvisioning(pulumi.ComponentResource):
         host = self.args.host_name
         env = {key: resolver.resolve(value, host=host) for key, value in service.env.items()}
         env_text = pulumi.Output.all(**env).apply(lambda values: env_file(values)) if env else env_file({})
-        secrets = [self.remote.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after)]
+        # systemd reads the env file as root before dropping privileges; PM2 loads it as the service user
+        # (the ecosystem file reads it), so there its group may read it. Nobody else ever can.
+        readers = {"group": plan.user, "mode": "0640"} if plan.runtime == "pm2" else {}
+        secrets = [self.remote.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after, **readers)]
+        file_values = []
         for relative, value in sorted(service.files.items()):
-            target = f"{paths.etc}/{name}/files/{relative.lstrip('/')}"
-            secrets.append(self.remote.write_secret(f"{name}-file-{digest(relative)[:8]}", target,
-                                             resolver.resolve(value, host=host), owner=plan.user, after=after))
+            file_values.append(resolver.resolve(value, host=host))
+            secrets.append(self.remote.write_secret(f"{name}-file-{digest(relative)[:8]}",
+                                                    paths.secret_file(name, relative), file_values[-1],
+                                                    owner=plan.user, after=after))
         definitions = service_definitions(plan, service, paths)
         script = deploy_script(plan, proxy)
         install = provision.install_files({**definitions, f"{paths.app(name)}/deploy": (script, "0755")})
         setup = self.remote.step(f"{name}-setup", install, after=after)
-        # The deploy runs again when the ref, the process definitions or the env file change; --restart
-        # moves an unchanged release to the other slot so it picks up new settings without downtime.
-        return self.remote.run(f"{name}-deploy", f"{self.remote.sudo}{paths.app(name)}/deploy --restart "
+        # The deploy runs again when the ref, the process definitions, the env file or a secret file
+        # change; the script itself restarts the release only if its commit or those files changed.
+        return self.remote.run(f"{name}-deploy", f"{self.remote.sudo}{paths.app(name)}/deploy "
                                f"{quote(service.source.ref)}",
-                               triggers=triggers(service.source.ref, digest(install), digest_of(env_text)),
+                               triggers=triggers(service.source.ref, digest(install), digest_of(env_text),
+                                                 *map(digest_of, file_values)),
                                after=[setup, *secrets])
 
 
@@ -156,13 +162,12 @@ def service_definitions(plan: ServicePlan, service: Service, paths: Paths) -> di
     out: dict[str, tuple[str, str]] = {}
     if plan.runtime == "pm2":
         out[f"{paths.systemd}/{plan.unit}-pm2.service"] = (pm2_unit(plan), "0644")
-    for color in ("blue", "green"):
+    for color in COLORS:
         if plan.runtime == "systemd":
-            out[f"{paths.systemd}/{systemd_unit_name(plan, color)}"] = (systemd_unit(plan, color), "0644")
+            content = systemd_unit(plan, color)
         elif plan.runtime == "pm2":
-            out[f"{paths.etc}/{plan.name}/ecosystem.{color}.config.js"] = (pm2_ecosystem(plan, color), "0644")
+            content = pm2_ecosystem(plan, color)
         else:
-            out[f"{paths.etc}/{plan.name}/compose.{color}.yml"] = (
-                compose_file(plan, color, mounts=sorted(service.files)), "0644")
+            content = compose_file(plan, color, mounts=sorted(service.files))
+        out[definition_path(plan, color)] = (content, "0644")
     return out
-

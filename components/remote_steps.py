@@ -72,15 +72,17 @@ class RemoteSteps:
                         triggers=triggers(digest(script), *map(digest_of, secrets)))
 
     def write_secret(self, step: str, path: str, content: pulumi.Input[str], *, owner: str = "root",
+                     group: str | None = None, mode: str = "0600",
                      after: Sequence[pulumi.Resource] = ()) -> command.remote.Command:
-        """Writes ``content`` to ``path`` (mode 0600) over stdin. Nothing of it is logged or kept in plain text.
+        """Writes ``content`` to ``path`` (``owner``, ``mode``: 0600 unless a ``group`` must read it) over stdin.
+        Nothing of it is logged or kept in plain text.
 
         No triggers: the content is the command's (secret) stdin, and a change of stdin is an update,
         which runs the command again; the state keeps it encrypted, so no digest is needed."""
         return command.remote.Command(
             f"{self.prefix}-{step}",
             connection=self.connection,
-            create=f"{self.sudo}sh -c {quote(provision.write_file_command(path, owner=owner))}",
+            create=f"{self.sudo}sh -c {quote(provision.write_file_command(path, owner=owner, group=group, mode=mode))}",
             stdin=pulumi.Output.secret(content),
             logging="none",
             opts=pulumi.ResourceOptions(parent=self.parent, depends_on=list(after),

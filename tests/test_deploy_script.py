@@ -86,6 +86,16 @@ class Host:
     def upstream(self) -> str:
         return (self.root / "etc/stackyard/upstreams/mivaa.nginx").read_text()
 
+    def active(self) -> tuple[str, str]:
+        """The serving slot and commit (the file's third field is the settings it started with)."""
+        slot, sha, _settings = (self.base / "active").read_text().split()
+        return slot, sha
+
+    def env_file(self) -> Path:
+        path = self.root / "etc/stackyard/mivaa.env"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
 
 @pytest.fixture
 def host(tmp_path: Path) -> Host:
@@ -113,7 +123,7 @@ def test_first_deploy_switches_only_after_every_instance_is_healthy(host: Host) 
     assert "port 9000 healthy after 3 tries" in result.stdout
     assert [line.split()[1] for line in host.upstream().splitlines() if "server" in line] == [
         "127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:9002"]
-    assert (host.base / "active").read_text() == f"blue {sha}\n"
+    assert host.active() == ("blue", sha)
     assert (host.base / "current").resolve() == (host.base / "releases" / sha).resolve()
     assert (host.base / "releases" / sha / "app.txt").read_text() == "v1"
 
@@ -133,7 +143,7 @@ def test_failed_health_check_keeps_the_old_release_serving_and_shows_the_answer(
     assert "systemctl reload nginx" not in new_calls
     assert any(c.startswith("systemctl disable --quiet --now stackyard-mivaa-green@10000") for c in new_calls)
     assert host.upstream() == before
-    assert (host.base / "active").read_text() == f"blue {first}\n"
+    assert host.active() == ("blue", first)
 
 
 def test_second_deploy_goes_to_the_other_slot_then_stops_the_old_one(host: Host) -> None:
@@ -147,7 +157,7 @@ def test_second_deploy_goes_to_the_other_slot_then_stops_the_old_one(host: Host)
                                                                     "stackyard-mivaa-blue@9000"))
     assert stop_blue > last_reload  # the old slot stops only after the proxy points at the new one
     assert "127.0.0.1:10000" in host.upstream() and "127.0.0.1:9000" not in host.upstream()
-    assert (host.base / "active").read_text() == f"green {second}\n"
+    assert host.active() == ("green", second)
 
 
 def test_same_ref_again_changes_nothing(host: Host) -> None:
@@ -165,7 +175,7 @@ def test_rollback_is_a_deploy_of_the_previous_ref(host: Host) -> None:
     assert host.deploy(plan_for(host)).returncode == 0
     result = host.deploy(plan_for(host), ref=first)
     assert result.returncode == 0, result.stderr
-    assert (host.base / "active").read_text() == f"blue {first}\n"
+    assert host.active() == ("blue", first)
     assert "building release" not in result.stdout  # the kept release is reused
 
 
@@ -192,3 +202,31 @@ def test_unknown_ref_fails_before_touching_anything(host: Host) -> None:
     result = host.deploy(plan_for(host), ref="no-such-branch")
     assert result.returncode == 1 and "no branch or tag no-such-branch" in result.stdout
     assert host.calls() == []
+
+
+def test_same_ref_with_changed_settings_restarts_in_the_other_slot(host: Host) -> None:
+    host.env_file().write_text('LOG_LEVEL="info"\n')
+    first = host.git("rev-parse", "HEAD")
+    assert host.deploy(plan_for(host)).returncode == 0
+    host.env_file().write_text('LOG_LEVEL="debug"\n')
+    result = host.deploy(plan_for(host))
+    assert result.returncode == 0, result.stderr
+    assert "building release" not in result.stdout  # the same release, started again with its new settings
+    assert host.active() == ("green", first)
+    again = host.deploy(plan_for(host))
+    assert "already serving" in again.stdout and host.active() == ("green", first)
+
+
+def test_a_release_is_built_where_it_runs_and_a_half_built_one_is_built_again(host: Host) -> None:
+    sha = host.git("rev-parse", "HEAD")
+    release = host.base / "releases" / sha
+    release.mkdir(parents=True)
+    (release / "left-by-a-failed-build").write_text("")  # no completion marker: not a release
+    plan = plan_for(host, install=("pwd > built-in.txt",))
+    result = host.deploy(plan)
+    assert result.returncode == 0, result.stderr
+    assert "building release" in result.stdout
+    assert not (release / "left-by-a-failed-build").exists()
+    # Tools such as uv write absolute paths into the build: it must happen at the path it runs from.
+    assert (release / "built-in.txt").read_text().strip() == str(release)
+    assert (release / ".stackyard-release").exists()

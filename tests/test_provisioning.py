@@ -39,7 +39,12 @@ def test_secrets_reach_hosts_only_on_stdin_of_unlogged_commands(production: Run)
             carrying += 1
             assert SECRET_SIG in wire["stdin"], reg.name
             assert wire["logging"] == "none", reg.name
-            assert "umask 077" in wire["create"] and "chmod 0600" in wire["create"], reg.name
+            assert "umask 077" in wire["create"], reg.name
+            # PM2 loads its env file as the service user: readable by that user's group, by nobody else
+            pm2 = reg.name.endswith(("flask-backend-env", "podfactory-sync-env"))
+            assert ("chmod 0640" if pm2 else "chmod 0600") in wire["create"], reg.name
+            if pm2:
+                assert "chown root:svc-" in wire["create"], reg.name
     # the env files of the 4 services with secrets, 2 generated passwords, the Firebase key file
     assert carrying == 7
     env_writes = [r for r in production.of_type(COMMAND) if r.name.endswith("-env")]
@@ -94,7 +99,7 @@ def test_changing_a_ref_redeploys_only_that_service(production: Run) -> None:
     run = run_program(config, canary_secrets(config))
     assert changed(production, run) == {"material-kai-mivaa-setup-mivaa-deploy", "material-kai-mivaa-setup-mivaa-setup"}
     deploy = run.named("material-kai-mivaa-setup-mivaa-deploy").inputs
-    assert deploy["create"] == "sudo -n /srv/mivaa/deploy --restart v2.4.1"
+    assert deploy["create"] == "sudo -n /srv/mivaa/deploy v2.4.1"
     triggers = run.named("material-kai-mivaa-setup-mivaa-deploy").wire["triggers"]
     assert triggers[SECRET_SIG] and triggers["value"][0] == "v2.4.1"  # secret as a whole: the env holds secrets
 
@@ -126,8 +131,9 @@ def test_triggers_are_never_a_plain_list_holding_a_secret(production: Run) -> No
         triggers = reg.wire.get("triggers")
         assert nested_secrets(triggers) == [], reg.name
         secret_lists += isinstance(triggers, dict)
-    # the deploys of the 4 services with secret env vars, and the accessories step (generated passwords)
-    assert secret_lists == 5
+    # the deploys of the 4 services with secret env vars and of the one with a secret file, and the
+    # accessories step (generated passwords)
+    assert secret_lists == 6
 
 
 def test_every_step_is_keyed_by_a_hash_of_its_content(production: Run) -> None:

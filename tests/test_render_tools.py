@@ -195,7 +195,7 @@ def test_pm2_boot_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
         path.write_text(pm2_unit(plan))
         result = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-        assert f"PM2_HOME=/srv/{plan.name}/shared/.pm2" in path.read_text()
+        assert f"PM2_HOME=/var/lib/stackyard/{plan.name}/pm2" in path.read_text()
 
 
 @tool("systemd-analyze", "systemd")

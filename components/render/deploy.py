@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from shlex import quote
 
-from .layout import ServicePlan
+from .layout import COLORS, ServicePlan
 from .proxy import upstream_name
+from .units import definition_path
 
 HEADER = "#!/usr/bin/env bash\nset -euo pipefail\n"
 
@@ -58,11 +59,18 @@ stop_slot() {{
 """
     if plan.runtime == "pm2":
         return f"""
-pm2_run() {{ runuser -u "$SERVICE_USER" -- env HOME="$BASE/shared" PM2_HOME="$BASE/shared/.pm2" pm2 "$@"; }}
+# PM2 as the service user, from its own home: run from the SSH session's directory (/root, 0700)
+# it cannot even start node.
+pm2_run() {{
+  (cd "$STATE" && runuser -u "$SERVICE_USER" -- env HOME="$STATE" PM2_HOME={quote(plan.paths.pm2_home(plan.name))} \\
+    pm2 "$@")
+}}
 start_slot() {{
+  # The daemon runs under its systemd unit, never under this SSH session: supervised, and back at boot.
+  systemctl enable --quiet {plan.unit}-pm2.service
+  systemctl start {plan.unit}-pm2.service
   pm2_run startOrReload "$ROOT{etc}/ecosystem.$1.config.js" --update-env
   pm2_run save --force >/dev/null
-  systemctl enable --quiet {plan.unit}-pm2.service
 }}
 stop_slot() {{
   pm2_run delete "$ROOT{etc}/ecosystem.$1.config.js" >/dev/null 2>&1 || true
@@ -109,6 +117,12 @@ def _switch(plan: ServicePlan, proxy: str | None) -> str:
     )
 
 
+def settings_files(plan: ServicePlan) -> list[str]:
+    """The files a running slot was started with, besides its commit: a change in any restarts it."""
+    return [plan.paths.env_file(plan.name), *(definition_path(plan, color) for color in COLORS),
+            *(plan.paths.secret_file(plan.name, path) for path in plan.files)]
+
+
 def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
     """The script `pulumi up` runs (as root) to deploy ``plan.ref``; also the rollback command.
 
@@ -117,8 +131,9 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
     files_line = "" if plan.runtime == "compose" else f'FILES="$ROOT{plan.paths.etc}/{plan.name}/files"\n'
     return HEADER + f"""# Deploys {plan.name}. Usage: deploy [--restart] [REF]
 #   REF: any branch, tag or commit (default {plan.ref}); deploying an older one is a rollback.
-#   --restart: start the release again in the other slot even if it is already serving,
-#              so changed settings take effect without downtime.
+#   The release is started again in the other slot when the commit or its settings (env file,
+#   process definitions, secret files) changed since it started; otherwise nothing happens.
+#   --restart: start it again in the other slot even if nothing changed.
 RESTART=no
 if [ "${{1:-}}" = --restart ]; then RESTART=yes; shift; fi
 APP={quote(plan.name)}
@@ -127,6 +142,8 @@ BASE="$ROOT{plan.paths.app(plan.name)}"
 {files_line}REPO={quote(plan.repo)}
 REF=${{1:-{quote(plan.ref)}}}
 SERVICE_USER={quote(plan.user)}
+STATE="$ROOT{plan.paths.state(plan.name)}"
+SETTINGS=({" ".join(f'"$ROOT{path}"' for path in settings_files(plan))})
 KEEP={plan.keep_releases}
 HEALTH_PATH={quote(plan.health_path or "")}
 HEALTH_RETRIES={plan.health_retries}
@@ -137,8 +154,11 @@ GREEN_PORTS={_array(plan.slot_ports("green"))}
 
 log() {{ printf '[deploy %s] %s\\n' "$APP" "$*"; }}
 ports_of() {{ if [ "$1" = blue ]; then echo "${{BLUE_PORTS[*]}}"; else echo "${{GREEN_PORTS[*]}}"; fi; }}
-# Builds run as the service user with HOME in shared/, the only place it may write (uv and npm caches).
-in_release() {{ (cd "$1" && runuser -u "$SERVICE_USER" -- env HOME="$BASE/shared" bash -c "$2"); }}
+# Builds run as the service user with HOME in its state directory (uv and npm caches), never in
+# shared/, which holds the app's data and is what backups archive.
+in_release() {{ (cd "$1" && runuser -u "$SERVICE_USER" -- env HOME="$STATE" bash -c "$2"); }}
+# What the running slot was started with besides its commit: a change means a restart.
+settings_id() {{ {{ cat "${{SETTINGS[@]}}" 2>/dev/null || true; }} | sha256sum | cut -c1-16; }}
 
 check_health() {{
   local port=$1 try=1 answer code
@@ -180,24 +200,27 @@ if [ -z "$sha" ]; then
   exit 1
 fi
 
-active=none active_sha=none
-if [ -f "$BASE/active" ]; then read -r active active_sha < "$BASE/active"; fi
-if [ "$active_sha" = "$sha" ] && [ "$RESTART" = no ]; then
-  log "already serving $sha from the $active slot"
+active=none active_sha=none active_settings=none
+if [ -f "$BASE/active" ]; then read -r active active_sha active_settings < "$BASE/active"; fi
+settings=$(settings_id)
+if [ "$active_sha" = "$sha" ] && [ "$active_settings" = "$settings" ] && [ "$RESTART" = no ]; then
+  log "already serving $sha from the $active slot with these settings"
   exit 0
 fi
 
+# A release is built where it will run (tools such as uv write absolute paths into it), and counts
+# as built only once its marker is written: a build that failed halfway is built again.
 release="$BASE/releases/$sha"
-if [ ! -d "$release" ]; then
+if [ ! -f "$release/.stackyard-release" ]; then
   log "building release $sha"
-  tmp="$release.partial"
+  tmp=$release
   rm -rf "$tmp"
   git clone --quiet "$REPO" "$tmp"
   git -C "$tmp" -c advice.detachedHead=false checkout --quiet "$sha"
 {'' if plan.runtime == "compose" else '  if [ -d "$FILES" ]; then cp -a "$FILES/." "$tmp/"; fi'}
   chown -R "$SERVICE_USER:" "$tmp"
 {_prepare(plan)}
-  mv "$tmp" "$release"
+  touch "$release/.stackyard-release"
 fi
 
 next=blue
@@ -223,7 +246,7 @@ fi
 if [ "$active" != none ]; then
   stop_slot "$active"
 fi
-printf '%s %s\\n' "$next" "$sha" > "$BASE/active.new"
+printf '%s %s %s\\n' "$next" "$sha" "$settings" > "$BASE/active.new"
 mv "$BASE/active.new" "$BASE/active"
 if [ "$active_sha" != none ]; then printf '%s\\n' "$active_sha" > "$BASE/previous"; fi
 ln -sfn "$release" "$BASE/current"

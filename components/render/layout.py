@@ -21,6 +21,7 @@ class Paths:
 
     srv: str = "/srv"
     etc: str = "/etc/stackyard"
+    var: str = "/var/lib/stackyard"
     systemd: str = "/etc/systemd/system"
     certs: str = "/etc/letsencrypt/live"
     acme_root: str = "/var/www/acme"
@@ -30,6 +31,19 @@ class Paths:
 
     def env_file(self, name: str) -> str:
         return f"{self.etc}/{name}.env"
+
+    def secret_file(self, name: str, relative: str) -> str:
+        """Where a service's secret file lives on the host (``files:`` in the stack file)."""
+        return f"{self.etc}/{name}/files/{relative.lstrip('/')}"
+
+    def state(self, name: str) -> str:
+        """The service user's HOME: build caches (uv, npm) and PM2's home. Not under /srv/<name>/shared,
+        which is the app's data and what backups archive: caches and PM2's dump (it holds the env
+        secrets) must not end up there."""
+        return f"{self.var}/{name}"
+
+    def pm2_home(self, name: str) -> str:
+        return f"{self.state(name)}/pm2"
 
     def upstream(self, name: str, proxy: str) -> str:
         return f"{self.etc}/upstreams/{name}.{proxy}"

@@ -31,6 +31,15 @@ APT = """apt_install() {
 """
 
 
+REPLACED = """replaced() {
+  # Moves PATH.new over PATH if they differ; true when it did. A config that did not change must not
+  # restart the database that reads it.
+  if [ -f "$1" ] && cmp -s "$1.new" "$1"; then rm -f "$1.new"; return 1; fi
+  mv "$1.new" "$1"
+}
+"""
+
+
 def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterable[int] = (80, 443),
                 paths: Paths = Paths()) -> str:
     """Waits for cloud-init, installs base packages, hardens sshd, enables unattended upgrades and ufw."""
@@ -86,7 +95,8 @@ fi""")
     if "node" in languages or "pm2" in runtimes:
         steps.append("apt_install nodejs npm")
     if "pm2" in runtimes:
-        steps.append(f"""if ! pm2 --version 2>/dev/null | grep -qx '{PM2_VERSION}'; then
+        # Asked of npm, not of pm2: any pm2 command run as root starts a root PM2 daemon that stays.
+        steps.append(f"""if ! npm ls --global --depth=0 'pm2@{PM2_VERSION}' >/dev/null 2>&1; then
   npm install --global --no-audit --no-fund 'pm2@{PM2_VERSION}'
 fi""")
     if "compose" in runtimes:
@@ -99,24 +109,32 @@ systemctl enable --now docker""")
 
 
 def service_user_script(plan: ServicePlan) -> str:
-    """The service's system user and directories: code is root-readable, only shared/ is writable."""
+    """The service's system user and directories. Code is root's and read-only to it; it may write only
+    shared/ (its data) and its state directory (HOME: build caches, PM2). Its settings directory is
+    root's, readable by its group (PM2 loads the ecosystem file as the service user); its secret files
+    are its own, 0600. Each directory is set to its mode every time, so a second run changes nothing."""
     base = plan.paths.app(plan.name)
+    etc = f"{plan.paths.etc}/{plan.name}"
     return HEADER + f"""if ! id -u {plan.user} >/dev/null 2>&1; then
-  useradd --system --home-dir {base} --shell /usr/sbin/nologin {plan.user}
+  useradd --system --home-dir {plan.paths.state(plan.name)} --shell /usr/sbin/nologin {plan.user}
 fi
-install -d -m 0755 -o root -g root {base} {base}/releases {base}/slots
+install -d -m 0755 -o root -g root {base} {base}/releases {base}/slots {plan.paths.var}
 install -d -m 0750 -o {plan.user} -g {plan.user} {base}/shared
-install -d -m 0700 -o {plan.user} -g {plan.user} {plan.paths.etc}/{plan.name} {plan.paths.etc}/{plan.name}/files
+install -d -m 0700 -o {plan.user} -g {plan.user} {plan.paths.state(plan.name)}
+install -d -m 0750 -o root -g {plan.user} {etc}
+install -d -m 0700 -o {plan.user} -g {plan.user} {etc}/files
 """
 
 
-def write_file_command(path: str, *, owner: str = "root", mode: str = "0600") -> str:
-    """A command that writes its stdin to ``path`` atomically, never readable by anyone else meanwhile."""
+def write_file_command(path: str, *, owner: str = "root", group: str | None = None, mode: str = "0600") -> str:
+    """A command that writes its stdin to ``path`` atomically, never readable by anyone else meanwhile.
+    Its directory is created if missing (0755), and left as it is if it exists."""
     directory = path.rsplit("/", 1)[0] or "/"
+    new = quote(path + ".new")
     return (
-        f"umask 077 && install -d -m 0755 {quote(directory)} && "
-        f"cat > {quote(path + '.new')} && chown {quote(owner)}: {quote(path + '.new')} && "
-        f"chmod {mode} {quote(path + '.new')} && mv {quote(path + '.new')} {quote(path)}"
+        f"umask 077 && mkdir -p {quote(directory)} && "
+        f"cat > {new} && chown {quote(owner)}:{quote(group or '')} {new} && "
+        f"chmod {mode} {new} && mv {new} {quote(path)}"
     )
 
 
@@ -140,11 +158,12 @@ def accessories_script(accessories: dict[str, dict], paths: Paths = Paths()) -> 
                 sql += (f"printf \"GRANT ALL PRIVILEGES ON \\`%s\\`.* TO '%s'@'localhost';\\n\" "
                         f"{quote(spec['database'])} {user}\n")
         parts.append(f"""apt_install mariadb-server
-cat > /etc/mysql/mariadb.conf.d/60-stackyard.cnf <<'EOF'
+cat > /etc/mysql/mariadb.conf.d/60-stackyard.cnf.new <<'EOF'
 [mysqld]
 bind-address = 127.0.0.1
 EOF
-systemctl restart mariadb
+if replaced /etc/mysql/mariadb.conf.d/60-stackyard.cnf; then systemctl restart mariadb; fi
+systemctl enable --quiet --now mariadb
 pass=$(cat {pw}/mysql.password)
 {{
 {sql}}} | mysql""")
@@ -158,10 +177,12 @@ umask 077
   printf 'requirepass %s\\n' "$pass"
 }} > /etc/redis/stackyard.conf.new
 chown redis: /etc/redis/stackyard.conf.new && chmod 0640 /etc/redis/stackyard.conf.new
-mv /etc/redis/stackyard.conf.new /etc/redis/stackyard.conf
+restart=no
+if replaced /etc/redis/stackyard.conf; then restart=yes; fi
 include='include /etc/redis/stackyard.conf'
-grep -qx "$include" /etc/redis/redis.conf || echo "$include" >> /etc/redis/redis.conf
-systemctl restart redis-server""")
+if ! grep -qx "$include" /etc/redis/redis.conf; then echo "$include" >> /etc/redis/redis.conf; restart=yes; fi
+if [ "$restart" = yes ]; then systemctl restart redis-server; fi
+systemctl enable --quiet --now redis-server""")
     if "postgresql" in accessories:
         spec = accessories["postgresql"]
         sql = ""
@@ -179,7 +200,7 @@ systemctl restart redis-server""")
 pass=$(cat {pw}/postgresql.password)
 {{
 {sql}}} | runuser -u postgres -- psql --quiet -v ON_ERROR_STOP=1""")
-    return HEADER + APT + "\n" + "\n\n".join(parts) + "\n"
+    return HEADER + APT + REPLACED + "\n" + "\n\n".join(parts) + "\n"
 
 
 def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str], accessories: Iterable[str],
@@ -218,9 +239,10 @@ def backup_cron(schedule: str) -> str:
 
 
 def install_files(files: dict[str, tuple[str, str]]) -> str:
-    """A script that writes each ``path: (content, mode)`` with a quoted heredoc, creating its directory."""
+    """A script that writes each ``path: (content, mode)`` with a quoted heredoc. A missing directory is
+    created (0755); an existing one keeps its owner and mode."""
     return "set -euo pipefail\n" + "".join(
-        f"install -d -m 0755 {path.rsplit('/', 1)[0]}\n"
+        f"mkdir -p {path.rsplit('/', 1)[0]}\n"
         f"cat > {path} <<'STACKYARD_EOF'\n{content}STACKYARD_EOF\n"
         f"chmod {mode} {path}\n"
         for path, (content, mode) in sorted(files.items())

@@ -67,9 +67,20 @@ def systemd_unit_name(plan: ServicePlan, color: str) -> str:
     return f"{plan.unit}-{color}{'@' if plan.port is not None else ''}.service"
 
 
+def definition_path(plan: ServicePlan, color: str) -> str:
+    """Where the process definition of one slot lives: a systemd unit, a PM2 ecosystem file or a compose file."""
+    if plan.runtime == "systemd":
+        return f"{plan.paths.systemd}/{systemd_unit_name(plan, color)}"
+    name = "ecosystem.{}.config.js" if plan.runtime == "pm2" else "compose.{}.yml"
+    return f"{plan.paths.etc}/{plan.name}/{name.format(color)}"
+
+
 def pm2_unit(plan: ServicePlan) -> str:
-    """Brings the service's saved PM2 processes back after a reboot (what `pm2 startup` would write)."""
-    home = f"{plan.paths.app(plan.name)}/shared"
+    """The service's PM2 daemon, run by systemd (what `pm2 startup` would write): the deploy starts the
+    daemon through this unit, so its processes live in the unit's cgroup, are supervised, and come
+    back after a reboot from the dump `pm2 save` wrote."""
+    home = plan.paths.state(plan.name)
+    pm2_home = plan.paths.pm2_home(plan.name)
     return "\n".join([
         "[Unit]",
         f"Description=PM2 processes of {plan.name}, managed by stackyard",
@@ -79,9 +90,13 @@ def pm2_unit(plan: ServicePlan) -> str:
         "[Service]",
         "Type=forking",
         f"User={plan.user}",
+        f"Group={plan.user}",
+        f"WorkingDirectory={home}",
         f"Environment=HOME={home}",
-        f"Environment=PM2_HOME={home}/.pm2",
-        f"PIDFile={home}/.pm2/pm2.pid",
+        f"Environment=PM2_HOME={pm2_home}",
+        "Environment=PATH=/usr/local/bin:/usr/bin:/bin",
+        f"PIDFile={pm2_home}/pm2.pid",
+        "LimitNOFILE=65536",
         "ExecStart=/usr/bin/env pm2 resurrect",
         "ExecReload=/usr/bin/env pm2 reload all",
         "ExecStop=/usr/bin/env pm2 kill",
