@@ -19,9 +19,13 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 
-.PHONY: help deps system-deps test test-unit test-engine lint preview bench bench-engine clean
+.PHONY: help deps system-deps host-deps test test-unit test-engine test-e2e lint preview up down destroy bench \
+	bench-engine clean
 
 help:
+	@echo "make up            boot the local Debian host and pulumi up the local stack on it (FRESH=1: clean disk)"
+	@echo "make down          stop the local host and undo every change it made to this machine"
+	@echo "make destroy       pulumi destroy the local stack and remove it"
 	@echo "make preview       pulumi preview of STACK (default: production) on a local file backend"
 	@echo "make test          install what the tests need, then ruff, the unit tests and the engine tier"
 	@echo "make test-unit     the unit tests (mocks, real validators, PostgreSQL)"
@@ -57,6 +61,29 @@ system-deps:
 	fi
 	@scripts/compose-plugin
 	@scripts/pgvector
+
+# The local host (scripts/local_host.py): a systemd-nspawn container booting a debootstrap image.
+# systemd-container without its recommends: libnss-mymachines would rewrite this machine's nsswitch.conf.
+HOST_TOOLS := debootstrap:debootstrap systemd-nspawn:systemd-container iptables:iptables git:git
+host-deps:
+	@missing=""; for pair in $(HOST_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      $$missing >/dev/null; \
+	  else echo "missing$$missing and cannot install here: the local host cannot run"; exit 1; fi; \
+	fi
+
+up: $(DEPS_STAMP) host-deps
+	$(VENV)/bin/python scripts/local_stack.py up $(if $(FRESH),--fresh)
+
+down:
+	python3 scripts/local_host.py down
+
+destroy: $(DEPS_STAMP)
+	$(VENV)/bin/python scripts/local_stack.py destroy
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .

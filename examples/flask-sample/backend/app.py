@@ -1,0 +1,46 @@
+"""A Flask API in the shape of seed 003's flask-backend: PM2 runs it under gunicorn, with MySQL
+(MariaDB) and Redis on the same host. /health is healthy only when both accept its passwords."""
+
+import os
+
+import pymysql
+import redis
+from flask import Flask, jsonify
+
+VERSION = "1"
+
+app = Flask(__name__)
+
+
+def mysql_ok() -> str | None:
+    try:
+        connection = pymysql.connect(host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
+                                     user=os.environ["MYSQL_USER"], password=os.environ["MYSQL_PASSWORD"],
+                                     database=os.environ["MYSQL_DATABASE"], connect_timeout=3)
+        with connection, connection.cursor() as cursor:
+            cursor.execute("select 1")
+        return None
+    except Exception as err:  # the kind of failure only: never a password
+        return type(err).__name__
+
+
+def redis_ok() -> str | None:
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, password=os.environ["REDIS_PASSWORD"],
+                    socket_timeout=3).ping()
+        return None
+    except Exception as err:
+        return type(err).__name__
+
+
+@app.get("/health")
+def health():
+    problems = {name: error for name, error in (("mysql", mysql_ok()), ("redis", redis_ok())) if error}
+    body = {"status": "ok" if not problems else "failing", "version": VERSION, "problems": problems,
+            "instance": os.environ.get("PORT")}
+    return jsonify(body), 200 if not problems else 503
+
+
+@app.get("/")
+def index():
+    return jsonify(service="flask-sample", version=VERSION)

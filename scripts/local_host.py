@@ -1,0 +1,478 @@
+#!/usr/bin/env python3
+"""local_host: a real Debian 12 server on this machine, for `make up` and the end-to-end tests.
+
+The host is a `systemd-nspawn` container booting a debootstrap root filesystem: systemd as PID 1,
+sshd, apt, and its own network namespace, so ufw and iptables rules it loads stay inside it. It is
+reached at 10.213.0.2 through a veth pair whose other end (10.213.0.1) is on this machine; nothing
+is forwarded or published, so it answers this machine only. Its outbound traffic (apt, PyPI, npm)
+is masqueraded through this machine.
+
+    scripts/local_host.py image           build the image, or reuse it (cached by its recipe)
+    scripts/local_host.py up [--fresh]    network, boot, wait for SSH; --fresh starts from a clean disk
+    scripts/local_host.py down            stop the host (by its PID) and undo every change to this machine
+    scripts/local_host.py status          what is running
+    scripts/local_host.py ssh [CMD...]    a shell or a command on the host, as root
+    scripts/local_host.py repos           publish examples/* as git repositories the host can clone
+
+What `up` changes on this machine, and `down` undoes: a network namespace `stackyard-local`, a
+veth pair, `net.ipv4.ip_forward` (restored to what it was), one MASQUERADE rule for 10.213.0.0/30,
+a cgroup `stackyard-local` in each cgroup hierarchy, /run/systemd/nspawn (nspawn's lock files) if
+it made it, and two processes: the container and the git server, each with its PID file.
+
+Everything else lives under ~/.cache/stackyard/local-host (STACKYARD_CACHE): the image, keyed by
+the sha256 of its recipe; the host's disk; the SSH client key; the sample repositories. Root only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("STACKYARD_CACHE", Path.home() / ".cache" / "stackyard")) / "local-host"
+NAME = "stackyard-local"
+HOST_IP = "10.213.0.1"
+GUEST_IP = "10.213.0.2"
+SUBNET = "10.213.0.0/30"
+VETH = "sy-local"
+GIT_PORT = 8480
+MIRROR = os.environ.get("STACKYARD_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+NSPAWN_RUN = Path("/run/systemd/nspawn")
+
+# What a fresh cloud server of Debian 12 has, and no more: provisioning installs the rest.
+PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "ca-certificates", "iproute2", "sudo", "procps",
+            "python3", "less", "cron", "logrotate"]
+APT_SOURCES = """Types: deb
+URIs: {mirror}
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: {security}
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+# This machine's egress re-signs TLS with its own CA (/usr/local/share/ca-certificates): the host
+# trusts it like this machine does, for apt, pip, uv and npm. A real server needs none of this.
+TRUST = {
+    "etc/pip.conf": "[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n",
+    "etc/uv/uv.toml": "native-tls = true\n",
+    "etc/npmrc": "cafile=/etc/ssl/certs/ca-certificates.crt\n",
+    "usr/etc/npmrc": "cafile=/etc/ssl/certs/ca-certificates.crt\n",
+    "etc/environment": "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n",
+}
+RECIPE_VERSION = "1"
+"""Bump when the build steps below change, so a cached image of the old recipe is not reused."""
+
+
+def log(message: str) -> None:
+    print(f"[local-host] {message}", flush=True)
+
+
+def run(*args: str | Path, check: bool = True, quiet: bool = False, **kwargs) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(a) for a in args], text=True, capture_output=True, **kwargs)
+    if check and done.returncode != 0:
+        raise SystemExit(f"local-host: {' '.join(map(str, args))} failed ({done.returncode}):\n"
+                         f"{done.stdout}{done.stderr}")
+    if not quiet and done.stderr.strip() and done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+    return done
+
+
+@dataclass(frozen=True)
+class Paths:
+    cache: Path = CACHE
+
+    @property
+    def key(self) -> Path:
+        return self.cache / "ssh" / "id_ed25519"
+
+    @property
+    def images(self) -> Path:
+        return self.cache / "images"
+
+    @property
+    def disk(self) -> Path:
+        return self.cache / "hosts" / "local" / "rootfs"
+
+    @property
+    def run(self) -> Path:
+        return self.cache / "run"
+
+    @property
+    def repos(self) -> Path:
+        return self.cache / "repos"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.run / "known_hosts"
+
+
+PATHS = Paths()
+
+
+# --- the image ---------------------------------------------------------------------------------
+
+
+def client_key() -> Path:
+    if not PATHS.key.exists():
+        PATHS.key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "stackyard-local", "-f", PATHS.key)
+    return PATHS.key
+
+
+def trusted_cas() -> list[Path]:
+    return sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
+
+
+def recipe() -> str:
+    """Everything that decides the image's content: a change in any of it builds a new image."""
+    parts = [RECIPE_VERSION, MIRROR, " ".join(PACKAGES), APT_SOURCES, repr(sorted(TRUST.items())),
+             client_key().with_suffix(".pub").read_text()]
+    parts += [f"{ca.name}:{hashlib.sha256(ca.read_bytes()).hexdigest()}" for ca in trusted_cas()]
+    return "\n".join(parts)
+
+
+def image_dir() -> Path:
+    return PATHS.images / hashlib.sha256(recipe().encode()).hexdigest()[:16]
+
+
+def build_image() -> Path:
+    """The image's root filesystem: debootstrap, then what makes it a server we can log in to."""
+    target = image_dir()
+    if (target / "rootfs" / "etc" / "stackyard-image").exists():
+        log(f"image {target.name}: cached")
+        return target / "rootfs"
+    for tool in ("debootstrap", "systemd-nspawn"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"local-host: {tool} is missing; `make host-deps` installs it")
+    work = target.with_suffix(".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    rootfs = work / "rootfs"
+    started = time.monotonic()
+    log(f"image {target.name}: debootstrap bookworm from {MIRROR} (about a minute)")
+    run("debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", "bookworm", rootfs, MIRROR)
+    security = MIRROR.replace("/debian", "/debian-security") if MIRROR.endswith("/debian") else MIRROR
+    (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
+    (rootfs / "etc/apt/sources.list.d/debian.sources").write_text(APT_SOURCES.format(mirror=MIRROR,
+                                                                                   security=security))
+    ssh_dir = rootfs / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(client_key().with_suffix(".pub").read_text())
+    (ssh_dir / "authorized_keys").chmod(0o600)
+    (rootfs / "etc/hostname").write_text(f"{NAME}\n")
+    (rootfs / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {NAME}\n")
+    for ca in trusted_cas():
+        shutil.copy(ca, rootfs / "usr/local/share/ca-certificates" / ca.name)
+    for relative, text in TRUST.items():
+        path = rootfs / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a" if relative == "etc/environment" else "w") as f:
+            f.write(text)
+    run("chroot", rootfs, "update-ca-certificates", "--fresh")
+    run("chroot", rootfs, "apt-get", "clean")
+    (rootfs / "etc/stackyard-image").write_text(recipe())
+    shutil.rmtree(target, ignore_errors=True)
+    work.rename(target)
+    log(f"image {target.name}: built in {time.monotonic() - started:.0f} s")
+    return target / "rootfs"
+
+
+# --- the network ---------------------------------------------------------------------------------
+
+
+def netns_exists() -> bool:
+    return NAME in run("ip", "netns", "list").stdout.split()
+
+
+def masquerade(action: str) -> subprocess.CompletedProcess[str]:
+    return run("iptables", "-t", "nat", action, "POSTROUTING", "-s", SUBNET, "!", "-o", VETH, "-j", "MASQUERADE",
+               check=False, quiet=True)
+
+
+def network_up() -> None:
+    PATHS.run.mkdir(parents=True, exist_ok=True)
+    if not netns_exists():
+        run("ip", "netns", "add", NAME)
+    if run("ip", "link", "show", VETH, check=False, quiet=True).returncode != 0:
+        run("ip", "link", "add", VETH, "type", "veth", "peer", "name", "host0", "netns", NAME)
+        run("ip", "addr", "add", f"{HOST_IP}/30", "dev", VETH)
+        run("ip", "link", "set", VETH, "up")
+        inside = ["ip", "netns", "exec", NAME]
+        run(*inside, "ip", "link", "set", "lo", "up")
+        run(*inside, "ip", "addr", "add", f"{GUEST_IP}/30", "dev", "host0")
+        run(*inside, "ip", "link", "set", "host0", "up")
+        run(*inside, "ip", "route", "add", "default", "via", HOST_IP)
+    forward = Path("/proc/sys/net/ipv4/ip_forward")
+    saved = PATHS.run / "ip_forward"
+    if not saved.exists():
+        saved.write_text(forward.read_text())
+    forward.write_text("1\n")
+    if masquerade("-C").returncode != 0:
+        masquerade("-A")
+
+
+def network_down() -> None:
+    while masquerade("-C").returncode == 0:
+        masquerade("-D")
+    saved = PATHS.run / "ip_forward"
+    if saved.exists():
+        Path("/proc/sys/net/ipv4/ip_forward").write_text(saved.read_text())
+        saved.unlink()
+    run("ip", "link", "del", VETH, check=False, quiet=True)
+    if netns_exists():
+        run("ip", "netns", "del", NAME)
+
+
+# --- the container ---------------------------------------------------------------------------------
+
+
+def cgroups() -> list[Path]:
+    """A cgroup of our own in each hierarchy nspawn uses, so it never writes at their roots."""
+    return [CGROUP_ROOT / h / NAME for h in ("systemd", "unified") if (CGROUP_ROOT / h).is_dir()] or [
+        CGROUP_ROOT / NAME]
+
+
+def pid_of(name: str) -> int | None:
+    path = PATHS.run / f"{name}.pid"
+    try:
+        pid = int(path.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+LAUNCHER = """#!/bin/bash
+# Keeps the container running: nspawn exits with 133 when the container reboots, so start it again.
+for cgroup in {cgroups}; do echo $$ > "$cgroup/cgroup.procs"; done
+child=
+trap '[ -n "$child" ] && kill -TERM "$child"; wait "$child"; exit 0' TERM INT
+while :; do
+  systemd-nspawn --boot --directory={disk} --machine={name} --network-namespace-path=/run/netns/{name} \\
+    --private-network --keep-unit --register=no --resolv-conf=copy-host --console=read-only &
+  child=$!
+  wait "$child"
+  rc=$?
+  child=
+  [ "$rc" = 133 ] || exit "$rc"
+  echo "[local-host] the container rebooted; starting it again"
+done
+"""
+
+
+def disk(fresh: bool) -> None:
+    """The host's disk: a copy of the image, kept from one boot to the next unless ``fresh``."""
+    image = build_image()
+    if fresh and PATHS.disk.exists():
+        if pid_of("container"):
+            raise SystemExit("local-host: the host is running; `make down` before asking for a fresh disk")
+        log("fresh disk: removing the old one")
+        shutil.rmtree(PATHS.disk.parent)
+    if not (PATHS.disk / "etc/stackyard-image").exists():
+        PATHS.disk.parent.mkdir(parents=True, exist_ok=True)
+        run("cp", "-a", "--reflink=auto", image, PATHS.disk)
+
+
+def boot() -> None:
+    if pid_of("container"):
+        log("already running")
+        return
+    made_run_dir = not NSPAWN_RUN.exists()
+    if made_run_dir:
+        (PATHS.run / "made-nspawn-run").touch()
+    for cgroup in cgroups():
+        cgroup.mkdir(exist_ok=True)
+    launcher = PATHS.run / "launch"
+    launcher.write_text(LAUNCHER.format(cgroups=" ".join(str(c) for c in cgroups()), disk=PATHS.disk, name=NAME))
+    launcher.chmod(0o700)
+    console = (PATHS.run / "console.log").open("w")
+    process = subprocess.Popen([str(launcher)], stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
+    (PATHS.run / "container.pid").write_text(f"{process.pid}\n")
+
+
+def ssh_args() -> list[str]:
+    return ["ssh", "-i", str(PATHS.key), "-o", "BatchMode=yes", "-o", f"UserKnownHostsFile={PATHS.known_hosts}",
+            "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=3", "-o", "LogLevel=ERROR"]
+
+
+def host_key() -> str:
+    """The host's ed25519 key, ``ssh-ed25519 AAAA...``: what the stack pins."""
+    return " ".join((PATHS.disk / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2])
+
+
+def wait_for_ssh(timeout: float = 120) -> float:
+    PATHS.known_hosts.write_text(f"{GUEST_IP} {host_key()}\n")
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if not pid_of("container"):
+            raise SystemExit(f"local-host: the container stopped; see {PATHS.run / 'console.log'}")
+        done = subprocess.run([*ssh_args(), f"root@{GUEST_IP}", "systemctl is-system-running --wait"],
+                              capture_output=True, text=True)
+        if done.returncode == 0 or done.stdout.strip() in ("running", "degraded"):
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise SystemExit(f"local-host: no SSH on {GUEST_IP} after {timeout:.0f} s; see {PATHS.run / 'console.log'}")
+
+
+def stop_container() -> None:
+    pid = pid_of("container")
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 60
+        while pid_of("container") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if pid_of("container"):
+            os.killpg(pid, signal.SIGKILL)
+            time.sleep(0.5)
+    (PATHS.run / "container.pid").unlink(missing_ok=True)
+    for cgroup in cgroups():
+        if cgroup.exists():
+            # the container's own cgroups first, deepest first: a cgroup with children cannot go
+            nested = sorted((p for p in cgroup.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+            for directory in [*nested, cgroup]:
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+    marker = PATHS.run / "made-nspawn-run"
+    if marker.exists():
+        shutil.rmtree(NSPAWN_RUN, ignore_errors=True)
+        marker.unlink()
+
+
+# --- sample repositories ----------------------------------------------------------------------------
+
+
+def publish_repos() -> list[str]:
+    """Each examples/<name> as a bare repository <cache>/repos/<name>.git, served over plain HTTP (git's
+    dumb protocol) on the host's side of the veth: the host clones from there, as from a forge. A
+    change in examples/<name> becomes a new commit on its main branch."""
+    PATHS.repos.mkdir(parents=True, exist_ok=True)
+    names = []
+    for example in sorted(p for p in (REPO / "examples").iterdir() if p.is_dir()):
+        bare = PATHS.repos / f"{example.name}.git"
+        if not bare.exists():
+            run("git", "init", "--quiet", "--bare", "--initial-branch=main", bare)
+        commit_tree(bare, example, f"{example.name} from stackyard's examples/")
+        names.append(example.name)
+    return names
+
+
+def commit_tree(bare: Path, tree: Path, message: str) -> str:
+    """Commits the files of ``tree`` to the main branch of ``bare`` if they differ from its tip; returns the tip."""
+    env = {**os.environ, "GIT_DIR": str(bare), "GIT_WORK_TREE": str(tree),
+           "GIT_INDEX_FILE": str(bare / "stackyard.index"), "GIT_AUTHOR_NAME": "stackyard",
+           "GIT_AUTHOR_EMAIL": "local@stackyard.test", "GIT_COMMITTER_NAME": "stackyard",
+           "GIT_COMMITTER_EMAIL": "local@stackyard.test"}
+    run("git", "add", "--all", env=env)
+    has_head = run("git", "rev-parse", "--verify", "--quiet", "HEAD", check=False, env=env).returncode == 0
+    if not has_head or run("git", "diff", "--cached", "--quiet", "HEAD", check=False, env=env).returncode != 0:
+        run("git", "commit", "--quiet", "-m", message, env=env)
+    run("git", "update-server-info", env=env)
+    return run("git", "rev-parse", "HEAD", env=env).stdout.strip()
+
+
+def serve_repos() -> None:
+    if pid_of("git-server"):
+        return
+    process = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(GIT_PORT), "--bind", HOST_IP, "--directory", str(PATHS.repos)],
+        stdout=(PATHS.run / "git-server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    (PATHS.run / "git-server.pid").write_text(f"{process.pid}\n")
+
+
+def stop_repos() -> None:
+    pid = pid_of("git-server")
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+    (PATHS.run / "git-server.pid").unlink(missing_ok=True)
+
+
+def repo_url(name: str) -> str:
+    return f"http://{HOST_IP}:{GIT_PORT}/{name}.git"
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+
+def up(fresh: bool = False) -> dict[str, float]:
+    if os.geteuid() != 0:
+        raise SystemExit("local-host: needs root (network namespaces, nspawn)")
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    build_image()
+    timings["image"] = time.monotonic() - started
+    started = time.monotonic()
+    disk(fresh)
+    timings["disk"] = time.monotonic() - started
+    started = time.monotonic()
+    network_up()
+    boot()
+    wait_for_ssh()
+    timings["boot to SSH"] = time.monotonic() - started
+    publish_repos()
+    serve_repos()
+    log(f"up: root@{GUEST_IP} (host key {host_key()[:40]}...), git repositories at http://{HOST_IP}:{GIT_PORT}/")
+    return timings
+
+
+def down() -> None:
+    stop_repos()
+    stop_container()
+    network_down()
+    log("down: container stopped, network namespace, veth, NAT rule and ip_forward restored")
+
+
+def status() -> int:
+    running = pid_of("container")
+    print(f"container: {'running, pid ' + str(running) if running else 'stopped'}")
+    print(f"git server: {'running' if pid_of('git-server') else 'stopped'}")
+    print(f"network namespace: {'present' if netns_exists() else 'absent'}")
+    print(f"image: {image_dir()} ({'built' if (image_dir() / 'rootfs').exists() else 'not built'})")
+    return 0 if running else 3
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="local_host.py", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("image")
+    up_parser = sub.add_parser("up")
+    up_parser.add_argument("--fresh", action="store_true")
+    sub.add_parser("down")
+    sub.add_parser("status")
+    ssh_parser = sub.add_parser("ssh")
+    ssh_parser.add_argument("cmd", nargs=argparse.REMAINDER)
+    sub.add_parser("repos")
+    args = parser.parse_args(argv)
+    if args.command == "image":
+        build_image()
+    elif args.command == "up":
+        for phase, seconds in up(args.fresh).items():
+            log(f"{phase}: {seconds:.1f} s")
+    elif args.command == "down":
+        down()
+    elif args.command == "status":
+        return status()
+    elif args.command == "ssh":
+        return subprocess.call([*ssh_args(), "-t" if not args.cmd else "-T", f"root@{GUEST_IP}", *args.cmd])
+    elif args.command == "repos":
+        for name in publish_repos():
+            print(repo_url(name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
