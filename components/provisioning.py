@@ -17,7 +17,7 @@ import pulumi_command as command
 from .model import Service
 from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
-from .render.deploy import deploy_script
+from .render.deploy import deploy_script, removal_script
 from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
 from .render.units import compose_file, definition_path, env_file, pm2_ecosystem, pm2_unit, systemd_unit
@@ -145,9 +145,15 @@ class HostProvisioning(pulumi.ComponentResource):
                                                     paths.secret_file(name, relative), file_values[-1],
                                                     owner=plan.user, after=after))
         definitions = service_definitions(plan, service, paths)
-        script = deploy_script(plan, proxy)
-        install = provision.install_files({**definitions, f"{paths.app(name)}/deploy": (script, "0755")})
+        install = provision.install_files({**definitions,
+                                           f"{paths.app(name)}/deploy": (deploy_script(plan, proxy), "0755"),
+                                           f"{paths.app(name)}/remove": (removal_script(plan, proxy), "0700")})
         setup = self.remote.step(f"{name}-setup", install, after=after)
+        # The service's place on the host: created once, deleted only when the service leaves the stack
+        # (or the stack is destroyed), which stops it there. Its inputs never change with a deploy, so a
+        # deploy can never run its removal.
+        self.remote.run(f"{name}-service", "true", delete=f"{self.remote.sudo}{paths.app(name)}/remove",
+                        triggers=[name], after=[setup])
         # The deploy runs again when the ref, the process definitions, the env file or a secret file
         # change; the script itself restarts the release only if its commit or those files changed.
         return self.remote.run(f"{name}-deploy", f"{self.remote.sudo}{paths.app(name)}/deploy "

@@ -52,12 +52,15 @@ class RemoteSteps:
         """Steps run as root: through ``sudo -n`` when the connection's user is not root."""
 
     def run(self, step: str, create: str, *, triggers: pulumi.Input[list[str]],
-            after: Sequence[pulumi.Resource] = (), stdin: pulumi.Input[str] | None = None) -> command.remote.Command:
-        """A command run (again) when its ``triggers`` change; its output is shown, so it must hold no secret."""
+            after: Sequence[pulumi.Resource] = (), stdin: pulumi.Input[str] | None = None,
+            delete: str | None = None) -> command.remote.Command:
+        """A command run (again) when its ``triggers`` change, and ``delete`` when it leaves the stack; its
+        output is shown, so it must hold no secret."""
         return command.remote.Command(
             f"{self.prefix}-{step}",
             connection=self.connection,
             create=create,
+            delete=delete,
             stdin=stdin,
             triggers=triggers,
             logging="stdoutAndStderr",

@@ -139,11 +139,11 @@ def up(fresh: bool) -> int:
     timings.update(local_host.up(fresh))
     env = environment()
     phase = time.monotonic()
-    prepare(env)
     if fresh:
-        # A clean disk has none of what the state says was done: forget it (no step has a delete
-        # command, so this touches nothing on the host), and provision from the start.
-        pulumi("destroy", "--yes", env=env)
+        # A clean disk has none of what the state says was done: forget the state (without running any
+        # removal on the host), and provision from the start.
+        pulumi("stack", "rm", "--force", "--yes", "--preserve-config", env=env, check=False, config_file=False)
+    prepare(env)
     timings["stack config"] = time.monotonic() - phase
     phase = time.monotonic()
     print(f"[local-stack] pulumi up --stack {STACK} (pulumi from {shutil.which('pulumi', path=env['PATH'])})",
@@ -169,7 +169,7 @@ def destroy() -> int:
         shutil.copy(STACK_FILE, CONFIG_COPY)
     done = pulumi("destroy", "--yes", env=env, stream=True, check=False)
     if done.returncode == 0:
-        pulumi("stack", "rm", "--yes", env=env, config_file=False)
+        pulumi("stack", "rm", "--yes", "--preserve-config", env=env, config_file=False)
         CONFIG_COPY.unlink(missing_ok=True)
     return done.returncode
 

@@ -230,3 +230,23 @@ def test_a_release_is_built_where_it_runs_and_a_half_built_one_is_built_again(ho
     # Tools such as uv write absolute paths into the build: it must happen at the path it runs from.
     assert (release / "built-in.txt").read_text().strip() == str(release)
     assert (release / ".stackyard-release").exists()
+
+
+def test_removal_stops_both_slots_drops_the_upstream_and_keeps_the_data(host: Host) -> None:
+    from components.render.deploy import removal_script
+
+    assert host.deploy(plan_for(host)).returncode == 0
+    (host.base / "shared").mkdir()
+    (host.base / "shared" / "uploads.db").write_text("data")
+    script = host.tmp / "remove"
+    script.write_text(removal_script(plan_for(host), "nginx"))
+    env = {"PATH": f"{host.bin}:/usr/bin:/bin", "STACKYARD_ROOT": str(host.root), "STUB": str(host.tmp)}
+    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    calls = host.calls()
+    for color, port in (("blue", 9000), ("green", 10000)):
+        assert any(c.startswith(f"systemctl disable --quiet --now stackyard-mivaa-{color}@{port}") for c in calls)
+    assert not (host.root / "etc/stackyard/upstreams/mivaa.nginx").exists()
+    assert not (host.base / "active").exists()
+    assert (host.base / "shared" / "uploads.db").read_text() == "data"
+    assert any((host.base / "releases").iterdir())

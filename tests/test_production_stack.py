@@ -29,15 +29,17 @@ def test_mehko_hetzner_host_caddy_ports_dns_and_pages(production: Run) -> None:
         "hcloud:index/firewallAttachment:FirewallAttachment": 1,
         "hcloud:index/primaryIp:PrimaryIp": 1,
         "hcloud:index/server:Server": 1,
-        # base, runtimes, proxy, and per service: user, env file, setup, deploy; plus the worker's key file
-        "command:remote:Command": 3 + 3 * 4 + 1,
+        # base, runtimes, proxy, and per service: user, env file, setup, its place (removal), deploy; plus
+        # the worker's key file
+        "command:remote:Command": 3 + 3 * 5 + 1,
     }
 
 
 def test_productivity_adopts_its_server_without_creating_one(production: Run) -> None:
     assert cloud(production.counts("productivity")) == {
-        # base, runtimes, 2 password files, accessories, proxy, backups; per service user, env, setup, deploy
-        "command:remote:Command": 7 + 2 * 4,
+        # base, runtimes, 2 password files, accessories, proxy, backups; per service user, env, setup, place,
+        # deploy
+        "command:remote:Command": 7 + 2 * 5,
         "random:index/randomPassword:RandomPassword": 2,  # mysql and redis
     }
     assert production.counts("productivity")["stackyard:index:VpsHost"] == 1
@@ -53,7 +55,7 @@ def test_material_kai_droplet_dns_vercel_and_actions_secrets(production: Run) ->
         "pulumi:providers:github": 1,
         "vercel:index/project:Project": 1,
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable": 12,
-        "command:remote:Command": 4 + 4,  # base, runtimes, proxy, backups; mivaa user, env, setup, deploy
+        "command:remote:Command": 4 + 5,  # base, runtimes, proxy, backups; mivaa user, env, setup, place, deploy
         # seed 004's Supabase setup: auth settings, edge secrets, 3 extensions, RLS on 2 tables, 1 policy
         "pulumi-python:dynamic/supabase:Settings": 1,
         "pulumi-python:dynamic/supabase:EdgeSecrets": 1,

@@ -17,7 +17,7 @@ import pytest
 from render_samples import seed_plans
 
 from components.render import provision
-from components.render.deploy import deploy_script
+from components.render.deploy import deploy_script, removal_script
 from components.render.layout import COLORS, Paths
 from components.render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
 from components.render.units import (
@@ -47,6 +47,7 @@ def all_scripts() -> dict[str, str]:
     for kind, proxy in (("compose", "caddy"), ("pm2", "nginx"), ("systemd", "nginx")):
         for plan in plans[kind]:
             scripts[f"deploy-{plan.name}"] = deploy_script(plan, proxy)
+            scripts[f"remove-{plan.name}"] = removal_script(plan, proxy)
             scripts[f"user-{plan.name}"] = provision.service_user_script(plan)
     scripts["deploy-no-proxy"] = deploy_script(plans["systemd"][0], None)
     scripts["base-deploy-user"] = provision.base_script(ssh_port=22, ufw=True, login_user="deploy")

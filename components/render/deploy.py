@@ -259,3 +259,31 @@ find "$BASE/releases" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\\n' | sort
   done
 log "serving $sha from the $next slot"
 """
+
+
+def removal_script(plan: ServicePlan, proxy: str | None) -> str:
+    """What `pulumi up` runs (as root) when a service leaves the stack: stop both slots, forget its PM2
+    processes and unit, and drop its upstream file. By then the proxy no longer routes to it: the
+    proxy step, which runs before any removal, rendered the site without it. Releases and shared/
+    stay on the host: nothing of the service's data is lost."""
+    upstream = f'rm -f "$ROOT{plan.paths.upstream(plan.name, proxy)}"' if proxy and plan.port is not None else ":"
+    pm2_unit_off = pm2_vars = ""
+    if plan.runtime == "pm2":
+        pm2_vars = f'SERVICE_USER={quote(plan.user)}\nSTATE="$ROOT{plan.paths.state(plan.name)}"\n'
+        pm2_unit_off = (f"systemctl disable --quiet --now {plan.unit}-pm2.service || true\n"
+                        "pm2_run kill >/dev/null 2>&1 || true\n")
+    return HEADER + f"""# Removes {plan.name} from this host: stops it, keeps its data.
+APP={quote(plan.name)}
+ROOT=${{STACKYARD_ROOT:-}}
+BASE="$ROOT{plan.paths.app(plan.name)}"
+{pm2_vars}BLUE_PORTS={_array(plan.slot_ports("blue"))}
+GREEN_PORTS={_array(plan.slot_ports("green"))}
+log() {{ printf '[remove %s] %s\\n' "$APP" "$*"; }}
+ports_of() {{ if [ "$1" = blue ]; then echo "${{BLUE_PORTS[*]}}"; else echo "${{GREEN_PORTS[*]}}"; fi; }}
+{_runtime(plan, proxy)}
+for color in blue green; do stop_slot "$color"; done
+{pm2_unit_off}{upstream}
+rm -f "$BASE/active"
+log "stopped; releases and shared data are kept in $BASE"
+"""
+

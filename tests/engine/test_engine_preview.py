@@ -22,8 +22,8 @@ def test_production_stack_previews_with_no_error_and_the_resources_the_mocks_reg
     assert engine.pop("pulumi:pulumi:Stack") == 1
     config = production_config()
     assert engine == run_program(config, canary_secrets(config)).counts()
-    assert sum(engine.values()) == 113
-    assert engine["command:remote:Command"] == 39
+    assert sum(engine.values()) == 119
+    assert engine["command:remote:Command"] == 45
     assert engine["random:index/randomPassword:RandomPassword"] == 2
     assert engine["pulumi-python:dynamic/supabase:Extension"] == 3
     # Every stand-in says what it is, in the run's own output.
@@ -42,7 +42,7 @@ def test_a_stack_of_existing_hosts_previews_with_only_the_real_plugins(workspace
 
     assert errors(events) == []
     assert counts_by_type(events) == {
-        "command:remote:Command": 15,
+        "command:remote:Command": 17,
         "pulumi:pulumi:Stack": 1,
         "random:index/randomPassword:RandomPassword": 2,
         "stackyard:index:HostProvisioning": 1,
