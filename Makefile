@@ -30,6 +30,7 @@ help:
 	@echo "make test          install what the tests need, then ruff, the unit tests and the engine tier"
 	@echo "make test-unit     the unit tests (mocks, real validators, PostgreSQL)"
 	@echo "make test-engine   the real pulumi engine, offline, in a network namespace of its own"
+	@echo "make test-e2e      the local stack on a real Debian host: serving, redeploys under load, reboot, secrets"
 	@echo "make bench         how long building the stack under mocks takes"
 	@echo "make bench-engine  how long the real engine takes to preview and apply"
 
@@ -88,10 +89,10 @@ destroy: $(DEPS_STAMP)
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .
 
-test: deps lint test-unit test-engine
+test: deps lint test-unit test-engine test-e2e
 
 test-unit: $(DEPS_STAMP)
-	$(VENV)/bin/python -m pytest tests --ignore=tests/engine
+	$(VENV)/bin/python -m pytest tests --ignore=tests/engine --ignore=tests/e2e
 
 # The engine tier needs the offline toolchain (the CLI version the tests pin) and a network
 # namespace (scripts/offline); without the toolchain it is skipped, and says so.
@@ -102,6 +103,12 @@ test-engine: $(DEPS_STAMP)
 	  echo "scripts/offline $(VENV)/bin/python -m pytest tests/engine"; \
 	  scripts/offline $(VENV)/bin/python -m pytest tests/engine; \
 	fi
+
+# The e2e tier boots the local Debian host (a disk of its own, fresh each run) and stops it at the end.
+# It needs root, the host's tools and the offline toolchain; without them it skips, saying which.
+test-e2e: $(DEPS_STAMP)
+	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory host-deps; fi
+	$(VENV)/bin/python -m pytest tests/e2e
 
 bench: $(DEPS_STAMP)
 	$(VENV)/bin/python benchmarks/mock_build.py

@@ -105,7 +105,9 @@ class Paths:
 
     @property
     def disk(self) -> Path:
-        return self.cache / "hosts" / "local" / "rootfs"
+        """The host's disk. STACKYARD_LOCAL_DISK names it: the e2e tests keep theirs apart from `make up`'s, so
+        neither finds the other's changes on a disk its Pulumi state does not describe."""
+        return self.cache / "hosts" / os.environ.get("STACKYARD_LOCAL_DISK", "local") / "rootfs"
 
     @property
     def run(self) -> Path:
@@ -247,11 +249,15 @@ def cgroups() -> list[Path]:
 
 
 def pid_of(name: str) -> int | None:
+    """The PID in ``<run>/<name>.pid`` if that process is alive (an exited child of ours is reaped)."""
     path = PATHS.run / f"{name}.pid"
     try:
         pid = int(path.read_text())
-        os.kill(pid, 0)
-        return pid
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return None
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return None if state in ("Z", "X") else pid
     except (OSError, ValueError):
         return None
 
@@ -371,18 +377,25 @@ def publish_repos() -> list[str]:
     return names
 
 
-def commit_tree(bare: Path, tree: Path, message: str) -> str:
-    """Commits the files of ``tree`` to the main branch of ``bare`` if they differ from its tip; returns the tip."""
+def commit_tree(bare: Path, tree: Path, message: str, *, branch: str | None = "main") -> str:
+    """Commits the files of ``tree`` on top of main in ``bare`` and returns the commit. With a ``branch``
+    (main by default) the branch moves to it, unless the files are those of its tip already; without
+    one the commit is made but no branch moves (the caller tags it)."""
     env = {**os.environ, "GIT_DIR": str(bare), "GIT_WORK_TREE": str(tree),
            "GIT_INDEX_FILE": str(bare / "stackyard.index"), "GIT_AUTHOR_NAME": "stackyard",
            "GIT_AUTHOR_EMAIL": "local@stackyard.test", "GIT_COMMITTER_NAME": "stackyard",
            "GIT_COMMITTER_EMAIL": "local@stackyard.test"}
     run("git", "add", "--all", env=env)
-    has_head = run("git", "rev-parse", "--verify", "--quiet", "HEAD", check=False, env=env).returncode == 0
-    if not has_head or run("git", "diff", "--cached", "--quiet", "HEAD", check=False, env=env).returncode != 0:
-        run("git", "commit", "--quiet", "-m", message, env=env)
+    tree_id = run("git", "write-tree", env=env).stdout.strip()
+    tip = run("git", "rev-parse", "--verify", "--quiet", "refs/heads/main", check=False, env=env).stdout.strip()
+    if tip and run("git", "rev-parse", f"{tip}^{{tree}}", env=env).stdout.strip() == tree_id and branch:
+        return tip
+    parents = ["-p", tip] if tip else []
+    commit = run("git", "commit-tree", tree_id, *parents, "-m", message, env=env).stdout.strip()
+    if branch:
+        run("git", "update-ref", f"refs/heads/{branch}", commit, env=env)
     run("git", "update-server-info", env=env)
-    return run("git", "rev-parse", "HEAD", env=env).stdout.strip()
+    return commit
 
 
 def serve_repos() -> None:

@@ -77,6 +77,11 @@ class Result:
                 out.setdefault(meta["op"], set()).add(meta["urn"].rsplit("::", 1)[1])
         return out
 
+    def printed(self) -> str:
+        """What the engine printed while it ran (diagnostics: program logs, command output, errors), without
+        the plan, whose old states hold what earlier runs printed."""
+        return "".join(event["diagnosticEvent"]["message"] for event in self.events() if "diagnosticEvent" in event)
+
     def summary(self) -> dict[str, Any]:
         return next(event["summaryEvent"] for event in self.events() if "summaryEvent" in event)
 

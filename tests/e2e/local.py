@@ -1,0 +1,104 @@
+"""The deployed local stack as the e2e tests and the local-host benchmark see it: `pulumi up` on a
+throwaway project (tests/workspace.py), SSH to the host, HTTPS through its proxy, new commits of the
+sample apps."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from workspace import ROOT, Result, Workspace, make_tmp, toolchain_bin
+
+sys.path.insert(0, str(ROOT / "scripts"))
+# The tests' host has a disk of its own: `make up`'s host keeps its disk, and its state stays true.
+os.environ.setdefault("STACKYARD_LOCAL_DISK", "e2e")
+
+import local_host
+import local_stack
+
+HOST_KEY_PATH = local_stack.HOST_KEY_PATH
+CANARIES = ("CANARY-local-api-key-5e2b91", "CANARY-local-session-secret-a7c044")
+"""The local stack's configured secrets (Pulumi.local.yaml, decrypted with the local passphrase)."""
+FIGURES: list[str] = []
+"""Measurements the e2e tests report at the end of the run (redeploys under load, reboot times)."""
+
+
+@dataclass
+class LocalStack:
+    """The deployed local stack, and what the tests need to act on it and look at the host."""
+
+    ws: Workspace
+    first: Result | None = None
+    """The session's first `pulumi up`, on a fresh host."""
+    outputs: list[str] = field(default_factory=list)
+    """Everything pulumi printed during the session: searched for secrets by the secrets test."""
+
+    def up(self, *extra: str, check: bool = True) -> Result:
+        result = self.ws.up("local", *extra, check=check)
+        self.outputs.append(result.output)
+        return result
+
+    def ssh(self, command: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([*local_host.ssh_args(), f"root@{local_host.GUEST_IP}", command],
+                              capture_output=True, text=True, timeout=300)
+        if check and done.returncode != 0:
+            raise AssertionError(f"on the host: {command!r} exited {done.returncode}:\n{done.stdout}{done.stderr}")
+        return done
+
+    def health(self, hostname: str) -> tuple[int, str]:
+        try:
+            return local_stack.fetch(hostname)
+        except OSError as err:
+            return 0, f"{type(err).__name__}: {err}"
+
+    def wait_healthy(self, hostname: str, timeout: float = 90) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.health(hostname)[0] == 200:
+                return time.monotonic() - started
+            time.sleep(0.5)
+        raise AssertionError(f"{hostname} did not answer 200 within {timeout:.0f} s: {self.health(hostname)}")
+
+    def set_config(self, path: str, value) -> None:
+        self.ws.run("config", "set", "--path", "--stack", "local", path, str(value))
+
+    def remove_config(self, path: str) -> None:
+        self.ws.run("config", "rm", "--path", "--stack", "local", path)
+
+    def publish(self, example: str, version: str, *, tag: str, health: str = "ok") -> str:
+        """A new commit of examples/<example> with its VERSION set (and /health broken if asked), tagged;
+        main does not move, so `ref: main` stays the first release."""
+        tree = make_tmp("stackyard-example-") / example
+        shutil.copytree(ROOT / "examples" / example, tree)
+        main = tree / ("app/main.py" if example == "fastapi-sample" else "backend/app.py")
+        text = main.read_text().replace('VERSION = "1"', f'VERSION = "{version}"')
+        if health != "ok":
+            text = text.replace('return {"status": "ok", "version": VERSION, "instance": os.environ.get("PORT")}',
+                                'from fastapi.responses import JSONResponse\n'
+                                '    return JSONResponse({"status": "broken on purpose"}, status_code=503)')
+        main.write_text(text)
+        bare = local_host.PATHS.repos / f"{example}.git"
+        sha = local_host.commit_tree(bare, tree, f"{example} {version}", branch=None)  # main stays at v1
+        subprocess.run(["git", f"--git-dir={bare}", "tag", "--force", tag, sha], check=True, capture_output=True)
+        subprocess.run(["git", f"--git-dir={bare}", "update-server-info"], check=True)
+        shutil.rmtree(tree.parent, ignore_errors=True)
+        return sha
+
+    def urn(self, name: str) -> str:
+        resources = self.ws.export("local")["deployment"]["resources"]
+        return next(r["urn"] for r in resources if r["urn"].endswith(f"::{name}"))
+
+
+def deploy_local_stack(tmp) -> LocalStack:
+    """The local stack in a throwaway project, pinned to the running host, applied once."""
+    ws = Workspace(tmp, toolchain_bin(), passphrase=local_stack.LOCAL_PASSPHRASE)
+    ws.init("local", copy_from=ROOT / "Pulumi.local.yaml",
+            secrets={"localSshKey": local_host.PATHS.key.read_text()})
+    ws.run("config", "set", "--path", "--stack", "local", HOST_KEY_PATH, local_host.host_key())
+    deployed = LocalStack(ws)
+    deployed.first = deployed.up()
+    return deployed

@@ -1,0 +1,89 @@
+"""After the first `pulumi up`: both services answer over HTTPS through nginx, a second `up` does
+nothing, and the host is set up as the README says (users, modes, units, firewall, databases)."""
+
+from __future__ import annotations
+
+from local import LocalStack
+
+
+def test_each_service_answers_its_health_check_over_https_through_the_proxy(stack: LocalStack) -> None:
+    for hostname, instances in (("fastapi.stackyard.test", {"9000", "9001"}), ("flask.stackyard.test", {"6000"})):
+        seen = set()
+        for _ in range(12):  # nginx spreads requests over the upstream's instances
+            status, body = stack.health(hostname)
+            assert status == 200, (hostname, body)
+            seen.add(body.split('"instance":"', 1)[1].split('"', 1)[0])
+        assert seen == instances, hostname
+
+
+def test_the_flask_service_reaches_mariadb_and_redis_with_its_generated_passwords(stack: LocalStack) -> None:
+    status, body = stack.health("flask.stackyard.test")
+    assert status == 200 and '"problems":{}' in body
+
+
+def test_a_second_up_changes_nothing_and_runs_no_remote_command(stack: LocalStack) -> None:
+    again = stack.up()
+    assert again.applied() == {}
+    assert set(again.summary()["resourceChanges"]) == {"same"}
+    ran = [e for e in again.events() if "resourcePreEvent" in e
+           and e["resourcePreEvent"]["metadata"]["type"] == "command:remote:Command"
+           and e["resourcePreEvent"]["metadata"]["op"] != "same"]
+    assert ran == []
+
+
+def test_service_users_own_only_their_data_and_secrets(stack: LocalStack) -> None:
+    listing = stack.ssh(
+        "stat -c '%n %U:%G %a' /etc/stackyard/fastapi-sample.env /etc/stackyard/flask-sample.env "
+        "/etc/stackyard/fastapi-sample /etc/stackyard/flask-sample /etc/stackyard/flask-sample/files "
+        "/srv/flask-sample/shared /var/lib/stackyard/flask-sample /etc/stackyard/accessories "
+        "/etc/stackyard/accessories/mysql.password").stdout.split("\n")
+    modes = dict(line.split(" ", 1) for line in listing if line)
+    assert modes == {
+        "/etc/stackyard/fastapi-sample.env": "root:root 600",  # systemd reads it as root
+        "/etc/stackyard/flask-sample.env": "root:svc-flask-sample 640",  # PM2 loads it as the service user
+        "/etc/stackyard/fastapi-sample": "root:svc-fastapi-sample 750",
+        "/etc/stackyard/flask-sample": "root:svc-flask-sample 750",
+        "/etc/stackyard/flask-sample/files": "svc-flask-sample:svc-flask-sample 700",
+        "/srv/flask-sample/shared": "svc-flask-sample:svc-flask-sample 750",
+        "/var/lib/stackyard/flask-sample": "svc-flask-sample:svc-flask-sample 700",
+        "/etc/stackyard/accessories": "root:root 700",
+        "/etc/stackyard/accessories/mysql.password": "root:root 600",
+    }
+    users = stack.ssh("getent passwd svc-fastapi-sample svc-flask-sample").stdout
+    assert users.count("/usr/sbin/nologin") == 2
+
+
+def test_units_are_enabled_and_the_firewall_and_databases_are_closed(stack: LocalStack) -> None:
+    enabled = stack.ssh("systemctl is-enabled stackyard-fastapi-sample-blue@9000 stackyard-fastapi-sample-blue@9001 "
+                        "stackyard-flask-sample-pm2 nginx mariadb redis-server ssh").stdout.split()
+    assert enabled == ["enabled"] * 7
+    ufw = stack.ssh("ufw status").stdout
+    assert "Status: active" in ufw
+    assert {line.split()[0] for line in ufw.splitlines() if "ALLOW" in line} == {"22/tcp", "80/tcp", "443/tcp"}
+    listening = stack.ssh("ss -Hltn").stdout
+    for port in ("3306", "6379"):
+        addresses = {line.split()[3].rsplit(":", 1)[0] for line in listening.splitlines()
+                     if line.split()[3].endswith(f":{port}")}
+        assert addresses and addresses <= {"127.0.0.1", "[::1]"}, (port, addresses)
+
+
+def test_python_releases_run_from_where_they_were_built(stack: LocalStack) -> None:
+    # Bug 2: uv wrote the build directory's path into every entry point, and the release was renamed after.
+    shebangs = stack.ssh("head -qn1 /srv/fastapi-sample/current/.venv/bin/uvicorn "
+                         "/srv/flask-sample/current/.venv/bin/gunicorn").stdout.split()
+    releases = stack.ssh("readlink -f /srv/fastapi-sample/current /srv/flask-sample/current").stdout.split()
+    assert [s.removeprefix("#!") for s in shebangs] == [f"{r}/.venv/bin/python" for r in releases]
+    assert not any(".partial" in s for s in shebangs)
+
+
+def test_pm2_runs_under_its_systemd_unit_and_never_as_root(stack: LocalStack) -> None:
+    # Bugs 1, 3, 4, 5: the env file readable by PM2 (the app's health needs its passwords), PM2 started from
+    # the deploy's SSH session in /root, no root daemon left by the runtimes step, the processes supervised.
+    assert stack.ssh("systemctl is-active stackyard-flask-sample-pm2").stdout.strip() == "active"
+    processes = [line.split(None, 2) for line in stack.ssh("ps -eo user:24=,unit:60=,args=").stdout.splitlines()]
+    pm2 = [(user, unit) for user, unit, args in processes if "PM2" in args or "flask-sample" in args]
+    assert any("God Daemon" in args for _, _, args in processes)
+    assert pm2 and all(pair == ("svc-flask-sample", "stackyard-flask-sample-pm2.service") for pair in pm2), pm2
+    roots = stack.ssh("ps -u root -o args= | grep '[G]od Daemon' || true").stdout.strip()
+    assert roots == ""
+    assert stack.ssh("test -e /root/.pm2", check=False).returncode != 0

@@ -1,0 +1,21 @@
+"""A service removed from the stack is stopped on the host and loses its route; its data stays."""
+
+from __future__ import annotations
+
+from local import LocalStack
+
+
+def test_removing_the_flask_service_stops_it_and_drops_its_route(stack: LocalStack) -> None:
+    stack.ssh("echo kept > /srv/flask-sample/shared/data.txt")
+    stack.remove_config("stackyard:systems.local.services.flask-sample")
+    result = stack.up()
+    assert result.applied().get("delete", set()) >= {"local-box-setup-flask-sample-service",
+                                                      "local-box-setup-flask-sample-deploy"}
+    assert "flask.stackyard.test" not in stack.ssh("cat /etc/nginx/sites-available/stackyard.conf").stdout
+    status, _ = stack.health("flask.stackyard.test")
+    assert status != 200
+    assert stack.ssh("systemctl is-enabled stackyard-flask-sample-pm2", check=False).stdout.strip() == "disabled"
+    assert stack.ssh("ps -eo args= | grep '[f]lask-sample/releases' || true").stdout.strip() == ""
+    assert stack.ssh("test -e /etc/stackyard/upstreams/flask-sample.nginx", check=False).returncode != 0
+    assert stack.ssh("cat /srv/flask-sample/shared/data.txt").stdout.strip() == "kept"
+    assert stack.health("fastapi.stackyard.test")[0] == 200  # the other service is untouched
