@@ -35,6 +35,31 @@ WORKSPACE_POLICY = "workspace_id IN (SELECT workspace_id FROM user_workspaces WH
 
 SqlExecutor = Callable[[str], list[dict[str, Any]]]
 
+KAI_REF = "kaiprojectrefabcdefg"
+KAI_SECRETS = {"jwtSecretKey": "jwt-secret-one", "mivaaApiKey": "mivaa-key-one", "githubOauth": "github-oauth-one"}
+
+
+def kai_project(api_url: str, migrations: str = "tests/fixtures/supabase/migrations") -> dict[str, Any]:
+    """A whole Supabase project in a stack file: seed 004's setup plus every settings area, an OAuth
+    provider, and migrations (``tests/fixtures/supabase/plain-migrations`` has tables without extension
+    types, so a `destroy` can drop the extensions too). Its secrets are named in KAI_SECRETS."""
+    return {
+        "projectRef": KAI_REF,
+        "apiUrl": api_url,
+        "auth": {"siteUrl": "https://kai.example.com", "jwtExpiry": 3600,
+                 "external": {"github": {"clientId": "Iv1.0123456789abcdef", "secret": {"secret": "githubOauth"}}}},
+        "api": {"schemas": ["public", "graphql_public"], "maxRows": 1000},
+        "network": {"allowedCidrs": ["203.0.113.0/24"], "enforceSsl": True},
+        "secrets": {"JWT_SECRET_KEY": {"secret": "jwtSecretKey"}, "MIVAA_API_KEY": {"secret": "mivaaApiKey"}},
+        "database": {
+            "extensions": ["uuid-ossp", "vector", "ltree"],
+            "migrations": migrations,
+            "rowLevelSecurity": ["documents", "api_keys"],
+            "policies": [{"name": "Users can only access their workspace data", "table": "documents",
+                          "using": WORKSPACE_POLICY}],
+        },
+    }
+
 
 def fake_token() -> str:
     """A personal access token in Supabase's shape: sbp_ and 40 hex digits."""

@@ -20,8 +20,10 @@ from pulumi.runtime import mocks, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from standin.values import SECRET_SIG
+from standin.values import plain as unwrap
+
 ROOT = Path(__file__).resolve().parent.parent
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 CANARY = "CANARY-7f3a9c-do-not-leak"
 
 
@@ -215,17 +217,6 @@ def canary_secrets(config: dict[str, Any]) -> dict[str, str]:
     secrets = {name: f"{CANARY}-{name}" for name in referenced_secrets(config)}
     secrets["github:token"] = f"ghp_{CANARY}"
     return secrets
-
-
-def unwrap(node: Any) -> Any:
-    """The value with every secret envelope replaced by what it holds."""
-    if isinstance(node, dict):
-        if SECRET_SIG in node:
-            return unwrap(node.get("value"))
-        return {key: unwrap(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [unwrap(value) for value in node]
-    return node
 
 
 def find_plaintext(node: Any, needle: str, path: str = "") -> list[str]:

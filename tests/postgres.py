@@ -23,10 +23,11 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from throwaway import server_fixture
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PREFERRED_MAJOR = "15"
@@ -267,17 +268,4 @@ def postgres_fixture(scope: str = "session", name: str = "postgres"):
 
     It skips the tests that use it, naming what is missing, when PostgreSQL is not installed here.
     """
-
-    @pytest.fixture(scope=scope, name=name)
-    def fixture() -> Iterator[PostgresServer]:
-        try:
-            server = PostgresServer()
-        except PostgresUnavailable as e:
-            pytest.skip(str(e))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
-
-    return fixture
+    return server_fixture(PostgresServer, PostgresUnavailable, scope=scope, name=name)

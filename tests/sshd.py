@@ -16,10 +16,9 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from throwaway import server_fixture
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVSEP = Path("/run/sshd")
@@ -137,17 +136,4 @@ class LoopbackSshd:
 
 def sshd_fixture(scope: str = "module", name: str = "sshd"):
     """A pytest fixture yielding a started LoopbackSshd; skips, saying why, where it cannot run."""
-
-    @pytest.fixture(scope=scope, name=name)
-    def fixture() -> Iterator[LoopbackSshd]:
-        try:
-            server = LoopbackSshd()
-        except SshdUnavailable as err:
-            pytest.skip(str(err))
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
-
-    return fixture
+    return server_fixture(LoopbackSshd, SshdUnavailable, scope=scope, name=name)

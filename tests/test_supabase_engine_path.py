@@ -15,35 +15,19 @@ from dataclasses import dataclass, field
 import pytest
 
 from dynamic_host import DynamicProviderHost, ProviderError
-from fake_supabase import WORKSPACE_POLICY, FakeSupabase, platform_database, postgres_executor
+from fake_supabase import KAI_REF, KAI_SECRETS, FakeSupabase, kai_project, platform_database, postgres_executor
 from harness import Registration, run_program
 from postgres import PostgresServer
 
-REF = "kaiprojectrefabcdefg"
+REF = KAI_REF
 DYNAMIC = "pulumi-python:dynamic/supabase:"
 
 
 def stack(api_url: str) -> dict:
-    project = {
-        "projectRef": REF,
-        "apiUrl": api_url,
-        "auth": {"siteUrl": "https://kai.example.com", "jwtExpiry": 3600,
-                 "external": {"github": {"clientId": "Iv1.0123456789abcdef", "secret": {"secret": "githubOauth"}}}},
-        "api": {"schemas": ["public", "graphql_public"], "maxRows": 1000},
-        "network": {"allowedCidrs": ["203.0.113.0/24"], "enforceSsl": True},
-        "secrets": {"JWT_SECRET_KEY": {"secret": "jwtSecretKey"}, "MIVAA_API_KEY": {"secret": "mivaaApiKey"}},
-        "database": {
-            "extensions": ["uuid-ossp", "vector", "ltree"],
-            "migrations": "tests/fixtures/supabase/migrations",
-            "rowLevelSecurity": ["documents", "api_keys"],
-            "policies": [{"name": "Users can only access their workspace data", "table": "documents",
-                          "using": WORKSPACE_POLICY}],
-        },
-    }
-    return {"stackyard:systems": {"kai": {"supabase": project}}}
+    return {"stackyard:systems": {"kai": {"supabase": kai_project(api_url)}}}
 
 
-SECRETS = {"jwtSecretKey": "jwt-secret-one", "mivaaApiKey": "mivaa-key-one", "githubOauth": "github-oauth-one"}
+SECRETS = KAI_SECRETS
 
 
 @dataclass

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local import FIGURES, LocalStack, deploy_local_stack, local_host
 
+from local import FIGURES, LocalStack, deploy_local_stack, local_host
 from workspace import ToolchainMissing, make_tmp, toolchain_bin
 
 

@@ -5,6 +5,7 @@ not in the backups, not in the Pulumi state or anything `pulumi` printed. Backup
 from __future__ import annotations
 
 import pytest
+
 from local import CANARIES, LocalStack
 
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from fake_supabase import WORKSPACE_POLICY, FakeSupabase, platform_database, postgres_executor
+from fake_supabase import KAI_REF, FakeSupabase, kai_project, platform_database, postgres_executor
 from postgres import PostgresServer
 from workspace import counts_by_type, errors, steps_by_op
 
-REF = "kaiprojectrefabcdefg"
+REF = KAI_REF
 DYNAMIC = "pulumi-python:dynamic/supabase:"
 SECRETS = {"jwtSecretKey": "CANARY-supabase-jwt-5d1c", "mivaaApiKey": "CANARY-supabase-mivaa-8e0a",
            "githubOauth": "CANARY-supabase-oauth-c3f7"}
@@ -20,22 +20,7 @@ POLICY = "kai-supabase-policy-public-documents-users-can-only-access-their-works
 
 
 def project(api_url: str) -> dict:
-    return {
-        "projectRef": REF,
-        "apiUrl": api_url,
-        "auth": {"siteUrl": "https://kai.example.com", "jwtExpiry": 3600,
-                 "external": {"github": {"clientId": "Iv1.0123456789abcdef", "secret": {"secret": "githubOauth"}}}},
-        "api": {"schemas": ["public", "graphql_public"], "maxRows": 1000},
-        "network": {"allowedCidrs": ["203.0.113.0/24"], "enforceSsl": True},
-        "secrets": {"JWT_SECRET_KEY": {"secret": "jwtSecretKey"}, "MIVAA_API_KEY": {"secret": "mivaaApiKey"}},
-        "database": {
-            "extensions": ["uuid-ossp", "vector", "ltree"],
-            "migrations": "tests/fixtures/supabase/plain-migrations",
-            "rowLevelSecurity": ["documents", "api_keys"],
-            "policies": [{"name": "Users can only access their workspace data", "table": "documents",
-                          "using": WORKSPACE_POLICY}],
-        },
-    }
+    return kai_project(api_url, migrations="tests/fixtures/supabase/plain-migrations")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Property values as the engine sends them to a plugin that accepts secrets."""
+"""Property values as the engine sends them to a plugin that accepts secrets (and as the mocks record them)."""
 
 from __future__ import annotations
 
