@@ -79,8 +79,8 @@ def main() -> None:
     row("image build, warm (cached)", warm)
 
     disk, boots, first, noop = [], [], [], []
-    stack = None
-    for i in range(n):
+
+    def fresh_host() -> None:
         local_host.down()
         started = time.monotonic()
         local_host.disk(fresh=True)
@@ -92,10 +92,13 @@ def main() -> None:
         boots.append(time.monotonic() - started)
         local_host.publish_repos()
         local_host.serve_repos()
-        if i < 2 or stack is None:  # a first `up` costs minutes: twice is enough to see its noise
-            tmp = Path(tempfile.mkdtemp(prefix="stackyard-bench-"))
-            stack = deploy_local_stack(tmp)
-            first.append(stack.first.seconds)
+
+    for _ in range(max(0, n - 2)):
+        fresh_host()
+    for _ in range(min(n, 2)):  # a first `up` costs minutes: twice is enough to see its noise
+        fresh_host()
+        stack = deploy_local_stack(Path(tempfile.mkdtemp(prefix="stackyard-bench-")))
+        first.append(stack.first.seconds)
     row("disk: fresh copy of the image", disk)
     row("boot to SSH", boots)
     row("first pulumi up (fresh host, 23 resources)", first)
