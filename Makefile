@@ -11,6 +11,8 @@ VENV := venv
 STACK ?= production
 STATE_DIR := $(CURDIR)/.pulumi-state
 DEPS_STAMP := $(VENV)/.deps-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+# The policy pack has a venv of its own: pulumi-policy pins a protobuf the program's SDKs are past.
+POLICY_STAMP := policy/venv/.deps-$(shell sha256sum policy/requirements.txt | cut -c1-12)
 
 TOOLCHAIN := scripts/pulumi-toolchain
 STANDIN_BIN := $(CURDIR)/.standin-bin
@@ -19,7 +21,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 
-.PHONY: help deps system-deps host-deps test test-unit test-engine test-e2e lint preview up down destroy bench \
+.PHONY: help deps system-deps host-deps test test-unit test-engine test-e2e lint preview up down destroy diagram bench \
 	bench-engine clean
 
 help:
@@ -31,6 +33,7 @@ help:
 	@echo "make test-unit     the unit tests (mocks, real validators, PostgreSQL)"
 	@echo "make test-engine   the real pulumi engine, offline, in a network namespace of its own"
 	@echo "make test-e2e      the local stack on a real Debian host: serving, redeploys under load, reboot, secrets"
+	@echo "make diagram       draw STACK's topology into docs/ (dot, svg, png)"
 	@echo "make bench         how long building the stack under mocks takes"
 	@echo "make bench-engine  how long the real engine takes to preview and apply"
 
@@ -39,16 +42,22 @@ $(DEPS_STAMP): requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	rm -f $(VENV)/.deps-* && touch $@
 
-deps: $(DEPS_STAMP) system-deps
+$(POLICY_STAMP): policy/requirements.txt
+	test -x policy/venv/bin/python || $(PYTHON) -m venv policy/venv
+	policy/venv/bin/pip install --quiet --disable-pip-version-check -r policy/requirements.txt
+	rm -f policy/venv/.deps-* && touch $@
+
+deps: $(DEPS_STAMP) $(POLICY_STAMP) system-deps
 
 # The real validators the tests run: cloud-init (schema), shellcheck, nginx, caddy, systemd-analyze,
 # openssl (test certificates), node (PM2 files), sshd (the engine tier's loopback host), unshare and
-# ip (its network namespace), and PostgreSQL 15 (the database tests start their
+# ip (its network namespace), Graphviz (the topology diagram), and PostgreSQL 15 (the database tests start their
 # own throwaway server; its programs are not on PATH, so it is checked by its initdb). Installed
 # when we can (root with apt); otherwise the tests that need a missing tool are skipped, visibly,
 # with its name.
 SYSTEM_TOOLS := cloud-init:cloud-init shellcheck:shellcheck nginx:nginx caddy:caddy \
-	systemd-analyze:systemd openssl:openssl node:nodejs sshd:openssh-server unshare:util-linux ip:iproute2
+	systemd-analyze:systemd openssl:openssl node:nodejs sshd:openssh-server unshare:util-linux ip:iproute2 \
+	dot:graphviz
 PG_BINDIR := /usr/lib/postgresql/15/bin
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
@@ -96,7 +105,7 @@ test-unit: $(DEPS_STAMP)
 
 # The engine tier needs the offline toolchain (the CLI version the tests pin) and a network
 # namespace (scripts/offline); without the toolchain it is skipped, and says so.
-test-engine: $(DEPS_STAMP)
+test-engine: $(DEPS_STAMP) $(POLICY_STAMP)
 	@if ! err=$$(STACKYARD_TOOLCHAIN=offline $(TOOLCHAIN) bin 2>&1 >/dev/null); then \
 	  echo "SKIPPED: the engine tier (tests/engine), no offline Pulumi toolchain: $$err"; \
 	else \
@@ -110,6 +119,10 @@ test-e2e: $(DEPS_STAMP)
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory host-deps; fi
 	$(VENV)/bin/python -m pytest tests/e2e
 
+# The stack's topology from its stack file alone: docs/topology-$(STACK).{dot,svg,png}.
+diagram: $(DEPS_STAMP)
+	$(VENV)/bin/python -m components.diagram $(STACK)
+
 bench: $(DEPS_STAMP)
 	$(VENV)/bin/python benchmarks/mock_build.py
 
@@ -119,8 +132,8 @@ bench-engine: $(DEPS_STAMP)
 # The passphrase that decrypts the stack's secrets is the operator's: export PULUMI_CONFIG_PASSPHRASE
 # or PULUMI_CONFIG_PASSPHRASE_FILE (the example stack's is stackyard-demo-passphrase, README "Secrets").
 # A cloud whose real plugin is not installed gets stackyard's stand-in (scripts/standin-plugins), and
-# the run says so. ARGS go to `pulumi preview`, e.g. ARGS=--diff.
-preview: $(DEPS_STAMP)
+# the run says so. The policy pack (policy/) runs with it. ARGS go to `pulumi preview`, e.g. ARGS=--diff.
+preview: $(DEPS_STAMP) $(POLICY_STAMP)
 	@if [ -z "$${PULUMI_CONFIG_PASSPHRASE-}" ] && [ -z "$${PULUMI_CONFIG_PASSPHRASE_FILE-}" ]; then \
 	  echo "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE: it decrypts the stack's secrets"; exit 1; fi
 	@eval "$$($(TOOLCHAIN) env)"; \
@@ -129,7 +142,7 @@ preview: $(DEPS_STAMP)
 	mkdir -p $(STATE_DIR); \
 	echo "pulumi $$(pulumi version) from $$(dirname "$$(command -v pulumi)"), state in $$PULUMI_BACKEND_URL"; \
 	pulumi stack select --create --secrets-provider passphrase $(STACK) >/dev/null; \
-	pulumi preview --stack $(STACK) $(ARGS)
+	pulumi preview --stack $(STACK) --policy-pack policy $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache $(STANDIN_BIN)

@@ -70,7 +70,9 @@ class CloudflarePagesProject(pulumi.ComponentResource):
                 record(f"{name}-{domain}-cname", zone_id=args.zone_id, name=domain, type="CNAME",
                        content=pages_host, proxied=True, comment=f"Pages project {spec.project}", opts=child)
         self.url = pulumi.Output.from_input(f"https://{pages_host}")
-        self.register_outputs({"url": self.url})
+        self.domains = list(spec.domains)
+        # publicSecrets: read by the policy pack's no-secret-in-browser-bundle (policies see component outputs)
+        self.register_outputs({"url": self.url, "publicSecrets": list(spec.public_secrets)})
 
     @staticmethod
     def _env_vars(args: CloudflarePagesProjectArgs, environment: str) -> dict[str, dict]:

@@ -7,6 +7,7 @@ again, is RemoteSteps' business (components/remote_steps.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from shlex import quote
@@ -44,6 +45,10 @@ class HostProvisioning(pulumi.ComponentResource):
 
     deploys: dict[str, command.remote.Command]
 
+    def deployed_commit(self, service: str) -> pulumi.Output[str | None]:
+        """The commit the service's last deploy left serving, as its output says."""
+        return self.deploys[service].stdout.apply(serving_commit)
+
     def __init__(self, name: str, args: HostProvisioningArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:HostProvisioning", name, {}, opts)
         self.args = args
@@ -78,7 +83,12 @@ class HostProvisioning(pulumi.ComponentResource):
             self.deploys[service_name] = self._service(service_name, args.services[service_name], plan,
                                                        [users[service_name], *proxy_ready],
                                                        spec.proxy.kind if spec.proxy else None)
-        self.register_outputs({})
+        # What the policy pack's advisories read (policies see component outputs, not component inputs).
+        self.register_outputs({
+            "ufw": spec.ufw,
+            "services": {n: {"port": p.port, "healthPath": p.health_path} for n, p in self.plans.items()},
+            "backups": {"keep": spec.backups.keep} if spec.backups is not None else None,
+        })
 
     def _accessories(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
         import pulumi_random as random
@@ -161,6 +171,12 @@ class HostProvisioning(pulumi.ComponentResource):
                                triggers=triggers(service.source.ref, digest(install), digest_of(env_text),
                                                  *map(digest_of, file_values)),
                                after=[setup, *secrets])
+
+
+def serving_commit(output: str | None) -> str | None:
+    """The commit in a deploy's last "serving <sha>" line (deploy_script prints one on every success)."""
+    found = re.findall(r"serving ([0-9a-f]{40})", output or "")
+    return found[-1] if found else None
 
 
 def service_definitions(plan: ServicePlan, service: Service, paths: Paths) -> dict[str, tuple[str, str]]:

@@ -19,6 +19,7 @@ class StackSystem(pulumi.ComponentResource):
     def __init__(self, name: str, system: System, settings: Settings, keyrings: dict[str, SshKeyring],
                  resolver: Resolver | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:System", name, {}, opts)
+        self.spec = system
         child = pulumi.ResourceOptions(parent=self)
         self.resolver = resolver or Resolver()
         self.hosts = {}
@@ -116,9 +117,28 @@ class StackSystem(pulumi.ComponentResource):
         self.register_outputs({})
 
     def summary(self) -> dict:
-        """The stack outputs of this system: addresses and hostnames operators look up."""
-        return {
-            "hosts": {h: {"ipv4": host.ipv4, "ipv6": host.ipv6} for h, host in self.hosts.items()},
-            "records": sorted(self.records),
-        }
-
+        """The stack outputs of this system: what operators look up. Nothing in it is secret."""
+        hosts = {}
+        for name, host in self.hosts.items():
+            connection = host.connection
+            ssh = pulumi.Output.all(connection["host"], connection["port"], connection["user"]).apply(
+                lambda c: f"ssh -p {c[1]} {c[2]}@{c[0]}" if c[1] != 22 else f"ssh {c[2]}@{c[0]}")
+            hosts[name] = {"ipv4": host.ipv4, "ipv6": host.ipv6, "ssh": ssh}
+        out: dict = {"hosts": hosts, "records": sorted(self.records)}
+        if self.frontends:
+            out["frontends"] = {
+                name: {"url": frontend.url, "domains": [f"https://{d}" for d in frontend.domains],
+                       **({"projectId": frontend.project_id} if hasattr(frontend, "project_id") else {})}
+                for name, frontend in self.frontends.items()}
+        apis = sorted(f"https://{hostname}" for service in self.spec.services.values()
+                      if service.host in self.provisioning and self.spec.hosts[service.host].proxy is not None
+                      for hostname in service.hostnames)
+        if apis:
+            out["apis"] = apis
+        services = {name: {"host": host, "commit": provisioning.deployed_commit(name)}
+                    for host, provisioning in self.provisioning.items() for name in provisioning.deploys}
+        if services:
+            out["services"] = services
+        if self.spec.supabase is not None:
+            out["supabase"] = {"url": f"https://{self.spec.supabase.project_ref}.supabase.co"}
+        return out

@@ -50,6 +50,9 @@ def group_by_value(env: dict[str, dict[str, Value]]) -> dict[str, list[tuple[Val
 class VercelProject(pulumi.ComponentResource):
     """The project, one ProjectEnvironmentVariable per key and value, domains and their records."""
 
+    url: pulumi.Output[str]
+    """https://<project>.vercel.app, the project's production domain on Vercel"""
+
     def __init__(self, name: str, args: VercelProjectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:VercelProject", name, {}, opts)
         spec = args.spec
@@ -89,5 +92,10 @@ class VercelProject(pulumi.ComponentResource):
                 record(f"{name}-{domain}-{'a' if apex else 'cname'}", zone_id=args.zone_id, name=domain,
                        type="A" if apex else "CNAME", content=APEX_ADDRESS if apex else SUBDOMAIN_TARGET,
                        proxied=False, comment=f"Vercel project {spec.project}", opts=child)
-        self.register_outputs({"projectId": self.project.id})
+        self.url = pulumi.Output.from_input(f"https://{spec.project}.vercel.app")
+        self.project_id = self.project.id
+        self.domains = list(spec.domains)
+        # publicSecrets: read by the policy pack's no-secret-in-browser-bundle (policies see component outputs)
+        self.register_outputs({"projectId": self.project.id, "url": self.url,
+                               "publicSecrets": list(spec.public_secrets)})
 

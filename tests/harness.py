@@ -48,6 +48,10 @@ class Registration:
 class Run:
     resources: list[Registration] = field(default_factory=list)
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    outputs_by_urn: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stack_outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack's exports, in wire form (secrets wrapped)."""
+    """What each component (and the stack) registered as its outputs, in wire form."""
     logs: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Registration]:
@@ -136,6 +140,7 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request):
         self.run.outputs.append(json_format.MessageToDict(request.outputs))
+        self.run.outputs_by_urn[request.urn] = self.run.outputs[-1]
         return super().RegisterResourceOutputs(request)
 
 
@@ -205,6 +210,13 @@ def run_program(config: dict[str, Any], secrets: dict[str, str] | None = None, *
     from components.stack import main
 
     _sync_await(run_pulumi_func(main))
+    # The stack's exports stay on the root Stack object under mocks (the engine would get them when the
+    # program ends): serialized here as the engine would get them, secrets still wrapped.
+    from pulumi.runtime import rpc
+
+    root = settings.get_root_resource()
+    exported = _sync_await(rpc.serialize_properties(getattr(root, "outputs", {}) or {}, {}))
+    run.stack_outputs = json_format.MessageToDict(exported)
     return run
 
 

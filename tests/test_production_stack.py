@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-from harness import CANARY, Run, canary_secrets, find_plaintext, production_config, referenced_secrets, run_program
+from harness import (
+    CANARY,
+    Run,
+    canary_secrets,
+    find_plaintext,
+    production_config,
+    referenced_secrets,
+    run_program,
+    unwrap,
+)
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +163,19 @@ def test_every_secret_the_stack_references_is_encrypted_in_the_stack_file() -> N
         value = config.get(key)
         assert isinstance(value, dict) and set(value) == {"secure"}, f"{key}: not a secure: value"
         assert value["secure"].startswith("v1:"), key
+
+
+def test_stack_outputs_hold_what_operators_look_up_and_no_secret(production: Run) -> None:
+    systems = unwrap(production.stack_outputs)["systems"]
+    assert systems["mehko"]["frontends"]["web"] == {"url": "https://mehko-ai.pages.dev",
+                                                    "domains": ["https://mehko.ai", "https://www.mehko.ai"]}
+    vercel = systems["material-kai"]["frontends"]["web"]
+    assert vercel["url"] == "https://material-kai-vision-platform.vercel.app" and vercel["projectId"]
+    assert systems["mehko"]["apis"] == ["https://api.mehko.ai"]
+    assert systems["productivity"]["hosts"]["app"]["ssh"] == "ssh root@203.0.113.10"
+    mivaa = systems["material-kai"]["hosts"]["mivaa"]
+    assert mivaa["ssh"] == f"ssh deploy@{mivaa['ipv4']}"
+    assert systems["material-kai"]["supabase"] == {"url": "https://yourprojectrefxxxxxx.supabase.co"}
+    assert set(systems["productivity"]["services"]) == {"flask-backend", "podfactory-sync"}
+    assert find_plaintext(production.stack_outputs, CANARY) == []
+    assert CANARY not in json.dumps(production.stack_outputs)  # not even wrapped: outputs hold no secret

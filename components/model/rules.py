@@ -97,7 +97,9 @@ class Rules:
         if template is not None and template.count("{}") != 1:
             self.fail(path, "must contain {} exactly once, where the referenced value goes")
 
-    def check_env(self, path: str, system: System, env: dict | None) -> None:
+    def check_env(self, path: str, system: System, env: dict | None, public: tuple[str, ...] = ()) -> set[str]:
+        """Checks a frontend's env; returns the keys that put a secret into the browser bundle."""
+        bundled = set()
         for target, values in (env or {}).items():
             for key, value in (values or {}).items():
                 message = formats.env_key(key)
@@ -105,9 +107,12 @@ class Rules:
                     self.fail(f"{path}.{target}.{key}", message)
                 self.check_value(f"{path}.{target}.{key}", system, value)
                 if isinstance(value, SecretRef) and key.startswith(PUBLIC_PREFIXES):
+                    bundled.add(key)
+                    accepted = " (accepted in publicSecrets)" if key in public else ""
                     self.warnings.append(
                         f"{path}.{target}.{key}: secret '{value.secret}' goes into a {key.split('_')[0]}_ "
-                        "variable, which the build compiles into the public browser bundle")
+                        f"variable, which the build compiles into the public browser bundle{accepted}")
+        return bundled
 
     # --- hosts --------------------------------------------------------------------------
 
@@ -212,7 +217,12 @@ class Rules:
     def check_frontends(self, path: str, system: System) -> None:
         zones = (system.dns.zones if system.dns else None) or {}
         for fpath, frontend in self.named(f"{path}.frontends", "frontend", system.frontends):
-            self.check_env(f"{fpath}.env", system, frontend.env)
+            public = tuple(frontend.public_secrets or ())
+            bundled = self.check_env(f"{fpath}.env", system, frontend.env, public)
+            for i, key in enumerate(public):
+                if key not in bundled:
+                    self.fail(f"{fpath}.publicSecrets[{i}]",
+                              f"'{key}' is not a secret in a browser-bundled variable of this frontend")
             if isinstance(frontend, VercelFrontend):
                 for key, value in ((frontend.env or {}).get("development") or {}).items():
                     if isinstance(value, SecretRef):

@@ -229,6 +229,10 @@ class PagesFrontend:
     env: dict[Literal["production", "preview"], dict[str, Value]] = spec(
         "environment variables per environment (production, preview); secrets become secret_text",
         default={})
+    public_secrets: list[str] = spec(
+        "secret variables (VITE_, NEXT_PUBLIC_, REACT_APP_, PUBLIC_) you accept to publish: the build puts "
+        "them in the JavaScript every visitor downloads; each one must be named here, or the policy pack "
+        "stops the preview", default=[])
     domains: list[str] = spec("custom domains", default=[], check=formats.hostname)
     zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None)
 
@@ -247,6 +251,10 @@ class VercelFrontend:
     env: dict[Literal["production", "preview", "development"], dict[str, Value]] = spec(
         "environment variables per target (production, preview, development); secrets are sensitive",
         default={})
+    public_secrets: list[str] = spec(
+        "secret variables (VITE_, NEXT_PUBLIC_, REACT_APP_, PUBLIC_) you accept to publish: the build puts "
+        "them in the JavaScript every visitor downloads; each one must be named here, or the policy pack "
+        "stops the preview", default=[])
     domains: list[str] = spec("custom domains", default=[], check=formats.hostname)
     zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None)
 

@@ -133,7 +133,7 @@ def write_file_command(path: str, *, owner: str = "root", group: str | None = No
     new = quote(path + ".new")
     return (
         f"umask 077 && mkdir -p {quote(directory)} && "
-        f"cat > {new} && chown {quote(owner)}:{quote(group or '')} {new} && "
+        f"cat > {new} && chown {quote(owner + ':' + (group or ''))} {new} && "
         f"chmod {mode} {new} && mv {new} {quote(path)}"
     )
 

@@ -87,3 +87,12 @@ def test_pm2_runs_under_its_systemd_unit_and_never_as_root(stack: LocalStack) ->
     roots = stack.ssh("ps -u root -o args= | grep '[G]od Daemon' || true").stdout.strip()
     assert roots == ""
     assert stack.ssh("test -e /root/.pm2", check=False).returncode != 0
+
+
+def test_stack_outputs_name_the_deployed_commits_and_how_to_reach_the_host(stack: LocalStack) -> None:
+    outputs = stack.ws.run("stack", "output", "--stack", "local", "--json").json()["systems"]["local"]
+    for name in ("fastapi-sample", "flask-sample"):
+        serving = stack.ssh(f"cat /srv/{name}/active").stdout.split()[1]
+        assert outputs["services"][name] == {"host": "box", "commit": serving}
+    assert outputs["hosts"]["box"]["ssh"] == "ssh root@10.213.0.2"
+    assert outputs["apis"] == ["https://fastapi.stackyard.test", "https://flask.stackyard.test"]

@@ -88,9 +88,12 @@ def test_production_cloud_resources_apply_then_reapply_with_nothing_to_do(worksp
     up = ws.up("cloud")
     printed.append(up.output)
     assert up.summary()["resourceChanges"]["create"] == sum(counts_by_type(preview.json()).values())
-    outputs = ws.run("stack", "output", "--stack", "cloud", "--json").json()["systems"]
-    assert outputs["mehko"]["hosts"]["api"]["ipv4"].startswith("198.51.100.")
+    outputs = ws.run("stack", "output", "--stack", "cloud", "--json").json()["systems"]  # offline, from state
+    api = outputs["mehko"]["hosts"]["api"]
+    assert api["ipv4"].startswith("198.51.100.") and api["ssh"] == f"ssh deploy@{api['ipv4']}"
     assert outputs["material-kai"]["hosts"]["mivaa"]["ipv4"].startswith("198.51.100.")  # the Reserved IP
+    assert outputs["material-kai"]["frontends"]["web"]["projectId"].startswith("prj_")  # from the stand-in
+    assert outputs["mehko"]["frontends"]["web"]["url"] == "https://mehko-ai.pages.dev"
     again = ws.up("cloud")
     printed.append(again.output)
     assert again.applied() == {}

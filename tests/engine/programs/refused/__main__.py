@@ -1,4 +1,4 @@
-"""One resource the real provider refuses, chosen by config `case`: the engine must stop at its Check."""
+"""One resource the real provider, or stackyard's policy pack, refuses, chosen by config `case`."""
 
 import pulumi
 
@@ -13,3 +13,15 @@ elif case == "no-targets":
 
     vercel.ProjectEnvironmentVariable("api-url", project_id="prj_0123456789", key="API_URL",
                                       value="https://api.example.com", targets=[], sensitive=False)
+elif case == "command-env":
+    import pulumi_command as command
+
+    command.remote.Command("deploy", connection={"host": "192.0.2.10", "user": "root"}, create="./deploy",
+                           environment={"API_TOKEN": pulumi.Output.secret("tok-0123456789abcdef")})
+elif case == "output-secret":
+    import pulumiverse_vercel as vercel
+
+    leaked = "sk-live-0123456789abcdef"
+    vercel.ProjectEnvironmentVariable("api-key", project_id="prj_0123456789", key="API_KEY",
+                                      value=pulumi.Output.secret(leaked), targets=["production"], sensitive=True)
+    pulumi.export("apiKey", leaked)

@@ -1,0 +1,238 @@
+"""stackyard's guardrails, as plain functions over the resources of a stack.
+
+Each rule takes every resource of the stack (type, name, inputs, protect, parent) and returns its
+violations. They import nothing from Pulumi, so the unit tests run them on the program's resources
+under mocks, and the policy pack (__main__.py) runs them on what the real engine plans.
+
+Mandatory rules stop `pulumi preview`/`up`; advisory ones are reported and let it go on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+BROWSER_PREFIXES = ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "PUBLIC_")
+"""Variables the frontend build compiles into the JavaScript every visitor downloads."""
+ANYWHERE = {"0.0.0.0/0", "::/0"}
+
+VERCEL_ENV = "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"
+PAGES = "cloudflare:index/pagesProject:PagesProject"
+DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
+COMMAND = "command:remote:Command"
+KEPT = ("hcloud:index/server:Server", "hcloud:index/primaryIp:PrimaryIp", "digitalocean:index/droplet:Droplet",
+        "digitalocean:index/reservedIp:ReservedIp")
+FRONTENDS = ("stackyard:index:VercelProject", "stackyard:index:CloudflarePagesProject")
+HOST_PROVISIONING = "stackyard:index:HostProvisioning"
+
+# The only command lines stackyard gives its remote commands: scripts and secrets go on stdin, so a
+# command line that is anything else may be carrying a value it should not.
+PATH = r"[\w./@:+-]+"
+COMMAND_LINES = [re.compile(pattern) for pattern in (
+    r"(sudo -n )?bash -s",
+    rf"(sudo -n )?sh -c 'umask 077 && mkdir -p {PATH} && cat > {PATH} && chown {PATH} {PATH} && "
+    rf"chmod 0[0-7]{{3}} {PATH} && mv {PATH} {PATH}'",
+    rf"(sudo -n )?/srv/[\w.-]+/deploy( --restart)? {PATH}",
+    r"(sudo -n )?/srv/[\w.-]+/remove",
+    r"true",
+)]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource as the rules see it. ``props`` are its inputs, or for a stackyard component (and the
+    stack itself) its registered outputs; a value not known yet (preview) is absent."""
+
+    type: str
+    name: str
+    props: Mapping[str, Any]
+    protect: bool = False
+    parent: Resource | None = None
+    urn: str = ""
+
+
+@dataclass(frozen=True)
+class Violation:
+    resource: Resource | None
+    message: str
+
+
+Rule = Callable[[list[Resource]], list[Violation]]
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    name: str
+    description: str
+    mandatory: bool
+    check: Rule
+
+
+def of_type(resources: Iterable[Resource], *types: str) -> list[Resource]:
+    return [r for r in resources if r.type in types]
+
+
+def ancestor(resource: Resource, types: tuple[str, ...]) -> Resource | None:
+    node = resource.parent
+    while node is not None and node.type not in types:
+        node = node.parent
+    return node
+
+
+# --- mandatory -----------------------------------------------------------------------------------
+
+
+def browser_bundle_secrets(resources: list[Resource]) -> list[Violation]:
+    """A secret in a VITE_/NEXT_PUBLIC_/REACT_APP_/PUBLIC_ variable is published to every visitor. Allowed
+    only where the stack file says so for that variable (the frontend's publicSecrets)."""
+    found = []
+    for env in of_type(resources, VERCEL_ENV):
+        key = str(env.props.get("key", ""))
+        if key.startswith(BROWSER_PREFIXES) and env.props.get("sensitive") and not waived(env, key):
+            found.append(Violation(env, f"{key} is a secret in a browser-bundled variable: the build publishes it "
+                                        "to every visitor. Move it server-side, or list it in the frontend's "
+                                        "publicSecrets to accept that."))
+    for project in of_type(resources, PAGES):
+        for environment, config in sorted((project.props.get("deploymentConfigs") or {}).items()):
+            for key, var in sorted(((config or {}).get("envVars") or {}).items()):
+                if key.startswith(BROWSER_PREFIXES) and (var or {}).get("type") == "secret_text" \
+                        and not waived(project, key):
+                    found.append(Violation(project, f"{key} ({environment}) is a secret in a browser-bundled "
+                                                    "variable: the build publishes it to every visitor. Move it "
+                                                    "server-side, or list it in the frontend's publicSecrets."))
+    return found
+
+
+def waived(resource: Resource, key: str) -> bool:
+    frontend = resource if resource.type in FRONTENDS else ancestor(resource, FRONTENDS)
+    return frontend is not None and key in (frontend.props.get("publicSecrets") or [])
+
+
+def kept_resources_protected(resources: list[Resource]) -> list[Violation]:
+    """Servers and the addresses that outlive them must be protected: a plan that deletes or replaces
+    one must fail loudly, not happen."""
+    return [Violation(r, f"{r.type.rsplit(':', 1)[1]} {r.name} is not protected: a replacement or a delete "
+                         "would go ahead; keep stackyard:protect true") for r in of_type(resources, *KEPT)
+            if not r.protect]
+
+
+def proxied_records_ttl_one(resources: list[Resource]) -> list[Violation]:
+    """Cloudflare serves proxied records with its own TTL and refuses any other than 1 (automatic)."""
+    return [Violation(r, f"{r.props.get('name')} is proxied with ttl {r.props.get('ttl')}: proxied records "
+                         "take ttl 1") for r in of_type(resources, DNS_RECORD)
+            if r.props.get("proxied") and r.props.get("ttl") != 1]
+
+
+def remote_commands_carry_no_secret(resources: list[Resource]) -> list[Violation]:
+    """A remote command's `environment` reaches the host in its command line (sshd without AcceptEnv),
+    and its command lines are in the state, the logs and `ps`: secrets go on stdin. So a command has
+    no environment, its command lines are stackyard's own shapes, and none holds a value the stack
+    keeps secret elsewhere."""
+    secrets = secret_values(resources)
+    found = []
+    for command in of_type(resources, COMMAND):
+        if command.props.get("environment"):
+            found.append(Violation(command, f"{command.name} sets environment: sshd puts it in a command line; "
+                                            "pass values on stdin instead"))
+        for field in ("create", "update", "delete"):
+            line = command.props.get(field)
+            if not isinstance(line, str):
+                continue
+            if not any(shape.fullmatch(line) for shape in COMMAND_LINES):
+                found.append(Violation(command, f"{command.name}: its {field} command line is not one of "
+                                                f"stackyard's own; values belong on stdin: {line[:80]!r}"))
+            elif any(secret in line for secret in secrets):
+                found.append(Violation(command, f"{command.name}: its {field} command line holds a secret value"))
+    return found
+
+
+def secret_values(resources: list[Resource]) -> set[str]:
+    """Values the stack keeps secret by their kind: sensitive Vercel variables and secret_text Pages
+    variables (stackyard makes only secrets so), generated passwords, single-value secret files written
+    to hosts. Not Actions secrets: GitHub encrypts every one, and many hold addresses and names that are
+    rightly in the outputs too (DEPLOY_HOST, SSH_USER)."""
+    values: set[str] = set()
+    for r in resources:
+        if r.type == VERCEL_ENV and r.props.get("sensitive"):
+            values.add(r.props.get("value"))
+        elif r.type == PAGES:
+            for config in (r.props.get("deploymentConfigs") or {}).values():
+                for var in ((config or {}).get("envVars") or {}).values():
+                    if (var or {}).get("type") == "secret_text":
+                        values.add(var.get("value"))
+        elif r.type == "random:index/randomPassword:RandomPassword":
+            values.add(r.props.get("result"))
+        elif r.type == COMMAND and r.props.get("logging") == "none" and "\n" not in str(r.props.get("stdin", "\n")):
+            values.add(r.props.get("stdin"))
+    return {v for v in values if isinstance(v, str) and len(v) >= 8}
+
+
+def no_secret_in_plain_outputs(resources: list[Resource]) -> list[Violation]:
+    """The stack's outputs are shown by `pulumi stack output` to anyone with the state: none of them may
+    hold a value the stack keeps secret."""
+    secrets = secret_values(resources)
+    found = []
+    for stack in of_type(resources, "pulumi:pulumi:Stack"):
+        text = repr(stack.props)
+        found += [Violation(stack, "a stack output holds a secret value") for s in secrets if s in text][:1]
+    return found
+
+
+# --- advisory ------------------------------------------------------------------------------------
+
+
+def ssh_open_to_the_world(resources: list[Resource]) -> list[Violation]:
+    """Every bot on the internet tries SSH: narrow it to your office or VPN with sshAllowFrom."""
+    found = []
+    for firewall in of_type(resources, "hcloud:index/firewall:Firewall"):
+        for rule in firewall.props.get("rules") or []:
+            if rule.get("description") == "ssh" and ANYWHERE & set(rule.get("sourceIps") or []):
+                found.append(Violation(firewall, f"{firewall.name} lets anyone reach SSH (port {rule.get('port')}); "
+                                                 "set sshAllowFrom"))
+    for firewall in of_type(resources, "digitalocean:index/firewall:Firewall"):
+        rules = firewall.props.get("inboundRules") or []
+        if rules and ANYWHERE & set(rules[0].get("sourceAddresses") or []):  # stackyard puts SSH first
+            found.append(Violation(firewall, f"{firewall.name} lets anyone reach SSH (port "
+                                             f"{rules[0].get('portRange')}); set sshAllowFrom"))
+    return found
+
+
+def hosts_without_ufw(resources: list[Resource]) -> list[Violation]:
+    """Without ufw a host's own ports (a database bound by mistake to 0.0.0.0) are as open as its cloud
+    firewall, and existing hosts have none."""
+    return [Violation(r, f"{r.name}: ufw is off") for r in of_type(resources, HOST_PROVISIONING)
+            if r.props.get("ufw") is False]
+
+
+def services_without_health_path(resources: list[Resource]) -> list[Violation]:
+    """A service behind the proxy without a health check is switched to whether it answers or not."""
+    return [Violation(r, f"{r.name}: service {name} has a port but no health check")
+            for r in of_type(resources, HOST_PROVISIONING)
+            for name, service in sorted((r.props.get("services") or {}).items())
+            if service.get("port") is not None and not service.get("healthPath")]
+
+
+def backups_kept_under_three(resources: list[Resource]) -> list[Violation]:
+    """Fewer than 3 dumps: one bad night and the last good one is gone."""
+    return [Violation(r, f"{r.name}: backups keep {int(r.props['backups'].get('keep') or 0)}, under 3")
+            for r in of_type(resources, HOST_PROVISIONING)
+            if r.props.get("backups") and (r.props["backups"].get("keep") or 0) < 3]
+
+
+GUARDRAILS = [
+    Guardrail("no-secret-in-browser-bundle", browser_bundle_secrets.__doc__ or "", True, browser_bundle_secrets),
+    Guardrail("servers-and-kept-ips-protected", kept_resources_protected.__doc__ or "", True,
+              kept_resources_protected),
+    Guardrail("proxied-dns-ttl-1", proxied_records_ttl_one.__doc__ or "", True, proxied_records_ttl_one),
+    Guardrail("remote-command-carries-no-secret", remote_commands_carry_no_secret.__doc__ or "", True,
+              remote_commands_carry_no_secret),
+    Guardrail("no-secret-in-plain-outputs", no_secret_in_plain_outputs.__doc__ or "", True,
+              no_secret_in_plain_outputs),
+    Guardrail("ssh-open-to-the-world", ssh_open_to_the_world.__doc__ or "", False, ssh_open_to_the_world),
+    Guardrail("host-without-ufw", hosts_without_ufw.__doc__ or "", False, hosts_without_ufw),
+    Guardrail("service-without-health-path", services_without_health_path.__doc__ or "", False,
+              services_without_health_path),
+    Guardrail("backups-keep-under-3", backups_kept_under_three.__doc__ or "", False, backups_kept_under_three),
+]

@@ -1,0 +1,129 @@
+"""The policy pack's guardrails (policy/guardrails.py) on the resources the program registers under mocks:
+the production stack passes every mandatory one, and each rule reports what it exists to stop. The
+engine tier runs the same pack through the real `pulumi preview --policy-pack`."""
+
+from __future__ import annotations
+
+import copy
+import sys
+
+import pytest
+
+from harness import ROOT, Run, canary_secrets, production_config, run_program, unwrap
+
+sys.path.insert(0, str(ROOT / "policy"))
+
+from guardrails import GUARDRAILS, Resource
+
+RULES = {g.name: g for g in GUARDRAILS}
+
+
+def resources(run: Run) -> list[Resource]:
+    """The run's resources as the policy pack sees them: inputs, or a component's registered outputs."""
+    by_urn = {r.urn: r for r in run.resources}
+    made: dict[str, Resource] = {}
+
+    def convert(urn: str) -> Resource | None:
+        if urn not in by_urn:
+            return None
+        if urn not in made:
+            reg = by_urn[urn]
+            props = unwrap(run.outputs_by_urn.get(urn, {})) if reg.type.startswith("stackyard:") else reg.inputs
+            made[urn] = Resource(reg.type, reg.name, props, reg.protect, convert(reg.parent), urn)
+        return made[urn]
+
+    stack = Resource("pulumi:pulumi:Stack", "stackyard-production", unwrap(run.stack_outputs))
+    return [convert(r.urn) for r in run.resources] + [stack]
+
+
+def violations(run: Run, rule: str) -> list[str]:
+    return [f"{v.resource.name if v.resource else '-'}: {v.message}" for v in RULES[rule].check(resources(run))]
+
+
+@pytest.fixture(scope="module")
+def production() -> Run:
+    config = production_config()
+    return run_program(config, canary_secrets(config))
+
+
+def mutated(change) -> Run:
+    config = copy.deepcopy(production_config())
+    change(config)
+    return run_program(config, canary_secrets(config))
+
+
+def test_the_production_stack_passes_every_mandatory_guardrail(production: Run) -> None:
+    for guardrail in GUARDRAILS:
+        if guardrail.mandatory:
+            assert violations(production, guardrail.name) == [], guardrail.name
+
+
+def test_the_production_stack_gets_exactly_its_documented_advisories(production: Run) -> None:
+    assert violations(production, "ssh-open-to-the-world") == [
+        "mehko-api-firewall: mehko-api-firewall lets anyone reach SSH (port 22); set sshAllowFrom",
+        "material-kai-mivaa-firewall: material-kai-mivaa-firewall lets anyone reach SSH (port 22); set sshAllowFrom",
+    ]
+    for advisory in ("host-without-ufw", "service-without-health-path", "backups-keep-under-3"):
+        assert violations(production, advisory) == [], advisory
+
+
+def test_a_secret_in_a_browser_variable_needs_its_waiver() -> None:
+    def unwaive(config: dict) -> None:
+        config["stackyard:systems"]["material-kai"]["frontends"]["web"].pop("publicSecrets")
+
+    found = violations(mutated(unwaive), "no-secret-in-browser-bundle")
+    assert len(found) == 4  # the 4 AI keys of seed 004, each its own Vercel variable
+    assert all("is a secret in a browser-bundled variable" in v for v in found)
+    assert any(v.startswith("material-kai-web-VITE_OPENAI_API_KEY-production") for v in found)
+
+    def unwaive_pages(config: dict) -> None:
+        config["stackyard:systems"]["mehko"]["frontends"]["web"].pop("publicSecrets")
+
+    pages = violations(mutated(unwaive_pages), "no-secret-in-browser-bundle")
+    assert [v.split(": ", 1)[1].split(" is ")[0] for v in pages] == ["VITE_FIREBASE_API_KEY (preview)",
+                                                                      "VITE_FIREBASE_API_KEY (production)"]
+
+
+def test_unprotected_servers_and_kept_addresses_are_stopped() -> None:
+    found = violations(mutated(lambda c: c.update({"stackyard:protect": False})), "servers-and-kept-ips-protected")
+    assert sorted(v.split(":")[0] for v in found) == ["material-kai-mivaa", "material-kai-mivaa-ipv4", "mehko-api",
+                                                      "mehko-api-ipv4"]
+
+
+def test_a_proxied_record_with_a_ttl_is_stopped() -> None:
+    record = Resource("cloudflare:index/dnsRecord:DnsRecord", "api", {"name": "api.example.com", "proxied": True,
+                                                                      "ttl": 300})
+    assert [v.message for v in RULES["proxied-dns-ttl-1"].check([record])] == [
+        "api.example.com is proxied with ttl 300: proxied records take ttl 1"]
+
+
+def test_a_remote_command_with_environment_or_its_own_command_line_is_stopped(production: Run) -> None:
+    secret = canary_secrets(production_config())["openaiApiKey"]
+    env = Resource("command:remote:Command", "probe", {"create": "bash -s", "environment": {"TOKEN": "x"}})
+    inline = Resource("command:remote:Command", "inline", {"create": f"curl -H 'Authorization: {secret}' x"})
+    smuggled = Resource("command:remote:Command", "smuggled", {"create": f"/srv/app/deploy {secret}"})
+    found = [v.message for v in RULES["remote-command-carries-no-secret"].check(
+        [*resources(production), env, inline, smuggled])]
+    assert found == [
+        "probe sets environment: sshd puts it in a command line; pass values on stdin instead",
+        f"inline: its create command line is not one of stackyard's own; values belong on stdin: "
+        f"{inline.props['create'][:80]!r}",
+        "smuggled: its create command line holds a secret value",
+    ]
+
+
+def test_a_secret_in_a_plain_stack_output_is_stopped(production: Run) -> None:
+    secret = canary_secrets(production_config())["openaiApiKey"]
+    stack = Resource("pulumi:pulumi:Stack", "stackyard-production", {"leak": f"key={secret}"})
+    found = RULES["no-secret-in-plain-outputs"].check([*resources(production), stack])
+    assert [v.message for v in found] == ["a stack output holds a secret value"]
+
+
+def test_advisories_name_the_host_or_service() -> None:
+    host = Resource("stackyard:index:HostProvisioning", "box-setup",
+                    {"ufw": False, "services": {"api": {"port": 8000, "healthPath": None}, "worker": {"port": None}},
+                     "backups": {"keep": 2}})
+    assert [v.message for v in RULES["host-without-ufw"].check([host])] == ["box-setup: ufw is off"]
+    assert [v.message for v in RULES["service-without-health-path"].check([host])] == [
+        "box-setup: service api has a port but no health check"]
+    assert [v.message for v in RULES["backups-keep-under-3"].check([host])] == ["box-setup: backups keep 2, under 3"]
