@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "engine")]
 
-from test_engine_supabase import REF, SECRETS, project  # noqa: E402
+from test_engine_supabase import SECRETS, project  # noqa: E402
 
-from fake_supabase import FakeSupabase, platform_database, postgres_executor  # noqa: E402
+from fake_supabase import kai_world  # noqa: E402
 from harness import production_config  # noqa: E402
 from postgres import PostgresServer  # noqa: E402
 from sshd import LoopbackSshd  # noqa: E402
@@ -93,8 +93,7 @@ def main() -> None:
 
     postgres = PostgresServer().start()
     try:
-        dbname = platform_database(postgres)
-        with FakeSupabase([REF], sql=postgres_executor(postgres.admin_dsn(dbname))) as fake:
+        with kai_world(postgres) as (fake, dbname):
             kai = workspace(bin_dir)
             made.append(kai)
             kai.init("kai", config={"stackyard:systems": {"kai": {"supabase": project(fake.url)}}},

@@ -16,7 +16,8 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -311,3 +312,13 @@ def platform_database(postgres: Any) -> str:
     with postgres.connect(name) as conn:
         conn.execute((FIXTURES / "platform.sql").read_text())
     return name
+
+
+@contextmanager
+def kai_world(postgres: Any) -> Iterator[tuple[FakeSupabase, str]]:
+    """The fake API for the kai project, its SQL on a fresh platform database of ``postgres``; (fake, db name).
+    Every request and answer must have matched the spec: any violation fails the caller at the end."""
+    name = platform_database(postgres)
+    with FakeSupabase([KAI_REF], sql=postgres_executor(postgres.admin_dsn(name))) as fake:
+        yield fake, name
+    assert fake.violations == []

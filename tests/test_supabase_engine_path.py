@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from dynamic_host import DynamicProviderHost, ProviderError
-from fake_supabase import KAI_REF, KAI_SECRETS, FakeSupabase, kai_project, platform_database, postgres_executor
+from fake_supabase import KAI_REF, KAI_SECRETS, FakeSupabase, kai_project, kai_world
 from harness import Registration, run_program
 from postgres import PostgresServer
 
@@ -65,10 +65,8 @@ def sha(text: str) -> str:
 
 @pytest.fixture
 def world(postgres: PostgresServer) -> Iterator[tuple[FakeSupabase, PostgresServer, str]]:
-    name = platform_database(postgres)
-    with FakeSupabase([REF], sql=postgres_executor(postgres.admin_dsn(name))) as fake:
+    with kai_world(postgres) as (fake, name):
         yield fake, postgres, name
-    assert fake.violations == []
 
 
 def test_create_refresh_update_delete_through_the_dynamic_provider_process(world) -> None:

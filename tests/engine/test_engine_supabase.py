@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fake_supabase import KAI_REF, FakeSupabase, kai_project, platform_database, postgres_executor
+from fake_supabase import KAI_REF, FakeSupabase, kai_project, kai_world
 from postgres import PostgresServer
 from workspace import counts_by_type, errors, steps_by_op
 
@@ -25,10 +25,8 @@ def project(api_url: str) -> dict:
 
 @pytest.fixture
 def world(postgres: PostgresServer) -> Iterator[tuple[FakeSupabase, PostgresServer, str]]:
-    name = platform_database(postgres)
-    with FakeSupabase([REF], sql=postgres_executor(postgres.admin_dsn(name))) as fake:
+    with kai_world(postgres) as (fake, name):
         yield fake, postgres, name
-    assert fake.violations == []
 
 
 def test_up_refresh_repair_noop_and_destroy_through_the_engine(workspace, world) -> None:
