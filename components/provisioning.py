@@ -15,6 +15,7 @@ from shlex import quote
 import pulumi
 import pulumi_command as command
 
+from . import git_refs
 from .model import Service
 from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
@@ -164,13 +165,25 @@ class HostProvisioning(pulumi.ComponentResource):
         # deploy can never run its removal.
         self.remote.run(f"{name}-service", "true", delete=f"{self.remote.sudo}{paths.app(name)}/remove",
                         triggers=[name], after=[setup])
-        # The deploy runs again when the ref, the process definitions, the env file or a secret file
+        # The deploy runs again when the commit, the process definitions, the env file or a secret file
         # change; the script itself restarts the release only if its commit or those files changed.
-        return self.remote.run(f"{name}-deploy", f"{self.remote.sudo}{paths.app(name)}/deploy "
-                               f"{quote(service.source.ref)}",
-                               triggers=triggers(service.source.ref, digest(install), digest_of(env_text),
+        target = deploy_target(name, service)
+        return self.remote.run(f"{name}-deploy", f"{self.remote.sudo}{paths.app(name)}/deploy {quote(target)}",
+                               triggers=triggers(target, digest(install), digest_of(env_text),
                                                  *map(digest_of, file_values)),
                                after=[setup, *secrets])
+
+
+def deploy_target(name: str, service: Service) -> str:
+    """The commit the service's ref names now (so a moved branch deploys again), or the ref itself when
+    its repository cannot be asked from here, with a warning saying so."""
+    try:
+        return git_refs.resolve(service.source.repo, service.source.ref)
+    except git_refs.Unresolved as why:
+        pulumi.log.warn(f"service {name}: could not resolve ref '{service.source.ref}' of {service.source.repo} "
+                        f"here ({why}); the host deploys what it names then, and a branch that moves is not "
+                        "noticed until the ref changes")
+        return service.source.ref
 
 
 def serving_commit(output: str | None) -> str | None:

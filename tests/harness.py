@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ from standin.values import SECRET_SIG
 from standin.values import plain as unwrap
 
 ROOT = Path(__file__).resolve().parent.parent
+# Unit tests never ask a git server which commit a ref names (components/git_refs.py): the deploy
+# keys on the ref itself, as it does wherever the repository cannot be reached.
+os.environ.setdefault("STACKYARD_RESOLVE_REFS", "off")
 CANARY = "CANARY-7f3a9c-do-not-leak"
 
 
@@ -42,6 +46,8 @@ class Registration:
     provider: str
     dependencies: list[str] = field(default_factory=list)
     """URNs of the resources it waits for (depends_on)."""
+    retain_on_delete: bool = False
+    """Left in place when it leaves the stack: only the state forgets it."""
 
 
 @dataclass
@@ -135,6 +141,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 provider=request.provider,
                 dependencies=list(request.dependencies),
+                retain_on_delete=request.retainOnDelete,
             ))
         return response
 

@@ -69,9 +69,9 @@ class LocalStack:
     def remove_config(self, path: str) -> None:
         self.ws.run("config", "rm", "--path", "--stack", "local", path)
 
-    def publish(self, example: str, version: str, *, tag: str, health: str = "ok") -> str:
+    def publish(self, example: str, version: str, *, tag: str, health: str = "ok", branch: str | None = None) -> str:
         """A new commit of examples/<example> with its VERSION set (and /health broken if asked), tagged;
-        main does not move, so `ref: main` stays the first release."""
+        main moves to it only if ``branch`` says so, so `ref: main` stays the first release otherwise."""
         tree = make_tmp("stackyard-example-") / example
         shutil.copytree(ROOT / "examples" / example, tree)
         main = tree / ("app/main.py" if example == "fastapi-sample" else "backend/app.py")
@@ -82,7 +82,7 @@ class LocalStack:
                                 '    return JSONResponse({"status": "broken on purpose"}, status_code=503)')
         main.write_text(text)
         bare = local_host.PATHS.repos / f"{example}.git"
-        sha = local_host.commit_tree(bare, tree, f"{example} {version}", branch=None)  # main stays at v1
+        sha = local_host.commit_tree(bare, tree, f"{example} {version}", branch=branch)  # None: main stays
         subprocess.run(["git", f"--git-dir={bare}", "tag", "--force", tag, sha], check=True, capture_output=True)
         subprocess.run(["git", f"--git-dir={bare}", "update-server-info"], check=True)
         shutil.rmtree(tree.parent, ignore_errors=True)
@@ -95,7 +95,7 @@ class LocalStack:
 
 def deploy_local_stack(tmp) -> LocalStack:
     """The local stack in a throwaway project, pinned to the running host, applied once."""
-    ws = Workspace(tmp, toolchain_bin(), passphrase=local_stack.LOCAL_PASSPHRASE)
+    ws = Workspace(tmp, toolchain_bin(), passphrase=local_stack.LOCAL_PASSPHRASE, env={"STACKYARD_RESOLVE_REFS": "on"})
     ws.init("local", copy_from=ROOT / "Pulumi.local.yaml",
             secrets={"localSshKey": local_host.PATHS.key.read_text()})
     ws.run("config", "set", "--path", "--stack", "local", HOST_KEY_PATH, local_host.host_key())

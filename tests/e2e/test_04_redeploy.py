@@ -81,3 +81,15 @@ def test_setting_the_ref_back_rolls_back_to_the_kept_release(stack: LocalStack) 
     forward = stack.up()
     assert "building release" not in forward.printed()
     assert '"version":"2"' in stack.health(FASTAPI)[1]
+
+
+def test_ref_main_deploys_again_when_main_moves(stack: LocalStack) -> None:
+    stack.set_config(REF, "main")
+    stack.up()
+    moved = stack.publish("fastapi-sample", "4", tag="v4", branch="main")
+    planned = stack.ws.preview("local")
+    deploy = next(s for s in planned.json()["steps"] if s["urn"].endswith("::local-box-setup-fastapi-sample-deploy"))
+    assert deploy["newState"]["inputs"]["create"] == f"/srv/fastapi-sample/deploy {moved}"  # the preview shows it
+    stack.up()
+    assert stack.ssh("cat /srv/fastapi-sample/active").stdout.split()[1] == moved
+    assert '"version":"4"' in stack.health(FASTAPI)[1]
