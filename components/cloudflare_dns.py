@@ -54,6 +54,8 @@ class CloudflareDnsArgs:
     """The system's zones and records."""
     host_addresses: Mapping[str, Mapping[str, pulumi.Input[str]]]
     """Host name -> {"A": IPv4 output, "AAAA": IPv6 output}, for records that name a host."""
+    protect: bool = True
+    """Protect the records: removing one from the stack fails until it is unprotected (live DNS)."""
 
 
 class CloudflareDns(pulumi.ComponentResource):
@@ -83,7 +85,7 @@ class CloudflareDns(pulumi.ComponentResource):
                 ttl=spec.ttl,
                 priority=spec.priority,
                 comment=spec.comment,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
             )
             self.records.setdefault(host, created)
         self.register_outputs({"hostnames": sorted(self.records)})

@@ -20,6 +20,8 @@ class CloudflarePagesProjectArgs:
     """Resolves env values (secrets, record hostnames) of the frontend's system."""
     zone_id: str | None = None
     """ID of the zone the custom domains' records go into, when stackyard manages it."""
+    protect: bool = True
+    """Protect the project and its domains' records, as servers are: a delete or replace fails loudly."""
 
 
 class CloudflarePagesProject(pulumi.ComponentResource):
@@ -54,7 +56,7 @@ class CloudflarePagesProject(pulumi.ComponentResource):
                 environment: {"env_vars": self._env_vars(args, environment)}
                 for environment in ("production", "preview")
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         pages_host = f"{spec.project}.pages.dev"
         for domain in spec.domains:
@@ -68,7 +70,8 @@ class CloudflarePagesProject(pulumi.ComponentResource):
             if args.zone_id:
                 # Cloudflare flattens a CNAME at the apex, so one rule serves apex and subdomains.
                 record(f"{name}-{domain}-cname", zone_id=args.zone_id, name=domain, type="CNAME",
-                       content=pages_host, proxied=True, comment=f"Pages project {spec.project}", opts=child)
+                       content=pages_host, proxied=True, comment=f"Pages project {spec.project}",
+                       opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         self.url = pulumi.Output.from_input(f"https://{pages_host}")
         self.domains = list(spec.domains)
         # publicSecrets: read by the policy pack's no-secret-in-browser-bundle (policies see component outputs)

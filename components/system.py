@@ -56,6 +56,7 @@ class StackSystem(pulumi.ComponentResource):
                     system=name,
                     dns=system.dns,
                     host_addresses={h: {"A": host.ipv4, "AAAA": host.ipv6} for h, host in self.hosts.items()},
+                    protect=settings.protect,
                 ),
                 opts=child,
             )
@@ -98,14 +99,16 @@ class StackSystem(pulumi.ComponentResource):
 
                 self.frontends[frontend_name] = CloudflarePagesProject(
                     f"{name}-{frontend_name}",
-                    CloudflarePagesProjectArgs(spec=spec, resolver=self.resolver, zone_id=zone_id),
+                    CloudflarePagesProjectArgs(spec=spec, resolver=self.resolver, zone_id=zone_id,
+                                               protect=settings.protect),
                     opts=child)
             else:
                 from .vercel_project import VercelProject, VercelProjectArgs
 
                 self.frontends[frontend_name] = VercelProject(
                     f"{name}-{frontend_name}",
-                    VercelProjectArgs(spec=spec, resolver=self.resolver, zone_id=zone_id, zone=spec.zone),
+                    VercelProjectArgs(spec=spec, resolver=self.resolver, zone_id=zone_id, zone=spec.zone,
+                                      protect=settings.protect),
                     opts=child)
 
         if system.github is not None:

@@ -26,6 +26,8 @@ class VercelProjectArgs:
     """ID of the Cloudflare zone the custom domains' records go into, when stackyard manages it."""
     zone: str | None = None
     """Name of that zone, to tell apex domains from subdomains."""
+    protect: bool = True
+    """Protect the project and its domains' records, as servers are: a delete or replace fails loudly."""
 
 
 def group_by_value(env: dict[str, dict[str, Value]]) -> dict[str, list[tuple[Value, list[str]]]]:
@@ -67,7 +69,7 @@ class VercelProject(pulumi.ComponentResource):
             output_directory=spec.build.output_dir,
             root_directory=spec.build.root_dir,
             git_repository={"type": "github", "repo": spec.repository} if spec.repository else None,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         for key, entries in group_by_value(spec.env).items():
             for value, targets in entries:
@@ -91,7 +93,8 @@ class VercelProject(pulumi.ComponentResource):
                 # Vercel issues the certificate itself, so its records must not be proxied.
                 record(f"{name}-{domain}-{'a' if apex else 'cname'}", zone_id=args.zone_id, name=domain,
                        type="A" if apex else "CNAME", content=APEX_ADDRESS if apex else SUBDOMAIN_TARGET,
-                       proxied=False, comment=f"Vercel project {spec.project}", opts=child)
+                       proxied=False, comment=f"Vercel project {spec.project}",
+                       opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
         self.url = pulumi.Output.from_input(f"https://{spec.project}.vercel.app")
         self.project_id = self.project.id
         self.domains = list(spec.domains)

@@ -179,3 +179,17 @@ def test_stack_outputs_hold_what_operators_look_up_and_no_secret(production: Run
     assert set(systems["productivity"]["services"]) == {"flask-backend", "podfactory-sync"}
     assert find_plaintext(production.stack_outputs, CANARY) == []
     assert CANARY not in json.dumps(production.stack_outputs)  # not even wrapped: outputs hold no secret
+
+
+def test_live_frontends_and_dns_are_protected_as_servers_are(production: Run) -> None:
+    kept = ("cloudflare:index/pagesProject:PagesProject", "vercel:index/project:Project",
+            "cloudflare:index/dnsRecord:DnsRecord")
+    assert all(r.protect for r in production.resources if r.type in kept)
+    assert sum(r.type in kept for r in production.resources) == 2 + 5
+    # what changes with the app stays removable: env vars, domains' attachments, Actions secrets, commands
+    loose = ("vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
+             "github:index/actionsSecret:ActionsSecret", "command:remote:Command")
+    assert not any(r.protect for r in production.resources if r.type in loose)
+    unprotected = run_program({**production_config(), "stackyard:protect": False},
+                              canary_secrets(production_config()))
+    assert not any(r.protect for r in unprotected.resources if r.type in kept)
