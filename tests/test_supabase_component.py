@@ -116,3 +116,13 @@ def test_migrations_register_between_extensions_and_rls() -> None:
     assert {r.urn for r in supabase(run, "Extension")} <= set(migrations.dependencies)
     for reg in supabase(run, "RowLevelSecurity"):
         assert reg.dependencies == [migrations.urn]
+
+
+def test_row_level_security_stays_on_when_a_table_leaves_the_stack(production: Run) -> None:
+    # Removing a table from rowLevelSecurity must not open it: the engine only forgets the resource.
+    assert all(r.retain_on_delete for r in supabase(production, "RowLevelSecurity"))
+    assert not any(r.retain_on_delete for r in supabase(production, "Policy"))
+    config = copy.deepcopy(production_config())
+    config["stackyard:systems"]["material-kai"]["supabase"]["database"]["rlsOnRemoval"] = "disable"
+    opened = run_program(config, canary_secrets(config))
+    assert not any(r.retain_on_delete for r in supabase(opened, "RowLevelSecurity"))

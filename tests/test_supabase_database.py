@@ -118,6 +118,20 @@ def test_an_extension_dropped_by_hand_disappears_on_refresh(db: Database) -> Non
     assert provider.read(created.id, created.outs).id == ""  # the engine then creates it again
 
 
+def test_an_extension_found_in_another_schema_is_not_moved_silently(db: Database) -> None:
+    db.run("create extension ltree with schema public")  # how a project set up by hand often has it
+    provider = db.make(ExtensionProvider)
+    with pytest.raises(SqlError, match="already installed in schema public, not extensions: stackyard does not "
+                                       "move it"):
+        provider.create({"projectRef": REF, "name": "ltree", "schema": "extensions"})
+    assert db.rows("select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
+                   "where e.extname = 'ltree'") == [("public",)]
+    # Adopted where it is, then moved because the stack asks for it: an explicit, previewed change.
+    here = provider.create({"projectRef": REF, "name": "ltree", "schema": "public"})
+    moved = provider.update(here.id, here.outs, {"projectRef": REF, "name": "ltree", "schema": "extensions"})
+    assert moved.outs["schema"] == "extensions"
+
+
 def test_an_extension_in_use_is_not_dropped(db: Database) -> None:
     schema(db)
     provider = db.make(ExtensionProvider)

@@ -168,11 +168,15 @@ class Workspace:
         self.run("config", "set", "--secret", "--stack", stack, full, stdin=value)
 
     def set_config(self, stack: str, key: str, value: Any) -> None:
+        """Sets a plain config value; a structured one is written into the stack file (this CLI's
+        `config set` takes strings and --path, not JSON)."""
         full = key if ":" in key else f"stackyard:{key}"
         if isinstance(value, str):
             self.run("config", "set", "--stack", stack, full, value)
-        else:
-            self.run("config", "set", "--json", "--stack", stack, full, json.dumps(value))
+            return
+        document = yaml.safe_load(self.stack_file(stack).read_text())
+        document.setdefault("config", {})[full] = value
+        self.stack_file(stack).write_text(yaml.safe_dump(document, sort_keys=False))
 
     # --- operations ----------------------------------------------------------------------------
 

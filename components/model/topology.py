@@ -409,6 +409,9 @@ class SupabaseDatabase:
                                  check=formats.sql_identifier)
     row_level_security: list[str] = spec("tables with row-level security enabled", default=[],
                                          check=formats.sql_table)
+    rls_on_removal: Literal["keep", "disable"] = spec(
+        "a table taken out of rowLevelSecurity (or a destroyed stack): keep its row-level security on, so "
+        "no row becomes readable, or disable it", default="keep")
     policies: list[SupabasePolicy] = spec("row-level security policies", default=[])
     migrations: str | None = spec(
         "directory of ordered SQL migrations (`<version>_<name>.sql`, relative to the project); "

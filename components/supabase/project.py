@@ -139,10 +139,13 @@ class SupabaseProject(pulumi.ComponentResource):
                 [{"name": m.name, "checksum": m.checksum, "sql": m.sql} for m in files],
                 pulumi.ResourceOptions(parent=self, depends_on=schema_ready))
             schema_ready = [self.migrations]
+        # Taking a table out of the list must not open it: by default its RLS stays on, and the resource
+        # only leaves the state (retain_on_delete); `rlsOnRemoval: disable` asks for the provider's delete.
+        keep = database.rls_on_removal == "keep"
         for table in database.row_level_security:
             self.row_level_security[table_name(table)] = RowLevelSecurity(
                 f"{name}-rls-{slug(table_name(table))}", provider(RowLevelSecurityProvider), ref, table,
-                pulumi.ResourceOptions(parent=self, depends_on=schema_ready))
+                pulumi.ResourceOptions(parent=self, depends_on=schema_ready, retain_on_delete=keep))
         for policy in database.policies:
             guard = self.row_level_security.get(table_name(policy.table))
             self.policies.append(Policy(

@@ -286,14 +286,22 @@ class ExtensionProvider(ConvergingProvider):
             what=f"extension {props['name']}")
         return rows[0] if rows else None
 
-    def _apply(self, props: dict) -> dict[str, Any]:
+    def _apply(self, props: dict, *, moving: bool = False) -> dict[str, Any]:
+        """Creates the extension, or moves it when the stack's schema changed (``moving``). An extension
+        found in another schema when the stack first takes it on is never moved silently: its objects'
+        qualified names would change under the code that uses them."""
         name, schema = props["name"], props["schema"]
         live = self._live(props)
+        if live is not None and live["schema"] != schema and not moving:
+            raise SqlError(f"extension {name} is already installed in schema {live['schema']}, not {schema}: "
+                           f"stackyard does not move it. Set extensionSchema to {live['schema']}, or move it "
+                           f"yourself (alter extension {ident(name)} set schema {ident(schema)})")
         if live is None:
             statement = (f"create schema if not exists {ident(schema)}; "
                          f"create extension if not exists {ident(name)} with schema {ident(schema)}")
         elif live["schema"] != schema:
-            statement = f"alter extension {ident(name)} set schema {ident(schema)}"
+            statement = (f"create schema if not exists {ident(schema)}; "
+                         f"alter extension {ident(name)} set schema {ident(schema)}")
         else:
             statement = None
         if statement:
@@ -304,6 +312,10 @@ class ExtensionProvider(ConvergingProvider):
 
     def create(self, props: dict) -> CreateResult:
         return CreateResult(f"{props['projectRef']}/extension/{props['name']}", self._apply(props))
+
+    def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
+        # An update is the stack asking for another schema (or for its own back after a hand-made move).
+        return UpdateResult(self._apply(news, moving=True))
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         replaces = self.replaced_if_moved(olds, news, "name")

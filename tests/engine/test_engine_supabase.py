@@ -73,6 +73,15 @@ def test_up_refresh_repair_noop_and_destroy_through_the_engine(workspace, world)
     printed.append(again.output)
     assert again.applied() == {} and set(again.summary()["resourceChanges"]) == {"same"}
 
+    # A table taken out of rowLevelSecurity keeps its RLS on: the engine forgets the resource, nothing opens.
+    ws.set_config("kai", "systems", {"kai": {"supabase": {**project(fake.url), "database": {
+        **project(fake.url)["database"], "rowLevelSecurity": ["documents"]}}}})
+    narrowed = ws.up("kai")
+    printed.append(narrowed.output)
+    assert narrowed.summary()["resourceChanges"].get("delete") == 1
+    with postgres.connect(dbname) as conn:
+        assert conn.execute("select relrowsecurity from pg_class where relname = 'api_keys'").fetchone() == (True,)
+
     # No secret, and not the access token, in plain text in anything the engine printed or kept.
     state = ws.backend_text()
     for value in [*SECRETS.values(), fake.token]:
@@ -80,7 +89,7 @@ def test_up_refresh_repair_noop_and_destroy_through_the_engine(workspace, world)
         assert all(value not in text for text in printed)
 
     gone = ws.destroy("kai")
-    assert gone.summary()["resourceChanges"].get("delete") == 15  # 12 dynamic resources, 2 components, the stack
+    assert gone.summary()["resourceChanges"].get("delete") == 14  # 11 dynamic resources, 2 components, the stack
     assert live.secrets == {}
     with postgres.connect(dbname) as conn:
         assert conn.execute("select count(*) from pg_policies where tablename = 'documents'").fetchone() == (0,)
