@@ -38,6 +38,8 @@ class HostProvisioningArgs:
     """The system's services that run on this host."""
     resolver: Resolver
     """Resolves the services' env and file values."""
+    machine: pulumi.Input[str] | None = None
+    """The server's cloud ID (created hosts): a replaced server is provisioned from the start."""
     paths: Paths = Paths()
 
 
@@ -55,7 +57,7 @@ class HostProvisioning(pulumi.ComponentResource):
         self.args = args
         self.name = name
         spec = args.spec
-        self.remote = RemoteSteps(name, args.connection, parent=self)
+        self.remote = RemoteSteps(name, args.connection, parent=self, machine=args.machine)
         self.plans = {n: plan_from_model(n, s, args.paths) for n, s in args.services.items()}
 
         base = self.remote.step("base", provision.base_script(
@@ -163,8 +165,9 @@ class HostProvisioning(pulumi.ComponentResource):
         # The service's place on the host: created once, deleted only when the service leaves the stack
         # (or the stack is destroyed), which stops it there. Its inputs never change with a deploy, so a
         # deploy can never run its removal.
+        # Not per machine: replacing it would run the old one's removal, through a kept IP on the new server.
         self.remote.run(f"{name}-service", "true", delete=f"{self.remote.sudo}{paths.app(name)}/remove",
-                        triggers=[name], after=[setup])
+                        triggers=[name], after=[setup], per_machine=False)
         # The deploy runs again when the commit, the process definitions, the env file or a secret file
         # change; the script itself restarts the release only if its commit or those files changed.
         target = deploy_target(name, service)

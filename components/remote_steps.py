@@ -44,18 +44,22 @@ class RemoteSteps:
     """Commands on one host, named ``<prefix>-<step>`` and parented to ``parent``."""
 
     def __init__(self, prefix: str, connection: Mapping[str, pulumi.Input],
-                 parent: pulumi.Resource | None = None) -> None:
+                 parent: pulumi.Resource | None = None, machine: pulumi.Input[str] | None = None) -> None:
         self.prefix = prefix
         self.connection = dict(connection)
         self.parent = parent
+        self.machine = machine
+        """The server's cloud ID: it joins every step's triggers, so a replaced server is provisioned anew."""
         self.sudo = "" if connection["user"] == "root" else "sudo -n "
         """Steps run as root: through ``sudo -n`` when the connection's user is not root."""
 
     def run(self, step: str, create: str, *, triggers: pulumi.Input[list[str]],
             after: Sequence[pulumi.Resource] = (), stdin: pulumi.Input[str] | None = None,
-            delete: str | None = None) -> command.remote.Command:
-        """A command run (again) when its ``triggers`` change, and ``delete`` when it leaves the stack; its
-        output is shown, so it must hold no secret."""
+            delete: str | None = None, per_machine: bool = True) -> command.remote.Command:
+        """A command run (again) when its ``triggers`` change (and, ``per_machine``, on a replaced server),
+        and ``delete`` when it leaves the stack; its output is shown, so it must hold no secret."""
+        if self.machine is not None and per_machine:
+            triggers = pulumi.Output.all(self.machine, triggers).apply(lambda both: [both[0], *both[1]])
         return command.remote.Command(
             f"{self.prefix}-{step}",
             connection=self.connection,
@@ -87,6 +91,7 @@ class RemoteSteps:
             connection=self.connection,
             create=f"{self.sudo}sh -c {quote(provision.write_file_command(path, owner=owner, group=group, mode=mode))}",
             stdin=pulumi.Output.secret(content),
+            triggers=[self.machine] if self.machine is not None else None,
             logging="none",
             opts=pulumi.ResourceOptions(parent=self.parent, depends_on=list(after),
                                         additional_secret_outputs=["stdout", "stderr"]),

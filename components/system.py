@@ -76,6 +76,7 @@ class StackSystem(pulumi.ComponentResource):
                     host_name=host_name,
                     spec=spec,
                     connection=self.hosts[host_name].connection,
+                    machine=self.hosts[host_name].server_id,
                     services={n: s for n, s in system.services.items() if s.host == host_name},
                     resolver=self.resolver,
                 ),

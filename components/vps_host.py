@@ -41,6 +41,8 @@ class VpsHost(pulumi.ComponentResource):
 
     ipv4: pulumi.Output[str]
     ipv6: pulumi.Output[str | None]
+    server_id: pulumi.Output[str] | None
+    """The cloud's ID of the server (None for an existing host): a new ID is a new, empty machine."""
     connection: dict[str, pulumi.Input]
     """host, port, user and (secret) private_key, in the shape of pulumi_command's ConnectionArgs."""
 
@@ -57,6 +59,7 @@ class VpsHost(pulumi.ComponentResource):
         else:
             self.ipv4 = pulumi.Output.from_input(spec.address)
             self.ipv6 = pulumi.Output.from_input(spec.ipv6)
+            self.server_id = None
             user = spec.user
         self.connection = {
             "host": self.ipv4,
@@ -119,7 +122,8 @@ class VpsHost(pulumi.ComponentResource):
             public_nets=[public_net],
             backups=spec.snapshots,
             labels=labels,
-            opts=self._server_opts(args),
+            # Hetzner names are unique in a project: the old server must go before its replacement comes.
+            opts=self._server_opts(args, delete_before_replace=True),
         )
         hcloud.FirewallAttachment(
             f"{name}-firewall-attachment",
@@ -128,6 +132,7 @@ class VpsHost(pulumi.ComponentResource):
             opts=child,
         )
         self.server = server
+        self.server_id = server.id
         self.ipv4 = server.ipv4_address
         self.ipv6 = server.ipv6_address if spec.ipv6 else pulumi.Output.from_input(None)
 
@@ -165,6 +170,7 @@ class VpsHost(pulumi.ComponentResource):
             opts=child,
         )
         self.server = droplet
+        self.server_id = droplet.id
         self.ipv4 = droplet.ipv4_address
         if spec.reserved_ip:
             reserved = digitalocean.ReservedIp(

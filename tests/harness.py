@@ -48,6 +48,7 @@ class Registration:
     """URNs of the resources it waits for (depends_on)."""
     retain_on_delete: bool = False
     """Left in place when it leaves the stack: only the state forgets it."""
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -142,6 +143,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 provider=request.provider,
                 dependencies=list(request.dependencies),
                 retain_on_delete=request.retainOnDelete,
+                delete_before_replace=request.deleteBeforeReplace,
             ))
         return response
 

@@ -193,3 +193,9 @@ def test_live_frontends_and_dns_are_protected_as_servers_are(production: Run) ->
     unprotected = run_program({**production_config(), "stackyard:protect": False},
                               canary_secrets(production_config()))
     assert not any(r.protect for r in unprotected.resources if r.type in kept)
+
+
+def test_a_hetzner_server_goes_before_its_replacement_comes(production: Run) -> None:
+    # Hetzner server names are unique in a project: create-before-delete would fail on the name.
+    assert production.named("mehko-api", "hcloud:index/server:Server").delete_before_replace
+    assert not production.named("material-kai-mivaa", "digitalocean:index/droplet:Droplet").delete_before_replace

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness import CANARY, SECRET_SIG, Run, canary_secrets, production_config, run_program
+from harness import CANARY, SECRET_SIG, Run, canary_secrets, numeric_id, production_config, run_program, unwrap
 
 COMMAND = "command:remote:Command"
 
@@ -101,7 +101,8 @@ def test_changing_a_ref_redeploys_only_that_service(production: Run) -> None:
     deploy = run.named("material-kai-mivaa-setup-mivaa-deploy").inputs
     assert deploy["create"] == "sudo -n /srv/mivaa/deploy v2.4.1"
     triggers = run.named("material-kai-mivaa-setup-mivaa-deploy").wire["triggers"]
-    assert triggers[SECRET_SIG] and triggers["value"][0] == "v2.4.1"  # secret as a whole: the env holds secrets
+    # secret as a whole (the env holds secrets): the server's ID, then the ref
+    assert triggers[SECRET_SIG] and triggers["value"][1] == "v2.4.1"
 
 
 def test_changing_a_secret_rewrites_its_file_and_restarts_its_users_only(production: Run) -> None:
@@ -136,22 +137,40 @@ def test_triggers_are_never_a_plain_list_holding_a_secret(production: Run) -> No
     assert secret_lists == 6
 
 
+SERVERS = {f"{host}-setup": str(numeric_id(host)) for host in ("mehko-api", "material-kai-mivaa")}
+"""Provisioning of created hosts, and the mocks' ID of their server."""
+
+
+def server_of(reg) -> str | None:
+    return next((server for prefix, server in SERVERS.items() if reg.name.startswith(prefix + "-")), None)
+
+
 def test_every_step_is_keyed_by_a_hash_of_its_content(production: Run) -> None:
     for reg in production.of_type(COMMAND):
         wire = reg.wire
-        if "triggers" not in wire:
-            # secret writers: their secret stdin is the content, and a change of it runs them again
-            assert SECRET_SIG in wire["stdin"] and wire["logging"] == "none", reg.name
-            continue
-        triggers = wire["triggers"]
+        triggers = unwrap(wire.get("triggers"))
         if reg.name.endswith("-service"):  # a service's place on the host: it runs once, whatever changes
-            assert wire["create"] == "true" and wire["delete"].endswith("/remove"), reg.name
+            assert wire["create"] == "true" and wire["delete"].endswith("/remove") and triggers == [reg.name.split(
+                "-setup-")[1].removesuffix("-service")], reg.name
             continue
-        if isinstance(triggers, dict):
-            triggers = triggers["value"]
+        server = server_of(reg)
+        if server is not None:  # a replaced server (a new ID) is provisioned from the start
+            assert triggers[0] == server, reg.name
+            triggers = triggers[1:]
+        if "logging" in wire and wire["logging"] == "none":
+            # secret writers: their secret stdin is the content, and a change of it runs them again
+            assert SECRET_SIG in wire["stdin"] and not triggers, reg.name
+            continue
         digests = triggers[1:] if reg.name.endswith("-deploy") else triggers  # a deploy's first trigger is its ref
         assert digests, reg.name
         assert all(len(d) == 64 and int(d, 16) >= 0 for d in digests), reg.name
+
+
+def test_only_created_hosts_key_their_steps_on_the_server(production: Run) -> None:
+    keyed = {reg.name for reg in production.of_type(COMMAND) if server_of(reg)}
+    assert len(keyed) == 19 + 9  # every command of the Hetzner and DigitalOcean hosts
+    assert not any(reg.name.startswith("productivity-") and str(numeric_id("productivity-app")) in json.dumps(
+        reg.wire) for reg in production.of_type(COMMAND))
 
 
 def test_compose_services_mount_the_secret_file_read_only(production: Run) -> None:

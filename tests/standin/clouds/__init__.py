@@ -82,7 +82,7 @@ def kinds(*items: Kind) -> dict[str, Kind]:
     return {kind.token: kind for kind in items}
 
 
-# --- IDs and computed values: deterministic, so runs are repeatable -------------------------------
+# --- IDs and computed values: addresses deterministic per resource, numeric IDs new per creation -----
 
 
 def _number(name: str) -> int:
@@ -90,7 +90,10 @@ def _number(name: str) -> int:
 
 
 def numeric_id(name: str) -> str:
-    return str(_number(name) % 10**8 + 10**7)
+    """A new number each time, as the clouds give: a replaced server must not come back with its old ID."""
+    import secrets
+
+    return str(secrets.randbelow(9 * 10**8) + 10**8)
 
 
 def hex_id(name: str) -> str:
