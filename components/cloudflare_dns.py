@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -13,6 +12,8 @@ import pulumi_cloudflare as cloudflare
 from .model import Dns, DnsRecord, fqdn
 
 AUTOMATIC_TTL = 1
+REPEATING = ("TXT", "MX")
+"""Record types a name may hold several of."""
 
 
 def record(
@@ -67,13 +68,16 @@ class CloudflareDns(pulumi.ComponentResource):
     def __init__(self, name: str, args: CloudflareDnsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:CloudflareDns", name, {}, opts)
         self.records = {}
-        bases = Counter(f"{fqdn(r)}-{r.type}".lower() for r in args.dns.records)
         for spec in args.dns.records:
             host = fqdn(spec)
             base = f"{host}-{spec.type}".lower()
-            # A name + type pair can repeat (TXT, MX): tell them apart by what they hold, not by position,
-            # so reordering the list never replaces a record.
-            resource_name = base if bases[base] == 1 else f"{base}-{_digest(spec)}"
+            # One A, AAAA or CNAME per name (the model sees to it): named by name and type. TXT and MX
+            # repeat, so they are named by what they hold, never by position or by how many there are:
+            # adding, removing or reordering records never renames (recreates) another.
+            repeating = spec.type in REPEATING
+            resource_name = f"{base}-{_digest(spec)}" if repeating else base
+            # Before, a lone TXT/MX record was named by name and type only: that state follows it here.
+            aliases = [pulumi.Alias(name=base)] if repeating else []
             content = args.host_addresses[spec.host][spec.type] if spec.host else spec.content
             created = record(
                 resource_name,
@@ -85,7 +89,7 @@ class CloudflareDns(pulumi.ComponentResource):
                 ttl=spec.ttl,
                 priority=spec.priority,
                 comment=spec.comment,
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect, aliases=aliases),
             )
             self.records.setdefault(host, created)
         self.register_outputs({"hostnames": sorted(self.records)})

@@ -73,15 +73,19 @@ class VercelProject(pulumi.ComponentResource):
         )
         for key, entries in group_by_value(spec.env).items():
             for value, targets in entries:
+                # Named by key and first target, which no regrouping of the values changes for that
+                # target (each target is in one group per key); the older name joined every target.
+                old = f"{name}-{key}-{'-'.join(targets)}"
                 vercel.ProjectEnvironmentVariable(
-                    f"{name}-{key}-{'-'.join(targets)}",
+                    f"{name}-{key}-{targets[0]}",
                     project_id=self.project.id,
                     team_id=spec.team_id,
                     key=key,
                     value=args.resolver.resolve(value),
                     targets=targets,
                     sensitive=isinstance(value, SecretRef),
-                    opts=child,
+                    opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=old)]
+                                                if len(targets) > 1 else []),
                 )
         for domain in spec.domains:
             vercel.ProjectDomain(f"{name}-{domain}", project_id=self.project.id, team_id=spec.team_id,

@@ -49,6 +49,8 @@ class Registration:
     retain_on_delete: bool = False
     """Left in place when it leaves the stack: only the state forgets it."""
     delete_before_replace: bool = False
+    aliases: list[str] = field(default_factory=list)
+    """Names it was known by before (aliases: the state under such a name follows it)."""
 
 
 @dataclass
@@ -144,6 +146,8 @@ class RecordingMonitor(mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
+                aliases=[a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name]
+                + [u.rsplit("::", 1)[1] for u in request.aliasURNs],
             ))
         return response
 

@@ -139,10 +139,37 @@ def test_proxied_records_get_ttl_one_and_others_keep_theirs() -> None:
     ]
     run = run_program(config, canary_secrets(config))
     assert run.named("status.mehko.ai-cname").inputs["ttl"] == 1
-    assert run.named("mehko.ai-txt").inputs["ttl"] == 3600
+    (txt,) = [r for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord") if r.inputs["type"] == "TXT"]
+    assert txt.inputs["ttl"] == 3600
     mx = sorted((r.inputs["priority"], r.inputs["content"]) for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")
                 if r.inputs["type"] == "MX")
     assert mx == [(10, "mx1.mehko.ai"), (20, "mx2.mehko.ai")]
+
+
+def test_record_names_do_not_change_when_records_come_and_go() -> None:
+    def names(extra: list[dict]) -> dict[str, str]:
+        config = copy.deepcopy(production_config())
+        config["stackyard:systems"]["mehko"]["dns"]["records"] += extra
+        run = run_program(config, canary_secrets(config))
+        return {r.inputs["content"]: r.name for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord")}
+
+    mx1 = {"zone": "mehko.ai", "name": "@", "type": "MX", "content": "mx1.mehko.ai", "priority": 10}
+    mx2 = {"zone": "mehko.ai", "name": "@", "type": "MX", "content": "mx2.mehko.ai", "priority": 20}
+    alone, both, reordered = names([mx1]), names([mx1, mx2]), names([mx2, mx1])
+    assert alone["mx1.mehko.ai"] == both["mx1.mehko.ai"] == reordered["mx1.mehko.ai"]  # a second one renames none
+    assert both["mx2.mehko.ai"] == reordered["mx2.mehko.ai"]
+    assert alone["mx1.mehko.ai"].startswith("mehko.ai-mx-")
+
+
+def test_a_lone_txt_record_keeps_its_old_state_through_an_alias() -> None:
+    config = copy.deepcopy(production_config())
+    config["stackyard:systems"]["mehko"]["dns"]["records"].append(
+        {"zone": "mehko.ai", "name": "@", "type": "TXT", "content": "v=spf1 -all"})
+    run = run_program(config, canary_secrets(config))
+    (txt,) = [r for r in run.of_type("cloudflare:index/dnsRecord:DnsRecord") if r.inputs["type"] == "TXT"]
+    assert txt.aliases == ["mehko.ai-txt"]
+    api = run.named("api.mehko.ai-a")
+    assert api.aliases == []
 
 
 # --- CloudflarePagesProject ---------------------------------------------------------------
@@ -173,6 +200,27 @@ def test_pages_custom_domains_and_their_proxied_cnames(production: Run) -> None:
         cname = production.named(f"mehko-web-{domain}-cname").inputs
         assert cname == {**cname, "type": "CNAME", "content": "mehko-ai.pages.dev", "proxied": True, "ttl": 1,
                          "zoneId": "e3b0c74af4dd938aa071e706ee9cf568", "name": domain}
+
+
+def test_vercel_variable_names_do_not_depend_on_how_values_group() -> None:
+    def names(preview_url: str) -> set[str]:
+        config = copy.deepcopy(production_config())
+        web = config["stackyard:systems"]["material-kai"]["frontends"]["web"]
+        web["env"]["preview"]["SUPABASE_URL"] = preview_url
+        run = run_program(config, canary_secrets(config))
+        return {r.name for r in run.of_type("vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable")
+                if r.inputs["key"] == "SUPABASE_URL"}
+
+    shared = names("https://yourprojectrefxxxxxx.supabase.co")  # production and preview share one variable
+    split = names("https://staging-project.supabase.co")  # now one each
+    assert shared == {"material-kai-web-SUPABASE_URL-production"}
+    assert split == {"material-kai-web-SUPABASE_URL-production", "material-kai-web-SUPABASE_URL-preview"}
+
+
+def test_a_shared_vercel_variable_keeps_its_old_state_through_an_alias(production: Run) -> None:
+    shared = production.named("material-kai-web-SUPABASE_URL-production")
+    assert shared.inputs["targets"] == ["production", "preview"]
+    assert shared.aliases == ["material-kai-web-SUPABASE_URL-production-preview"]
 
 
 # --- VercelProject ------------------------------------------------------------------------

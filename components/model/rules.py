@@ -177,6 +177,11 @@ class Rules:
                         and r.host == record.host and r is not record]
                 if same:
                     self.fail(rpath, f"duplicate {record.type} record for '{name}'")
+                elif record.type in ("A", "AAAA") and any(r.type == record.type for _, r in entries if r is not record):
+                    # Cloudflare accepts it and then serves both addresses in turn: half the traffic would
+                    # go to the other server without anyone having asked for round-robin.
+                    self.fail(rpath, f"a second {record.type} record for '{name}': Cloudflare would answer with "
+                                     "both addresses in turn; keep one (adopt the live one with `adopt:`)")
 
     def check_record(self, rpath: str, system: System, record: DnsRecord) -> None:
         kind = record.type
