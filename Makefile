@@ -132,16 +132,20 @@ bench-engine: $(DEPS_STAMP)
 # The passphrase that decrypts the stack's secrets is the operator's: export PULUMI_CONFIG_PASSPHRASE
 # or PULUMI_CONFIG_PASSPHRASE_FILE (the example stack's is stackyard-demo-passphrase, README "Secrets").
 # A cloud whose real plugin is not installed gets stackyard's stand-in (scripts/standin-plugins), and
-# the run says so. The policy pack (policy/) runs with it. ARGS go to `pulumi preview`, e.g. ARGS=--diff.
+# the run says so; the stand-ins' cloud then holds what the stack adopts, as the stack file says it is. The policy pack (policy/) runs with it. ARGS go to `pulumi preview`, e.g. ARGS=--diff.
 preview: $(DEPS_STAMP) $(POLICY_STAMP)
 	@if [ -z "$${PULUMI_CONFIG_PASSPHRASE-}" ] && [ -z "$${PULUMI_CONFIG_PASSPHRASE_FILE-}" ]; then \
 	  echo "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE: it decrypts the stack's secrets"; exit 1; fi
 	@eval "$$($(TOOLCHAIN) env)"; \
 	standins=$$(scripts/standin-plugins $(STANDIN_BIN)); \
-	if [ -n "$$standins" ]; then export PATH="$$standins:$$PATH"; fi; \
 	mkdir -p $(STATE_DIR); \
 	echo "pulumi $$(pulumi version) from $$(dirname "$$(command -v pulumi)"), state in $$PULUMI_BACKEND_URL"; \
 	pulumi stack select --create --secrets-provider passphrase $(STACK) >/dev/null; \
+	if [ -n "$$standins" ]; then \
+	  export PATH="$$standins:$$PATH" STACKYARD_STANDIN_CLOUD="$(STANDIN_BIN)/cloud"; \
+	  pulumi config --show-secrets --json --stack $(STACK) \
+	    | PYTHONPATH=tests $(VENV)/bin/python -m standin.seed Pulumi.$(STACK).yaml "$$STACKYARD_STANDIN_CLOUD" -; \
+	fi; \
 	pulumi preview --stack $(STACK) --policy-pack policy $(ARGS)
 
 clean:

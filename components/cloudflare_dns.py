@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from .adoption import adopted
 from .model import Dns, DnsRecord, fqdn
 
 AUTOMATIC_TTL = 1
@@ -89,7 +90,8 @@ class CloudflareDns(pulumi.ComponentResource):
                 ttl=spec.ttl,
                 priority=spec.priority,
                 comment=spec.comment,
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect, aliases=aliases),
+                opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect, aliases=aliases),
+                             spec.adopt and f"{args.dns.zones[spec.zone].zone_id}/{spec.adopt}"),
             )
             self.records.setdefault(host, created)
         self.register_outputs({"hostnames": sorted(self.records)})

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_cloudflare as cloudflare
 
+from .adoption import adopted
 from .cloudflare_dns import record
 from .model import PagesFrontend
 from .values import Resolver
@@ -34,6 +35,7 @@ class CloudflarePagesProject(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:CloudflarePagesProject", name, {}, opts)
         spec = args.spec
+        adopt = spec.adopt
         child = pulumi.ResourceOptions(parent=self)
         build = {key: value for key, value in {
             "build_command": spec.build.command,
@@ -56,7 +58,8 @@ class CloudflarePagesProject(pulumi.ComponentResource):
                 environment: {"env_vars": self._env_vars(args, environment)}
                 for environment in ("production", "preview")
             },
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect),
+                         adopt and f"{spec.account_id}/{spec.project}"),
         )
         pages_host = f"{spec.project}.pages.dev"
         for domain in spec.domains:
@@ -65,13 +68,14 @@ class CloudflarePagesProject(pulumi.ComponentResource):
                 account_id=spec.account_id,
                 project_name=self.project.name,
                 name=domain,
-                opts=child,
+                opts=adopted(child, adopt and f"{spec.account_id}/{spec.project}/{domain}"),
             )
             if args.zone_id:
                 # Cloudflare flattens a CNAME at the apex, so one rule serves apex and subdomains.
                 record(f"{name}-{domain}-cname", zone_id=args.zone_id, name=domain, type="CNAME",
                        content=pages_host, proxied=True, comment=f"Pages project {spec.project}",
-                       opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+                       opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect),
+                                    adopt and adopt.records.get(domain) and f"{args.zone_id}/{adopt.records[domain]}"))
         self.url = pulumi.Output.from_input(f"https://{pages_host}")
         self.domains = list(spec.domains)
         # publicSecrets: read by the policy pack's no-secret-in-browser-bundle (policies see component outputs)

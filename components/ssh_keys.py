@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import pulumi
 
+from .adoption import adopted
+
 
 def key_slug(public_key: str) -> str:
     return hashlib.sha256(public_key.split()[1].encode()).hexdigest()[:12]
@@ -19,9 +21,12 @@ def key_slug(public_key: str) -> str:
 class SshKeyring(pulumi.ComponentResource):
     """The SSH keys registered with one cloud provider, created on first use."""
 
-    def __init__(self, provider: str, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, provider: str, adopt: dict[str, str] | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:SshKeyring", f"{provider}-ssh-keys", {}, opts)
         self.provider = provider
+        self.adopt = {key.strip(): key_id for key, key_id in (adopt or {}).items()}
+        """Public key -> the ID of that key in the cloud already (stackyard:adoptSshKeys)."""
         self._keys: dict[str, pulumi.CustomResource] = {}
         self.register_outputs({})
 
@@ -29,7 +34,7 @@ class SshKeyring(pulumi.ComponentResource):
         slug = key_slug(public_key)
         if slug not in self._keys:
             name = f"{self.provider}-key-{slug}"
-            opts = pulumi.ResourceOptions(parent=self)
+            opts = adopted(pulumi.ResourceOptions(parent=self), self.adopt.get(public_key.strip()))
             if self.provider == "hetzner":
                 import pulumi_hcloud as hcloud
 

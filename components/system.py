@@ -28,7 +28,7 @@ class StackSystem(pulumi.ComponentResource):
             keyring = None
             if spec.provider in ("hetzner", "digitalocean"):
                 if spec.provider not in keyrings:
-                    keyrings[spec.provider] = SshKeyring(spec.provider)
+                    keyrings[spec.provider] = SshKeyring(spec.provider, settings.adopt_ssh_keys.get(spec.provider))
                 keyring = keyrings[spec.provider]
             self.hosts[host_name] = VpsHost(
                 f"{name}-{host_name}",

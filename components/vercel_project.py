@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumiverse_vercel as vercel
 
+from .adoption import adopted
 from .model import SecretRef, Value, VercelFrontend
 from .values import Resolver
 
@@ -49,6 +50,14 @@ def group_by_value(env: dict[str, dict[str, Value]]) -> dict[str, list[tuple[Val
     return grouped
 
 
+def adopted_env_id(adopt, key: str, targets: list[str]) -> str | None:
+    """The live variable's ID for this key and group of targets, named under any of the group's targets."""
+    if adopt is None:
+        return None
+    ids = (adopt.env or {}).get(key) or {}
+    return next((ids[target] for target in targets if target in ids), None)
+
+
 class VercelProject(pulumi.ComponentResource):
     """The project, one ProjectEnvironmentVariable per key and value, domains and their records."""
 
@@ -58,6 +67,9 @@ class VercelProject(pulumi.ComponentResource):
     def __init__(self, name: str, args: VercelProjectArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:VercelProject", name, {}, opts)
         spec = args.spec
+        adopt = spec.adopt
+        # Vercel's import IDs: [team/]project, [team/]project/env ID, [team/]project/domain.
+        scope = f"{spec.team_id}/{adopt.project}" if adopt and spec.team_id else (adopt and adopt.project)
         child = pulumi.ResourceOptions(parent=self)
         self.project = vercel.Project(
             name,
@@ -69,13 +81,20 @@ class VercelProject(pulumi.ComponentResource):
             output_directory=spec.build.output_dir,
             root_directory=spec.build.root_dir,
             git_repository={"type": "github", "repo": spec.repository} if spec.repository else None,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect), scope),
         )
         for key, entries in group_by_value(spec.env).items():
             for value, targets in entries:
                 # Named by key and first target, which no regrouping of the values changes for that
                 # target (each target is in one group per key); the older name joined every target.
                 old = f"{name}-{key}-{'-'.join(targets)}"
+                env_id = adopted_env_id(adopt, key, targets)
+                options = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=old)] if len(targets) > 1
+                                                 else [])
+                if env_id and isinstance(value, SecretRef):
+                    # Vercel never returns a sensitive value, so the import reads it as null: the value is
+                    # written on the next change of it, not compared now. Drop `adopt` after the first up.
+                    options = pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(ignore_changes=["value"]))
                 vercel.ProjectEnvironmentVariable(
                     f"{name}-{key}-{targets[0]}",
                     project_id=self.project.id,
@@ -84,12 +103,11 @@ class VercelProject(pulumi.ComponentResource):
                     value=args.resolver.resolve(value),
                     targets=targets,
                     sensitive=isinstance(value, SecretRef),
-                    opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=old)]
-                                                if len(targets) > 1 else []),
+                    opts=adopted(options, env_id and f"{scope}/{env_id}"),
                 )
         for domain in spec.domains:
             vercel.ProjectDomain(f"{name}-{domain}", project_id=self.project.id, team_id=spec.team_id,
-                                 domain=domain, opts=child)
+                                 domain=domain, opts=adopted(child, adopt and f"{scope}/{domain}"))
             if args.zone_id:
                 from .cloudflare_dns import record
 
@@ -98,7 +116,8 @@ class VercelProject(pulumi.ComponentResource):
                 record(f"{name}-{domain}-{'a' if apex else 'cname'}", zone_id=args.zone_id, name=domain,
                        type="A" if apex else "CNAME", content=APEX_ADDRESS if apex else SUBDOMAIN_TARGET,
                        proxied=False, comment=f"Vercel project {spec.project}",
-                       opts=pulumi.ResourceOptions(parent=self, protect=args.protect))
+                       opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect),
+                                    adopt and adopt.records.get(domain) and f"{args.zone_id}/{adopt.records[domain]}"))
         self.url = pulumi.Output.from_input(f"https://{spec.project}.vercel.app")
         self.project_id = self.project.id
         self.domains = list(spec.domains)

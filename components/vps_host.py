@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from .adoption import adopted
 from .model import DigitalOceanHost, ExistingHost, HetznerHost
 from .render.cloud_init import cloud_config
 from .ssh_keys import SshKeyring
@@ -86,6 +87,7 @@ class VpsHost(pulumi.ComponentResource):
         import pulumi_hcloud as hcloud
 
         child = pulumi.ResourceOptions(parent=self)
+        adopt = spec.adopt
         labels = {"managed-by": "stackyard", "system": args.system}
         firewall = hcloud.Firewall(
             f"{name}-firewall",
@@ -96,7 +98,7 @@ class VpsHost(pulumi.ComponentResource):
                  "description": "ssh" if i == 0 else f"port {port}"}
                 for i, (port, sources) in enumerate(self.firewall_rules(spec, args))
             ] + [{"direction": "in", "protocol": "icmp", "source_ips": ANYWHERE, "description": "ping"}],
-            opts=child,
+            opts=adopted(child, adopt and adopt.firewall),
         )
         public_net: dict = {"ipv4_enabled": True, "ipv6_enabled": spec.ipv6}
         if spec.primary_ip:
@@ -108,7 +110,7 @@ class VpsHost(pulumi.ComponentResource):
                 location=spec.location,
                 auto_delete=False,
                 labels=labels,
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+                opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect), adopt and adopt.primary_ip),
             )
             public_net["ipv4"] = primary.id.apply(int)
         server = hcloud.Server(
@@ -123,13 +125,13 @@ class VpsHost(pulumi.ComponentResource):
             backups=spec.snapshots,
             labels=labels,
             # Hetzner names are unique in a project: the old server must go before its replacement comes.
-            opts=self._server_opts(args, delete_before_replace=True),
+            opts=adopted(self._server_opts(args, delete_before_replace=True), adopt and adopt.server),
         )
         hcloud.FirewallAttachment(
             f"{name}-firewall-attachment",
             firewall_id=firewall.id.apply(int),
             server_ids=[server.id.apply(int)],
-            opts=child,
+            opts=adopted(child, adopt and adopt.firewall),  # an attachment's ID is its firewall's
         )
         self.server = server
         self.server_id = server.id
@@ -140,6 +142,7 @@ class VpsHost(pulumi.ComponentResource):
         import pulumi_digitalocean as digitalocean
 
         child = pulumi.ResourceOptions(parent=self)
+        adopt = spec.adopt
         droplet = digitalocean.Droplet(
             name,
             name=self.server_name,
@@ -151,7 +154,7 @@ class VpsHost(pulumi.ComponentResource):
             ipv6=spec.ipv6,
             backups=spec.snapshots,
             tags=["stackyard", args.system],
-            opts=self._server_opts(args),
+            opts=adopted(self._server_opts(args), adopt and adopt.droplet),
         )
         everywhere = {"source_addresses": ANYWHERE}
         digitalocean.Firewall(
@@ -167,7 +170,7 @@ class VpsHost(pulumi.ComponentResource):
                 {"protocol": "udp", "port_range": "1-65535", "destination_addresses": ANYWHERE},
                 {"protocol": "icmp", "destination_addresses": ANYWHERE},
             ],
-            opts=child,
+            opts=adopted(child, adopt and adopt.firewall),
         )
         self.server = droplet
         self.server_id = droplet.id
@@ -177,7 +180,7 @@ class VpsHost(pulumi.ComponentResource):
                 f"{name}-ipv4",
                 region=spec.region,
                 droplet_id=droplet.id.apply(int),
-                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+                opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect), adopt and adopt.reserved_ip),
             )
             self.ipv4 = reserved.ip_address
         self.ipv6 = droplet.ipv6_address if spec.ipv6 else pulumi.Output.from_input(None)

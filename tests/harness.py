@@ -49,6 +49,8 @@ class Registration:
     retain_on_delete: bool = False
     """Left in place when it leaves the stack: only the state forgets it."""
     delete_before_replace: bool = False
+    import_id: str = ""
+    """The cloud ID it is adopted by (import), or empty."""
     aliases: list[str] = field(default_factory=list)
     """Names it was known by before (aliases: the state under such a name follows it)."""
 
@@ -118,6 +120,8 @@ class StackyardMocks(pulumi.runtime.Mocks):
             state.update(result=f"{CANARY}-generated-{args.name}")
         elif args.typ == "digitalocean:index/sshKey:SshKey":
             state.update(fingerprint=hashlib.md5(args.inputs["publicKey"].encode()).hexdigest())
+        if args.resource_id:  # adopted: the cloud's own ID (the last part of a compound import ID)
+            return args.resource_id.rsplit("/", 1)[-1], state
         numeric = args.typ.startswith(("hcloud:", "digitalocean:"))
         return (str(numeric_id(args.name)) if numeric else f"{args.name}-id"), state
 
@@ -146,6 +150,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,
+                import_id=request.importId,
                 aliases=[a.spec.name for a in request.aliases if a.HasField("spec") and a.spec.name]
                 + [u.rsplit("::", 1)[1] for u in request.aliasURNs],
             ))

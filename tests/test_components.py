@@ -36,7 +36,7 @@ def test_hetzner_firewall_opens_ssh_to_allowed_networks_and_only_the_open_ports(
 
 def test_hetzner_firewall_is_attached_to_the_server(production: Run) -> None:
     attachment = production.named("mehko-api-firewall-attachment").inputs
-    server_id = numeric_id("mehko-api")
+    server_id = 41200001  # the live server the production stack adopts
     firewall_id = numeric_id("mehko-api-firewall")
     assert attachment["serverIds"] == [server_id]
     assert attachment["firewallId"] == firewall_id
@@ -55,7 +55,7 @@ def test_hetzner_server_keeps_its_address_in_a_primary_ip(production: Run) -> No
     primary = production.named("mehko-api-ipv4")
     assert primary.inputs["autoDelete"] is False and primary.protect is True
     assert server["publicNets"] == [{"ipv4Enabled": True, "ipv6Enabled": True,
-                                     "ipv4": numeric_id("mehko-api-ipv4")}]
+                                     "ipv4": 55200001}]  # the adopted Primary IP
 
 
 def test_cloud_init_creates_a_non_root_deploy_user_with_the_operator_keys(production: Run) -> None:
@@ -72,7 +72,8 @@ def test_one_cloud_ssh_key_per_distinct_public_key_and_provider(production: Run)
     do_keys = production.of_type("digitalocean:index/sshKey:SshKey")
     assert [k.inputs["publicKey"] for k in hcloud_keys] == [OPERATOR_KEY]
     assert [k.inputs["publicKey"] for k in do_keys] == [OPERATOR_KEY]
-    assert production.named("mehko-api").inputs["sshKeys"] == [str(numeric_id(hcloud_keys[0].name))]
+    assert production.named("mehko-api").inputs["sshKeys"] == ["9100001"]  # the key adopted in Hetzner
+    assert hcloud_keys[0].import_id == "9100001"
 
 
 # --- VpsHost: DigitalOcean ----------------------------------------------------------------
@@ -83,7 +84,7 @@ def test_digitalocean_firewall_inbound_ports_and_droplet(production: Run) -> Non
     tcp = {rule["portRange"]: rule["sourceAddresses"] for rule in firewall["inboundRules"]
            if rule["protocol"] == "tcp"}
     assert tcp == {"22": ANYWHERE, "80": ANYWHERE, "443": ANYWHERE}
-    assert firewall["dropletIds"] == [numeric_id("material-kai-mivaa")]
+    assert firewall["dropletIds"] == [360000001]  # the adopted Droplet
     assert {rule["protocol"] for rule in firewall["outboundRules"]} == {"tcp", "udp", "icmp"}
 
 

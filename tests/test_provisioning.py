@@ -137,8 +137,8 @@ def test_triggers_are_never_a_plain_list_holding_a_secret(production: Run) -> No
     assert secret_lists == 6
 
 
-SERVERS = {f"{host}-setup": str(numeric_id(host)) for host in ("mehko-api", "material-kai-mivaa")}
-"""Provisioning of created hosts, and the mocks' ID of their server."""
+SERVERS = {"mehko-api-setup": "41200001", "material-kai-mivaa-setup": "360000001"}
+"""Provisioning of created hosts, and the ID of their server (both adopted in the production stack)."""
 
 
 def server_of(reg) -> str | None:

@@ -99,7 +99,9 @@ class Workspace:
         self.dir = tmp / "project"
         self.state = tmp / "state"
         self.home = tmp / "pulumi-home"
-        for path in (self.dir, self.state, self.home):
+        self.cloud = tmp / "standin-cloud"
+        """The stand-ins' cloud (STACKYARD_STANDIN_CLOUD): what they create, and what a test seeds."""
+        for path in (self.dir, self.state, self.home, self.cloud):
             path.mkdir(parents=True, exist_ok=True)
         self.passphrase = passphrase
         self.standins = standins
@@ -131,6 +133,7 @@ class Workspace:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "STACKYARD_ROOT": str(ROOT),
+            "STACKYARD_STANDIN_CLOUD": str(self.cloud),
             "NO_COLOR": "1",
             **self.extra_env,
         })

@@ -151,3 +151,21 @@ def url(value: str) -> str | None:
     if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
         return f"'{value}' is not an http(s) URL"
     return None
+
+
+def numeric_id(value: str) -> str | None:
+    if not re.fullmatch(r"[1-9][0-9]{0,18}", str(value)):
+        return f"'{value}' is not a numeric ID (digits only)"
+    return None
+
+
+def uuid(value: str) -> str | None:
+    if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", str(value)):
+        return f"'{value}' is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+    return None
+
+
+def vercel_project_id(value: str) -> str | None:
+    if not re.fullmatch(r"prj_[A-Za-z0-9]{10,40}", str(value)):
+        return f"'{value}' is not a Vercel project ID (prj_...)"
+    return None

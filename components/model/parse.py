@@ -201,11 +201,15 @@ class Reader:
 
 
 def _each(value: Any, path: str):
-    """Checks on list fields apply to each item, so errors name the item's index."""
+    """Checks on list and mapping fields apply to each item, so errors name the item's index or key."""
     if isinstance(value, tuple):
         for i, item in enumerate(value):
             if item is not None:
                 yield join(path, i), item
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if item is not None:
+                yield join(path, key), item
     else:
         yield path, value
 

@@ -16,8 +16,10 @@ from .supabase_rules import check_supabase
 from .topology import (
     AccessoryRef,
     CreatedHost,
+    DigitalOceanHost,
     DnsRecord,
     ExistingHost,
+    HetznerHost,
     HostRef,
     PagesFrontend,
     RecordRef,
@@ -58,6 +60,7 @@ class Rules:
             self.check_services(path, system)
             check_supabase(self, path, system)
         self.check_global(systems)
+        self.check_ssh_key_adoption()
 
     # --- values -------------------------------------------------------------------------
 
@@ -144,6 +147,32 @@ class Rules:
                     elif port in seen:
                         self.fail(f"{hpath}.openPorts[{i}]", f"port {port} is listed twice")
                     seen.add(port)
+                self.check_host_adoption(hpath, host)
+
+    def check_host_adoption(self, hpath: str, host: CreatedHost) -> None:
+        adopt = host.adopt
+        if isinstance(host, HetznerHost) and adopt is not None and adopt.primary_ip and not host.primary_ip:
+            self.fail(f"{hpath}.adopt.primaryIp", "the host keeps no Primary IP (primaryIp: false): set "
+                                                  "primaryIp: true to adopt it, or leave it out")
+        if isinstance(host, DigitalOceanHost) and adopt is not None and adopt.reserved_ip and not host.reserved_ip:
+            self.fail(f"{hpath}.adopt.reservedIp", "the host keeps no Reserved IP (reservedIp: false): set "
+                                                   "reservedIp: true to adopt it, or leave it out")
+
+    def check_ssh_key_adoption(self) -> None:
+        """Every adopted key must be a key stackyard would create for that cloud's hosts."""
+        listed = {key.strip() for key in self.settings.ssh_keys or ()}
+        for system in (self.settings.systems or {}).values():
+            for host in ((system.hosts if system else None) or {}).values():
+                if isinstance(host, CreatedHost):
+                    listed |= {key.strip() for key in host.ssh_keys or ()}
+        for provider, keys in (self.settings.adopt_ssh_keys or {}).items():
+            for key, key_id in (keys or {}).items():
+                path = f"adoptSshKeys.{provider}.{key[:24]}..."
+                if key.strip() not in listed:
+                    self.fail(path, "not a key of stackyard:sshKeys or any host's sshKeys")
+                message = formats.numeric_id(str(key_id))
+                if message:
+                    self.fail(path, message)
 
     # --- DNS ----------------------------------------------------------------------------
 
@@ -236,6 +265,7 @@ class Rules:
             elif isinstance(frontend, PagesFrontend) and frontend.build and frontend.build.install_command:
                 self.fail(f"{fpath}.build.installCommand", "Cloudflare Pages has no install command setting; "
                                                           "put it in build.command")
+            self.check_frontend_adoption(fpath, frontend)
             if frontend.zone is not None:
                 if frontend.zone not in zones:
                     self.fail(f"{fpath}.zone",
@@ -246,6 +276,22 @@ class Rules:
                             self.fail(f"{fpath}.domains[{i}]", f"'{domain}' is not in zone '{frontend.zone}'")
             elif frontend.domains:
                 self.warnings.append(f"{fpath}: domains have no zone, so their DNS records are left to you")
+
+    def check_frontend_adoption(self, fpath: str, frontend) -> None:
+        adopt = frontend.adopt
+        if adopt is None:
+            return
+        for domain in adopt.records or {}:
+            if domain not in (frontend.domains or ()):
+                self.fail(f"{fpath}.adopt.records.{domain}", f"'{domain}' is not one of this frontend's domains")
+            elif frontend.zone is None:
+                self.fail(f"{fpath}.adopt.records.{domain}", "this frontend's domains have no zone: stackyard "
+                                                              "manages no record for them")
+        if isinstance(frontend, VercelFrontend):
+            for key, targets in (adopt.env or {}).items():
+                for target in targets or {}:
+                    if key not in ((frontend.env or {}).get(target) or {}):
+                        self.fail(f"{fpath}.adopt.env.{key}.{target}", f"{key} is not set for {target} in env")
 
     # --- GitHub -------------------------------------------------------------------------
 

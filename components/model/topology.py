@@ -126,6 +126,29 @@ class CreatedHost(HostSetup):
     access: Access = spec("SSH access", default=Access())
 
 
+@dataclass(frozen=True)
+class HetznerAdoption:
+    """IDs of a running Hetzner server and what belongs to it, taken into the state as they are
+    (`hcloud server list`, `hcloud firewall list`, `hcloud primary-ip list`, or the Cloud Console URL)."""
+
+    server: str = spec("the server's ID", check=formats.numeric_id)
+    firewall: str | None = spec("its firewall's ID (the attachment is adopted with it)", default=None,
+                                check=formats.numeric_id)
+    primary_ip: str | None = spec("its Primary IP's ID (with primaryIp: true)", default=None,
+                                  check=formats.numeric_id)
+
+
+@dataclass(frozen=True)
+class DigitalOceanAdoption:
+    """IDs of a running Droplet and what belongs to it, taken into the state as they are
+    (`doctl compute droplet list`, `doctl compute firewall list`, `doctl compute reserved-ip list`)."""
+
+    droplet: str = spec("the Droplet's ID", check=formats.numeric_id)
+    firewall: str | None = spec("its firewall's ID (a UUID)", default=None, check=formats.uuid)
+    reserved_ip: str | None = spec("its Reserved IP, the address itself (with reservedIp: true)", default=None,
+                                   check=formats.ipv4)
+
+
 @dataclass(frozen=True, kw_only=True)
 class HetznerHost(CreatedHost):
     """A server created in Hetzner Cloud."""
@@ -135,6 +158,8 @@ class HetznerHost(CreatedHost):
     location: str = spec("Hetzner location, e.g. fsn1, nbg1, hel1, ash")
     image: str = spec("OS image; a change is refused rather than rebuilding the server", default="ubuntu-24.04")
     primary_ip: bool = spec("keep the IPv4 address in a Primary IP that outlives the server", default=False)
+    adopt: HetznerAdoption | None = spec("a server that already runs: its IDs, taken into the state instead of "
+                                         "creating a new one", default=None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +172,8 @@ class DigitalOceanHost(CreatedHost):
     image: str = spec("OS image slug; a change is refused rather than rebuilding the Droplet",
                       default="ubuntu-24-04-x64")
     reserved_ip: bool = spec("keep the IPv4 address in a Reserved IP that outlives the Droplet", default=False)
+    adopt: DigitalOceanAdoption | None = spec("a Droplet that already runs: its IDs, taken into the state instead "
+                                              "of creating a new one", default=None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,6 +219,9 @@ class DnsRecord:
     ttl: int | None = spec("TTL in seconds, 60-86400, or 1 for automatic (the default)", default=None)
     priority: int | None = spec("MX only: priority", default=None)
     comment: str | None = spec("note shown in the Cloudflare dashboard", default=None)
+    adopt: str | None = spec("the ID of the live record (32 hex digits, from the Cloudflare API: GET "
+                             "/zones/<zone>/dns_records?name=<name>): taken into the state instead of creating a "
+                             "second record beside it", default=None, check=formats.hex32)
 
 
 @dataclass(frozen=True)
@@ -216,6 +246,26 @@ class Build:
 
 
 @dataclass(frozen=True)
+class PagesAdoption:
+    """A Pages project that already runs: the project and its custom domains are taken into the state by
+    name; their CNAME records by ID."""
+
+    records: dict[str, str] = spec("custom domain -> ID of its live CNAME record (32 hex digits)", default={},
+                                   check=formats.hex32)
+
+
+@dataclass(frozen=True)
+class VercelAdoption:
+    """A Vercel project that already runs: its ID, its variables' IDs, its domains' records' IDs."""
+
+    project: str = spec("the project's ID (prj_..., Settings > General)", check=formats.vercel_project_id)
+    env: dict[str, dict[str, str]] = spec(
+        "variable -> {first target it is set for -> its ID} (from GET /v9/projects/<id>/env)", default={})
+    records: dict[str, str] = spec("custom domain -> ID of its live DNS record (32 hex digits)", default={},
+                                   check=formats.hex32)
+
+
+@dataclass(frozen=True)
 class PagesFrontend:
     """A Cloudflare Pages project."""
 
@@ -235,6 +285,8 @@ class PagesFrontend:
         "stops the preview", default=[])
     domains: list[str] = spec("custom domains", default=[], check=formats.hostname)
     zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None)
+    adopt: PagesAdoption | None = spec("a project that already runs, taken into the state (by name) instead of "
+                                       "created", default=None)
 
 
 @dataclass(frozen=True)
@@ -257,6 +309,8 @@ class VercelFrontend:
         "stops the preview", default=[])
     domains: list[str] = spec("custom domains", default=[], check=formats.hostname)
     zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None)
+    adopt: VercelAdoption | None = spec("a project that already runs, taken into the state instead of created",
+                                        default=None)
 
 
 Frontend = Annotated[
@@ -462,6 +516,10 @@ class Settings:
     ssh_allow_from: list[str] = spec("networks allowed to reach SSH on every host unless the host says otherwise",
                                      default=["0.0.0.0/0", "::/0"], check=formats.cidr)
     protect: bool = spec("protect servers from deletion and replacement", default=True)
+    adopt_ssh_keys: dict[Literal["hetzner", "digitalocean"], dict[str, str]] = spec(
+        "cloud SSH keys that already exist, by provider: public key (as in sshKeys) -> the key's ID in that cloud "
+        "(`hcloud ssh-key list`, `doctl compute ssh-key list`); both clouds refuse a second key with the same "
+        "fingerprint", default={})
 
 
 @dataclass(frozen=True)

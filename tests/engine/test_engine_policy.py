@@ -8,6 +8,7 @@ import copy
 
 import pytest
 import yaml
+from test_engine_preview import seeded_cloud
 
 from workspace import ROOT, Workspace
 
@@ -33,6 +34,7 @@ def production_with(ws: Workspace, change) -> tuple[int, str]:
 def production(pulumi_bin, tmp_path_factory) -> Workspace:
     ws = Workspace(tmp_path_factory.mktemp("policy"), pulumi_bin, standins=True)
     ws.init("production", copy_from=PRODUCTION)
+    seeded_cloud(ws, "production")
     return ws
 
 

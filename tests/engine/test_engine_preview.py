@@ -5,24 +5,40 @@ from __future__ import annotations
 
 import copy
 
-from harness import canary_secrets, production_config, run_program
+from harness import canary_secrets, production_config, read_stack_file, run_program
+from standin.seed import seed_stack, shown_secrets
 from workspace import ROOT, counts_by_type, errors
 
 PRODUCTION = ROOT / "Pulumi.production.yaml"
 
 
+def seeded_cloud(ws, stack: str) -> dict[str, str]:
+    """Puts what the stack adopts into the stand-ins' cloud, as its stack file describes it, with the
+    stack's own decrypted values; returns the secrets."""
+    shown = ws.run("config", "--show-secrets", "--json", "--stack", stack).json()
+    secrets = shown_secrets(shown)
+    seed_stack(read_stack_file(ws.stack_file(stack)), secrets, ws.cloud)
+    return secrets
+
+
 def test_production_stack_previews_with_no_error_and_the_resources_the_mocks_register(workspace) -> None:
     ws = workspace(standins=True)
     ws.init("production", copy_from=PRODUCTION)
+    seeded_cloud(ws, "production")
     result = ws.preview("production")
     events = result.json()
 
     assert errors(events) == []
-    engine = counts_by_type(events)
-    assert engine.pop("pulumi:pulumi:Stack") == 1
+    created, imported = counts_by_type(events), counts_by_type(events, "import")
+    assert created.pop("pulumi:pulumi:Stack") == 1
+    engine = {kind: created.get(kind, 0) + imported.get(kind, 0) for kind in created.keys() | imported.keys()}
     config = production_config()
     assert engine == run_program(config, canary_secrets(config)).counts()
     assert sum(engine.values()) == 119
+    # What the seeds already run is taken over, never created beside itself (stackyard:adopt...).
+    assert sum(imported.values()) == 25
+    assert imported["vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"] == 12
+    assert imported["cloudflare:index/dnsRecord:DnsRecord"] == 4 and imported["hcloud:index/server:Server"] == 1
     assert engine["command:remote:Command"] == 45
     assert engine["random:index/randomPassword:RandomPassword"] == 2
     assert engine["pulumi-python:dynamic/supabase:Extension"] == 3
@@ -81,13 +97,16 @@ def test_production_cloud_resources_apply_then_reapply_with_nothing_to_do(worksp
     ws.run("config", "set-all", "--stack", "cloud",
            *[arg for key, value in secrets.items()
              for arg in ("--secret", f"{key if ':' in key else 'stackyard:' + key}={value}")])
+    seeded_cloud(ws, "cloud")  # what the seeds run already, found by the stand-ins as a cloud would
     printed = []
 
     preview = ws.preview("cloud")
     printed.append(preview.output)
     up = ws.up("cloud")
     printed.append(up.output)
-    assert up.summary()["resourceChanges"]["create"] == sum(counts_by_type(preview.json()).values())
+    changes = up.summary()["resourceChanges"]
+    assert changes["create"] == sum(counts_by_type(preview.json()).values())
+    assert changes["import"] == 25
     outputs = ws.run("stack", "output", "--stack", "cloud", "--json").json()["systems"]  # offline, from state
     api = outputs["mehko"]["hosts"]["api"]
     assert api["ipv4"].startswith("198.51.100.") and api["ssh"] == f"ssh deploy@{api['ipv4']}"

@@ -191,9 +191,12 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     def Read(self, request, context):
         kind = self._kind(request.urn, context)
-        found = self.store.get(kind.token, request.id)
+        # An import asks by the cloud's import ID, which may be compound (zone/record, project/domain):
+        # the resource's own ID is its last part.
+        id_ = request.id.rsplit("/", 1)[-1] if not request.properties.fields else request.id
+        found = self.store.get(kind.token, id_)
         if found is not None:
-            return provider_pb2.ReadResponse(id=request.id, properties=to_struct(found["outputs"]),
+            return provider_pb2.ReadResponse(id=id_, properties=to_struct(found["outputs"]),
                                              inputs=to_struct(found["inputs"]))
         if self.store.root is not None or not request.properties.fields:
             return provider_pb2.ReadResponse()  # gone: not in the stand-in's cloud

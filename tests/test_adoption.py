@@ -1,0 +1,86 @@
+"""Adoption under mocks: every resource the production stack adopts carries its import ID (in each
+provider's own format) and the same inputs it would be created with; nothing else is adopted."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from harness import Run, canary_secrets, production_config, run_program, unwrap
+
+ZONE_MEHKO = "e3b0c74af4dd938aa071e706ee9cf568"
+ZONE_KAI = "846d8bba61bf3e2e89d1d4a8c7a4b966"
+ACCOUNT = "1821bc96b1a7e2f3cbcf26060bd99ed7"
+PROJECT = "prj_PLACEHOLDERmaterialkai0001"
+
+
+@pytest.fixture(scope="module")
+def production() -> Run:
+    config = production_config()
+    return run_program(config, canary_secrets(config))
+
+
+def without_adoption(config: dict) -> dict:
+    config = copy.deepcopy(config)
+    config.pop("stackyard:adoptSshKeys", None)
+
+    def strip(node):
+        if isinstance(node, dict):
+            node.pop("adopt", None)
+            for value in node.values():
+                strip(value)
+        elif isinstance(node, list):
+            for value in node:
+                strip(value)
+
+    strip(config["stackyard:systems"])
+    return config
+
+
+def test_each_adopted_resource_carries_its_providers_import_id(production: Run) -> None:
+    adopted = {r.name: r.import_id for r in production.resources if r.import_id}
+    env = {name: import_id for name, import_id in adopted.items() if name.startswith("material-kai-web-")
+           and "/" in import_id and import_id.count("/") == 1 and import_id.split("/")[1].startswith("env")}
+    assert len(env) == 12  # every Vercel variable of seed 004, by its own ID
+    assert env["material-kai-web-VITE_DEBUG-preview"] == f"{PROJECT}/envPlaceholder0003"
+    rest = {name: import_id for name, import_id in adopted.items() if name not in env}
+    assert rest == {
+        "hetzner-key-" + next(r.name for r in production.resources if r.type == "hcloud:index/sshKey:SshKey")[
+            len("hetzner-key-"):]: "9100001",
+        next(r.name for r in production.resources if r.type == "digitalocean:index/sshKey:SshKey"): "31000001",
+        "mehko-api": "41200001",
+        "mehko-api-ipv4": "55200001",
+        "api.mehko.ai-a": f"{ZONE_MEHKO}/0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        "mehko-web": f"{ACCOUNT}/mehko-ai",
+        "mehko-web-mehko.ai": f"{ACCOUNT}/mehko-ai/mehko.ai",
+        "mehko-web-www.mehko.ai": f"{ACCOUNT}/mehko-ai/www.mehko.ai",
+        "mehko-web-mehko.ai-cname": f"{ZONE_MEHKO}/1a2b3c4d5e6f708192a3b4c5d6e7f801",
+        "mehko-web-www.mehko.ai-cname": f"{ZONE_MEHKO}/1a2b3c4d5e6f708192a3b4c5d6e7f802",
+        "material-kai-mivaa": "360000001",
+        "v1api.materialshub.gr-a": f"{ZONE_KAI}/2b3c4d5e6f708192a3b4c5d6e7f80910",
+        "material-kai-web": PROJECT,
+    }
+
+
+def test_what_is_adopted_is_described_exactly_as_what_would_be_created(production: Run) -> None:
+    config = production_config()
+    fresh = run_program(without_adoption(config), canary_secrets(config))
+    created = {(r.type, r.name): r for r in fresh.resources}
+    # Outputs of adopted resources (their IDs) flow into others; everything the stack itself says is equal.
+    ids = {"serverIds", "dropletIds", "dropletId", "sshKeys", "publicNets", "projectId", "firewallId", "triggers"}
+    for reg in production.resources:
+        sent, would = unwrap(reg.wire), unwrap(created[reg.type, reg.name].wire)  # what the program sends
+        assert {k: v for k, v in sent.items() if k not in ids} == {k: v for k, v in would.items()
+                                                                    if k not in ids}, reg.name
+
+
+def test_sensitive_variables_are_adopted_without_comparing_the_value_vercel_never_returns(production: Run) -> None:
+    for reg in production.of_type("vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"):
+        assert reg.ignore_changes == (["value"] if reg.inputs["sensitive"] else []), reg.name
+
+
+def test_nothing_is_adopted_without_its_id() -> None:
+    config = production_config()
+    run = run_program(without_adoption(config), canary_secrets(config))
+    assert [r.name for r in run.resources if r.import_id] == []
