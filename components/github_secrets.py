@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_github as github
 
-from .model import Github
+from .model import Github, SecretRef
 from .values import Resolver
 
 
@@ -17,6 +17,8 @@ class GithubActionsSecretsArgs:
     """The system's github entry."""
     resolver: Resolver
     """Resolves secret values of the system."""
+    token: SecretRef | None = None
+    """The system's own GitHub token (credentials.github); default: github:token."""
 
 
 class GithubActionsSecrets(pulumi.ComponentResource):
@@ -29,7 +31,8 @@ class GithubActionsSecrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: GithubActionsSecretsArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:GithubActionsSecrets", name, {}, opts)
-        token = pulumi.Config("github").get_secret("token")
+        token = (pulumi.Output.secret(args.resolver.resolve(args.token)) if args.token is not None
+                 else pulumi.Config("github").get_secret("token"))
         provider = github.Provider(f"{name}-{args.spec.owner}", owner=args.spec.owner, token=token,
                                    opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, provider=provider)

@@ -21,9 +21,12 @@ def key_slug(public_key: str) -> str:
 class SshKeyring(pulumi.ComponentResource):
     """The SSH keys registered with one cloud provider, created on first use."""
 
-    def __init__(self, provider: str, adopt: dict[str, str] | None = None,
+    def __init__(self, provider: str, adopt: dict[str, str] | None = None, account: str | None = None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("stackyard:index:SshKeyring", f"{provider}-ssh-keys", {}, opts)
+        """``account``: the secret naming a system's own token, for a keyring in that account (its
+        resources are named after it); None for the stack's account."""
+        self.prefix = f"{provider}-{account}" if account else provider
+        super().__init__("stackyard:index:SshKeyring", f"{self.prefix}-ssh-keys", {}, opts)
         self.provider = provider
         self.adopt = {key.strip(): key_id for key, key_id in (adopt or {}).items()}
         """Public key -> the ID of that key in the cloud already (stackyard:adoptSshKeys)."""
@@ -33,7 +36,7 @@ class SshKeyring(pulumi.ComponentResource):
     def _key(self, public_key: str) -> pulumi.CustomResource:
         slug = key_slug(public_key)
         if slug not in self._keys:
-            name = f"{self.provider}-key-{slug}"
+            name = f"{self.prefix}-key-{slug}"
             opts = adopted(pulumi.ResourceOptions(parent=self), self.adopt.get(public_key.strip()))
             if self.provider == "hetzner":
                 import pulumi_hcloud as hcloud

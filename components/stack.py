@@ -44,7 +44,7 @@ def load() -> Topology:
 
 
 def build(topology: Topology) -> dict[str, StackSystem]:
-    keyrings: dict[str, SshKeyring] = {}
+    keyrings: dict[tuple[str, str | None], SshKeyring] = {}
     return {name: StackSystem(name, system, topology.settings, keyrings)
             for name, system in topology.systems.items()}
 

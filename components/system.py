@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 
 from .model import PagesFrontend, Settings, System
+from .providers import system_providers
 from .ssh_keys import SshKeyring
 from .values import Resolver
 from .vps_host import VpsHost, VpsHostArgs
@@ -16,20 +17,29 @@ class StackSystem(pulumi.ComponentResource):
 
     hosts: dict[str, VpsHost]
 
-    def __init__(self, name: str, system: System, settings: Settings, keyrings: dict[str, SshKeyring],
+    def __init__(self, name: str, system: System, settings: Settings,
+                 keyrings: dict[tuple[str, str | None], SshKeyring],
                  resolver: Resolver | None = None, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:System", name, {}, opts)
         self.spec = system
-        child = pulumi.ResourceOptions(parent=self)
         self.resolver = resolver or Resolver()
+        # Its own cloud tokens, if it names any: every child then goes through those providers.
+        providers = system_providers(name, system.credentials, self.resolver, self)
+        child = pulumi.ResourceOptions(parent=self, providers=list(providers.values()))
         self.hosts = {}
         for host_name, spec in system.hosts.items():
             private_key = self.resolver.resolve(spec.access.private_key) if spec.access.private_key else None
             keyring = None
             if spec.provider in ("hetzner", "digitalocean"):
-                if spec.provider not in keyrings:
-                    keyrings[spec.provider] = SshKeyring(spec.provider, settings.adopt_ssh_keys.get(spec.provider))
-                keyring = keyrings[spec.provider]
+                cloud = "hcloud" if spec.provider == "hetzner" else "digitalocean"
+                own = getattr(system.credentials, cloud)
+                # One keyring per cloud account: the stack's, or this system's own.
+                account = (spec.provider, own.secret if own else None)
+                if account not in keyrings:
+                    keyrings[account] = SshKeyring(
+                        spec.provider, settings.adopt_ssh_keys.get(spec.provider), account=account[1],
+                        opts=pulumi.ResourceOptions(provider=providers[cloud]) if own else None)
+                keyring = keyrings[account]
             self.hosts[host_name] = VpsHost(
                 f"{name}-{host_name}",
                 VpsHostArgs(
@@ -116,7 +126,8 @@ class StackSystem(pulumi.ComponentResource):
             from .github_secrets import GithubActionsSecrets, GithubActionsSecretsArgs
 
             GithubActionsSecrets(f"{name}-github",
-                                 GithubActionsSecretsArgs(spec=system.github, resolver=self.resolver), opts=child)
+                                 GithubActionsSecretsArgs(spec=system.github, resolver=self.resolver,
+                                                          token=system.credentials.github), opts=child)
 
         self.register_outputs({})
 

@@ -11,6 +11,7 @@ from .rules import Rules, SecretLookup, fqdn, has_ipv6
 from .topology import (
     Access,
     AccessoryRef,
+    Credentials,
     DigitalOceanHost,
     Dns,
     DnsRecord,
@@ -35,6 +36,7 @@ __all__ = [
     "NAMESPACE",
     "Access",
     "AccessoryRef",
+    "Credentials",
     "DigitalOceanHost",
     "Dns",
     "DnsRecord",

@@ -13,6 +13,7 @@ from .parse import camel
 SECTIONS = [
     ("stackyard:<key>", topology.Settings),
     ("systems.<name>", topology.System),
+    ("systems.<name>.credentials", topology.Credentials),
     ("hosts.<name> (provider: hetzner or digitalocean)", topology.CreatedHost),
     ("hosts.<name> (provider: hetzner)", topology.HetznerHost),
     ("hosts.<name> (provider: digitalocean)", topology.DigitalOceanHost),

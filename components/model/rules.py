@@ -6,6 +6,7 @@ pass reports every problem.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from .supabase_rules import check_supabase
 from .topology import (
     AccessoryRef,
     CreatedHost,
+    Credentials,
     DigitalOceanHost,
     DnsRecord,
     ExistingHost,
@@ -53,6 +55,10 @@ class Rules:
     def run(self) -> None:
         systems = self.settings.systems or {}
         for path, system in self.named("systems", "system", systems):
+            for cloud in dataclasses.fields(Credentials):
+                secret = getattr(system.credentials, cloud.name, None) if system.credentials else None
+                if secret is not None:
+                    self.check_value(f"{path}.credentials.{cloud.name}", system, secret)
             self.check_hosts(path, system)
             self.check_dns(path, system)
             self.check_frontends(path, system)

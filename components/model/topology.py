@@ -494,6 +494,19 @@ class Supabase:
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """The system's own cloud tokens, for systems that belong to different companies. A cloud not named
+    here uses the stack's provider config (hcloud:token, digitalocean:token, cloudflare:apiToken,
+    vercel:apiToken, github:token)."""
+
+    hcloud: SecretRef | None = spec("secret holding this system's Hetzner Cloud project token", default=None)
+    digitalocean: SecretRef | None = spec("secret holding this system's DigitalOcean token", default=None)
+    cloudflare: SecretRef | None = spec("secret holding this system's Cloudflare API token", default=None)
+    vercel: SecretRef | None = spec("secret holding this system's Vercel API token", default=None)
+    github: SecretRef | None = spec("secret holding this system's GitHub token (Actions secrets)", default=None)
+
+
+@dataclass(frozen=True)
 class System:
     """One product: its servers, DNS, frontends and CI secrets."""
 
@@ -504,6 +517,7 @@ class System:
     github: Github | None = spec("GitHub Actions secrets", default=None)
     services: dict[str, Service] = spec("processes deployed to the hosts", default={})
     supabase: Supabase | None = spec("Supabase project settings", default=None)
+    credentials: Credentials = spec("this system's own cloud tokens (default: the stack's)", default=Credentials())
 
 
 @dataclass(frozen=True)
