@@ -6,6 +6,7 @@ import pulumi
 
 from .model import PagesFrontend, Settings, System
 from .providers import system_providers
+from .ssh_access import checked_login_key
 from .ssh_keys import SshKeyring
 from .values import Resolver
 from .vps_host import VpsHost, VpsHostArgs
@@ -29,6 +30,10 @@ class StackSystem(pulumi.ComponentResource):
         self.hosts = {}
         for host_name, spec in system.hosts.items():
             private_key = self.resolver.resolve(spec.access.private_key) if spec.access.private_key else None
+            installed = tuple(dict.fromkeys([*settings.ssh_keys, *getattr(spec, "ssh_keys", ())]))
+            if private_key is not None and spec.provider != "existing":
+                private_key = checked_login_key(private_key, installed,
+                                                f"systems.{name}.hosts.{host_name}.access.privateKey")
             keyring = None
             if spec.provider in ("hetzner", "digitalocean"):
                 cloud = "hcloud" if spec.provider == "hetzner" else "digitalocean"
@@ -45,7 +50,7 @@ class StackSystem(pulumi.ComponentResource):
                 VpsHostArgs(
                     system=name,
                     spec=spec,
-                    ssh_keys=tuple(dict.fromkeys([*settings.ssh_keys, *getattr(spec, "ssh_keys", ())])),
+                    ssh_keys=installed,
                     ssh_allow_from=spec.access.ssh_allow_from or settings.ssh_allow_from,
                     protect=settings.protect,
                     private_key=private_key,

@@ -87,3 +87,25 @@ def test_a_secret_set_in_plain_text_is_named_with_the_command_that_fixes_it(brok
     assert "stackyard:firebaseWebApiKey is stored in plain text" in output
     assert "pulumi config set --secret stackyard:firebaseWebApiKey" in output
     assert "Traceback" not in output
+
+
+def test_a_login_key_the_host_would_refuse_is_one_clean_error(workspace, tmp_path) -> None:
+    import subprocess
+
+    keys = {}
+    for name in ("deploy", "operator"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(tmp_path / name)],
+                       check=True)
+        keys[name] = ((tmp_path / name).read_text(), (tmp_path / f"{name}.pub").read_text().strip())
+    ws = workspace(standins=True)
+    ws.init("keys", config={
+        "stackyard:sshKeys": [keys["operator"][1]],
+        "stackyard:systems": {"box": {"hosts": {"api": {
+            "provider": "hetzner", "serverType": "cx22", "location": "fsn1", "provision": False,
+            "access": {"privateKey": {"secret": "boxKey"}}}}}},
+    }, secrets={"boxKey": keys["deploy"][0], "hcloud:token": "x" * 64})
+    result = ws.run("preview", "--stack", "keys", check=False)
+    assert result.returncode != 0
+    assert "systems.box.hosts.api.access.privateKey: the host would not let this key in" in result.output
+    assert "Traceback" not in result.output
+    assert keys["deploy"][0].splitlines()[1] not in result.output  # the private key itself is never shown
