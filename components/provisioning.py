@@ -106,8 +106,15 @@ class HostProvisioning(pulumi.ComponentResource):
                 f"{kind}-password", f"{self.args.paths.etc}/accessories/{kind}.password", password.result, after=after))
         details = {kind: {"database": a.database, "user": a.user} for kind, a in spec.accessories.items()}
         # A new password (the RandomPassword replaced) must reach the database too, not only its file.
-        return self.remote.step("accessories", provision.accessories_script(details, self.args.paths), after=writes,
-                         secrets=[self.passwords[kind] for kind in sorted(self.passwords)])
+        step = self.remote.step("accessories", provision.accessories_script(details, self.args.paths), after=writes,
+                                secrets=[self.passwords[kind] for kind in sorted(self.passwords)])
+        # Each accessory's place on the host: taken out of the stack, its server is stopped and disabled;
+        # its data directory and the backups stay.
+        for kind in sorted(spec.accessories):
+            self.remote.run(f"accessory-{kind}", "true",
+                            delete=f"{self.remote.sudo}systemctl disable --now {provision.ACCESSORY_UNITS[kind]}",
+                            triggers=[kind], after=[step], per_machine=False)
+        return step
 
     def _proxy(self, proxy, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
         plans = list(self.plans.values())

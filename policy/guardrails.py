@@ -36,6 +36,7 @@ COMMAND_LINES = [re.compile(pattern) for pattern in (
     rf"chmod 0[0-7]{{3}} {PATH} && mv {PATH} {PATH}'",
     rf"(sudo -n )?/srv/[\w.-]+/deploy( --restart)? {PATH}",
     r"(sudo -n )?/srv/[\w.-]+/remove",
+    r"(sudo -n )?systemctl disable --now (mariadb|redis-server|postgresql)",
     r"true",
 )]
 

@@ -48,7 +48,7 @@ def test_productivity_adopts_its_server_without_creating_one(production: Run) ->
     assert cloud(production.counts("productivity")) == {
         # base, runtimes, 2 password files, accessories, proxy, backups; per service user, env, setup, place,
         # deploy
-        "command:remote:Command": 7 + 2 * 5,
+        "command:remote:Command": 7 + 2 * 5 + 2,  # ... and each accessory's place (mysql, redis)
         "random:index/randomPassword:RandomPassword": 2,  # mysql and redis
     }
     assert production.counts("productivity")["stackyard:index:VpsHost"] == 1

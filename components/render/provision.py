@@ -31,6 +31,9 @@ APT = """apt_install() {
 """
 
 
+ACCESSORY_UNITS = {"mysql": "mariadb", "redis": "redis-server", "postgresql": "postgresql"}
+"""The systemd unit of each accessory's server on Debian and Ubuntu."""
+
 REPLACED = """replaced() {
   # Moves PATH.new over PATH if they differ; true when it did. A config that did not change must not
   # restart the database that reads it.

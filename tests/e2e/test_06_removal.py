@@ -19,3 +19,15 @@ def test_removing_the_flask_service_stops_it_and_drops_its_route(stack: LocalSta
     assert stack.ssh("test -e /etc/stackyard/upstreams/flask-sample.nginx", check=False).returncode != 0
     assert stack.ssh("cat /srv/flask-sample/shared/data.txt").stdout.strip() == "kept"
     assert stack.health("fastapi.stackyard.test")[0] == 200  # the other service is untouched
+
+
+def test_removing_an_accessory_stops_its_server_and_keeps_its_data(stack: LocalStack) -> None:
+    # The Flask service was Redis's only user; with it gone Redis can go too.
+    stack.remove_config("stackyard:systems.local.hosts.box.accessories.redis")
+    result = stack.up()
+    assert "local-box-setup-accessory-redis" in result.applied().get("delete", set())
+    assert stack.ssh("systemctl is-active redis-server", check=False).stdout.strip() == "inactive"
+    assert stack.ssh("systemctl is-enabled redis-server", check=False).stdout.strip() == "disabled"
+    assert stack.ssh("test -d /var/lib/redis").returncode == 0  # its data stays
+    assert stack.ssh("systemctl is-active mariadb").stdout.strip() == "active"  # the other one does not move
+    assert stack.health("fastapi.stackyard.test")[0] == 200

@@ -34,12 +34,12 @@ def test_production_stack_previews_with_no_error_and_the_resources_the_mocks_reg
     engine = {kind: created.get(kind, 0) + imported.get(kind, 0) for kind in created.keys() | imported.keys()}
     config = production_config()
     assert engine == run_program(config, canary_secrets(config)).counts()
-    assert sum(engine.values()) == 119
+    assert sum(engine.values()) == 121
     # What the seeds already run is taken over, never created beside itself (stackyard:adopt...).
     assert sum(imported.values()) == 25
     assert imported["vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"] == 12
     assert imported["cloudflare:index/dnsRecord:DnsRecord"] == 4 and imported["hcloud:index/server:Server"] == 1
-    assert engine["command:remote:Command"] == 45
+    assert engine["command:remote:Command"] == 47
     assert engine["random:index/randomPassword:RandomPassword"] == 2
     assert engine["pulumi-python:dynamic/supabase:Extension"] == 3
     # Every stand-in says what it is, in the run's own output.
@@ -58,7 +58,7 @@ def test_a_stack_of_existing_hosts_previews_with_only_the_real_plugins(workspace
 
     assert errors(events) == []
     assert counts_by_type(events) == {
-        "command:remote:Command": 17,
+        "command:remote:Command": 19,
         "pulumi:pulumi:Stack": 1,
         "random:index/randomPassword:RandomPassword": 2,
         "stackyard:index:HostProvisioning": 1,
