@@ -21,6 +21,7 @@ from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
 from .render.deploy import deploy_script, removal_script
 from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
+from .render.preflight import PreflightPlan, preflight_script
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
 from .render.units import compose_file, definition_path, env_file, pm2_ecosystem, pm2_unit, systemd_unit
 from .values import Resolver
@@ -30,6 +31,8 @@ from .values import Resolver
 class HostProvisioningArgs:
     host_name: str
     """Name of the host in its system."""
+    system_name: str
+    """Name of its system (the pre-flight's messages give stack file paths)."""
     spec: object
     """The host's model entry (any provider)."""
     connection: Mapping[str, pulumi.Input]
@@ -60,8 +63,17 @@ class HostProvisioning(pulumi.ComponentResource):
         self.remote = RemoteSteps(name, args.connection, parent=self, machine=args.machine)
         self.plans = {n: plan_from_model(n, s, args.paths) for n, s in args.services.items()}
 
+        # Before any change: what on the host would the stack collide with? (components/render/preflight.py)
+        preflight = self.remote.step("preflight", preflight_script(PreflightPlan(
+            system=args.system_name, host=args.host_name,
+            accessories={kind: a.existing for kind, a in spec.accessories.items()},
+            services=list(self.plans.values()), proxy=spec.proxy.kind if spec.proxy else None,
+            tls=spec.proxy.tls if spec.proxy else "letsencrypt",
+            proxy_replaces=list(spec.proxy.replaces) if spec.proxy else [],
+            static_hostnames=sorted(spec.proxy.static) if spec.proxy else [], paths=args.paths)))
         base = self.remote.step("base", provision.base_script(
-            ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"], paths=args.paths))
+            ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"], paths=args.paths),
+            after=[preflight])
         languages = {s.language for s in args.services.values()}
         runtimes = {s.runtime for s in args.services.values()}
         ready = [base]
@@ -97,20 +109,29 @@ class HostProvisioning(pulumi.ComponentResource):
         import pulumi_random as random
 
         writes = []
-        for kind in sorted(spec.accessories):
-            password = random.RandomPassword(
-                f"{self.name}-{kind}-password", length=32, special=False,
-                opts=pulumi.ResourceOptions(parent=self))
-            self.passwords[kind] = pulumi.Output.secret(password.result)  # secret whatever the provider says
+        for kind, accessory in sorted(spec.accessories.items()):
+            if accessory.password is not None:
+                # The stack's own: an existing server's as it is, or the one to set on a server stackyard installs.
+                password = self.args.resolver.resolve(accessory.password)
+            elif accessory.existing:
+                continue  # an existing Redis without a password: there is none to know
+            else:
+                password = random.RandomPassword(
+                    f"{self.name}-{kind}-password", length=32, special=False,
+                    opts=pulumi.ResourceOptions(parent=self)).result
+            self.passwords[kind] = pulumi.Output.secret(password)  # secret whatever the provider says
             writes.append(self.remote.write_secret(
-                f"{kind}-password", f"{self.args.paths.etc}/accessories/{kind}.password", password.result, after=after))
-        details = {kind: {"database": a.database, "user": a.user} for kind, a in spec.accessories.items()}
+                f"{kind}-password", f"{self.args.paths.etc}/accessories/{kind}.password", password, after=after))
+        details = {kind: {"database": a.database, "user": a.user, "existing": a.existing}
+                   for kind, a in spec.accessories.items()}
         # A new password (the RandomPassword replaced) must reach the database too, not only its file.
-        step = self.remote.step("accessories", provision.accessories_script(details, self.args.paths), after=writes,
+        step = self.remote.step("accessories", provision.accessories_script(details, self.args.paths),
+                                after=writes or after,
                                 secrets=[self.passwords[kind] for kind in sorted(self.passwords)])
         # Each accessory's place on the host: taken out of the stack, its server is stopped and disabled;
         # its data directory and the backups stay.
-        for kind in sorted(spec.accessories):
+        # An existing server is not stackyard's to stop.
+        for kind in sorted(k for k, a in spec.accessories.items() if not a.existing):
             self.remote.run(f"accessory-{kind}", "true",
                             delete=f"{self.remote.sudo}systemctl disable --now {provision.ACCESSORY_UNITS[kind]}",
                             triggers=[kind], after=[step], per_machine=False)
@@ -131,7 +152,8 @@ class HostProvisioning(pulumi.ComponentResource):
                 hostnames, tls=proxy.tls, email=proxy.email,
                 site=nginx_site(plans, tls=proxy.tls, security_headers=proxy.security_headers,
                                 static=dict(proxy.static), paths=paths),
-                bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams, paths=paths)
+                bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams,
+                replaces=list(proxy.replaces), paths=paths)
         return self.remote.step("proxy", script, after=after)
 
     def _backups(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:

@@ -89,6 +89,7 @@ class StackSystem(pulumi.ComponentResource):
                 f"{name}-{host_name}-setup",
                 HostProvisioningArgs(
                     host_name=host_name,
+                    system_name=name,
                     spec=spec,
                     connection=self.hosts[host_name].connection,
                     machine=self.hosts[host_name].server_id,

@@ -21,6 +21,10 @@ def host(config: dict, system: str = "mehko", name: str = "api") -> dict:
     return systems(config)[system]["hosts"][name]
 
 
+def productivity(config: dict) -> dict:
+    return systems(config)["productivity"]
+
+
 def pages(config: dict) -> dict:
     return systems(config)["mehko"]["frontends"]["web"]
 
@@ -122,6 +126,22 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("systemd service without a command",
      lambda c: systems(c)["material-kai"]["services"]["mivaa"].pop("command"),
      "systems.material-kai.services.mivaa.command", "required"),
+    ("existing database user without its password",
+     lambda c: productivity(c)["hosts"]["app"]["accessories"]["mysql"].pop("password"),
+     "systems.productivity.hosts.app.accessories.mysql.password", "stackyard never changes an existing server's"),
+    ("password of an existing Redis that nobody named",
+     lambda c: productivity(c)["hosts"]["app"]["accessories"]["redis"].pop("password"),
+     "systems.productivity.services.flask-backend.env.REDIS_PASSWORD.accessory",
+     "existing server whose password stackyard does not know"),
+    ("old process on the port the service needs",
+     lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(listen=5100),
+     "systems.productivity.services.flask-backend.replaces.listen", "give the service another port"),
+    ("old PM2 process name a shell would split",
+     lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(pm2=["flask backend"]),
+     "systems.productivity.services.flask-backend.replaces.pm2[0]", "not a process or unit name"),
+    ("Caddy replacing a site file it does not have",
+     lambda c: host(c)["proxy"].update(replaces=["mehko"]),
+     "systems.mehko.hosts.api.proxy.replaces[0]", "replaces: [Caddyfile]"),
     ("accessory password from a host without it",
      lambda c: systems(c)["material-kai"]["services"]["mivaa"]["env"].update(DB_PASSWORD={"accessory": "mysql"}),
      "systems.material-kai.services.mivaa.env.DB_PASSWORD.accessory", "has no mysql accessory"),

@@ -8,6 +8,7 @@ every new instance passed its health check, and a failed check leaves the old re
 from __future__ import annotations
 
 import fcntl
+import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,9 @@ STUBS = {
     "systemctl": '#!/bin/sh\necho "systemctl $*" >> "$STUB/calls.log"\n',
     "nginx": '#!/bin/sh\necho "nginx $*" >> "$STUB/calls.log"\n',
     "sleep": "#!/bin/sh\nexit 0\n",
+    # The old PM2 of a taken-over host: knows the processes listed in $STUB/pm2-processes.
+    "pm2": '#!/bin/sh\necho "pm2 $PM2_HOME $*" >> "$STUB/calls.log"\n'
+           'if [ "$1" = describe ]; then grep -qx "$2" "$STUB/pm2-processes"; fi\n',
     # Answers like curl -sS -w '\n%{http_code}': the port's next scripted result, then 200 for ever.
     "curl": """#!/usr/bin/env bash
 url=${*: -1}
@@ -250,3 +254,60 @@ def test_removal_stops_both_slots_drops_the_upstream_and_keeps_the_data(host: Ho
     assert not (host.base / "active").exists()
     assert (host.base / "shared" / "uploads.db").read_text() == "data"
     assert any((host.base / "releases").iterdir())
+
+
+def old_pm2(host: Host, *processes: str, alive: bool = True) -> None:
+    """A PM2 daemon outside stackyard at /root/.pm2 (its pid alive or not), running ``processes``."""
+    home = host.root / "root/.pm2"
+    home.mkdir(parents=True)
+    (home / "pm2.pid").write_text(str(os.getpid() if alive else 4_000_000))
+    (host.tmp / "pm2-processes").write_text("".join(f"{p}\n" for p in processes))
+
+
+def test_a_taken_over_server_stops_its_old_processes_only_once_the_new_release_serves(host: Host) -> None:
+    old_pm2(host, "flask-backend", "other-app")
+    plan = plan_for(host, legacy_port=5000, legacy_pm2=("flask-backend",), legacy_units=("flask.service",))
+    result = host.deploy(plan)
+    assert result.returncode == 0, result.stderr
+    calls = host.calls()
+    reload = calls.index("systemctl reload nginx")
+    delete = calls.index("pm2 /root/.pm2 delete flask-backend")
+    assert reload < delete < calls.index("pm2 /root/.pm2 save --force")
+    assert reload < calls.index("systemctl disable --quiet --now flask.service")
+    assert not any("other-app" in c for c in calls if "describe" not in c)  # only what the stack names
+    assert "stopped the old PM2 process flask-backend" in result.stdout
+    calls_before = len(host.calls())
+    assert host.deploy(plan).returncode == 0  # the same release again: nothing is touched
+    assert not any(c.startswith("pm2") for c in host.calls()[calls_before:])
+
+
+def test_a_failed_first_deploy_leaves_the_old_processes_serving(host: Host) -> None:
+    old_pm2(host, "flask-backend")
+    host.script_health(9000, *["fail"] * 10)
+    result = host.deploy(plan_for(host, legacy_port=5000, legacy_pm2=("flask-backend",)))
+    assert result.returncode == 1
+    assert not any(c.startswith("pm2") for c in host.calls())
+
+
+def test_an_old_pm2_daemon_that_is_not_running_is_not_started(host: Host) -> None:
+    old_pm2(host, "flask-backend", alive=False)
+    result = host.deploy(plan_for(host, legacy_port=5000, legacy_pm2=("flask-backend",)))
+    assert result.returncode == 0, result.stderr
+    assert not any(c.startswith("pm2") for c in host.calls())  # any pm2 command would start the daemon
+
+
+def test_a_taken_over_worker_stops_the_old_one_before_the_new_one_starts(host: Host) -> None:
+    old_pm2(host, "podfactory-sync")
+    result = host.deploy(plan_for(host, port=None, instances=1, legacy_pm2=("podfactory-sync",)))
+    assert result.returncode == 0, result.stderr
+    calls = host.calls()
+    start = next(i for i, c in enumerate(calls) if c.startswith("systemctl restart stackyard-mivaa-blue"))
+    assert calls.index("pm2 /root/.pm2 delete podfactory-sync") < start  # never two sync jobs at once
+
+
+def test_the_proxy_routes_to_the_old_process_until_the_first_deploy() -> None:
+    from components.render.proxy import upstream_file
+
+    plan = ServicePlan(name="flask", runtime="pm2", repo="r", ref="main", port=5100, legacy_port=5000)
+    assert upstream_file(plan, "nginx") == "upstream stackyard_flask {\n    server 127.0.0.1:5000 max_fails=0;\n}\n"
+    assert upstream_file(plan, "caddy") == "reverse_proxy 127.0.0.1:5000\n"

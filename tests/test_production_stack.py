@@ -38,18 +38,17 @@ def test_mehko_hetzner_host_caddy_ports_dns_and_pages(production: Run) -> None:
         "hcloud:index/firewallAttachment:FirewallAttachment": 1,
         "hcloud:index/primaryIp:PrimaryIp": 1,
         "hcloud:index/server:Server": 1,
-        # base, runtimes, proxy, and per service: user, env file, setup, its place (removal), deploy; plus
-        # the worker's key file
-        "command:remote:Command": 3 + 3 * 5 + 1,
+        # preflight, base, runtimes, proxy, and per service: user, env file, setup, its place (removal),
+        # deploy; plus the worker's key file
+        "command:remote:Command": 4 + 3 * 5 + 1,
     }
 
 
 def test_productivity_adopts_its_server_without_creating_one(production: Run) -> None:
     assert cloud(production.counts("productivity")) == {
-        # base, runtimes, 2 password files, accessories, proxy, backups; per service user, env, setup, place,
-        # deploy
-        "command:remote:Command": 7 + 2 * 5 + 2,  # ... and each accessory's place (mysql, redis)
-        "random:index/randomPassword:RandomPassword": 2,  # mysql and redis
+        # preflight, base, runtimes, 2 password files (the existing servers' own: none generated, and no
+        # place to stop them by), accessories, proxy, backups; per service user, env, setup, place, deploy
+        "command:remote:Command": 8 + 2 * 5,
     }
     assert production.counts("productivity")["stackyard:index:VpsHost"] == 1
 
@@ -64,7 +63,8 @@ def test_material_kai_droplet_dns_vercel_and_actions_secrets(production: Run) ->
         "pulumi:providers:github": 1,
         "vercel:index/project:Project": 1,
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable": 12,
-        "command:remote:Command": 4 + 5,  # base, runtimes, proxy, backups; mivaa user, env, setup, place, deploy
+        # preflight, base, runtimes, proxy, backups; mivaa user, env, setup, place, deploy
+        "command:remote:Command": 5 + 5,
         # seed 004's Supabase setup: auth settings, edge secrets, 3 extensions, RLS on 2 tables, 1 policy
         "pulumi-python:dynamic/supabase:Settings": 1,
         "pulumi-python:dynamic/supabase:EdgeSecrets": 1,
@@ -126,6 +126,19 @@ def test_stack_file_reference_matches_the_model() -> None:
 
     assert reference() in (ROOT / "docs" / "stack-file-reference.md").read_text(), (
         "run: venv/bin/python -m components.model.reference, and put its output in docs/stack-file-reference.md")
+
+
+def test_every_class_of_the_model_has_its_section_in_the_reference() -> None:
+    import dataclasses
+
+    from components.model import topology
+    from components.model.reference import SECTIONS
+
+    documented = {cls for _, cls in SECTIONS}
+    model = {cls for cls in vars(topology).values()
+             if dataclasses.is_dataclass(cls) and cls.__module__ == topology.__name__}
+    # Topology is the parsed whole (Settings is its stackyard: namespace), not a stack file key.
+    assert model - documented - {topology.Topology} == set()
 
 
 def test_a_stack_without_cloud_resources_imports_no_provider_sdk() -> None:

@@ -54,8 +54,18 @@ def test_secrets_reach_hosts_only_on_stdin_of_unlogged_commands(production: Run)
 
 def test_env_files_hold_configured_and_generated_secrets(production: Run) -> None:
     env = production.named("productivity-app-setup-flask-backend-env").inputs["stdin"]
-    assert f'MYSQL_PASSWORD="{CANARY}-generated-productivity-app-setup-mysql-password"' in env
+    # the productivity server's MySQL and Redis are taken over with the passwords the app has today
+    assert f'MYSQL_PASSWORD="{CANARY}-productivityMysqlPassword"' in env
+    assert f'REDIS_PASSWORD="{CANARY}-productivityRedisPassword"' in env
     assert 'REDIS_URL="redis://127.0.0.1:6379/0"' in env
+    # ... and servers stackyard installs get generated ones
+    config = copy.deepcopy(production_config())
+    config["stackyard:systems"]["productivity"]["hosts"]["app"]["accessories"] = {
+        "mysql": {"database": "productivity", "user": "productivity"}, "redis": {}}
+    generated = run_program(config, canary_secrets(config))
+    env = generated.named("productivity-app-setup-flask-backend-env").inputs["stdin"]
+    assert f'MYSQL_PASSWORD="{CANARY}-generated-productivity-app-setup-mysql-password"' in env
+    assert f'REDIS_PASSWORD="{CANARY}-generated-productivity-app-setup-redis-password"' in env
     mivaa = production.named("material-kai-mivaa-setup-mivaa-env").inputs
     assert f'OPENAI_API_KEY="{CANARY}-openaiApiKey"' in mivaa["stdin"]
     assert "/etc/stackyard/mivaa.env" in mivaa["create"]
@@ -171,7 +181,7 @@ def test_every_step_is_keyed_by_a_hash_of_its_content(production: Run) -> None:
 
 def test_only_created_hosts_key_their_steps_on_the_server(production: Run) -> None:
     keyed = {reg.name for reg in production.of_type(COMMAND) if server_of(reg)}
-    assert len(keyed) == 19 + 9  # every command of the Hetzner and DigitalOcean hosts
+    assert len(keyed) == 20 + 10  # every command of the Hetzner and DigitalOcean hosts
     assert not any(reg.name.startswith("productivity-") and str(numeric_id("productivity-app")) in json.dumps(
         reg.wire) for reg in production.of_type(COMMAND))
 
@@ -184,3 +194,36 @@ def test_compose_services_mount_the_secret_file_read_only(production: Run) -> No
     key = production.named(next(r.name for r in production.of_type(COMMAND) if "fastapi-worker-file" in r.name))
     assert key.inputs["stdin"] == f"{CANARY}-firebaseServiceAccountJson"
     assert "chown svc-fastapi-worker:" in key.inputs["create"]
+
+
+def test_the_preflight_runs_before_any_change_on_every_provisioned_host(production: Run) -> None:
+    """Every other step waits for it, through base; it waits for nothing on the host itself."""
+    commands = {reg.urn: reg for reg in production.of_type(COMMAND)}
+    by_name = {reg.name: reg for reg in commands.values()}
+
+    def before(reg) -> set[str]:
+        """Names of the host steps ``reg`` waits for, directly or not."""
+        seen: set[str] = set()
+        todo = [urn for urn in reg.dependencies if urn in commands]
+        while todo:
+            step = commands[todo.pop()]
+            if step.name not in seen:
+                seen.add(step.name)
+                todo += [urn for urn in step.dependencies if urn in commands]
+        return seen
+
+    preflights = [name for name in by_name if name.endswith("-setup-preflight")]
+    assert sorted(preflights) == ["material-kai-mivaa-setup-preflight", "mehko-api-setup-preflight",
+                                  "productivity-app-setup-preflight"]
+    for preflight in preflights:
+        host = preflight.removesuffix("preflight")
+        assert before(by_name[preflight]) == set()
+        assert "bash -s" in by_name[preflight].inputs["create"]
+        for name, reg in by_name.items():
+            if name.startswith(host) and name != preflight and not name.endswith("-key"):
+                assert preflight in before(reg), name
+    script = by_name["productivity-app-setup-preflight"].inputs["stdin"]
+    assert "replaced_sites=(productivity)" in script
+    assert "check_port 5100 nginx" in script and "check_port 6100 '' svc-flask-backend" in script
+    assert "flask-backend.service" in script  # no systemd unit of that name is taken over...
+    assert "a PM2 process named flask-backend" not in script  # ... but its PM2 process is

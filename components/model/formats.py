@@ -120,6 +120,19 @@ def ssh_public_key(value: str) -> str | None:
     return None
 
 
+def absolute_path(value: str) -> str | None:
+    if not re.match(r"^/[A-Za-z0-9._/@+-]*$", value) or "/../" in value + "/":
+        return f"'{value}' is not an absolute path (letters, digits and ._/@+- only)"
+    return None
+
+
+def process_name(value: str) -> str | None:
+    """PM2 process and systemd unit names as scripts on the host name them."""
+    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9._@:-]{0,99}$", value):
+        return f"'{value}' is not a process or unit name (letters, digits and ._@:- only)"
+    return None
+
+
 def linux_user(value: str) -> str | None:
     if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", value):
         return f"'{value}' is not a valid Linux user name"

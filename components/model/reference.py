@@ -28,6 +28,7 @@ SECTIONS = [
     ("services.<name>", topology.Service),
     ("services.<name>.source", topology.Source),
     ("services.<name>.health", topology.Health),
+    ("services.<name>.replaces", topology.Replaces),
     ("dns", topology.Dns),
     ("dns.zones.<zone>", topology.DnsZone),
     ("dns.records[]", topology.DnsRecord),

@@ -74,10 +74,14 @@ class Rules:
         if isinstance(value, AccessoryRef):
             spec = (system.hosts or {}).get(host) if host else None
             accessories = getattr(spec, "accessories", None) or {}
+            accessory = accessories.get(value.accessory)
             if host is None:
                 self.fail(f"{path}.accessory", "accessory passwords can only be used by services")
             elif value.accessory not in accessories:
                 self.fail(f"{path}.accessory", f"host '{host}' has no {value.accessory} accessory")
+            elif accessory is not None and accessory.existing and accessory.password is None:
+                self.fail(f"{path}.accessory", f"host '{host}''s {value.accessory} is an existing server whose "
+                                               "password stackyard does not know: set its password secret")
         elif isinstance(value, SecretRef) and value.secret:
             state = self.secret_state(value.secret)
             if state == "missing":
@@ -366,6 +370,7 @@ class Rules:
                     break
             for port in service_ports(service):
                 taken.setdefault((service.host, port), spath)
+            self.check_replaces(spath, service)
             for key, value in (service.env or {}).items():
                 if formats.env_key(key):
                     self.fail(f"{spath}.env.{key}", formats.env_key(key))
@@ -390,6 +395,38 @@ class Rules:
                 self.fail(f"{path}.hosts.{hname}.backups.schedule", "a cron schedule has five fields")
             if host.backups is not None and host.backups.keep < 1:
                 self.fail(f"{path}.hosts.{hname}.backups.keep", "keep at least one dump")
+            self.check_accessories(f"{path}.hosts.{hname}", system, host)
+            if host.proxy is not None and host.proxy.kind == "caddy":
+                for i, site in enumerate(host.proxy.replaces or ()):
+                    if site != "Caddyfile":
+                        self.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
+                                  "a Caddy has one site file: replaces: [Caddyfile]")
+
+    def check_accessories(self, hpath: str, system: System, host) -> None:
+        """An existing server's password cannot be generated: it must be named wherever it is needed."""
+        for kind, accessory in (host.accessories or {}).items():
+            apath = f"{hpath}.accessories.{kind}"
+            if accessory is None:
+                continue
+            if accessory.password is not None:
+                self.check_value(f"{apath}.password", system, accessory.password)
+            if accessory.existing and accessory.password is None and accessory.user:
+                self.fail(f"{apath}.password", f"required: the password of the existing user '{accessory.user}' "
+                                               "(stackyard never changes an existing server's password)")
+            if kind == "redis" and accessory.user:
+                self.fail(f"{apath}.user", "Redis has no users here: its password is the server's requirepass")
+
+    def check_replaces(self, spath: str, service: Service) -> None:
+        replaces = service.replaces
+        if replaces is None or replaces.listen is None:
+            return
+        if service.port is None:
+            self.fail(f"{spath}.replaces.listen", "only a service with a port takes over a port's traffic")
+        elif replaces.listen in service_ports(service):
+            # The proxy must listen on the service port while the old process still holds it.
+            self.fail(f"{spath}.replaces.listen", f"the old process holds port {replaces.listen}, which this "
+                                                  "service needs (its port, and 1000 and 2000 above): give the "
+                                                  "service another port")
 
     # --- across systems -----------------------------------------------------------------
 

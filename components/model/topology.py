@@ -79,6 +79,11 @@ class Proxy:
         "letsencrypt for public hosts; internal for a local CA (test VMs, no public DNS)", default="letsencrypt")
     security_headers: bool = spec("send HSTS, nosniff, frame-deny and referrer headers", default=True)
     static: dict[str, str] = spec("hostname -> directory served as static files", default={})
+    replaces: list[str] = spec(
+        "sites of an nginx already serving these hostnames (file names in sites-enabled or conf.d), or "
+        "`Caddyfile` for a Caddy: disabled in the same checked reload that enables stackyard's site; "
+        "their certificates under /etc/letsencrypt/live/<hostname> are reused", default=[],
+        check=formats.process_name)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,13 @@ class Accessory:
 
     database: str | None = spec("database to create (mysql, postgresql)", default=None)
     user: str | None = spec("user to create, with a generated password kept as a Pulumi secret", default=None)
+    existing: bool = spec(
+        "a server already running on the host (MySQL or MariaDB for mysql), taken over as it is: nothing "
+        "installed, no setting, user or password changed; its database and user must exist", default=False)
+    password: SecretRef | None = spec(
+        "secret holding the user's password (redis: the server's `requirepass`), used as it is instead of a "
+        "generated one. Required for an existing server whose password services use. Changing it sets the "
+        "new password on a server stackyard installed; an existing server's is never changed", default=None)
 
 
 @dataclass(frozen=True)
@@ -359,6 +371,22 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Replaces:
+    """What serves this service on the host today, outside stackyard. It keeps serving until the
+    service's first release is healthy and takes the traffic; then it is stopped (a worker's, just
+    before the first release starts, so that two never run at once)."""
+
+    pm2: list[str] = spec("PM2 processes to delete (and `pm2 save`) once the new release serves", default=[],
+                          check=formats.process_name)
+    pm2_home: str = spec("the PM2 home (PM2_HOME) those processes run under; its owner runs pm2",
+                         default="/root/.pm2", check=formats.absolute_path)
+    systemd: list[str] = spec("systemd units to stop and disable once the new release serves", default=[],
+                              check=formats.process_name)
+    listen: int | None = spec("loopback port the old process serves on: the proxy routes there until the "
+                              "first deploy switches it to the new release", default=None, check=formats.port)
+
+
+@dataclass(frozen=True)
 class Service:
     """A process of the system running on one of its hosts, deployed from git."""
 
@@ -384,6 +412,8 @@ class Service:
     hostnames: list[str] = spec("public hostnames the proxy routes to the service", default=[],
                                 check=formats.hostname)
     keep_releases: int = spec("releases kept for rollback", default=5)
+    replaces: Replaces | None = spec("the processes serving it today outside stackyard, retired once it serves",
+                                     default=None)
 
 
 # --- Supabase -----------------------------------------------------------------------------

@@ -117,6 +117,48 @@ def _switch(plan: ServicePlan, proxy: str | None) -> str:
     )
 
 
+def _retire(plan: ServicePlan) -> str:
+    """retire_legacy: stops what served the service before stackyard (``replaces``). Idempotent: a PM2
+    daemon that is not running is not started (any pm2 command would start one), a process or unit
+    already gone is skipped."""
+    if not plan.legacy_pm2 and not plan.legacy_units:
+        return "retire_legacy() { :; }\n"
+    out = []
+    if plan.legacy_pm2:
+        names = " ".join(quote(n) for n in plan.legacy_pm2)
+        out.append(f"""LEGACY_PM2_HOME={quote(plan.legacy_pm2_home)}
+LEGACY_PM2=({names})
+# The old PM2, as the owner of its home (root's for /root/.pm2).
+legacy_pm2() {{
+  local owner
+  owner=$(stat -c %U "$ROOT$LEGACY_PM2_HOME")
+  runuser -u "$owner" -- env HOME="$(getent passwd "$owner" | cut -d: -f6)" PM2_HOME="$LEGACY_PM2_HOME" pm2 "$@"
+}}""")
+    out.append("retire_legacy() {")
+    if plan.legacy_pm2:
+        out.append("""  local pid name gone=no
+  pid=$(cat "$ROOT$LEGACY_PM2_HOME/pm2.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    for name in "${LEGACY_PM2[@]}"; do
+      if legacy_pm2 describe "$name" >/dev/null 2>&1; then
+        legacy_pm2 delete "$name" >/dev/null
+        log "stopped the old PM2 process $name ($LEGACY_PM2_HOME)"
+        gone=yes
+      fi
+    done
+    # Saved, so that the old daemon does not resurrect them at boot.
+    if [ "$gone" = yes ]; then legacy_pm2 save --force >/dev/null; fi
+  fi""")
+    for unit in plan.legacy_units:
+        name = quote(unit)
+        out.append(f"""  if systemctl is-enabled --quiet {name} 2>/dev/null || systemctl is-active --quiet {name}; then
+    systemctl disable --quiet --now {name}
+    log "stopped and disabled the old unit {unit}"
+  fi""")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
 def settings_files(plan: ServicePlan) -> list[str]:
     """The files a running slot was started with, besides its commit: a change in any restarts it."""
     return [plan.paths.env_file(plan.name), *(definition_path(plan, color) for color in COLORS),
@@ -181,6 +223,7 @@ check_health() {{
 }}
 {_runtime(plan, proxy)}
 {_switch(plan, proxy)}
+{_retire(plan)}
 mkdir -p "$BASE/releases" "$BASE/slots"
 exec 9>"$BASE/.deploy.lock"
 if ! flock --nonblock 9; then
@@ -226,6 +269,7 @@ fi
 next=blue
 if [ "$active" = blue ]; then next=green; fi
 ln -sfn "$release" "$BASE/slots/$next"
+{'' if plan.port is not None else 'retire_legacy  # a worker: two must never run at once'}
 log "starting $sha in the $next slot"
 start_slot "$next"
 
@@ -246,6 +290,7 @@ fi
 if [ "$active" != none ]; then
   stop_slot "$active"
 fi
+{'retire_legacy  # the new release serves: what served before stackyard can go' if plan.port is not None else ''}
 printf '%s %s %s\\n' "$next" "$sha" "$settings" > "$BASE/active.new"
 mv "$BASE/active.new" "$BASE/active"
 if [ "$active_sha" != none ]; then printf '%s\\n' "$active_sha" > "$BASE/previous"; fi

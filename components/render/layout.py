@@ -71,6 +71,11 @@ class ServicePlan:
     health_retries: int = 15
     hostnames: tuple[str, ...] = ()
     keep_releases: int = 5
+    legacy_port: int | None = None
+    """Loopback port of the process serving the service before stackyard (the proxy's first target)."""
+    legacy_pm2: tuple[str, ...] = ()
+    legacy_pm2_home: str = "/root/.pm2"
+    legacy_units: tuple[str, ...] = ()
     paths: Paths = field(default_factory=Paths)
 
     @property
@@ -113,6 +118,15 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         health_timeout=health.timeout if health else 5,
         health_retries=health.retries if health else 15,
         hostnames=tuple(service.hostnames),
+        **legacy_of(service.replaces),
         keep_releases=service.keep_releases,
         paths=paths,
     )
+
+
+def legacy_of(replaces) -> dict:
+    """The ServicePlan fields of a model Replaces (what serves the service today, outside stackyard)."""
+    if replaces is None:
+        return {}
+    return {"legacy_port": replaces.listen, "legacy_pm2": tuple(replaces.pm2),
+            "legacy_pm2_home": replaces.pm2_home, "legacy_units": tuple(replaces.systemd)}

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from shlex import quote
 
 from .layout import Paths, ServicePlan
+from .proxy import CADDY_MARK
 
 HEADER = "#!/usr/bin/env bash\nset -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
 UV_VERSION = "0.9.7"
@@ -146,6 +147,8 @@ def accessories_script(accessories: dict[str, dict], paths: Paths = Paths()) -> 
     ``<etc>/accessories/<kind>.password`` (0600) and passed on by printf, a shell builtin."""
     parts = []
     pw = f"{paths.etc}/accessories"
+    # An existing server is used as it is: nothing installed, no setting, user or password touched.
+    accessories = {kind: spec for kind, spec in accessories.items() if not spec.get("existing")}
     if "mysql" in accessories:
         spec = accessories["mysql"]
         sql = ""
@@ -216,8 +219,10 @@ def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str],
     if "postgresql" in kinds:
         dumps.append('runuser -u postgres -- pg_dumpall | gzip > "$target/postgresql.sql.gz"')
     if "redis" in kinds:
-        dumps.append(f'REDISCLI_AUTH=$(cat {etc}/accessories/redis.password) redis-cli --rdb "$target/redis.rdb" '
-                     ">/dev/null")
+        # An existing Redis taken over without a password has no password file.
+        password = f"{etc}/accessories/redis.password"
+        dumps.append(f'if [ -s {password} ]; then REDISCLI_AUTH=$(cat {password}); export REDISCLI_AUTH; fi\n'
+                     'redis-cli --rdb "$target/redis.rdb" >/dev/null')
     for path in paths_to_archive:
         name = path.strip("/").replace("/", "_") or "root"
         dumps.append(f'tar --create --gzip --file "$target/{name}.tar.gz" --directory / {quote(path.lstrip("/"))}')
@@ -259,10 +264,11 @@ def _write_missing(files: dict[str, str]) -> str:
 
 
 def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
-                       upstreams: dict[str, str], paths: Paths = Paths()) -> str:
+                       upstreams: dict[str, str], replaces: Sequence[str] = (), paths: Paths = Paths()) -> str:
     """Installs nginx, gets a certificate per hostname (certbot webroot, or self-signed for
-    ``tls: internal``), then installs the full site. Upstream files are written only if missing:
-    after the first deploy they belong to the deploy script."""
+    ``tls: internal``) unless one is there already, then installs the full site and disables the sites
+    it ``replaces``, in one checked reload. Upstream files are written only if missing: after the
+    first deploy they belong to the deploy script."""
     certs = []
     for hostname in hostnames:
         live = f"{paths.certs}/{hostname}"
@@ -280,25 +286,50 @@ fi""")
 fi""")
     writes = _write_missing(upstreams)
     packages = "nginx" + (" certbot" if tls != "internal" and hostnames else " openssl")
-    return HEADER + APT + f"""apt_install {packages}
-install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
-rm -f /etc/nginx/sites-enabled/default
-{writes}
-if [ ! -f /etc/nginx/sites-available/stackyard.conf ]; then
+    # certbot's webroot challenge needs port 80 answering for the hostnames before the full site (which
+    # names the certificates) can load: a bootstrap site, only while a certificate is missing.
+    bootstrap_needed = " || ".join(f"[ ! -f {paths.certs}/{h}/fullchain.pem ]" for h in hostnames)
+    bootstrap_step = "" if tls == "internal" or not hostnames else f"""\
+if [ ! -f /etc/nginx/sites-available/stackyard.conf ] && {{ {bootstrap_needed}; }}; then
 cat > /etc/nginx/sites-available/stackyard.conf <<'EOF'
 {bootstrap}EOF
 ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
 systemctl reload nginx || systemctl restart nginx
 fi
-{chr(10).join(certs)}
+"""
+    sites = " ".join(quote(s) for s in ["default", *replaces])
+    return HEADER + APT + f"""apt_install {packages}
+install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
+{writes}
+{bootstrap_step}{chr(10).join(certs)}
 cat > /etc/nginx/sites-available/stackyard.conf.new <<'EOF'
 {site}EOF
-cp /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-available/stackyard.conf.previous
+cp /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-available/stackyard.conf.previous 2>/dev/null || true
 mv /etc/nginx/sites-available/stackyard.conf.new /etc/nginx/sites-available/stackyard.conf
 ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
+# The sites stackyard's replaces (Debian's default, and proxy.replaces) leave in the same checked reload,
+# kept under {paths.etc}/replaced: what served before keeps serving until this reload, and comes back if
+# nginx refuses the new site.
+disabled=()
+replaced_sites=({sites})
+for site in "${{replaced_sites[@]}}"; do
+  for f in /etc/nginx/sites-enabled/"$site" /etc/nginx/conf.d/"$site"; do
+    if [ -e "$f" ] || [ -L "$f" ]; then
+      kept="{paths.etc}/replaced/${{f#/etc/nginx/}}"
+      install -d -m 0700 "${{kept%/*}}"
+      mv "$f" "$kept"
+      disabled+=("$f")
+    fi
+  done
+done
 if ! nginx -t; then
-  mv /etc/nginx/sites-available/stackyard.conf.previous /etc/nginx/sites-available/stackyard.conf
-  echo "nginx rejected the new site; the previous one stays" >&2
+  if [ -f /etc/nginx/sites-available/stackyard.conf.previous ]; then
+    mv /etc/nginx/sites-available/stackyard.conf.previous /etc/nginx/sites-available/stackyard.conf
+  else
+    rm -f /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
+  fi
+  for f in "${{disabled[@]}}"; do mv "{paths.etc}/replaced/${{f#/etc/nginx/}}" "$f"; done
+  echo "nginx rejected the new site; the previous configuration stays" >&2
   exit 1
 fi
 systemctl enable --quiet nginx
@@ -311,6 +342,11 @@ def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths =
     return HEADER + APT + f"""apt_install caddy
 install -d -m 0755 {paths.etc}/upstreams
 {writes}
+# A Caddyfile stackyard did not write is kept once, under {paths.etc}/replaced, before it is replaced.
+if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile; then
+  install -d -m 0700 {paths.etc}/replaced
+  cp -p /etc/caddy/Caddyfile {paths.etc}/replaced/Caddyfile
+fi
 cat > /etc/caddy/Caddyfile.new <<'EOF'
 {caddyfile}EOF
 if ! caddy validate --adapter caddyfile --config /etc/caddy/Caddyfile.new >/dev/null; then

@@ -18,13 +18,19 @@ SECURITY_HEADERS = {
 }
 
 
+CADDY_MARK = "# Managed by stackyard."
+"""The first line of the Caddyfile stackyard writes: how a pre-flight tells it from someone else's."""
+
+
 def upstream_name(plan: ServicePlan) -> str:
     return "stackyard_" + plan.name.replace("-", "_")
 
 
 def upstream_file(plan: ServicePlan, proxy: str, color: str = "blue") -> str:
-    """The upstream a deploy rewrites; before the first deploy it points at the blue slot."""
-    ports = plan.slot_ports(color)
+    """The upstream a deploy rewrites; before the first deploy it points at the blue slot, or at the
+    process that serves the service today outside stackyard (``replaces.listen``), so that taking a
+    host over changes nothing its users see until the first release is healthy."""
+    ports = [plan.legacy_port] if plan.legacy_port is not None else plan.slot_ports(color)
     if proxy == "nginx":
         servers = "".join(f"    server 127.0.0.1:{port} max_fails=0;\n" for port in ports)
         return f"upstream {upstream_name(plan)} {{\n{servers}}}\n"
@@ -34,7 +40,7 @@ def upstream_file(plan: ServicePlan, proxy: str, color: str = "blue") -> str:
 def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, security_headers: bool,
               static: dict[str, str], paths: Paths = Paths()) -> str:
     """Caddy gets and renews certificates itself; ``tls: internal`` uses its local CA instead."""
-    lines = ["{"]
+    lines = [CADDY_MARK, "{"]
     if email:
         lines.append(f"\temail {email}")
     if tls == "internal":

@@ -42,9 +42,10 @@ class LocalStack:
         self.outputs.append(result.output)
         return result
 
-    def ssh(self, command: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def ssh(self, command: str, *, check: bool = True, stdin: str | None = None,
+            timeout: float = 300) -> subprocess.CompletedProcess[str]:
         done = subprocess.run([*local_host.ssh_args(), f"root@{local_host.GUEST_IP}", command],
-                              capture_output=True, text=True, timeout=300)
+                              capture_output=True, text=True, timeout=timeout, input=stdin)
         if check and done.returncode != 0:
             raise AssertionError(f"on the host: {command!r} exited {done.returncode}:\n{done.stdout}{done.stderr}")
         return done

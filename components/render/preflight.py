@@ -1,0 +1,230 @@
+"""The pre-flight of a host: before stackyard changes anything on it, look for what it would collide with.
+
+A server that already runs a system (seed 003: MySQL, Redis, nginx on 80/443, Flask under a root
+PM2 on :5000) would be damaged by a plain provisioning run: MariaDB installed over its MySQL, its
+passwords rotated, Redis locked with a new password, nginx fighting Flask for a port, two copies of
+a sync job. The pre-flight finds each such conflict, and stops `pulumi up` with one message that
+lists them all and says how the stack file takes each over. It changes nothing, and it passes on a
+host stackyard already manages (its own servers, ports and sites are known to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from shlex import quote
+
+from .layout import Paths, ServicePlan
+from .proxy import CADDY_MARK
+
+DATABASE_PACKAGES = {
+    "mysql": ["mariadb-server", "mysql-server", "mysql-community-server", "percona-server-server"],
+    "redis": ["redis-server", "redis"],
+    "postgresql": ["postgresql", "postgresql-[0-9]*"],
+}
+"""Debian and Ubuntu packages that put each accessory's kind of server on a host."""
+
+DATABASE_NAMES = {"mysql": "MySQL or MariaDB", "redis": "Redis", "postgresql": "PostgreSQL"}
+
+
+@dataclass(frozen=True)
+class PreflightPlan:
+    """What the pre-flight of one host knows of the stack: names, ports and takeovers, no secrets."""
+
+    system: str
+    """The system's name (messages give stack file paths)."""
+    host: str
+    """The host's name in its system."""
+    accessories: Mapping[str, bool]
+    """kind -> existing (taken over as it is) or not (stackyard installs it)."""
+    services: Sequence[ServicePlan]
+    proxy: str | None = None
+    """caddy, nginx or None."""
+    tls: str = "letsencrypt"
+    proxy_replaces: Sequence[str] = ()
+    static_hostnames: Sequence[str] = ()
+    paths: Paths = Paths()
+
+    @property
+    def path(self) -> str:
+        return f"systems.{self.system}.hosts.{self.host}"
+
+    @property
+    def hostnames(self) -> list[str]:
+        return [h for p in self.services if p.port is not None for h in p.hostnames] + list(self.static_hostnames)
+
+
+def _ports(plan: PreflightPlan) -> list[str]:
+    """check_port lines: each port stackyard needs, and who may hold it (its own processes)."""
+    lines = []
+    if plan.proxy is not None:
+        for port, what in ((80, "HTTP"), (443, "HTTPS")):
+            lines.append(f"check_port {port} {plan.proxy} '' {quote(f'the proxy {what} port')}")
+    for service in plan.services:
+        if service.port is None:
+            continue
+        if plan.proxy is not None:
+            lines.append(f"check_port {service.port} {plan.proxy} '' "
+                         f"{quote(f'the service port of {service.name}')}")
+        # An instance runs as the service user; Docker publishes a container's port from docker-proxy.
+        holders = "docker-proxy" if service.runtime == "compose" else "''"
+        for color in ("blue", "green"):
+            for port in service.slot_ports(color):
+                lines.append(f"check_port {port} {holders} {service.user} "
+                             f"{quote(f'an instance port of {service.name}')}")
+    return lines
+
+
+def _accessories(plan: PreflightPlan) -> list[str]:
+    lines = []
+    for kind, existing in sorted(plan.accessories.items()):
+        packages = " ".join(quote(p) for p in DATABASE_PACKAGES[kind])
+        field = f"{plan.path}.accessories.{kind}"
+        marker = f"{plan.paths.etc}/accessories/{kind}.password"
+        if existing:
+            lines.append(f"""found=$(servers_installed {packages})
+if [ -z "$found" ]; then
+  conflict {quote(f"{field}.existing is true, but no {DATABASE_NAMES[kind]} server package is installed: "
+                  "remove existing to have stackyard install one")}
+else
+  echo "{kind}: $found, taken over as it is"
+fi""")
+        else:
+            lines.append(f"""found=$(servers_installed {packages})
+if [ -n "$found" ] && [ ! -e {marker} ]; then
+  conflict "$found is installed, and stackyard did not install it: set {field}.existing: true (with the \\
+password secret of its user) to use it as it is, or remove it from the host"
+fi""")
+    return lines
+
+
+def _processes(plan: PreflightPlan) -> list[str]:
+    lines = []
+    for service in plan.services:
+        field = f"systems.{plan.system}.services.{service.name}.replaces"
+        if service.name not in service.legacy_pm2:
+            lines.append(f"""if printf '%s\\n' "${{pm2_processes[@]}}" | grep -qx {quote(service.name)}; then
+  conflict "a PM2 process named {service.name} runs ($(pm2_home_of {quote(service.name)})), and the service \\
+{service.name} would run beside it: list it in {field}.pm2 (stopped once the service serves), or delete it"
+fi""")
+        if service.name not in service.legacy_units:
+            lines.append(f"""if systemctl is-active --quiet {quote(service.name + '.service')}; then
+  conflict "the systemd unit {service.name}.service runs, and the service {service.name} would run beside it: \\
+list it in {field}.systemd (stopped once the service serves), or stop and disable it"
+fi""")
+    return lines
+
+
+def _sites(plan: PreflightPlan) -> list[str]:
+    if plan.proxy is None:
+        return []
+    replaces = " ".join(quote(s) for s in plan.proxy_replaces)
+    field = f"{plan.path}.proxy.replaces"
+    hostnames = " ".join(quote(h) for h in plan.hostnames)
+    lines = [f"""replaced_sites=({replaces})
+hostnames=({hostnames})
+is_replaced() {{ [[ " ${{replaced_sites[*]:-}} " == *" $1 "* ]]; }}"""]
+    if plan.proxy == "nginx":
+        lines.append(f"""for site in /etc/nginx/sites-enabled/* /etc/nginx/conf.d/*.conf; do
+  [ -e "$site" ] || continue
+  name=${{site##*/}}
+  if [ "$name" = stackyard.conf ] || is_replaced "$name"; then continue; fi
+  for hostname in "${{hostnames[@]}}"; do
+    named="^[[:space:]]*server_name([[:space:]][^;]*)?[[:space:]]${{hostname//./\\\\.}}([[:space:];]|$)"
+    if grep -Eq "$named" "$site"; then
+      conflict "the nginx site $site serves $hostname: list $name in {field} (disabled when stackyard's site is \\
+enabled, in one checked reload), or remove it"
+    fi
+  done
+  if grep -Eq 'default_server' "$site" && grep -Eq '^[[:space:]]*proxy_pass' "$site"; then
+    conflict "the nginx site $site proxies every hostname it does not know (default_server): list $name in \\
+{field}, or remove it"
+  fi
+done""")
+    else:
+        lines.append(f"""if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile \\
+    && ! is_replaced Caddyfile; then
+  for hostname in "${{hostnames[@]}}"; do
+    if grep -qwF "$hostname" /etc/caddy/Caddyfile; then
+      conflict "/etc/caddy/Caddyfile serves $hostname: set {field}: [Caddyfile] to replace it (a copy is kept)"
+    fi
+  done
+  if grep -Eq '^[[:space:]]*reverse_proxy' /etc/caddy/Caddyfile; then
+    conflict "/etc/caddy/Caddyfile proxies to an app: set {field}: [Caddyfile] to replace it (a copy is kept)"
+  fi
+fi""")
+    if plan.tls == "letsencrypt" and plan.proxy_replaces:
+        # The site taken over serves port 80 for these names, so certbot's challenge could not be answered.
+        lines.append(f"""for hostname in "${{hostnames[@]}}"; do
+  if [ ! -f {plan.paths.certs}/"$hostname"/fullchain.pem ]; then
+    conflict "no certificate for $hostname at {plan.paths.certs}/$hostname while a site taken over serves port 80: \\
+get it first with the running site (certbot certonly --webroot or --nginx -d $hostname)"
+  fi
+done""")
+    return lines
+
+
+def preflight_script(plan: PreflightPlan) -> str:
+    """The pre-flight as a bash script run as root. It changes nothing; it exits 1 with every conflict
+    listed on stderr, or 0 with what it found on stdout."""
+    body = "\n".join([*_accessories(plan), *_ports(plan), *_processes(plan), *_sites(plan)])
+    return f"""#!/usr/bin/env bash
+# stackyard pre-flight of host {plan.host}: changes nothing.
+set -uo pipefail
+conflicts=()
+conflict() {{ conflicts+=("$*"); }}
+
+# "package version" of each installed package of those named (globs allowed).
+servers_installed() {{
+  dpkg-query -W -f '${{db:Status-Abbrev}} ${{Package}} ${{Version}}\\n' "$@" 2>/dev/null \\
+    | awk '$1 == "ii" {{ printf "%s%s %s", sep, $2, $3; sep = ", " }}'
+}}
+
+listeners=$(ss -Hltnp 2>/dev/null || true)
+# check_port PORT NAMES USER WHAT: a conflict unless nothing listens on PORT, or a process named in NAMES
+# or running as USER does (stackyard's own).
+check_port() {{
+  local port=$1 names=$2 user=$3 what=$4 line proc pid owner
+  line=$(printf '%s\\n' "$listeners" \\
+    | awk -v port="$port" '{{ n = split($4, a, ":"); if (a[n] == port) {{ print; exit }} }}')
+  [ -n "$line" ] || return 0
+  proc=$(printf '%s' "$line" | sed -n 's/.*users:(("\\([^"]*\\)",pid=\\([0-9]*\\),.*/\\1/p')
+  pid=$(printf '%s' "$line" | sed -n 's/.*users:(("\\([^"]*\\)",pid=\\([0-9]*\\),.*/\\2/p')
+  owner=$(stat -c %U "/proc/$pid" 2>/dev/null || echo unknown)
+  if [ -n "$names" ] && [[ " $names " == *" $proc "* ]]; then return 0; fi
+  if [ -n "$user" ] && [ "$owner" = "$user" ]; then return 0; fi
+  conflict "port $port ($what) is held by $proc (pid $pid, user $owner)"
+}}
+
+# The processes of every PM2 daemon running outside stackyard (root's and each user's ~/.pm2). A daemon
+# that is not running is not asked: any pm2 command would start one.
+pm2_processes=()
+declare -A pm2_home_by_name=()
+for home in /root/.pm2 /home/*/.pm2; do
+  pid=$(cat "$home/pm2.pid" 2>/dev/null || true)
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || ! command -v pm2 >/dev/null; then continue; fi
+  owner=$(stat -c %U "$home")
+  while read -r name; do
+    [ -n "$name" ] || continue
+    pm2_processes+=("$name")
+    pm2_home_by_name[$name]=$home
+  done < <(runuser -u "$owner" -- env HOME="$(getent passwd "$owner" | cut -d: -f6)" PM2_HOME="$home" pm2 jlist \\
+             2>/dev/null | grep '^\\[' | node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {{
+               for (const p of JSON.parse(s || "[]")) console.log(p.name); }})' 2>/dev/null)
+done
+pm2_home_of() {{ echo "PM2_HOME ${{pm2_home_by_name[$1]:-?}}"; }}
+
+{body}
+
+if [ ${{#conflicts[@]}} -gt 0 ]; then
+  {{
+    echo "stackyard pre-flight: host {plan.host} ({plan.path}) has ${{#conflicts[@]}} conflict(s) with the stack;"
+    echo "nothing on it was changed."
+    printf '  - %s\\n' "${{conflicts[@]}}"
+    echo "Take each over in the stack file (README: Taking over a running server) or remove it from the host,"
+    echo "then run pulumi up again."
+  }} >&2
+  exit 1
+fi
+echo "pre-flight of {plan.host}: no conflicts"
+"""
