@@ -90,10 +90,11 @@ else
   echo "{kind}: $found, taken over as it is"
 fi""")
         else:
+            password = "its password secret, if it has one" if kind == "redis" else "the password secret of its user"
             lines.append(f"""found=$(servers_installed {packages})
 if [ -n "$found" ] && [ ! -e {marker} ]; then
-  conflict "$found is installed, and stackyard did not install it: set {field}.existing: true (with the \\
-password secret of its user) to use it as it is, or remove it from the host"
+  conflict "$found is installed, and stackyard did not install it: set {field}.existing: true (with \\
+{password}) to use it as it is, or remove it from the host"
 fi""")
     return lines
 

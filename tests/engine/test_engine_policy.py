@@ -8,7 +8,7 @@ import copy
 
 import pytest
 import yaml
-from test_engine_preview import seeded_cloud
+from test_engine_preview import PRODUCTIVITY_SECRETS, seeded_cloud
 
 from workspace import ROOT, Workspace
 
@@ -84,7 +84,7 @@ def test_an_advisory_reports_and_lets_the_preview_through(workspace) -> None:
     productivity["hosts"]["app"]["ufw"] = False
     productivity["hosts"]["app"]["backups"]["keep"] = 2
     ws.init("advisory", config={"stackyard:systems": {"productivity": productivity}},
-            secrets={"productivitySshKey": "PLACEHOLDER-key"})
+            secrets=PRODUCTIVITY_SECRETS)
     code, output = preview(ws, "advisory")
     assert code == 0, output
     assert "[advisory]  host-without-ufw" in output and "productivity-app-setup: ufw is off" in output

@@ -10,6 +10,9 @@ from standin.seed import seed_stack, shown_secrets
 from workspace import ROOT, counts_by_type, errors
 
 PRODUCTION = ROOT / "Pulumi.production.yaml"
+PRODUCTIVITY_SECRETS = {name: f"PLACEHOLDER-{name}" for name in
+                        ("productivitySshKey", "productivityMysqlPassword", "productivityRedisPassword")}
+"""The secrets the productivity system alone references (its login key, its servers' passwords)."""
 
 
 def seeded_cloud(ws, stack: str) -> dict[str, str]:
@@ -34,13 +37,13 @@ def test_production_stack_previews_with_no_error_and_the_resources_the_mocks_reg
     engine = {kind: created.get(kind, 0) + imported.get(kind, 0) for kind in created.keys() | imported.keys()}
     config = production_config()
     assert engine == run_program(config, canary_secrets(config)).counts()
-    assert sum(engine.values()) == 121
+    assert sum(engine.values()) == 120
     # What the seeds already run is taken over, never created beside itself (stackyard:adopt...).
     assert sum(imported.values()) == 25
     assert imported["vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"] == 12
     assert imported["cloudflare:index/dnsRecord:DnsRecord"] == 4 and imported["hcloud:index/server:Server"] == 1
-    assert engine["command:remote:Command"] == 47
-    assert engine["random:index/randomPassword:RandomPassword"] == 2
+    assert engine["command:remote:Command"] == 48
+    assert "random:index/randomPassword:RandomPassword" not in engine  # the taken-over servers' own passwords
     assert engine["pulumi-python:dynamic/supabase:Extension"] == 3
     # Every stand-in says what it is, in the run's own output.
     banners = [d["message"] for d in events["diagnostics"] if "stand-in plugin pulumi-resource-" in d["message"]]
@@ -53,14 +56,13 @@ def test_a_stack_of_existing_hosts_previews_with_only_the_real_plugins(workspace
     config = copy.deepcopy(production_config())
     systems = config["stackyard:systems"]
     config = {"stackyard:systems": {"productivity": systems["productivity"]}}
-    ws.init("existing", config=config, secrets={"productivitySshKey": "PLACEHOLDER-key"})
+    ws.init("existing", config=config, secrets=PRODUCTIVITY_SECRETS)
     events = ws.preview("existing").json()
 
     assert errors(events) == []
     assert counts_by_type(events) == {
-        "command:remote:Command": 19,
+        "command:remote:Command": 18,
         "pulumi:pulumi:Stack": 1,
-        "random:index/randomPassword:RandomPassword": 2,
         "stackyard:index:HostProvisioning": 1,
         "stackyard:index:System": 1,
         "stackyard:index:VpsHost": 1,
