@@ -24,6 +24,7 @@ from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
 from .render.preflight import PreflightPlan, preflight_script
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
 from .render.units import compose_file, definition_path, env_file, pm2_ecosystem, pm2_unit, systemd_unit
+from .render.watchdog import watchdog_script, watchdog_unit_name, watchdog_units
 from .values import Resolver
 
 
@@ -187,9 +188,10 @@ class HostProvisioning(pulumi.ComponentResource):
                                                     paths.secret_file(name, relative), file_values[-1],
                                                     owner=plan.user, after=after))
         definitions = service_definitions(plan, service, paths)
-        install = provision.install_files({**definitions,
+        install = provision.install_files({**definitions, **watchdog_files(plan),
                                            f"{paths.app(name)}/deploy": (deploy_script(plan, proxy), "0755"),
                                            f"{paths.app(name)}/remove": (removal_script(plan, proxy), "0700")})
+        install += watchdog_switch(plan)
         setup = self.remote.step(f"{name}-setup", install, after=after)
         # The service's place on the host: created once, deleted only when the service leaves the stack
         # (or the stack is destroyed), which stops it there. Its inputs never change with a deploy, so a
@@ -238,3 +240,19 @@ def service_definitions(plan: ServicePlan, service: Service, paths: Paths) -> di
             content = compose_file(plan, color, mounts=sorted(service.files))
         out[definition_path(plan, color)] = (content, "0644")
     return out
+
+
+def watchdog_files(plan: ServicePlan) -> dict[str, tuple[str, str]]:
+    """path -> (content, mode) of the service's watchdog: its script, service and timer."""
+    if not plan.watchdog_paths:
+        return {}
+    units = {f"{plan.paths.systemd}/{name}": (text, "0644") for name, text in watchdog_units(plan).items()}
+    return {**units, f"{plan.paths.app(plan.name)}/watchdog": (watchdog_script(plan), "0700")}
+
+
+def watchdog_switch(plan: ServicePlan) -> str:
+    """Starts the watchdog's timer after its files are written, or stops one a changed stack turned off."""
+    timer = f"{watchdog_unit_name(plan)}.timer"
+    if plan.watchdog_paths:
+        return f"systemctl daemon-reload\nsystemctl enable --quiet --now {timer}\n"
+    return f"systemctl disable --quiet --now {timer} 2>/dev/null || true\n"

@@ -227,3 +227,15 @@ def test_the_preflight_runs_before_any_change_on_every_provisioned_host(producti
     assert "check_port 5100 nginx" in script and "check_port 6100 '' svc-flask-backend" in script
     assert "flask-backend.service" in script  # no systemd unit of that name is taken over...
     assert "a PM2 process named flask-backend" not in script  # ... but its PM2 process is
+
+
+def test_services_with_a_health_check_get_a_watchdog_and_workers_do_not(production: Run) -> None:
+    mivaa = production.named("material-kai-mivaa-setup-mivaa-setup").inputs["stdin"]
+    assert "cat > /etc/systemd/system/stackyard-mivaa-watchdog.timer" in mivaa
+    assert "OnUnitActiveSec=30" in mivaa and "PATHS=(/health /docs /redoc /openapi.json)" in mivaa
+    assert mivaa.rstrip().endswith("systemctl enable --quiet --now stackyard-mivaa-watchdog.timer")
+    flask = production.named("productivity-app-setup-flask-backend-setup").inputs["stdin"]
+    assert "PATHS=(/health)" in flask  # the default: the health check's own path
+    worker = production.named("productivity-app-setup-podfactory-sync-setup").inputs["stdin"]
+    assert "watchdog" not in worker.replace("systemctl disable --quiet --now stackyard-podfactory-sync-watchdog.timer",
+                                            "")

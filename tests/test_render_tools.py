@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from components.render.units import (
     systemd_unit,
     systemd_unit_name,
 )
+from components.render.watchdog import watchdog_script, watchdog_units
 
 
 def tool(name: str, package: str):
@@ -49,6 +51,9 @@ def all_scripts() -> dict[str, str]:
             scripts[f"deploy-{plan.name}"] = deploy_script(plan, proxy)
             scripts[f"remove-{plan.name}"] = removal_script(plan, proxy)
             scripts[f"user-{plan.name}"] = provision.service_user_script(plan)
+            if plan.port is not None:
+                scripts[f"watchdog-{plan.name}"] = watchdog_script(
+                    replace(plan, watchdog_paths=("/health", "/docs")))
     scripts["deploy-no-proxy"] = deploy_script(plans["systemd"][0], None)
     scripts["base-deploy-user"] = provision.base_script(ssh_port=22, ufw=True, login_user="deploy")
     scripts["base-root"] = provision.base_script(ssh_port=2222, ufw=False, login_user="root")
@@ -187,6 +192,24 @@ def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path, color: str) -
         assert "EnvironmentFile=/etc/stackyard/" in unit and "TimeoutStopSec=30" in unit
         assert "Restart=always" in unit and f"User={plan.user}" in unit
     assert checked == 4
+
+
+@tool("systemd-analyze", "systemd")
+def test_watchdog_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    paths = scratch_paths(tmp_path)
+    plan = replace(seed_plans()["systemd"][0], paths=paths, watchdog_paths=("/health",), watchdog_interval=7)
+    script = Path(paths.app(plan.name)) / "watchdog"
+    script.parent.mkdir(parents=True)
+    script.write_text(watchdog_script(plan))
+    script.chmod(0o700)
+    units = watchdog_units(plan)
+    for name, text in units.items():
+        (tmp_path / name).write_text(text)
+    result = subprocess.run(["systemd-analyze", "verify", *(str(tmp_path / name) for name in units)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    timer = units[f"{plan.unit}-watchdog.timer"]
+    assert "OnUnitActiveSec=7" in timer and "AccuracySec=1s" in timer
 
 
 @tool("systemd-analyze", "systemd")

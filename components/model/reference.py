@@ -29,6 +29,7 @@ SECTIONS = [
     ("services.<name>.source", topology.Source),
     ("services.<name>.health", topology.Health),
     ("services.<name>.replaces", topology.Replaces),
+    ("services.<name>.watchdog", topology.Watchdog),
     ("dns", topology.Dns),
     ("dns.zones.<zone>", topology.DnsZone),
     ("dns.records[]", topology.DnsRecord),

@@ -371,6 +371,7 @@ class Rules:
             for port in service_ports(service):
                 taken.setdefault((service.host, port), spath)
             self.check_replaces(spath, service)
+            self.check_watchdog(spath, service)
             for key, value in (service.env or {}).items():
                 if formats.env_key(key):
                     self.fail(f"{spath}.env.{key}", formats.env_key(key))
@@ -415,6 +416,20 @@ class Rules:
                                                "(stackyard never changes an existing server's password)")
             if kind == "redis" and accessory.user:
                 self.fail(f"{apath}.user", "Redis has no users here: its password is the server's requirepass")
+
+    def check_watchdog(self, spath: str, service: Service) -> None:
+        watchdog = service.watchdog
+        if watchdog is None or not watchdog.enabled:
+            return
+        for i, path in enumerate(watchdog.paths or ()):
+            if path is not None and (not path.startswith("/") or any(c.isspace() or c in "'\"$`\\" for c in path)):
+                self.fail(f"{spath}.watchdog.paths[{i}]", "an HTTP path such as /health (no spaces or quotes)")
+        for name in ("interval", "failures", "restarts"):
+            value = getattr(watchdog, name)
+            if value is not None and value < 1:
+                self.fail(f"{spath}.watchdog.{name}", "at least 1")
+        if watchdog.paths and (service.port is None or service.health is None):
+            self.fail(f"{spath}.watchdog.paths", "only a service with a port and a health check is watched")
 
     def check_replaces(self, spath: str, service: Service) -> None:
         replaces = service.replaces

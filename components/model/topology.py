@@ -371,6 +371,23 @@ class Health:
 
 
 @dataclass(frozen=True)
+class Watchdog:
+    """A health check of every instance of the serving release, every few seconds, all the time (not
+    only during deploys): an instance that stops answering, crashed or hung, is restarted alone, then
+    checked again; if that does not bring it back, a diagnostic report goes to the journal
+    (`journalctl -u stackyard-<service>-watchdog`), and after `restarts` tries it stops restarting
+    until the instance is healthy again."""
+
+    enabled: bool = spec("run the watchdog (services with a port and a health check)", default=True)
+    paths: list[str] = spec("HTTP paths that must all answer 2xx, e.g. [/health, /docs, /openapi.json] "
+                            "(default: the health check's path)", default=[])
+    interval: int = spec("seconds between checks", default=30)
+    failures: int = spec("failed checks in a row before the instance is restarted", default=3)
+    restarts: int = spec("restarts in a row that did not help before it stops restarting and only reports",
+                         default=3)
+
+
+@dataclass(frozen=True)
 class Replaces:
     """What serves this service on the host today, outside stackyard. It keeps serving until the
     service's first release is healthy and takes the traffic; then it is stopped (a worker's, just
@@ -414,6 +431,8 @@ class Service:
     keep_releases: int = spec("releases kept for rollback", default=5)
     replaces: Replaces | None = spec("the processes serving it today outside stackyard, retired once it serves",
                                      default=None)
+    watchdog: Watchdog = spec("periodic health checks of the serving instances, restarting one that stops "
+                              "answering", default=Watchdog())
 
 
 # --- Supabase -----------------------------------------------------------------------------

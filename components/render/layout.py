@@ -76,6 +76,11 @@ class ServicePlan:
     legacy_pm2: tuple[str, ...] = ()
     legacy_pm2_home: str = "/root/.pm2"
     legacy_units: tuple[str, ...] = ()
+    watchdog_paths: tuple[str, ...] = ()
+    """Paths the watchdog checks on every serving instance; empty: no watchdog."""
+    watchdog_interval: int = 30
+    watchdog_failures: int = 3
+    watchdog_restarts: int = 3
     paths: Paths = field(default_factory=Paths)
 
     @property
@@ -119,6 +124,7 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         health_retries=health.retries if health else 15,
         hostnames=tuple(service.hostnames),
         **legacy_of(service.replaces),
+        **watchdog_of(service.watchdog, health),
         keep_releases=service.keep_releases,
         paths=paths,
     )
@@ -130,3 +136,11 @@ def legacy_of(replaces) -> dict:
         return {}
     return {"legacy_port": replaces.listen, "legacy_pm2": tuple(replaces.pm2),
             "legacy_pm2_home": replaces.pm2_home, "legacy_units": tuple(replaces.systemd)}
+
+
+def watchdog_of(watchdog, health) -> dict:
+    """The ServicePlan fields of a model Watchdog; none without a health check (workers, health: null)."""
+    if watchdog is None or not watchdog.enabled or health is None:
+        return {}
+    return {"watchdog_paths": tuple(watchdog.paths or [health.path]), "watchdog_interval": watchdog.interval,
+            "watchdog_failures": watchdog.failures, "watchdog_restarts": watchdog.restarts}

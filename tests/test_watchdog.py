@@ -1,0 +1,144 @@
+"""The watchdog script, run for real by bash in a scratch root, with stubs for what it asks of the host.
+
+curl answers each instance port from a script of results ("ok" or "fail", then "ok" for ever once
+the script runs out, or "fail" for ever after "fail*"); systemctl, ss, journalctl and the report's
+other tools log their calls. The tests run the watchdog as its timer would, one run at a time, and
+pin what matters: only the failing instance is restarted, only after enough failures in a row, the
+restart is verified, a report follows a restart that did not help, and the restarts stop at the limit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.render.layout import Paths, ServicePlan
+from components.render.watchdog import watchdog_script
+
+STUBS = {
+    "systemctl": '#!/bin/sh\necho "systemctl $*" >> "$STUB/calls.log"\n',
+    "journalctl": '#!/bin/sh\necho "journal lines"\n',
+    # The process listening on the port: the pid in $STUB/listener.
+    "ss": '#!/bin/sh\necho "LISTEN 0 128 127.0.0.1:9000 0.0.0.0:* '
+          'users:((\\"uvicorn\\",pid=$(cat "$STUB/listener"),fd=3))"\n',
+    "sleep": "#!/bin/sh\nexit 0\n",
+    "curl": """#!/usr/bin/env bash
+url=${*: -1}
+port=${url#http://127.0.0.1:}; path=/${port#*/}; port=${port%%/*}
+echo "curl $port $path" >> "$STUB/calls.log"
+script="$STUB/health-$port"
+result=ok
+if [ -s "$script" ]; then
+  result=$(head -n 1 "$script")
+  if [ "$result" != "fail*" ]; then sed -i 1d "$script"; fi
+fi
+if [ "$result" = ok ]; then printf 200; else printf 503; fi
+""",
+}
+
+
+class Host:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.paths = Paths(srv=str(tmp / "srv"), var=str(tmp / "var"), etc=str(tmp / "etc"))
+        self.bin = tmp / "bin"
+        self.bin.mkdir()
+        for name, text in STUBS.items():
+            (self.bin / name).write_text(text)
+            (self.bin / name).chmod(0o755)
+        self.plan = ServicePlan(name="mivaa", runtime="systemd", repo="r", ref="main", command="true", port=8000,
+                                instances=2, health_retries=3, paths=self.paths, watchdog_paths=("/health", "/docs"),
+                                watchdog_failures=2, watchdog_restarts=2)
+        self.script = tmp / "watchdog"
+        self.script.write_text(watchdog_script(self.plan))
+        Path(self.paths.app("mivaa")).mkdir(parents=True)
+
+    def serving(self, color: str) -> None:
+        (Path(self.paths.app("mivaa")) / "active").write_text(f"{color} {'a' * 40} settings\n")
+
+    def answers(self, port: int, *results: str) -> None:
+        (self.tmp / f"health-{port}").write_text("".join(f"{r}\n" for r in results))
+
+    def run(self) -> str:
+        env = {"PATH": f"{self.bin}:/usr/bin:/bin", "STUB": str(self.tmp)}
+        done = subprocess.run(["bash", str(self.script)], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def calls(self) -> list[str]:
+        path = self.tmp / "calls.log"
+        lines = path.read_text().splitlines() if path.exists() else []
+        path.unlink(missing_ok=True)
+        return lines
+
+    def restarts(self, calls: list[str]) -> list[str]:
+        return [c for c in calls if c.startswith("systemctl restart")]
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Host:
+    return Host(tmp_path)
+
+
+def test_nothing_is_checked_before_the_first_deploy(host: Host) -> None:
+    assert host.run() == ""
+    assert host.calls() == []
+
+
+def test_every_path_of_every_instance_of_the_serving_slot_is_checked(host: Host) -> None:
+    host.serving("green")
+    host.run()
+    assert host.calls() == ["curl 10000 /health", "curl 10000 /docs", "curl 10001 /health", "curl 10001 /docs"]
+
+
+def test_a_hung_instance_is_restarted_alone_after_enough_failures_then_verified(host: Host) -> None:
+    frozen = subprocess.Popen(["/bin/sleep", "300"])
+    os.kill(frozen.pid, signal.SIGSTOP)
+    (host.tmp / "listener").write_text(str(frozen.pid))
+    host.serving("blue")
+    host.answers(9000, "ok", "fail", "fail", "ok", "ok")  # /health, then /docs fails twice, then it is back
+    first = host.run()
+    assert "instance 9000 failed its check (1 in a row): /docs: HTTP 503" in first
+    assert host.restarts(host.calls()) == []  # one failure is not enough
+    second = host.run()
+    calls = host.calls()
+    assert host.restarts(calls) == ["systemctl restart stackyard-mivaa-blue@9000.service"]
+    # A frozen process is thawed so that it can take the restart's stop signal.
+    assert Path(f"/proc/{frozen.pid}/stat").read_text().split()[2] != "T"
+    frozen.kill()
+    frozen.wait()
+    assert "instance 9000 answers again after the restart" in second
+    assert "diagnostic report" not in second
+    host.run()
+    assert host.restarts(host.calls()) == []  # its counters start again from zero
+
+
+def test_restarts_that_do_not_help_are_reported_and_stop_at_the_limit(host: Host) -> None:
+    host.serving("blue")
+    host.answers(9001, "fail*")
+    out = "".join(host.run() for _ in range(8))
+    restarts = [c for c in (Path(host.tmp) / "calls.log").read_text().splitlines() if c.startswith("systemctl restart")]
+    assert restarts == ["systemctl restart stackyard-mivaa-blue@9001.service"] * 2
+    assert out.count("=== stackyard watchdog: diagnostic report for mivaa instance 9001 (blue slot) ===") == 2
+    for section in ("--- unit", "--- recent logs", "--- listening ports", "--- memory", "--- disk", "--- load"):
+        assert out.count(section) == 2, section
+    assert out.count("2 restarts did not bring it back; no more restarts until it answers again") == 1
+    assert "9000" not in "".join(restarts)  # the healthy instance is never touched
+
+
+def test_an_instance_that_answers_again_gets_its_restarts_back(host: Host) -> None:
+    host.serving("blue")
+    host.answers(9000, *["fail"] * 12)
+    for _ in range(6):
+        host.run()
+    assert len(host.restarts(host.calls())) == 2
+    (host.tmp / "health-9000").write_text("")  # the database came back: healthy from now on
+    assert "instance 9000 healthy again" in host.run()
+    host.answers(9000, *["fail"] * 12)
+    for _ in range(2):
+        host.run()
+    assert len(host.restarts(host.calls())) == 1
