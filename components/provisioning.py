@@ -146,13 +146,14 @@ class HostProvisioning(pulumi.ComponentResource):
         if proxy.kind == "caddy":
             script = provision.caddy_setup_script(
                 caddyfile(plans, email=proxy.email, tls=proxy.tls, security_headers=proxy.security_headers,
-                          static=dict(proxy.static), paths=paths), upstreams, paths)
+                          static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy),
+                upstreams, paths)
         else:
             hostnames = [h for p in plans if p.port is not None for h in p.hostnames] + sorted(proxy.static)
             script = provision.nginx_setup_script(
                 hostnames, tls=proxy.tls, email=proxy.email,
                 site=nginx_site(plans, tls=proxy.tls, security_headers=proxy.security_headers,
-                                static=dict(proxy.static), paths=paths),
+                                static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy),
                 bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams,
                 replaces=list(proxy.replaces), paths=paths)
         return self.remote.step("proxy", script, after=after)

@@ -123,16 +123,28 @@ def nginx_test(root: Path, site: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("color", COLORS)
 def test_nginx_site_passes_nginx_t(tmp_path: Path, color: str) -> None:
     paths = scratch_paths(tmp_path)
-    plans = seed_plans(paths)["pm2"] + seed_plans(paths)["systemd"]
+    pm2, systemd = seed_plans(paths)["pm2"], seed_plans(paths)["systemd"]
+    # seed 004's MIVAA: PDF uploads, long AI calls, 50 requests a minute
+    plans = [*pm2, replace(systemd[0], max_body_size="50MB", read_timeout=300, rate_limit=(50, 60))]
     Path(paths.etc, "upstreams").mkdir(parents=True)
     for plan in plans:
         if plan.port:
             Path(paths.upstream(plan.name, "nginx")).write_text(upstream_file(plan, "nginx", color))
     static = {"www.productivity.example.com": str(tmp_path / "static")}
     self_signed(paths, [h for p in plans for h in p.hostnames] + list(static))
-    site = nginx_site(plans, tls="letsencrypt", security_headers=True, static=static, paths=paths)
+    site = nginx_site(plans, tls="letsencrypt", security_headers=True, static=static, paths=paths,
+                      csp="default-src 'self'")
     result = nginx_test(tmp_path, site)
     assert result.returncode == 0, result.stderr
+    assert site.startswith("limit_req_zone $binary_remote_addr zone=stackyard_mivaa:10m rate=50r/m;")
+    assert site.count("limit_req zone=stackyard_mivaa burst=50 nodelay;") == len(plans[-1].hostnames)
+    assert "client_max_body_size 50m;" in site and "proxy_read_timeout 300s;" in site
+    assert "client_max_body_size 10m;" in site and "proxy_read_timeout 60s;" in site  # the defaults
+    assert 'add_header Content-Security-Policy "default-src \'self\'" always;' in site
+    assert 'add_header X-XSS-Protection "1; mode=block" always;' in site
+    assets = site[site.index("location /assets/"):]
+    assert 'Cache-Control "public, max-age=31536000, immutable"' in assets
+    assert "X-Frame-Options" in assets  # repeated: add_header in a location drops the server's
     assert "upstream stackyard_mivaa" in Path(paths.upstream("mivaa", "nginx")).read_text()
     assert 'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;' in site
     assert "listen 127.0.0.1:8000;" in site  # the stable loopback port of the service
@@ -158,8 +170,12 @@ def test_caddyfile_passes_caddy_validate(tmp_path: Path, tls: str) -> None:
     Path(paths.etc, "upstreams").mkdir(parents=True)
     for plan in plans:
         Path(paths.upstream(plan.name, "caddy")).write_text(upstream_file(plan, "caddy"))
+    plans = [replace(plans[0], max_body_size="50MB"), *plans[1:]]
     text = caddyfile(plans, email="ops@mehko.ai", tls=tls, security_headers=True,
-                     static={"www.mehko.ai": str(tmp_path)}, paths=paths)
+                     static={"www.mehko.ai": str(tmp_path)}, paths=paths, csp="default-src 'self'")
+    assert "max_size 50MB" in text and "max_size 10MB" in text
+    assert "Content-Security-Policy \"default-src 'self'\"" in text and 'X-XSS-Protection "1; mode=block"' in text
+    assert 'header @assets Cache-Control "public, max-age=31536000, immutable"' in text
     (tmp_path / "Caddyfile").write_text(text)
     env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
     result = subprocess.run(["caddy", "validate", "--adapter", "caddyfile", "--config", str(tmp_path / "Caddyfile")],

@@ -133,6 +133,12 @@ def process_name(value: str) -> str | None:
     return None
 
 
+def size(value: str) -> str | None:
+    if not re.match(r"^[1-9][0-9]{0,5}(KB|MB|GB)$", value):
+        return f"'{value}' is not a size such as 512KB, 10MB or 1GB"
+    return None
+
+
 def linux_user(value: str) -> str | None:
     if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", value):
         return f"'{value}' is not a valid Linux user name"

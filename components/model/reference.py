@@ -30,6 +30,8 @@ SECTIONS = [
     ("services.<name>.health", topology.Health),
     ("services.<name>.replaces", topology.Replaces),
     ("services.<name>.watchdog", topology.Watchdog),
+    ("services.<name>.limits", topology.Limits),
+    ("services.<name>.limits.rateLimit", topology.RateLimit),
     ("dns", topology.Dns),
     ("dns.zones.<zone>", topology.DnsZone),
     ("dns.records[]", topology.DnsRecord),

@@ -372,6 +372,7 @@ class Rules:
                 taken.setdefault((service.host, port), spath)
             self.check_replaces(spath, service)
             self.check_watchdog(spath, service)
+            self.check_limits(spath, service, host)
             for key, value in (service.env or {}).items():
                 if formats.env_key(key):
                     self.fail(f"{spath}.env.{key}", formats.env_key(key))
@@ -397,6 +398,11 @@ class Rules:
             if host.backups is not None and host.backups.keep < 1:
                 self.fail(f"{path}.hosts.{hname}.backups.keep", "keep at least one dump")
             self.check_accessories(f"{path}.hosts.{hname}", system, host)
+            csp = host.proxy.content_security_policy if host.proxy is not None else None
+            if csp is not None and any(c in csp for c in '"\\$\n{}'):
+                # It goes between double quotes in an nginx or Caddy config, where $ and {} mean variables.
+                self.fail(f"{path}.hosts.{hname}.proxy.contentSecurityPolicy",
+                          "may not contain double quotes, backslashes, $, braces or newlines")
             if host.proxy is not None and host.proxy.kind == "caddy":
                 for i, site in enumerate(host.proxy.replaces or ()):
                     if site != "Caddyfile":
@@ -416,6 +422,25 @@ class Rules:
                                                "(stackyard never changes an existing server's password)")
             if kind == "redis" and accessory.user:
                 self.fail(f"{apath}.user", "Redis has no users here: its password is the server's requirepass")
+
+    def check_limits(self, spath: str, service: Service, host) -> None:
+        limits = service.limits
+        if limits is None:
+            return
+        if limits.read_timeout is not None and not 1 <= limits.read_timeout <= 3600:
+            self.fail(f"{spath}.limits.readTimeout", "between 1 and 3600 seconds")
+        rate = limits.rate_limit
+        if rate is None:
+            return
+        if rate.requests is not None and rate.requests < 1:
+            self.fail(f"{spath}.limits.rateLimit.requests", "at least 1")
+        if rate.window is not None and rate.window < 1:
+            self.fail(f"{spath}.limits.rateLimit.window", "at least 1 second")
+        proxy = host.proxy if host is not None else None
+        if proxy is not None and proxy.kind == "caddy":
+            # Caddy's rate limiter is a plugin (caddy-ratelimit) that the distribution packages do not have.
+            self.fail(f"{spath}.limits.rateLimit", "Caddy has no rate limiter without a custom build "
+                                                   "(caddy-ratelimit): use nginx on this host, or leave it out")
 
     def check_watchdog(self, spath: str, service: Service) -> None:
         watchdog = service.watchdog

@@ -77,8 +77,13 @@ class Proxy:
     email: str | None = spec("Let's Encrypt account email (expiry notices)", default=None)
     tls: Literal["letsencrypt", "internal"] = spec(
         "letsencrypt for public hosts; internal for a local CA (test VMs, no public DNS)", default="letsencrypt")
-    security_headers: bool = spec("send HSTS, nosniff, frame-deny and referrer headers", default=True)
-    static: dict[str, str] = spec("hostname -> directory served as static files", default={})
+    security_headers: bool = spec("send HSTS, nosniff, frame-deny, XSS-protection and referrer headers",
+                                  default=True)
+    content_security_policy: str | None = spec(
+        "Content-Security-Policy header sent with every answer, e.g. \"default-src 'self'\" (with "
+        "securityHeaders)", default=None)
+    static: dict[str, str] = spec("hostname -> directory served as static files; files under /assets/ "
+                                  "(hashed build output) are cached by browsers for a year", default={})
     replaces: list[str] = spec(
         "sites of an nginx already serving these hostnames (file names in sites-enabled or conf.d), or "
         "`Caddyfile` for a Caddy: disabled in the same checked reload that enables stackyard's site; "
@@ -371,6 +376,25 @@ class Health:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """At most `requests` per `window` seconds from one client address; more are answered 429."""
+
+    requests: int = spec("requests allowed per window (also the burst a client may send at once)")
+    window: int = spec("window in seconds", default=60)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the proxy accepts on the service's behalf. The defaults suit an API."""
+
+    max_body_size: str = spec("largest request body, e.g. 10MB or 50MB (nginx answers 413 above it)",
+                              default="10MB", check=formats.size)
+    read_timeout: int = spec("seconds the proxy waits for the service's answer (nginx; Caddy waits without "
+                             "limit)", default=60)
+    rate_limit: RateLimit | None = spec("requests per client address and window (nginx limit_req)", default=None)
+
+
+@dataclass(frozen=True)
 class Watchdog:
     """A health check of every instance of the serving release, every few seconds, all the time (not
     only during deploys): an instance that stops answering, crashed or hung, is restarted alone, then
@@ -431,6 +455,7 @@ class Service:
     keep_releases: int = spec("releases kept for rollback", default=5)
     replaces: Replaces | None = spec("the processes serving it today outside stackyard, retired once it serves",
                                      default=None)
+    limits: Limits = spec("request body size, read timeout and rate limit at the proxy", default=Limits())
     watchdog: Watchdog = spec("periodic health checks of the serving instances, restarting one that stops "
                               "answering", default=Watchdog())
 

@@ -76,6 +76,10 @@ class ServicePlan:
     legacy_pm2: tuple[str, ...] = ()
     legacy_pm2_home: str = "/root/.pm2"
     legacy_units: tuple[str, ...] = ()
+    max_body_size: str = "10MB"
+    read_timeout: int = 60
+    rate_limit: tuple[int, int] | None = None
+    """(requests, window in seconds) per client address at the proxy."""
     watchdog_paths: tuple[str, ...] = ()
     """Paths the watchdog checks on every serving instance; empty: no watchdog."""
     watchdog_interval: int = 30
@@ -125,6 +129,7 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         hostnames=tuple(service.hostnames),
         **legacy_of(service.replaces),
         **watchdog_of(service.watchdog, health),
+        **limits_of(service.limits),
         keep_releases=service.keep_releases,
         paths=paths,
     )
@@ -144,3 +149,12 @@ def watchdog_of(watchdog, health) -> dict:
         return {}
     return {"watchdog_paths": tuple(watchdog.paths or [health.path]), "watchdog_interval": watchdog.interval,
             "watchdog_failures": watchdog.failures, "watchdog_restarts": watchdog.restarts}
+
+
+def limits_of(limits) -> dict:
+    """The ServicePlan fields of a model Limits."""
+    if limits is None:
+        return {}
+    rate = limits.rate_limit
+    return {"max_body_size": limits.max_body_size, "read_timeout": limits.read_timeout,
+            "rate_limit": (rate.requests, rate.window) if rate is not None else None}

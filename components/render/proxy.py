@@ -14,8 +14,34 @@ SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
+    "X-XSS-Protection": "1; mode=block",  # seed 004's; ignored by current browsers, kept for old ones
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
+IMMUTABLE = "public, max-age=31536000, immutable"
+"""Cache-Control of /assets/ under a static root: Vite's hashed build output never changes in place."""
+
+
+def headers_of(security_headers: bool, csp: str | None) -> dict[str, str]:
+    """The headers every answer through the proxy carries."""
+    if not security_headers:
+        return {}
+    return {**SECURITY_HEADERS, **({"Content-Security-Policy": csp} if csp else {})}
+
+
+def nginx_size(size: str) -> str:
+    """10MB -> 10m: the model's sizes in nginx's units."""
+    return size[:-2] + size[-2].lower()
+
+
+def rate_zone(plan: ServicePlan) -> str:
+    return "stackyard_" + plan.name.replace("-", "_")
+
+
+def nginx_rate(requests: int, window: int) -> str:
+    """nginx counts per second or per minute: the nearest per-minute rate, at least 1r/m."""
+    if window == 1:
+        return f"{requests}r/s"
+    return f"{max(1, round(requests * 60 / window))}r/m"
 
 
 CADDY_MARK = "# Managed by stackyard."
@@ -38,8 +64,9 @@ def upstream_file(plan: ServicePlan, proxy: str, color: str = "blue") -> str:
 
 
 def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, security_headers: bool,
-              static: dict[str, str], paths: Paths = Paths()) -> str:
-    """Caddy gets and renews certificates itself; ``tls: internal`` uses its local CA instead."""
+              static: dict[str, str], paths: Paths = Paths(), csp: str | None = None) -> str:
+    """Caddy gets and renews certificates itself; ``tls: internal`` uses its local CA instead. Caddy
+    waits for an upstream's answer without a limit, so a service's readTimeout needs nothing here."""
     lines = [CADDY_MARK, "{"]
     if email:
         lines.append(f"\temail {email}")
@@ -48,35 +75,38 @@ def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, s
     lines += ["\tservers {", "\t\ttimeouts {", "\t\t\tread_body 30s", "\t\t}", "\t}", "}", ""]
     if security_headers:
         lines += ["(security_headers) {", "\theader {"]
-        lines += [f'\t\t{name} "{value}"' for name, value in SECURITY_HEADERS.items()]
+        lines += [f'\t\t{name} "{value}"' for name, value in headers_of(security_headers, csp).items()]
         lines += ["\t\t-Server", "\t}", "}", ""]
     for plan in services:
         if plan.port is None:
             continue
         include = paths.upstream(plan.name, "caddy")
+        body = ["\trequest_body {", f"\t\tmax_size {plan.max_body_size}", "\t}"]
         for hostname in plan.hostnames:
             lines.append(f"{hostname} {{")
             if security_headers:
                 lines.append("\timport security_headers")
-            lines += [f"\timport {include}", "}", ""]
+            lines += [*body, f"\timport {include}", "}", ""]
         # Other services reach this one on its stable port, whatever slot is serving.
-        lines += [f"http://127.0.0.1:{plan.port} {{", "\tbind 127.0.0.1", f"\timport {include}", "}", ""]
+        lines += [f"http://127.0.0.1:{plan.port} {{", "\tbind 127.0.0.1", *body, f"\timport {include}", "}", ""]
     for hostname, root in sorted(static.items()):
         lines.append(f"{hostname} {{")
         if security_headers:
             lines.append("\timport security_headers")
-        lines += [f"\troot * {root}", "\tfile_server", "}", ""]
+        lines += ["\t@assets path /assets/*", f'\theader @assets Cache-Control "{IMMUTABLE}"',
+                  f"\troot * {root}", "\tfile_server", "}", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: bool,
-               static: dict[str, str], paths: Paths = Paths()) -> str:
+               static: dict[str, str], paths: Paths = Paths(), csp: str | None = None) -> str:
     """Certificates come from certbot (webroot) or, for ``tls: internal``, a self-signed one made on
     the host; both at ``<certs>/<hostname>/fullchain.pem`` (the full chain: seed 003's broken TLS)."""
     out: list[str] = []
     headers = ""
     if security_headers:
-        headers = "".join(f'    add_header {name} "{value}" always;\n' for name, value in SECURITY_HEADERS.items())
+        headers = "".join(f'    add_header {name} "{value}" always;\n'
+                          for name, value in headers_of(security_headers, csp).items())
     hostnames = [h for plan in services if plan.port is not None for h in plan.hostnames] + sorted(static)
     for plan in services:
         if plan.port is not None:
@@ -108,6 +138,7 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
 
     proxy_location = (
         "    location / {{\n"
+        "{limits}"
         "        proxy_pass http://{upstream};\n"
         "        proxy_http_version 1.1;\n"
         "        proxy_set_header Host $host;\n"
@@ -121,12 +152,29 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
     for plan in services:
         if plan.port is None:
             continue
-        location = proxy_location.format(upstream=upstream_name(plan))
+        limits = (f"        client_max_body_size {nginx_size(plan.max_body_size)};\n"
+                  f"        proxy_read_timeout {plan.read_timeout}s;\n"
+                  f"        proxy_send_timeout {plan.read_timeout}s;\n")
+        public = limits
+        if plan.rate_limit is not None:
+            requests, window = plan.rate_limit
+            out.insert(0, f"limit_req_zone $binary_remote_addr zone={rate_zone(plan)}:10m "
+                          f"rate={nginx_rate(requests, window)};\n")
+            # The burst lets a client send a window's worth at once; past it, 429 until the bucket drains.
+            public += (f"        limit_req zone={rate_zone(plan)} burst={requests} nodelay;\n"
+                       "        limit_req_status 429;\n")
+        upstream = upstream_name(plan)
         for hostname in plan.hostnames:
-            out.append(tls_server(hostname, location))
-        out.append("server {\n" f"    listen 127.0.0.1:{plan.port};\n" + location + "}\n")
+            out.append(tls_server(hostname, proxy_location.format(upstream=upstream, limits=public)))
+        # Other services call it on loopback: one address, so not rate-limited.
+        out.append("server {\n" f"    listen 127.0.0.1:{plan.port};\n"
+                   + proxy_location.format(upstream=upstream, limits=limits) + "}\n")
     for hostname, root in sorted(static.items()):
-        out.append(tls_server(hostname, f"    root {root};\n    location / {{ try_files $uri $uri/ =404; }}\n"))
+        # add_header in a location replaces the server's, so the assets location repeats them.
+        assets = (f'        add_header Cache-Control "{IMMUTABLE}" always;\n'
+                  + headers.replace("    add_header", "        add_header"))
+        out.append(tls_server(hostname, f"    root {root};\n    location / {{ try_files $uri $uri/ =404; }}\n"
+                                        f"    location /assets/ {{\n{assets}        try_files $uri =404;\n    }}\n"))
     return "\n".join(out)
 
 

@@ -11,6 +11,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import yaml
+
 from workspace import ROOT, Result, Workspace, make_tmp, toolchain_bin
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -88,6 +90,14 @@ class LocalStack:
         subprocess.run(["git", f"--git-dir={bare}", "update-server-info"], check=True)
         shutil.rmtree(tree.parent, ignore_errors=True)
         return sha
+
+    def edit_system(self, change) -> None:
+        """Changes the local system in the project's stack file: structured values, which `config set`
+        would store as strings."""
+        path = self.ws.stack_file("local")
+        document = yaml.safe_load(path.read_text())
+        change(document["config"]["stackyard:systems"]["local"])
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
 
     def urn(self, name: str) -> str:
         resources = self.ws.export("local")["deployment"]["resources"]

@@ -5,7 +5,7 @@ import os
 
 import pymysql
 import redis
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
 VERSION = "1"
 
@@ -44,3 +44,9 @@ def health():
 @app.get("/")
 def index():
     return jsonify(service="flask-sample", version=VERSION)
+
+
+@app.post("/upload")
+def upload():
+    """Takes a file as the request body (seed 004's PDF uploads): how the proxy's body limit is tested."""
+    return jsonify(received=len(request.get_data()))

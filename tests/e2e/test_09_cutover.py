@@ -19,7 +19,6 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-import yaml
 
 from load import Load
 from local import FIGURES, HOST_KEY_PATH, LocalStack, local_host, local_stack
@@ -29,7 +28,6 @@ HOSTNAME = "flask.stackyard.test"
 MYSQL_PASSWORD = "legacy-mysql-Pw-1f93"
 REDIS_PASSWORD = "legacy-redis-Pw-77ac"
 LEGACY_PM2 = "5.4.3"
-SYSTEM = "stackyard:systems"
 
 SEED = f"""set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -106,20 +104,12 @@ def legacy(host) -> Iterator[LocalStack]:
                      "legacyRedisPassword": REDIS_PASSWORD})
     ws.run("config", "set", "--path", "--stack", "local", HOST_KEY_PATH, local_host.host_key())
     stack = LocalStack(ws)
-    edit_system(stack, lambda system: system["services"].pop("fastapi-sample"))
+    stack.edit_system(lambda system: system["services"].pop("fastapi-sample"))
     stack.ssh("bash -s", stdin=SEED, timeout=900)
     try:
         yield stack
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def edit_system(stack: LocalStack, change) -> None:
-    """Changes the local system in the project's stack file (structured values: no `config set`)."""
-    path = stack.ws.stack_file("local")
-    document = yaml.safe_load(path.read_text())
-    change(document["config"][SYSTEM]["local"])
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def legacy_state(stack: LocalStack) -> dict[str, str]:
@@ -177,7 +167,7 @@ def test_taking_over_keeps_serving_keeps_the_data_and_passwords_and_retires_the_
         flask["port"] = 5100  # the old app holds 5000 until it is retired
         flask["replaces"] = {"pm2": ["flask-sample"], "listen": 5000}
 
-    edit_system(legacy, takeover)
+    legacy.edit_system(takeover)
     with Load(HOSTNAME, rate=10) as load:
         result = legacy.up()
     tally = load.tally
