@@ -21,6 +21,7 @@ from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
 from .render.deploy import deploy_script, removal_script
 from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
+from .render.logs import log_setup, logrotate_config, logrotate_path
 from .render.preflight import PreflightPlan, preflight_script
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
 from .render.units import compose_file, definition_path, env_file, pm2_ecosystem, pm2_unit, systemd_unit
@@ -189,10 +190,12 @@ class HostProvisioning(pulumi.ComponentResource):
                                                     paths.secret_file(name, relative), file_values[-1],
                                                     owner=plan.user, after=after))
         definitions = service_definitions(plan, service, paths)
-        install = provision.install_files({**definitions, **watchdog_files(plan),
+        rotation = logrotate_config(plan)
+        logs = {logrotate_path(plan): (rotation, "0644")} if rotation else {}
+        install = provision.install_files({**definitions, **watchdog_files(plan), **logs,
                                            f"{paths.app(name)}/deploy": (deploy_script(plan, proxy), "0755"),
                                            f"{paths.app(name)}/remove": (removal_script(plan, proxy), "0700")})
-        install += watchdog_switch(plan)
+        install += watchdog_switch(plan) + log_setup(plan)
         setup = self.remote.step(f"{name}-setup", install, after=after)
         # The service's place on the host: created once, deleted only when the service leaves the stack
         # (or the stack is destroyed), which stops it there. Its inputs never change with a deploy, so a

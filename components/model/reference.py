@@ -31,6 +31,7 @@ SECTIONS = [
     ("services.<name>.replaces", topology.Replaces),
     ("services.<name>.watchdog", topology.Watchdog),
     ("services.<name>.limits", topology.Limits),
+    ("services.<name>.logs", topology.Logs),
     ("services.<name>.limits.rateLimit", topology.RateLimit),
     ("dns", topology.Dns),
     ("dns.zones.<zone>", topology.DnsZone),

@@ -395,6 +395,21 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Logs:
+    """Log files rotated by logrotate: the files the service writes, and PM2's logs of a PM2 service.
+    (What systemd services print goes to the journal, which rotates itself.) Rotated files are
+    compressed and, like the logs, readable by the service's user and group only."""
+
+    files: list[str] = spec("log files the service writes, e.g. /var/log/mivaa/app.log; their directory is "
+                            "created, the service's own (0750)", default=[], check=formats.absolute_path)
+    rotate: Literal["daily", "weekly", "size"] = spec("rotate daily, weekly, or when a file reaches `size`",
+                                                      default="daily")
+    size: str = spec("with rotate: size, the size that triggers it, e.g. 100MB", default="100MB",
+                     check=formats.size)
+    keep: int = spec("rotated files kept per log", default=14)
+
+
+@dataclass(frozen=True)
 class Watchdog:
     """A health check of every instance of the serving release, every few seconds, all the time (not
     only during deploys): an instance that stops answering, crashed or hung, is restarted alone, then
@@ -455,6 +470,7 @@ class Service:
     keep_releases: int = spec("releases kept for rollback", default=5)
     replaces: Replaces | None = spec("the processes serving it today outside stackyard, retired once it serves",
                                      default=None)
+    logs: Logs = spec("log rotation of its log files and PM2 logs", default=Logs())
     limits: Limits = spec("request body size, read timeout and rate limit at the proxy", default=Limits())
     watchdog: Watchdog = spec("periodic health checks of the serving instances, restarting one that stops "
                               "answering", default=Watchdog())

@@ -62,7 +62,7 @@ if command -v cloud-init >/dev/null; then
   cloud-init status --wait >/dev/null || true
 fi
 apt-get -o DPkg::Lock::Timeout=300 update -qq
-apt_install ca-certificates curl git rsync cron gzip util-linux unattended-upgrades{' ufw' if ufw else ''}
+apt_install ca-certificates curl git rsync cron gzip logrotate util-linux unattended-upgrades{' ufw' if ufw else ''}
 
 install -d -m 0755 /etc/ssh/sshd_config.d
 cat > /etc/ssh/sshd_config.d/50-stackyard.conf <<'EOF'
