@@ -18,6 +18,7 @@ import pytest
 from render_samples import seed_plans
 
 from components.render import provision
+from components.render.backups import Offsite, backup_script, restore_script
 from components.render.deploy import deploy_script, removal_script
 from components.render.layout import COLORS, Paths
 from components.render.logs import logrotate_config
@@ -63,8 +64,14 @@ def all_scripts() -> dict[str, str]:
     accessories = {"mysql": {"database": "productivity", "user": "productivity"}, "redis": {},
                    "postgresql": {"database": "app", "user": "app"}}
     scripts["accessories"] = provision.accessories_script(accessories)
-    scripts["backup"] = provision.backup_script(keep=7, directory="/var/backups/stackyard",
-                                                paths_to_archive=["/srv/mivaa/shared"], accessories=accessories)
+    scripts["backup"] = backup_script(keep=7, directory="/var/backups/stackyard",
+                                      paths_to_archive=["/srv/mivaa/shared"], accessories=accessories)
+    offsite = Offsite(repository="s3:https://fsn1.your-objectstorage.com/backups/mivaa", keep=14)
+    scripts["backup-offsite"] = backup_script(keep=7, directory="/var/backups/stackyard", paths_to_archive=[],
+                                              accessories=accessories, offsite=offsite)
+    scripts["restore"] = restore_script(directory="/var/backups/stackyard", accessories=accessories)
+    scripts["restore-offsite"] = restore_script(directory="/var/backups/stackyard", accessories=accessories,
+                                                offsite=offsite)
     nginx_plans = plans["pm2"] + plans["systemd"]
     hostnames = [h for p in nginx_plans for h in p.hostnames]
     for tls in ("letsencrypt", "internal"):

@@ -25,6 +25,7 @@ SECTIONS = [
     ("hosts.<name>.proxy", topology.Proxy),
     ("hosts.<name>.accessories.<kind>", topology.Accessory),
     ("hosts.<name>.backups", topology.Backups),
+    ("hosts.<name>.backups.offsite", topology.Offsite),
     ("services.<name>", topology.Service),
     ("services.<name>.source", topology.Source),
     ("services.<name>.health", topology.Health),

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ..render.layout import MAX_INSTANCES, SLOT_OFFSET
 from . import formats
+from .parse import camel
 from .supabase_rules import check_supabase
 from .topology import (
     AccessoryRef,
@@ -398,6 +399,16 @@ class Rules:
                 self.fail(f"{path}.hosts.{hname}.backups.schedule", "a cron schedule has five fields")
             if host.backups is not None and host.backups.keep < 1:
                 self.fail(f"{path}.hosts.{hname}.backups.keep", "keep at least one dump")
+            offsite = host.backups.offsite if host.backups is not None else None
+            if offsite is not None:
+                opath = f"{path}.hosts.{hname}.backups.offsite"
+                for name in ("access_key", "secret_key", "password"):
+                    if getattr(offsite, name) is not None:
+                        self.check_value(f"{opath}.{camel(name)}", system, getattr(offsite, name))
+                if offsite.repository is not None and not offsite.repository.startswith("s3:"):
+                    self.fail(f"{opath}.repository", "an S3 repository: s3:https://<endpoint>/<bucket>[/<path>]")
+                if offsite.keep is not None and offsite.keep < 1:
+                    self.fail(f"{opath}.keep", "keep at least one copy")
             self.check_accessories(f"{path}.hosts.{hname}", system, host)
             csp = host.proxy.content_security_policy if host.proxy is not None else None
             if csp is not None and any(c in csp for c in '"\\$\n{}'):

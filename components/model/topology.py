@@ -107,13 +107,28 @@ class Accessory:
 
 
 @dataclass(frozen=True)
+class Offsite:
+    """Copies of every dump in S3-compatible object storage (Hetzner Object Storage, DigitalOcean
+    Spaces, ...), encrypted on the host by restic before they leave it."""
+
+    repository: str = spec("restic repository, e.g. s3:https://fsn1.your-objectstorage.com/<bucket>/<host>")
+    access_key: SecretRef = spec("secret holding the S3 access key ID")
+    secret_key: SecretRef = spec("secret holding the S3 secret key")
+    password: SecretRef = spec("secret holding the password restic encrypts with; keep a copy outside the "
+                               "stack too: without it the copies cannot be read")
+    keep: int | None = spec("copies kept there (default: backups.keep)", default=None)
+
+
+@dataclass(frozen=True)
 class Backups:
-    """Nightly dumps of the host's databases and directories, kept a fixed number deep."""
+    """Dumps of the host's databases and directories from cron, kept a fixed number deep, on the host
+    and, with `offsite`, in object storage. `stackyard-restore` on the host puts one back."""
 
     keep: int = spec("how many dumps to keep", default=7)
     schedule: str = spec("cron schedule (five fields)", default="17 3 * * *")
-    paths: list[str] = spec("directories to archive besides the database dumps", default=[])
+    paths: list[str] = spec("directories to archive besides the database dumps (caches left out)", default=[])
     directory: str = spec("where dumps are written (mode 0700)", default="/var/backups/stackyard")
+    offsite: Offsite | None = spec("encrypted copies in S3-compatible object storage (restic)", default=None)
 
 
 @dataclass(frozen=True, kw_only=True)
