@@ -19,8 +19,10 @@ from . import git_refs
 from .model import Service
 from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
+from .render.backups import BACKUP, RESTORE, Offsite, backup_cron, backup_script, restore_script
 from .render.deploy import deploy_script, removal_script
 from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
+from .render.logs import log_setup, logrotate_config, logrotate_path
 from .render.preflight import PreflightPlan, preflight_script
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
 from .render.units import compose_file, definition_path, env_file, pm2_ecosystem, pm2_unit, systemd_unit
@@ -160,14 +162,28 @@ class HostProvisioning(pulumi.ComponentResource):
 
     def _backups(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
         backups = spec.backups
-        script = provision.backup_script(keep=backups.keep, directory=backups.directory,
-                                         paths_to_archive=backups.paths, accessories=spec.accessories,
-                                         etc=self.args.paths.etc)
+        offsite = None
+        writes = []
+        if backups.offsite is not None:
+            offsite = Offsite(repository=backups.offsite.repository, keep=backups.offsite.keep or backups.keep,
+                              secrets=f"{self.args.paths.etc}/backup")
+            # restic's password and the S3 keys: files only root reads, written over stdin.
+            for name, value in (("restic.password", backups.offsite.password),
+                                ("s3-access-key", backups.offsite.access_key),
+                                ("s3-secret-key", backups.offsite.secret_key)):
+                writes.append(self.remote.write_secret(f"backup-{name.replace('.', '-')}",
+                                                       f"{offsite.secrets}/{name}",
+                                                       self.args.resolver.resolve(value), after=after))
+        kinds = list(spec.accessories)
         install = provision.install_files({
-            "/usr/local/sbin/stackyard-backup": (script, "0700"),
-            "/etc/cron.d/stackyard-backup": (provision.backup_cron(backups.schedule), "0644"),
+            BACKUP: (backup_script(keep=backups.keep, directory=backups.directory, paths_to_archive=backups.paths,
+                                   accessories=kinds, etc=self.args.paths.etc, offsite=offsite), "0700"),
+            RESTORE: (restore_script(directory=backups.directory, accessories=kinds, offsite=offsite), "0700"),
+            "/etc/cron.d/stackyard-backup": (backup_cron(backups.schedule), "0644"),
         })
-        return self.remote.step("backups", install, after=after)
+        if offsite is not None:
+            install = provision.HEADER + provision.APT + "apt_install restic\n" + install
+        return self.remote.step("backups", install, after=[*after, *writes])
 
     # --- services -------------------------------------------------------------------------
 
@@ -189,10 +205,12 @@ class HostProvisioning(pulumi.ComponentResource):
                                                     paths.secret_file(name, relative), file_values[-1],
                                                     owner=plan.user, after=after))
         definitions = service_definitions(plan, service, paths)
-        install = provision.install_files({**definitions, **watchdog_files(plan),
+        rotation = logrotate_config(plan)
+        logs = {logrotate_path(plan): (rotation, "0644")} if rotation else {}
+        install = provision.install_files({**definitions, **watchdog_files(plan), **logs,
                                            f"{paths.app(name)}/deploy": (deploy_script(plan, proxy), "0755"),
                                            f"{paths.app(name)}/remove": (removal_script(plan, proxy), "0700")})
-        install += watchdog_switch(plan)
+        install += watchdog_switch(plan) + log_setup(plan)
         setup = self.remote.step(f"{name}-setup", install, after=after)
         # The service's place on the host: created once, deleted only when the service leaves the stack
         # (or the stack is destroyed), which stops it there. Its inputs never change with a deploy, so a

@@ -233,9 +233,20 @@ def test_services_with_a_health_check_get_a_watchdog_and_workers_do_not(producti
     mivaa = production.named("material-kai-mivaa-setup-mivaa-setup").inputs["stdin"]
     assert "cat > /etc/systemd/system/stackyard-mivaa-watchdog.timer" in mivaa
     assert "OnUnitActiveSec=30" in mivaa and "PATHS=(/health /docs /redoc /openapi.json)" in mivaa
-    assert mivaa.rstrip().endswith("systemctl enable --quiet --now stackyard-mivaa-watchdog.timer")
+    assert "systemctl daemon-reload\nsystemctl enable --quiet --now stackyard-mivaa-watchdog.timer\n" in mivaa
     flask = production.named("productivity-app-setup-flask-backend-setup").inputs["stdin"]
     assert "PATHS=(/health)" in flask  # the default: the health check's own path
     worker = production.named("productivity-app-setup-podfactory-sync-setup").inputs["stdin"]
     assert "watchdog" not in worker.replace("systemctl disable --quiet --now stackyard-podfactory-sync-watchdog.timer",
                                             "")
+
+
+def test_log_files_and_pm2_logs_are_rotated_in_directories_of_the_service(production: Run) -> None:
+    mivaa = production.named("material-kai-mivaa-setup-mivaa-setup").inputs["stdin"]
+    assert "cat > /etc/logrotate.d/stackyard-mivaa <<'STACKYARD_EOF'\n# Managed by stackyard" in mivaa
+    assert "/var/log/mivaa/app.log {" in mivaa and "rotate 7" in mivaa
+    assert "install -d -m 0750 -o svc-mivaa -g svc-mivaa /var/log/mivaa\n" in mivaa
+    flask = production.named("productivity-app-setup-flask-backend-setup").inputs["stdin"]
+    assert "/var/lib/stackyard/flask-backend/pm2/logs/*.log {" in flask  # PM2's own logs
+    gateway = production.named("mehko-api-setup-api-gateway-setup").inputs["stdin"]
+    assert "logrotate.d" not in gateway.replace('rm -f "$ROOT/etc/logrotate.d/stackyard-api-gateway"', "")

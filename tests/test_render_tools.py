@@ -18,8 +18,10 @@ import pytest
 from render_samples import seed_plans
 
 from components.render import provision
+from components.render.backups import Offsite, backup_script, restore_script
 from components.render.deploy import deploy_script, removal_script
 from components.render.layout import COLORS, Paths
+from components.render.logs import logrotate_config
 from components.render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
 from components.render.units import (
     compose_file,
@@ -62,8 +64,14 @@ def all_scripts() -> dict[str, str]:
     accessories = {"mysql": {"database": "productivity", "user": "productivity"}, "redis": {},
                    "postgresql": {"database": "app", "user": "app"}}
     scripts["accessories"] = provision.accessories_script(accessories)
-    scripts["backup"] = provision.backup_script(keep=7, directory="/var/backups/stackyard",
-                                                paths_to_archive=["/srv/mivaa/shared"], accessories=accessories)
+    scripts["backup"] = backup_script(keep=7, directory="/var/backups/stackyard",
+                                      paths_to_archive=["/srv/mivaa/shared"], accessories=accessories)
+    offsite = Offsite(repository="s3:https://fsn1.your-objectstorage.com/backups/mivaa", keep=14)
+    scripts["backup-offsite"] = backup_script(keep=7, directory="/var/backups/stackyard", paths_to_archive=[],
+                                              accessories=accessories, offsite=offsite)
+    scripts["restore"] = restore_script(directory="/var/backups/stackyard", accessories=accessories)
+    scripts["restore-offsite"] = restore_script(directory="/var/backups/stackyard", accessories=accessories,
+                                                offsite=offsite)
     nginx_plans = plans["pm2"] + plans["systemd"]
     hostnames = [h for p in nginx_plans for h in p.hostnames]
     for tls in ("letsencrypt", "internal"):
@@ -208,6 +216,24 @@ def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path, color: str) -
         assert "EnvironmentFile=/etc/stackyard/" in unit and "TimeoutStopSec=30" in unit
         assert "Restart=always" in unit and f"User={plan.user}" in unit
     assert checked == 4
+
+
+@tool("logrotate", "logrotate")
+@pytest.mark.parametrize("rotate", ["daily", "size"])
+def test_logrotate_config_passes_logrotate_debug(tmp_path: Path, rotate: str) -> None:
+    plan = replace(seed_plans()["pm2"][0], log_files=("/var/log/flask/app.log",), log_rotate=rotate, log_size="50MB",
+                   log_keep=7)
+    config = logrotate_config(plan)
+    assert config.splitlines()[1].split() == ["/var/log/flask/app.log", f"{plan.paths.pm2_home(plan.name)}/logs/*.log",
+                                              "{"]
+    assert ("size 50M" if rotate == "size" else "daily") in config and "rotate 7" in config
+    assert "copytruncate" in config and f"su {plan.user} {plan.user}" in config
+    # Its user exists only on a provisioned host: checked here as root, on the host by the e2e tier.
+    (tmp_path / "stackyard").write_text(config.replace(f"su {plan.user} {plan.user}", "su root root"))
+    result = subprocess.run(["logrotate", "--debug", "--state", str(tmp_path / "state"), str(tmp_path / "stackyard")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "error" not in result.stderr.lower(), result.stderr
+    assert logrotate_config(replace(seed_plans()["systemd"][0], log_files=())) is None  # journald rotates its own
 
 
 @tool("systemd-analyze", "systemd")

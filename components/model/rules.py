@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from ..render.layout import MAX_INSTANCES, SLOT_OFFSET
 from . import formats
+from .parse import camel
 from .supabase_rules import check_supabase
 from .topology import (
     AccessoryRef,
@@ -373,6 +374,7 @@ class Rules:
             self.check_replaces(spath, service)
             self.check_watchdog(spath, service)
             self.check_limits(spath, service, host)
+            self.check_logs(spath, service)
             for key, value in (service.env or {}).items():
                 if formats.env_key(key):
                     self.fail(f"{spath}.env.{key}", formats.env_key(key))
@@ -397,6 +399,16 @@ class Rules:
                 self.fail(f"{path}.hosts.{hname}.backups.schedule", "a cron schedule has five fields")
             if host.backups is not None and host.backups.keep < 1:
                 self.fail(f"{path}.hosts.{hname}.backups.keep", "keep at least one dump")
+            offsite = host.backups.offsite if host.backups is not None else None
+            if offsite is not None:
+                opath = f"{path}.hosts.{hname}.backups.offsite"
+                for name in ("access_key", "secret_key", "password"):
+                    if getattr(offsite, name) is not None:
+                        self.check_value(f"{opath}.{camel(name)}", system, getattr(offsite, name))
+                if offsite.repository is not None and not offsite.repository.startswith("s3:"):
+                    self.fail(f"{opath}.repository", "an S3 repository: s3:https://<endpoint>/<bucket>[/<path>]")
+                if offsite.keep is not None and offsite.keep < 1:
+                    self.fail(f"{opath}.keep", "keep at least one copy")
             self.check_accessories(f"{path}.hosts.{hname}", system, host)
             csp = host.proxy.content_security_policy if host.proxy is not None else None
             if csp is not None and any(c in csp for c in '"\\$\n{}'):
@@ -422,6 +434,23 @@ class Rules:
                                                "(stackyard never changes an existing server's password)")
             if kind == "redis" and accessory.user:
                 self.fail(f"{apath}.user", "Redis has no users here: its password is the server's requirepass")
+
+    def check_logs(self, spath: str, service: Service) -> None:
+        logs = service.logs
+        if logs is None:
+            return
+        if logs.keep is not None and logs.keep < 1:
+            self.fail(f"{spath}.logs.keep", "keep at least 1 rotated file")
+        for i, path in enumerate(logs.files or ()):
+            if path is None:
+                continue
+            if path.count("/") < 2 or path.rsplit("/", 1)[0] in ("/var", "/var/log", "/etc", "/usr", "/tmp"):
+                # Its directory becomes the service's: never a directory other programs share.
+                self.fail(f"{spath}.logs.files[{i}]", "give the service a directory of its own, e.g. "
+                                                      f"/var/log/{service_name(spath)}/app.log")
+            if service.runtime == "compose":
+                self.fail(f"{spath}.logs.files[{i}]", "a container's files are not on the host; compose logs go "
+                                                      "to Docker's log driver")
 
     def check_limits(self, spath: str, service: Service, host) -> None:
         limits = service.limits
@@ -514,6 +543,10 @@ class Rules:
                         claim(("gh-secret", system.github.owner, repo, key),
                               f"systems.{sname}.github.repositories.{repo}.secrets.{key}",
                               f"secret {key} of {system.github.owner}/{repo}")
+
+
+def service_name(spath: str) -> str:
+    return spath.rsplit(".", 1)[-1]
 
 
 def fqdn(record: DnsRecord) -> str | None:

@@ -107,13 +107,28 @@ class Accessory:
 
 
 @dataclass(frozen=True)
+class Offsite:
+    """Copies of every dump in S3-compatible object storage (Hetzner Object Storage, DigitalOcean
+    Spaces, ...), encrypted on the host by restic before they leave it."""
+
+    repository: str = spec("restic repository, e.g. s3:https://fsn1.your-objectstorage.com/<bucket>/<host>")
+    access_key: SecretRef = spec("secret holding the S3 access key ID")
+    secret_key: SecretRef = spec("secret holding the S3 secret key")
+    password: SecretRef = spec("secret holding the password restic encrypts with; keep a copy outside the "
+                               "stack too: without it the copies cannot be read")
+    keep: int | None = spec("copies kept there (default: backups.keep)", default=None)
+
+
+@dataclass(frozen=True)
 class Backups:
-    """Nightly dumps of the host's databases and directories, kept a fixed number deep."""
+    """Dumps of the host's databases and directories from cron, kept a fixed number deep, on the host
+    and, with `offsite`, in object storage. `stackyard-restore` on the host puts one back."""
 
     keep: int = spec("how many dumps to keep", default=7)
     schedule: str = spec("cron schedule (five fields)", default="17 3 * * *")
-    paths: list[str] = spec("directories to archive besides the database dumps", default=[])
+    paths: list[str] = spec("directories to archive besides the database dumps (caches left out)", default=[])
     directory: str = spec("where dumps are written (mode 0700)", default="/var/backups/stackyard")
+    offsite: Offsite | None = spec("encrypted copies in S3-compatible object storage (restic)", default=None)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -395,6 +410,21 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Logs:
+    """Log files rotated by logrotate: the files the service writes, and PM2's logs of a PM2 service.
+    (What systemd services print goes to the journal, which rotates itself.) Rotated files are
+    compressed and, like the logs, readable by the service's user and group only."""
+
+    files: list[str] = spec("log files the service writes, e.g. /var/log/mivaa/app.log; their directory is "
+                            "created, the service's own (0750)", default=[], check=formats.absolute_path)
+    rotate: Literal["daily", "weekly", "size"] = spec("rotate daily, weekly, or when a file reaches `size`",
+                                                      default="daily")
+    size: str = spec("with rotate: size, the size that triggers it, e.g. 100MB", default="100MB",
+                     check=formats.size)
+    keep: int = spec("rotated files kept per log", default=14)
+
+
+@dataclass(frozen=True)
 class Watchdog:
     """A health check of every instance of the serving release, every few seconds, all the time (not
     only during deploys): an instance that stops answering, crashed or hung, is restarted alone, then
@@ -455,6 +485,7 @@ class Service:
     keep_releases: int = spec("releases kept for rollback", default=5)
     replaces: Replaces | None = spec("the processes serving it today outside stackyard, retired once it serves",
                                      default=None)
+    logs: Logs = spec("log rotation of its log files and PM2 logs", default=Logs())
     limits: Limits = spec("request body size, read timeout and rate limit at the proxy", default=Limits())
     watchdog: Watchdog = spec("periodic health checks of the serving instances, restarting one that stops "
                               "answering", default=Watchdog())

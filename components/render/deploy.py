@@ -327,6 +327,7 @@ log() {{ printf '[remove %s] %s\\n' "$APP" "$*"; }}
 ports_of() {{ if [ "$1" = blue ]; then echo "${{BLUE_PORTS[*]}}"; else echo "${{GREEN_PORTS[*]}}"; fi; }}
 {_runtime(plan, proxy)}
 systemctl disable --quiet --now {plan.unit}-watchdog.timer 2>/dev/null || true
+rm -f "$ROOT/etc/logrotate.d/stackyard-{plan.name}"  # the logs themselves stay
 for color in blue green; do stop_slot "$color"; done
 {pm2_unit_off}{upstream}
 rm -f "$BASE/active"

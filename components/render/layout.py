@@ -80,6 +80,10 @@ class ServicePlan:
     read_timeout: int = 60
     rate_limit: tuple[int, int] | None = None
     """(requests, window in seconds) per client address at the proxy."""
+    log_files: tuple[str, ...] = ()
+    log_rotate: str = "daily"
+    log_size: str = "100MB"
+    log_keep: int = 14
     watchdog_paths: tuple[str, ...] = ()
     """Paths the watchdog checks on every serving instance; empty: no watchdog."""
     watchdog_interval: int = 30
@@ -130,6 +134,7 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         **legacy_of(service.replaces),
         **watchdog_of(service.watchdog, health),
         **limits_of(service.limits),
+        **logs_of(service.logs),
         keep_releases=service.keep_releases,
         paths=paths,
     )
@@ -158,3 +163,10 @@ def limits_of(limits) -> dict:
     rate = limits.rate_limit
     return {"max_body_size": limits.max_body_size, "read_timeout": limits.read_timeout,
             "rate_limit": (rate.requests, rate.window) if rate is not None else None}
+
+
+def logs_of(logs) -> dict:
+    """The ServicePlan fields of a model Logs."""
+    if logs is None:
+        return {}
+    return {"log_files": tuple(logs.files), "log_rotate": logs.rotate, "log_size": logs.size, "log_keep": logs.keep}

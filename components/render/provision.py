@@ -62,7 +62,7 @@ if command -v cloud-init >/dev/null; then
   cloud-init status --wait >/dev/null || true
 fi
 apt-get -o DPkg::Lock::Timeout=300 update -qq
-apt_install ca-certificates curl git rsync cron gzip util-linux unattended-upgrades{' ufw' if ufw else ''}
+apt_install ca-certificates curl git rsync cron gzip logrotate util-linux unattended-upgrades{' ufw' if ufw else ''}
 
 install -d -m 0755 /etc/ssh/sshd_config.d
 cat > /etc/ssh/sshd_config.d/50-stackyard.conf <<'EOF'
@@ -207,43 +207,6 @@ pass=$(cat {pw}/postgresql.password)
 {{
 {sql}}} | runuser -u postgres -- psql --quiet -v ON_ERROR_STOP=1""")
     return HEADER + APT + REPLACED + "\n" + "\n\n".join(parts) + "\n"
-
-
-def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str], accessories: Iterable[str],
-                  etc: str = "/etc/stackyard") -> str:
-    """One dump directory per run, the newest ``keep`` kept. Runs from cron as root."""
-    dumps = []
-    kinds = set(accessories)
-    if "mysql" in kinds:
-        dumps.append('mysqldump --all-databases --single-transaction --quick | gzip > "$target/mysql.sql.gz"')
-    if "postgresql" in kinds:
-        dumps.append('runuser -u postgres -- pg_dumpall | gzip > "$target/postgresql.sql.gz"')
-    if "redis" in kinds:
-        # An existing Redis taken over without a password has no password file.
-        password = f"{etc}/accessories/redis.password"
-        dumps.append(f'if [ -s {password} ]; then REDISCLI_AUTH=$(cat {password}); export REDISCLI_AUTH; fi\n'
-                     'redis-cli --rdb "$target/redis.rdb" >/dev/null')
-    for path in paths_to_archive:
-        name = path.strip("/").replace("/", "_") or "root"
-        dumps.append(f'tar --create --gzip --file "$target/{name}.tar.gz" --directory / {quote(path.lstrip("/"))}')
-    body = "\n".join(dumps) or ":"
-    return HEADER + f"""# Managed by stackyard: nightly dumps, the newest {keep} kept.
-umask 077
-directory={quote(directory)}
-install -d -m 0700 "$directory"
-target="$directory/$(date -u +%Y%m%dT%H%M%SZ)"
-mkdir "$target.partial"
-target_final=$target
-target="$target.partial"
-{body}
-mv "$target" "$target_final"
-find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' -printf '%f\\n' | sort -r | tail -n +{keep + 1} \\
-  | while read -r old; do rm -rf "${{directory:?}}/$old"; done
-"""
-
-
-def backup_cron(schedule: str) -> str:
-    return f"# Managed by stackyard.\nSHELL=/bin/bash\n{schedule} root /usr/local/sbin/stackyard-backup\n"
 
 
 def install_files(files: dict[str, tuple[str, str]]) -> str:

@@ -23,6 +23,8 @@ HARDENING = [
     "ProtectControlGroups=yes",
     "RestrictSUIDSGID=yes",
     "LockPersonality=yes",
+    # Files the service creates (its logs among them) are never readable by other users.
+    "UMask=0027",
 ]
 
 
@@ -97,6 +99,8 @@ def pm2_unit(plan: ServicePlan) -> str:
         "Environment=PATH=/usr/local/bin:/usr/bin:/bin",
         f"PIDFile={pm2_home}/pm2.pid",
         "LimitNOFILE=65536",
+        # PM2's logs and whatever its processes write: the service's user and group only.
+        "UMask=0027",
         "ExecStart=/usr/bin/env pm2 resurrect",
         "ExecReload=/usr/bin/env pm2 reload all",
         "ExecStop=/usr/bin/env pm2 kill",

@@ -1,6 +1,7 @@
 """A Flask API in the shape of seed 003's flask-backend: PM2 runs it under gunicorn, with MySQL
 (MariaDB) and Redis on the same host. /health is healthy only when both accept its passwords."""
 
+import logging
 import os
 
 import pymysql
@@ -10,6 +11,17 @@ from flask import Flask, jsonify, request
 VERSION = "1"
 
 app = Flask(__name__)
+
+# Seed 004's LOG_FILE: one line per request, appended (the file is rotated by copy and truncate).
+if os.environ.get("LOG_FILE"):
+    logging.basicConfig(filename=os.environ["LOG_FILE"], level=logging.INFO,
+                        format="%(asctime)s %(process)d %(message)s")
+
+
+@app.after_request
+def log_request(response):
+    logging.getLogger("requests").info("%s %s %s", request.method, request.path, response.status_code)
+    return response
 
 
 def mysql_ok() -> str | None:

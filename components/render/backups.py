@@ -1,0 +1,137 @@
+"""Backups of a host: the nightly dump script, its cron entry, and the restore command.
+
+Each run writes one dump directory (databases, archived directories) under the backup directory,
+keeps the newest ``keep``, and, with an off-site repository, sends it to S3-compatible object
+storage with restic, which encrypts it on the host first and keeps the newest ``keep`` there too.
+`stackyard-restore` puts a dump (local, or fetched from off-site) back into its databases.
+
+No secret is in these scripts: restic's password and the S3 keys are files (0600) that separate
+steps wrote over stdin; the scripts read them with `cat` into the environment of restic alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from shlex import quote
+
+HEADER = "#!/usr/bin/env bash\nset -euo pipefail\n"
+BACKUP = "/usr/local/sbin/stackyard-backup"
+RESTORE = "/usr/local/sbin/stackyard-restore"
+
+# Caches that can be rebuilt, never worth a backup: uv's and npm's, PM2's home (its dump holds the env).
+EXCLUDES = (".cache", ".npm", ".pm2", "node_modules/.cache")
+
+
+@dataclass(frozen=True)
+class Offsite:
+    """Where restic sends the dumps; the secrets are files on the host."""
+
+    repository: str
+    keep: int
+    secrets: str = "/etc/stackyard/backup"
+
+    @property
+    def environment(self) -> str:
+        """Shell lines that give restic its repository, password file and S3 keys (read from files)."""
+        return (
+            f"export RESTIC_REPOSITORY={quote(self.repository)}\n"
+            f"export RESTIC_PASSWORD_FILE={self.secrets}/restic.password\n"
+            f"AWS_ACCESS_KEY_ID=$(cat {self.secrets}/s3-access-key)\n"
+            f"AWS_SECRET_ACCESS_KEY=$(cat {self.secrets}/s3-secret-key)\n"
+            "export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY\n"
+        )
+
+
+def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str], accessories: Iterable[str],
+                  etc: str = "/etc/stackyard", offsite: Offsite | None = None) -> str:
+    """One dump directory per run, the newest ``keep`` kept here (and off-site). Runs from cron as root."""
+    dumps = []
+    kinds = set(accessories)
+    if "mysql" in kinds:
+        dumps.append('mysqldump --all-databases --single-transaction --quick | gzip > "$target/mysql.sql.gz"')
+    if "postgresql" in kinds:
+        dumps.append('runuser -u postgres -- pg_dumpall | gzip > "$target/postgresql.sql.gz"')
+    if "redis" in kinds:
+        # An existing Redis taken over without a password has no password file.
+        password = f"{etc}/accessories/redis.password"
+        dumps.append(f'if [ -s {password} ]; then REDISCLI_AUTH=$(cat {password}); export REDISCLI_AUTH; fi\n'
+                     'redis-cli --rdb "$target/redis.rdb" >/dev/null')
+    excludes = " ".join(f"--exclude={quote(pattern)}" for pattern in EXCLUDES)
+    for path in paths_to_archive:
+        name = path.strip("/").replace("/", "_") or "root"
+        dumps.append(f'tar --create --gzip --file "$target/{name}.tar.gz" {excludes} --directory / '
+                     f'{quote(path.lstrip("/"))}')
+    body = "\n".join(dumps) or ":"
+    send = ""
+    if offsite is not None:
+        send = f"""
+# Off-site: restic encrypts on this host, then sends; the newest {offsite.keep} runs are kept there.
+{offsite.environment}if ! restic cat config >/dev/null 2>&1; then restic init --quiet; fi
+restic backup --quiet --tag stackyard "$final"
+restic forget --quiet --tag stackyard --group-by host --keep-last {offsite.keep} --prune
+"""
+    return HEADER + f"""# Managed by stackyard: dumps, the newest {keep} kept{' here and off-site' if offsite else ''}.
+umask 077
+directory={quote(directory)}
+install -d -m 0700 "$directory"
+exec 9>"$directory/.lock"
+if ! flock --nonblock 9; then echo "a backup is running already" >&2; exit 0; fi
+# What a run that died left half-written is of no use: it goes.
+find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*.partial' -exec rm -rf {{}} +
+final="$directory/$(date -u +%Y%m%dT%H%M%SZ)"
+target="$final.partial"
+mkdir "$target"
+{body}
+mv "$target" "$final"
+find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' -printf '%f\\n' | sort -r | tail -n +{keep + 1} \\
+  | while read -r old; do rm -rf "${{directory:?}}/$old"; done
+{send}echo "backup $final done"
+"""
+
+
+def restore_script(*, directory: str, accessories: Iterable[str], offsite: Offsite | None = None) -> str:
+    """`stackyard-restore [--offsite] [BACKUP]`: the newest dump (or the one named: a directory name
+    here, a restic snapshot ID off-site) back into the host's databases."""
+    kinds = set(accessories)
+    loads = []
+    if "mysql" in kinds:
+        loads.append('if [ -f "$source/mysql.sql.gz" ]; then gunzip -c "$source/mysql.sql.gz" | mysql; '
+                     'echo "MySQL restored from $source"; fi')
+    if "postgresql" in kinds:
+        loads.append('if [ -f "$source/postgresql.sql.gz" ]; then gunzip -c "$source/postgresql.sql.gz" '
+                     '| runuser -u postgres -- psql --quiet -v ON_ERROR_STOP=0 >/dev/null; '
+                     'echo "PostgreSQL restored from $source"; fi')
+    fetch = 'echo "no off-site repository is configured" >&2; exit 2'
+    if offsite is not None:
+        fetch = offsite.environment + (
+            'fetched=$(mktemp -d)\n'
+            'trap \'rm -rf "$fetched"\' EXIT\n'
+            'restic restore --quiet "${1:-latest}" --tag stackyard --target "$fetched"\n'
+            'source=$(dirname "$(find "$fetched" -name "*.sql.gz" -print -quit)")'
+        )
+    body = "\n".join(loads) or 'echo "this host has no database to restore" >&2; exit 2'
+    return HEADER + f"""# Managed by stackyard. Usage: stackyard-restore [--offsite] [BACKUP]
+#   BACKUP: a dump directory in {directory} (default: the newest), or with --offsite a restic
+#   snapshot ID (default: latest), fetched from the off-site repository first.
+#   Loads its database dumps into the databases here: tables in a dump are replaced by the dump's.
+umask 077
+directory={quote(directory)}
+if [ "${{1:-}}" = --offsite ]; then
+  shift
+{_indent(fetch)}
+else
+  name=${{1:-$(find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' -printf '%f\\n' | sort | tail -n 1)}}
+  source="$directory/$name"
+fi
+if [ -z "${{source:-}}" ] || [ ! -d "$source" ]; then echo "no backup found to restore" >&2; exit 1; fi
+{body}
+"""
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" if line else line for line in text.splitlines())
+
+
+def backup_cron(schedule: str) -> str:
+    return f"# Managed by stackyard.\nSHELL=/bin/bash\n{schedule} root {BACKUP}\n"

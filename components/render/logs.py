@@ -1,0 +1,55 @@
+"""Log rotation of one service: a logrotate file for the logs it writes and, under PM2, PM2's logs.
+
+Rotation copies and truncates (copytruncate): the service keeps writing to the file it opened, so
+nothing has to be told to reopen it. logrotate works as the service's user (`su`), since the
+directories are the service's; rotated files keep the logs' mode, 0640 under the units' UMask.
+"""
+
+from __future__ import annotations
+
+from .layout import ServicePlan
+
+
+def log_paths(plan: ServicePlan) -> list[str]:
+    """The log files (or globs) a service's rotation covers."""
+    paths = list(plan.log_files)
+    if plan.runtime == "pm2":
+        paths.append(f"{plan.paths.pm2_home(plan.name)}/logs/*.log")
+    return paths
+
+
+def log_directories(plan: ServicePlan) -> list[str]:
+    """The directories of the service's own log files, which setup creates as the service's."""
+    return sorted({path.rsplit("/", 1)[0] for path in plan.log_files})
+
+
+def logrotate_config(plan: ServicePlan) -> str | None:
+    """The /etc/logrotate.d file of the service, or None when it has no log file to rotate."""
+    paths = log_paths(plan)
+    if not paths:
+        return None
+    unit = {"KB": "k", "MB": "M", "GB": "G"}[plan.log_size[-2:]]
+    when = f"size {plan.log_size[:-2]}{unit}" if plan.log_rotate == "size" else plan.log_rotate
+    return (
+        f"# Managed by stackyard: logs of {plan.name}.\n"
+        + " ".join(paths) + " {\n"
+        f"    su {plan.user} {plan.user}\n"
+        f"    {when}\n"
+        f"    rotate {plan.log_keep}\n"
+        "    compress\n"
+        "    delaycompress\n"
+        "    copytruncate\n"
+        "    missingok\n"
+        "    notifempty\n"
+        "}\n"
+    )
+
+
+def logrotate_path(plan: ServicePlan) -> str:
+    return f"/etc/logrotate.d/stackyard-{plan.name}"
+
+
+def log_setup(plan: ServicePlan) -> str:
+    """Shell lines of the setup step: the log directories, the service's own and closed to others."""
+    return "".join(f"install -d -m 0750 -o {plan.user} -g {plan.user} {directory}\n"
+                   for directory in log_directories(plan))
