@@ -63,8 +63,9 @@ def test_material_kai_droplet_dns_vercel_and_actions_secrets(production: Run) ->
         "pulumi:providers:github": 1,
         "vercel:index/project:Project": 1,
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable": 12,
-        # preflight, base, runtimes, proxy, backups; mivaa user, env, setup, place, deploy
-        "command:remote:Command": 5 + 5,
+        # preflight, base, runtimes, proxy, backups and its 3 off-site secret files; mivaa user, env, setup,
+        # place, deploy
+        "command:remote:Command": 5 + 3 + 5,
         # seed 004's Supabase setup: auth settings, edge secrets, 3 extensions, RLS on 2 tables, 1 policy
         "pulumi-python:dynamic/supabase:Settings": 1,
         "pulumi-python:dynamic/supabase:EdgeSecrets": 1,

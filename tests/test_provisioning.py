@@ -45,8 +45,9 @@ def test_secrets_reach_hosts_only_on_stdin_of_unlogged_commands(production: Run)
             assert ("chmod 0640" if pm2 else "chmod 0600") in wire["create"], reg.name
             if pm2:
                 assert "chown root:svc-" in wire["create"], reg.name
-    # the env files of the 4 services with secrets, 2 generated passwords, the Firebase key file
-    assert carrying == 7
+    # the env files of the 4 services with secrets, the 2 taken-over servers' passwords, the Firebase key
+    # file, the off-site backups' restic password and S3 keys
+    assert carrying == 10
     env_writes = [r for r in production.of_type(COMMAND) if r.name.endswith("-env")]
     assert len(env_writes) == 6  # every env file is written the same way, secret or not
     assert all(r.wire["logging"] == "none" and SECRET_SIG in r.wire["stdin"] for r in env_writes)
@@ -181,7 +182,7 @@ def test_every_step_is_keyed_by_a_hash_of_its_content(production: Run) -> None:
 
 def test_only_created_hosts_key_their_steps_on_the_server(production: Run) -> None:
     keyed = {reg.name for reg in production.of_type(COMMAND) if server_of(reg)}
-    assert len(keyed) == 20 + 10  # every command of the Hetzner and DigitalOcean hosts
+    assert len(keyed) == 20 + 13  # every command of the Hetzner and DigitalOcean hosts
     assert not any(reg.name.startswith("productivity-") and str(numeric_id("productivity-app")) in json.dumps(
         reg.wire) for reg in production.of_type(COMMAND))
 

@@ -37,12 +37,12 @@ def test_production_stack_previews_with_no_error_and_the_resources_the_mocks_reg
     engine = {kind: created.get(kind, 0) + imported.get(kind, 0) for kind in created.keys() | imported.keys()}
     config = production_config()
     assert engine == run_program(config, canary_secrets(config)).counts()
-    assert sum(engine.values()) == 120
+    assert sum(engine.values()) == 123
     # What the seeds already run is taken over, never created beside itself (stackyard:adopt...).
     assert sum(imported.values()) == 25
     assert imported["vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"] == 12
     assert imported["cloudflare:index/dnsRecord:DnsRecord"] == 4 and imported["hcloud:index/server:Server"] == 1
-    assert engine["command:remote:Command"] == 48
+    assert engine["command:remote:Command"] == 51
     assert "random:index/randomPassword:RandomPassword" not in engine  # the taken-over servers' own passwords
     assert engine["pulumi-python:dynamic/supabase:Extension"] == 3
     # Every stand-in says what it is, in the run's own output.
