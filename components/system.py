@@ -128,6 +128,7 @@ class StackSystem(pulumi.ComponentResource):
                                       protect=settings.protect),
                     opts=child)
 
+        self.resolver.frontends = self.frontends
         if system.github is not None:
             from .github_secrets import GithubActionsSecrets, GithubActionsSecretsArgs
 

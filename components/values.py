@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from .model import AccessoryRef, HostRef, RecordRef, SecretRef, Value
+from .model import AccessoryRef, FrontendRef, HostRef, RecordRef, SecretRef, Value
 
 
 def secret_from_config(name: str) -> pulumi.Output[str]:
@@ -28,6 +28,8 @@ class Resolver:
     hosts: Mapping[str, object] = field(default_factory=dict)
     accessories: dict[str, dict[str, pulumi.Output[str]]] = field(default_factory=dict)
     """host name -> accessory kind -> its generated password."""
+    frontends: Mapping[str, object] = field(default_factory=dict)
+    """frontend name -> its component (VercelProject: ``project``), once built."""
 
     def resolve(self, value: Value, host: str | None = None) -> pulumi.Input[str]:
         """The value as a Pulumi input; ``host`` is the host of the service asking (for accessories)."""
@@ -41,6 +43,9 @@ class Resolver:
             host = self.hosts[value.host]
             address = host.ipv4 if value.family == "ipv4" else host.ipv6
             return fill(value.format, address)
+        if isinstance(value, FrontendRef):
+            project = self.frontends[value.frontend].project
+            return project.id if value.output == "projectId" else project.team_id
         if isinstance(value, AccessoryRef) and host is not None:
             return pulumi.Output.secret(self.accessories[host][value.accessory])
         raise TypeError(f"not a stackyard value here: {value!r}")

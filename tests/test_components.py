@@ -284,7 +284,7 @@ def test_vercel_domains_get_unproxied_records_in_a_managed_zone() -> None:
 
 def test_actions_secrets_are_all_secret_and_use_the_owner_provider(production: Run) -> None:
     secrets = production.of_type("github:index/actionsSecret:ActionsSecret")
-    assert len(secrets) == 16
+    assert len(secrets) == 18
     (provider,) = production.of_type("pulumi:providers:github")
     assert provider.inputs["owner"] == "creativeghq"
     assert is_secret_on_wire(provider.wire["token"])
@@ -300,3 +300,15 @@ def test_actions_secret_values_resolve_hosts_records_and_secrets(production: Run
     assert by_name["DEPLOY_HOST"]["value"] == reserved
     assert by_name["MATERIAL_KAI_API_URL"]["value"] == "https://v1api.materialshub.gr"
     assert by_name["SSH_PRIVATE_KEY"]["value"] == f"{CANARY}-mivaaDeploySshKey"
+
+
+def test_vercel_ids_reach_actions_secrets_from_the_project_itself(production: Run) -> None:
+    """Seed 004's VERCEL_PROJECT_ID and VERCEL_ORG_ID: the project's ID as Vercel gives it (here the ID it
+    is adopted by) and its team, never typed by hand."""
+    by_name = {r.inputs["secretName"]: r for r in production.of_type("github:index/actionsSecret:ActionsSecret")
+               if r.inputs["repository"] == "material-kai-vision-platform"}
+    project = production.named("material-kai-web")
+    project_id = project.import_id.split("/")[-1]
+    assert by_name["VERCEL_PROJECT_ID"].inputs["value"] == project_id == "prj_PLACEHOLDERmaterialkai0001"
+    assert by_name["VERCEL_ORG_ID"].inputs["value"] == project.inputs["teamId"] == "team_xxxxxxxxxxxxxxxx"
+    assert project.urn in by_name["VERCEL_PROJECT_ID"].dependencies

@@ -59,7 +59,7 @@ def test_material_kai_droplet_dns_vercel_and_actions_secrets(production: Run) ->
         "digitalocean:index/droplet:Droplet": 1,
         "digitalocean:index/firewall:Firewall": 1,
         "digitalocean:index/reservedIp:ReservedIp": 1,
-        "github:index/actionsSecret:ActionsSecret": 16,
+        "github:index/actionsSecret:ActionsSecret": 18,
         "pulumi:providers:github": 1,
         "vercel:index/project:Project": 1,
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable": 12,

@@ -94,7 +94,7 @@ def test_every_resource_the_production_stack_registers_passes_its_stand_in() -> 
             continue
         assert kind(reg.type).check(reg.wire) == [], reg.name
         checked += 1
-    assert checked == 46  # hcloud 5, digitalocean 4, cloudflare 8, vercel 13, github 16
+    assert checked == 48  # hcloud 5, digitalocean 4, cloudflare 8, vercel 13, github 18
 
 
 def test_created_resources_get_the_outputs_the_program_reads() -> None:

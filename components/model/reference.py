@@ -55,6 +55,7 @@ SECTIONS = [
     ("values: {record: ...}", topology.RecordRef),
     ("values: {host: ...}", topology.HostRef),
     ("values: {accessory: ...}", topology.AccessoryRef),
+    ("values: {frontend: ...}", topology.FrontendRef),
 ]
 
 

@@ -22,6 +22,7 @@ from .topology import (
     DigitalOceanHost,
     DnsRecord,
     ExistingHost,
+    FrontendRef,
     HetznerHost,
     HostRef,
     PagesFrontend,
@@ -91,6 +92,19 @@ class Rules:
             elif state == "plain":
                 self.fail(path, f"stackyard:{value.secret} is stored in plain text: set it again with "
                                 f"`pulumi config set --secret stackyard:{value.secret} <value>`")
+        elif isinstance(value, FrontendRef) and value.frontend:
+            frontend = (system.frontends or {}).get(value.frontend)
+            if path.split(".")[2:3] != ["github"]:
+                # Frontends are made after hosts, Supabase and their own variables: only Actions secrets,
+                # made last, can wait for them.
+                self.fail(f"{path}.frontend", "a frontend's IDs can be used in github secrets only")
+            elif not isinstance(frontend, VercelFrontend):
+                vercel = [n for n, f in (system.frontends or {}).items() if isinstance(f, VercelFrontend)]
+                self.fail(f"{path}.frontend", f"no Vercel frontend named '{value.frontend}' in this system "
+                                              f"(Vercel frontends: {', '.join(vercel) or 'none'})")
+            elif value.output == "teamId" and not frontend.team_id:
+                self.fail(f"{path}.output", f"frontend '{value.frontend}' names no teamId: set it to the team "
+                                            "that owns the project")
         elif isinstance(value, RecordRef) and value.record:
             records = {fqdn(r): r for r in (system.dns.records or ()) if r is not None and fqdn(r)}
             if value.record not in records:

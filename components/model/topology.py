@@ -47,7 +47,17 @@ class AccessoryRef:
     accessory: Literal["mysql", "redis", "postgresql"] = spec("mysql, redis or postgresql")
 
 
-Value = str | SecretRef | RecordRef | HostRef | AccessoryRef
+@dataclass(frozen=True)
+class FrontendRef:
+    """``{frontend: web, output: projectId}``: an ID of a Vercel frontend of this system, as its project
+    has it (seed 004's `VERCEL_PROJECT_ID` and `VERCEL_ORG_ID` Actions secrets, never typed by hand)."""
+
+    frontend: str = spec("name of a Vercel frontend in this system's frontends")
+    output: Literal["projectId", "teamId"] = spec("projectId (prj_...) or teamId (team_..., what Vercel's CLI "
+                                                  "calls the org ID)")
+
+
+Value = str | SecretRef | RecordRef | HostRef | AccessoryRef | FrontendRef
 """A plain string, or a reference resolved at deploy time."""
 
 
