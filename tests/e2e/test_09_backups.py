@@ -110,7 +110,11 @@ def test_a_backup_runs_from_cron_and_its_copy_lands_off_site(offsite: LocalStack
         time.sleep(3)
     made = set(dumps(offsite)) - before
     assert made, "cron ran no backup within 150 s"
-    time.sleep(5)  # let that run finish its upload
+    final = f"backup {DIRECTORY}/{sorted(made)[-1]} done"
+    deadline = time.monotonic() + 60  # the run goes on with its upload
+    while final not in (log := offsite.ssh("journalctl -o cat -t stackyard-backup").stdout):
+        assert time.monotonic() < deadline, log
+        time.sleep(2)
     snapshots = json.loads(offsite.ssh(RESTIC + "restic snapshots --json").stdout)
     assert snapshots and objects(s3) > 0
     assert offsite.ssh("grep -c stackyard-backup /etc/cron.d/stackyard-backup").stdout.strip() == "1"
