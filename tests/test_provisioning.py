@@ -230,24 +230,29 @@ def test_the_preflight_runs_before_any_change_on_every_provisioned_host(producti
     assert "a PM2 process named flask-backend" not in script  # ... but its PM2 process is
 
 
+def setup_of(production: Run, host: str, service: str) -> str:
+    """The script of a service's setup step (its files, units, watchdog and log rotation)."""
+    return production.named(f"{host}-setup-{service}-setup").inputs["stdin"]
+
+
 def test_services_with_a_health_check_get_a_watchdog_and_workers_do_not(production: Run) -> None:
-    mivaa = production.named("material-kai-mivaa-setup-mivaa-setup").inputs["stdin"]
+    mivaa = setup_of(production, "material-kai-mivaa", "mivaa")
     assert "cat > /etc/systemd/system/stackyard-mivaa-watchdog.timer" in mivaa
     assert "OnUnitActiveSec=30" in mivaa and "PATHS=(/health /docs /redoc /openapi.json)" in mivaa
     assert "systemctl daemon-reload\nsystemctl enable --quiet --now stackyard-mivaa-watchdog.timer\n" in mivaa
-    flask = production.named("productivity-app-setup-flask-backend-setup").inputs["stdin"]
+    flask = setup_of(production, "productivity-app", "flask-backend")
     assert "PATHS=(/health)" in flask  # the default: the health check's own path
-    worker = production.named("productivity-app-setup-podfactory-sync-setup").inputs["stdin"]
+    worker = setup_of(production, "productivity-app", "podfactory-sync")
     assert "watchdog" not in worker.replace("systemctl disable --quiet --now stackyard-podfactory-sync-watchdog.timer",
                                             "")
 
 
 def test_log_files_and_pm2_logs_are_rotated_in_directories_of_the_service(production: Run) -> None:
-    mivaa = production.named("material-kai-mivaa-setup-mivaa-setup").inputs["stdin"]
+    mivaa = setup_of(production, "material-kai-mivaa", "mivaa")
     assert "cat > /etc/logrotate.d/stackyard-mivaa <<'STACKYARD_EOF'\n# Managed by stackyard" in mivaa
     assert "/var/log/mivaa/app.log {" in mivaa and "rotate 7" in mivaa
     assert "install -d -m 0750 -o svc-mivaa -g svc-mivaa /var/log/mivaa\n" in mivaa
-    flask = production.named("productivity-app-setup-flask-backend-setup").inputs["stdin"]
+    flask = setup_of(production, "productivity-app", "flask-backend")
     assert "/var/lib/stackyard/flask-backend/pm2/logs/*.log {" in flask  # PM2's own logs
-    gateway = production.named("mehko-api-setup-api-gateway-setup").inputs["stdin"]
+    gateway = setup_of(production, "mehko-api", "api-gateway")
     assert "logrotate.d" not in gateway.replace('rm -f "$ROOT/etc/logrotate.d/stackyard-api-gateway"', "")
