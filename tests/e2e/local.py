@@ -104,6 +104,44 @@ class LocalStack:
         return next(r["urn"] for r in resources if r["urn"].endswith(f"::{name}"))
 
 
+@dataclass
+class Recovery:
+    """A FastAPI instance frozen with SIGSTOP, and how the watchdog brought it back."""
+
+    color: str
+    frozen: int
+    other: int
+    seconds: float | None
+    """From the freeze to a new process answering on the frozen port; None if that did not happen."""
+    other_answers: int
+    other_checks: int
+
+
+def freeze_fastapi_instance(stack: LocalStack, timeout: float = 90) -> Recovery:
+    """Freezes the first FastAPI instance of the serving slot and waits for the watchdog to replace it,
+    checking the other instance meanwhile (each check a curl on the host)."""
+    def answers(port: int) -> bool:
+        return stack.ssh(f"curl -sf --max-time 2 http://127.0.0.1:{port}/health >/dev/null",
+                         check=False).returncode == 0
+
+    color = stack.ssh("cut -d' ' -f1 /srv/fastapi-sample/active").stdout.strip()
+    frozen, other = (9000, 9001) if color == "blue" else (10000, 10001)
+    unit = f"stackyard-fastapi-sample-{color}@{frozen}.service"
+    pid = stack.ssh(f"systemctl show -p MainPID --value {unit}").stdout.strip()
+    stack.ssh(f"kill -STOP {pid}")
+    started = time.monotonic()
+    recovery = Recovery(color, frozen, other, None, 0, 0)
+    while time.monotonic() - started < timeout:
+        recovery.other_checks += 1
+        recovery.other_answers += answers(other)
+        new_pid = stack.ssh(f"systemctl show -p MainPID --value {unit}").stdout.strip()
+        if new_pid not in (pid, "0") and answers(frozen):
+            recovery.seconds = time.monotonic() - started
+            break
+        time.sleep(0.5)
+    return recovery
+
+
 def deploy_local_stack(tmp) -> LocalStack:
     """The local stack in a throwaway project, pinned to the running host, applied once."""
     ws = Workspace(tmp, toolchain_bin(), passphrase=local_stack.LOCAL_PASSPHRASE, env={"STACKYARD_RESOLVE_REFS": "on"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from local import FIGURES, LocalStack
+from local import FIGURES, LocalStack, freeze_fastapi_instance
 
 FASTAPI_WATCHDOG = "stackyard-fastapi-sample-watchdog.service"
 FLASK_WATCHDOG = "stackyard-flask-sample-watchdog.service"
@@ -22,38 +22,20 @@ def host_now(stack: LocalStack) -> str:
     return stack.ssh("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
 
 
-def answers(stack: LocalStack, port: int) -> bool:
-    return stack.ssh(f"curl -sf --max-time 2 http://127.0.0.1:{port}/health >/dev/null", check=False).returncode == 0
-
-
 def test_a_frozen_instance_is_restarted_alone_while_the_other_keeps_serving(stack: LocalStack) -> None:
-    color = stack.ssh("cut -d' ' -f1 /srv/fastapi-sample/active").stdout.strip()
-    frozen, other = (9000, 9001) if color == "blue" else (10000, 10001)
-    unit = f"stackyard-fastapi-sample-{color}@{frozen}.service"
-    pid = stack.ssh(f"systemctl show -p MainPID --value {unit}").stdout.strip()
     since = host_now(stack)
-    stack.ssh(f"kill -STOP {pid}")
-    started = time.monotonic()
-    other_answers, other_checks = 0, 0
-    recovered = None
-    while time.monotonic() - started < 90:
-        other_checks += 1
-        other_answers += answers(stack, other)
-        new_pid = stack.ssh(f"systemctl show -p MainPID --value {unit}").stdout.strip()
-        if new_pid not in (pid, "0") and answers(stack, frozen):
-            recovered = time.monotonic() - started
-            break
-        time.sleep(0.5)
-    assert recovered is not None, journal(stack, FASTAPI_WATCHDOG, since)
+    recovery = freeze_fastapi_instance(stack)
+    frozen, other = recovery.frozen, recovery.other
+    assert recovery.seconds is not None, journal(stack, FASTAPI_WATCHDOG, since)
     deadline = time.monotonic() + 30  # the watchdog verifies the restart on its own schedule
     while f"{frozen} answers again" not in (log := journal(stack, FASTAPI_WATCHDOG, since)):
         assert time.monotonic() < deadline, log
         time.sleep(1)
-    FIGURES.append(f"watchdog: a frozen FastAPI instance answered again {recovered:.1f} s after kill -STOP "
+    FIGURES.append(f"watchdog: a frozen FastAPI instance answered again {recovery.seconds:.1f} s after kill -STOP "
                    f"(checks every 3 s, restart after 2 failures); the other instance answered "
-                   f"{other_answers}/{other_checks} checks meanwhile")
-    assert other_answers == other_checks
-    assert f"restarting instance {frozen} ({color} slot; restart 1 of at most 2 in a row)" in log
+                   f"{recovery.other_answers}/{recovery.other_checks} checks meanwhile")
+    assert recovery.other_answers == recovery.other_checks
+    assert f"restarting instance {frozen} ({recovery.color} slot; restart 1 of at most 2 in a row)" in log
     assert f"instance {frozen} answers again after the restart" in log
     assert f"restarting instance {other}" not in log
     assert stack.health("fastapi.stackyard.test")[0] == 200
