@@ -24,9 +24,9 @@ from .render.deploy import deploy_script, removal_script
 from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
 from .render.logs import log_setup, logrotate_config, logrotate_path
 from .render.preflight import PreflightPlan, preflight_script
-from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
+from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, served_hostnames, upstream_file
 from .render.units import compose_file, definition_path, env_file, pm2_ecosystem, pm2_unit, systemd_unit
-from .render.watchdog import watchdog_script, watchdog_unit_name, watchdog_units
+from .render.watchdog import watchdog_script, watchdog_units
 from .values import Resolver
 
 
@@ -73,7 +73,8 @@ class HostProvisioning(pulumi.ComponentResource):
             services=list(self.plans.values()), proxy=spec.proxy.kind if spec.proxy else None,
             tls=spec.proxy.tls if spec.proxy else "letsencrypt",
             proxy_replaces=list(spec.proxy.replaces) if spec.proxy else [],
-            static_hostnames=sorted(spec.proxy.static) if spec.proxy else [], paths=args.paths)))
+            hostnames=served_hostnames(self.plans.values(), spec.proxy.static) if spec.proxy else [],
+            paths=args.paths)))
         base = self.remote.step("base", provision.base_script(
             ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"], paths=args.paths),
             after=[preflight])
@@ -151,7 +152,7 @@ class HostProvisioning(pulumi.ComponentResource):
                           static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy),
                 upstreams, paths)
         else:
-            hostnames = [h for p in plans if p.port is not None for h in p.hostnames] + sorted(proxy.static)
+            hostnames = served_hostnames(plans, proxy.static)
             script = provision.nginx_setup_script(
                 hostnames, tls=proxy.tls, email=proxy.email,
                 site=nginx_site(plans, tls=proxy.tls, security_headers=proxy.security_headers,
@@ -271,7 +272,7 @@ def watchdog_files(plan: ServicePlan) -> dict[str, tuple[str, str]]:
 
 def watchdog_switch(plan: ServicePlan) -> str:
     """Starts the watchdog's timer after its files are written, or stops one a changed stack turned off."""
-    timer = f"{watchdog_unit_name(plan)}.timer"
+    timer = f"{plan.watchdog_unit}.timer"
     if plan.watchdog_paths:
         return f"systemctl daemon-reload\nsystemctl enable --quiet --now {timer}\n"
     return f"systemctl disable --quiet --now {timer} 2>/dev/null || true\n"

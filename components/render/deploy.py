@@ -8,6 +8,7 @@ from __future__ import annotations
 from shlex import quote
 
 from .layout import COLORS, ServicePlan
+from .logs import logrotate_path
 from .proxy import upstream_name
 from .units import definition_path
 
@@ -59,12 +60,7 @@ stop_slot() {{
 """
     if plan.runtime == "pm2":
         return f"""
-# PM2 as the service user, from its own home: run from the SSH session's directory (/root, 0700)
-# it cannot even start node.
-pm2_run() {{
-  (cd "$STATE" && runuser -u "$SERVICE_USER" -- env HOME="$STATE" PM2_HOME={quote(plan.paths.pm2_home(plan.name))} \\
-    pm2 "$@")
-}}
+{pm2_run_function(plan, state='"$STATE"', user='"$SERVICE_USER"')}
 start_slot() {{
   # The daemon runs under its systemd unit, never under this SSH session: supervised, and back at boot.
   systemctl enable --quiet {plan.unit}-pm2.service
@@ -78,14 +74,30 @@ stop_slot() {{
 }}
 """
     return f"""
-compose() {{
-  local color=$1; shift
-  docker compose --project-name "{plan.name}-$color" --project-directory "$BASE/slots/$color" \\
-    --file "$ROOT{etc}/compose.$color.yml" "$@"
-}}
+{compose_function(plan, base="$BASE", etc=f"$ROOT{etc}")}
 start_slot() {{ compose "$1" up --detach --build --remove-orphans; }}
 stop_slot() {{ compose "$1" down --timeout 30 || true; }}
 """
+
+
+def pm2_run_function(plan: ServicePlan, *, state: str, user: str) -> str:
+    """``pm2_run ARGS``: the service's own PM2 (``state``, ``user``: shell words for its home and user)."""
+    return f"""# PM2 as the service user, from its own home: run from the SSH session's directory (/root, 0700)
+# it cannot even start node.
+pm2_run() {{
+  (cd {state} && runuser -u {user} -- env HOME={state} PM2_HOME={quote(plan.paths.pm2_home(plan.name))} \\
+    pm2 "$@")
+}}"""
+
+
+def compose_function(plan: ServicePlan, *, base: str, etc: str) -> str:
+    """``compose COLOR ARGS``: docker compose on one slot's project (``base``, ``etc``: the service's
+    directory and its settings directory, as they go between double quotes: a path or a variable)."""
+    return f"""compose() {{
+  local color=$1; shift
+  docker compose --project-name "{plan.name}-$color" --project-directory "{base}/slots/$color" \\
+    --file "{etc}/compose.$color.yml" "$@"
+}}"""
 
 
 def _switch(plan: ServicePlan, proxy: str | None) -> str:
@@ -326,8 +338,8 @@ GREEN_PORTS={_array(plan.slot_ports("green"))}
 log() {{ printf '[remove %s] %s\\n' "$APP" "$*"; }}
 ports_of() {{ if [ "$1" = blue ]; then echo "${{BLUE_PORTS[*]}}"; else echo "${{GREEN_PORTS[*]}}"; fi; }}
 {_runtime(plan, proxy)}
-systemctl disable --quiet --now {plan.unit}-watchdog.timer 2>/dev/null || true
-rm -f "$ROOT/etc/logrotate.d/stackyard-{plan.name}"  # the logs themselves stay
+systemctl disable --quiet --now {plan.watchdog_unit}.timer 2>/dev/null || true
+rm -f "$ROOT{logrotate_path(plan)}"  # the logs themselves stay
 for color in blue green; do stop_slot "$color"; done
 {pm2_unit_off}{upstream}
 rm -f "$BASE/active"

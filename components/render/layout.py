@@ -100,6 +100,11 @@ class ServicePlan:
     def unit(self) -> str:
         return f"stackyard-{self.name}"
 
+    @property
+    def watchdog_unit(self) -> str:
+        """The watchdog's service and timer (``.service``, ``.timer``)."""
+        return f"{self.unit}-watchdog"
+
     def slot_ports(self, color: str) -> list[int]:
         if self.port is None:
             return []

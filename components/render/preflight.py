@@ -42,16 +42,13 @@ class PreflightPlan:
     """caddy, nginx or None."""
     tls: str = "letsencrypt"
     proxy_replaces: Sequence[str] = ()
-    static_hostnames: Sequence[str] = ()
+    hostnames: Sequence[str] = ()
+    """Every hostname the proxy serves (proxy.served_hostnames)."""
     paths: Paths = Paths()
 
     @property
     def path(self) -> str:
         return f"systems.{self.system}.hosts.{self.host}"
-
-    @property
-    def hostnames(self) -> list[str]:
-        return [h for p in self.services if p.port is not None for h in p.hostnames] + list(self.static_hostnames)
 
 
 def _ports(plan: PreflightPlan) -> list[str]:

@@ -6,7 +6,7 @@ do gracefully: open connections finish on the old workers, new ones go to the ne
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from .layout import Paths, ServicePlan
 
@@ -33,10 +33,6 @@ def nginx_size(size: str) -> str:
     return size[:-2] + size[-2].lower()
 
 
-def rate_zone(plan: ServicePlan) -> str:
-    return "stackyard_" + plan.name.replace("-", "_")
-
-
 def nginx_rate(requests: int, window: int) -> str:
     """nginx counts per second or per minute: the nearest per-minute rate, at least 1r/m."""
     if window == 1:
@@ -48,7 +44,13 @@ CADDY_MARK = "# Managed by stackyard."
 """The first line of the Caddyfile stackyard writes: how a pre-flight tells it from someone else's."""
 
 
+def served_hostnames(services: Iterable[ServicePlan], static: Iterable[str]) -> list[str]:
+    """Every hostname the proxy serves: the services' (those with a port), then the static roots'."""
+    return [h for plan in services if plan.port is not None for h in plan.hostnames] + sorted(static)
+
+
 def upstream_name(plan: ServicePlan) -> str:
+    """The service's nginx upstream, and the zone of its rate limit (nginx keeps the two apart)."""
     return "stackyard_" + plan.name.replace("-", "_")
 
 
@@ -107,7 +109,7 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
     if security_headers:
         headers = "".join(f'    add_header {name} "{value}" always;\n'
                           for name, value in headers_of(security_headers, csp).items())
-    hostnames = [h for plan in services if plan.port is not None for h in plan.hostnames] + sorted(static)
+    hostnames = served_hostnames(services, static)
     for plan in services:
         if plan.port is not None:
             out.append(f"include {paths.upstream(plan.name, 'nginx')};\n")
@@ -158,10 +160,10 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
         public = limits
         if plan.rate_limit is not None:
             requests, window = plan.rate_limit
-            out.insert(0, f"limit_req_zone $binary_remote_addr zone={rate_zone(plan)}:10m "
+            out.insert(0, f"limit_req_zone $binary_remote_addr zone={upstream_name(plan)}:10m "
                           f"rate={nginx_rate(requests, window)};\n")
             # The burst lets a client send a window's worth at once; past it, 429 until the bucket drains.
-            public += (f"        limit_req zone={rate_zone(plan)} burst={requests} nodelay;\n"
+            public += (f"        limit_req zone={upstream_name(plan)} burst={requests} nodelay;\n"
                        "        limit_req_status 429;\n")
         upstream = upstream_name(plan)
         for hostname in plan.hostnames:

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 from shlex import quote
 
+from .deploy import compose_function, pm2_run_function
 from .layout import ServicePlan
-
-
-def watchdog_unit_name(plan: ServicePlan) -> str:
-    return f"{plan.unit}-watchdog"
 
 
 def watchdog_units(plan: ServicePlan) -> dict[str, str]:
     """file name under /etc/systemd/system -> content: the oneshot service and its timer."""
-    name = watchdog_unit_name(plan)
+    name = plan.watchdog_unit
     service = "\n".join([
         "[Unit]",
         f"Description=health watchdog of {plan.name}, managed by stackyard",
@@ -56,19 +53,10 @@ def _restart(plan: ServicePlan) -> str:
         return f'restart_instance() {{ systemctl restart "{plan.unit}-$1@$3.service"; }}\n'
     if plan.runtime == "pm2":
         state = quote(plan.paths.state(plan.name))
-        return (
-            "restart_instance() {\n"
-            f"  (cd {state} && runuser -u {plan.user} -- env HOME={state} "
-            f"PM2_HOME={quote(plan.paths.pm2_home(plan.name))} pm2 restart \"{plan.name}-$1-$2\" >/dev/null)\n"
-            "}\n"
-        )
-    etc = f"{plan.paths.etc}/{plan.name}"
-    return (
-        "restart_instance() {\n"
-        f'  docker compose --project-name "{plan.name}-$1" --project-directory "{plan.paths.app(plan.name)}/slots/$1" '
-        f'--file "{etc}/compose.$1.yml" restart "{plan.name}-$2"\n'
-        "}\n"
-    )
+        return (pm2_run_function(plan, state=state, user=plan.user)
+                + f'\nrestart_instance() {{ pm2_run restart "{plan.name}-$1-$2" >/dev/null; }}\n')
+    return (compose_function(plan, base=plan.paths.app(plan.name), etc=f"{plan.paths.etc}/{plan.name}")
+            + f'\nrestart_instance() {{ compose "$1" restart "{plan.name}-$2"; }}\n')
 
 
 def _report_unit(plan: ServicePlan) -> str:
@@ -84,7 +72,7 @@ def watchdog_script(plan: ServicePlan) -> str:
     paths = " ".join(quote(p) for p in plan.watchdog_paths)
     ports = {color: " ".join(str(p) for p in plan.slot_ports(color)) for color in ("blue", "green")}
     return f"""#!/usr/bin/env bash
-# Health watchdog of {plan.name}, run by {watchdog_unit_name(plan)}.timer every {plan.watchdog_interval} s.
+# Health watchdog of {plan.name}, run by {plan.watchdog_unit}.timer every {plan.watchdog_interval} s.
 set -uo pipefail
 BASE={quote(plan.paths.app(plan.name))}
 STATE={quote(f"{plan.paths.var}/watchdog/{plan.name}")}

@@ -50,19 +50,21 @@ def s3() -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def objects(endpoint: str) -> int:
+def s3_client(endpoint: str):
+    """A client of the test's S3 server (moto takes any keys)."""
     import boto3
 
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x",
-                          region_name="us-east-1")
-    return sum(page.get("KeyCount", 0) for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET))
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x",
+                        region_name="us-east-1")
+
+
+def objects(endpoint: str) -> int:
+    pages = s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    return sum(page.get("KeyCount", 0) for page in pages)
 
 
 def bucket(endpoint: str) -> Iterator[tuple[str, bytes]]:
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="x", aws_secret_access_key="x",
-                          region_name="us-east-1")
+    client = s3_client(endpoint)
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
         for item in page.get("Contents", []):
             yield item["Key"], client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
