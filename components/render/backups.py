@@ -84,7 +84,9 @@ umask 077
 directory={quote(directory)}
 install -d -m 0700 "$directory"
 exec 9>"$directory/.lock"
-if ! flock --nonblock 9; then echo "a backup is running already" >&2; exit 0; fi
+# One run at a time. A run asked for while another is on waits for it, so that it backs up what is
+# there now (a run that skipped would leave an older dump as the newest).
+if ! flock --wait 1800 9; then echo "another backup has held the lock for 30 minutes; none made" >&2; exit 1; fi
 # What a run that died left half-written is of no use: it goes.
 find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*.partial' -exec rm -rf {{}} +
 final="$directory/$(date -u +%Y%m%dT%H%M%SZ)"
