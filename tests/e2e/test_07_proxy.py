@@ -146,15 +146,19 @@ def test_caddy_sends_the_same_headers_and_enforces_the_body_limit(stack: LocalSt
         assert headers["cache-control"] == IMMUTABLE
         codes = {}
         for megabytes in (20, 60):
-            codes[megabytes] = stack.ssh(
+            sent = stack.ssh(
                 f"truncate -s {megabytes}M {root}/body && "
                 + curl.format(host="flask.stackyard.test", path="/upload").replace(
-                    "curl -sS", f"curl -sS --http1.1 -o /dev/null -w '%{{http_code}}' --data-binary @{root}/body")
-            ).stdout
+                    "curl -sS", f"curl -sS --http1.1 -o /dev/null -w '%{{http_code}}' --data-binary @{root}/body"),
+                check=False)
+            # curl 55/56: Caddy closed the connection while the body was still being sent.
+            codes[megabytes] = "reset" if sent.returncode in (55, 56) else sent.stdout
+            assert sent.returncode in (0, 55, 56), sent.stderr
         FIGURES.append(f"caddy {stack.ssh('caddy version').stdout.split()[0]} body limit 50MB: 20 MB answered "
                        f"{codes[20]}, 60 MB answered {codes[60]}")
         # Over the limit the body never reaches the app. Caddy 2.6 (Ubuntu 24.04's, and this machine's)
-        # answers 502 then, as its proxy fails to read the cut body; later versions answer 413.
-        assert codes[20] == "200" and codes[60] in ("413", "502"), codes
+        # answers 502 then, as its proxy fails to read the cut body, or resets the connection before
+        # curl has sent it all; later versions answer 413.
+        assert codes[20] == "200" and codes[60] in ("413", "502", "reset"), codes
     finally:
         stack.ssh("systemctl stop stackyard-caddy-e2e; rm -rf /tmp/caddy-e2e /usr/local/bin/caddy", check=False)
