@@ -21,6 +21,7 @@ from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
 from .render.backups import BACKUP, RESTORE, Offsite, backup_cron, backup_script, restore_script
 from .render.deploy import deploy_script, removal_script
+from .render.docker import DockerPlan, extra_hosts, install_script, network_script
 from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
 from .render.logs import log_setup, logrotate_config, logrotate_path
 from .render.preflight import PreflightPlan, preflight_script
@@ -81,8 +82,16 @@ class HostProvisioning(pulumi.ComponentResource):
         languages = {s.language for s in args.services.values()}
         runtimes = {s.runtime for s in args.services.values()}
         ready = [base]
+        self.docker = DockerPlan(packages=spec.docker.packages, subnet=spec.docker.subnet)
+        self.composed = "compose" in runtimes
+        docker_steps = ""
+        if self.composed:
+            docker_steps = install_script(self.docker) + network_script(
+                self.docker, ports=[p.port for p in self.plans.values() if p.port is not None],
+                proxy=spec.proxy.kind if spec.proxy else None, ufw=spec.ufw)
         if languages - {"other"} or runtimes:
-            ready = [self.remote.step("runtimes", provision.runtime_script(languages, runtimes), after=[base])]
+            ready = [self.remote.step("runtimes", provision.runtime_script(languages, runtimes, docker_steps),
+                                      after=[base])]
 
         self.passwords: dict[str, pulumi.Output[str]] = {}
         if spec.accessories:
@@ -146,17 +155,21 @@ class HostProvisioning(pulumi.ComponentResource):
         paths = self.args.paths
         upstreams = {paths.upstream(p.name, proxy.kind): upstream_file(p, proxy.kind)
                      for p in plans if p.port is not None}
+        # Containers call the host's services by name at the network's address (render/docker.py).
+        containers = self.docker.gateway if self.composed else None
         if proxy.kind == "caddy":
             script = provision.caddy_setup_script(
                 caddyfile(plans, email=proxy.email, tls=proxy.tls, security_headers=proxy.security_headers,
-                          static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy),
+                          static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy,
+                          containers=containers),
                 upstreams, paths)
         else:
             hostnames = served_hostnames(plans, proxy.static)
             script = provision.nginx_setup_script(
                 hostnames, tls=proxy.tls, email=proxy.email,
                 site=nginx_site(plans, tls=proxy.tls, security_headers=proxy.security_headers,
-                                static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy),
+                                static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy,
+                                containers=containers),
                 bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams,
                 replaces=list(proxy.replaces), paths=paths)
         return self.remote.step("proxy", script, after=after)
@@ -194,18 +207,25 @@ class HostProvisioning(pulumi.ComponentResource):
         paths = self.args.paths
         host = self.args.host_name
         env = {key: resolver.resolve(value, host=host) for key, value in service.env.items()}
-        env_text = pulumi.Output.all(**env).apply(lambda values: env_file(values)) if env else env_file({})
+        compose = plan.runtime == "compose"
+        env_text = (pulumi.Output.all(**env).apply(lambda values: env_file(values, compose=compose)) if env
+                    else env_file({}))
         # systemd reads the env file as root before dropping privileges; PM2 loads it as the service user
         # (the ecosystem file reads it), so there its group may read it. Nobody else ever can.
         readers = {"group": plan.user, "mode": "0640"} if plan.runtime == "pm2" else {}
+        # A container's secret files: root's, read through the service's group, which its containers
+        # get whatever USER their image runs as (units.compose_file).
+        file_readers = ({"group": plan.user, "mode": "0640"} if plan.runtime == "compose"
+                        else {"owner": plan.user})
         secrets = [self.remote.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after, **readers)]
         file_values = []
         for relative, value in sorted(service.files.items()):
             file_values.append(resolver.resolve(value, host=host))
             secrets.append(self.remote.write_secret(f"{name}-file-{digest(relative)[:8]}",
                                                     paths.secret_file(name, relative), file_values[-1],
-                                                    owner=plan.user, after=after))
-        definitions = service_definitions(plan, service, paths)
+                                                    after=after, **file_readers))
+        hosts = extra_hosts(list(self.plans.values()), self.docker) if self.composed else []
+        definitions = service_definitions(plan, service, paths, hosts=hosts)
         rotation = logrotate_config(plan)
         logs = {logrotate_path(plan): (rotation, "0644")} if rotation else {}
         install = provision.install_files({**definitions, **watchdog_files(plan), **logs,
@@ -246,8 +266,9 @@ def serving_commit(output: str | None) -> str | None:
     return found[-1] if found else None
 
 
-def service_definitions(plan: ServicePlan, service: Service, paths: Paths) -> dict[str, tuple[str, str]]:
-    """path -> (content, mode) of the process definitions of both slots."""
+def service_definitions(plan: ServicePlan, service: Service, paths: Paths,
+                        hosts: Sequence[str] = ()) -> dict[str, tuple[str, str]]:
+    """path -> (content, mode) of the process definitions of both slots (``hosts``: compose's extra_hosts)."""
     out: dict[str, tuple[str, str]] = {}
     if plan.runtime == "pm2":
         out[f"{paths.systemd}/{plan.unit}-pm2.service"] = (pm2_unit(plan), "0644")
@@ -257,7 +278,7 @@ def service_definitions(plan: ServicePlan, service: Service, paths: Paths) -> di
         elif plan.runtime == "pm2":
             content = pm2_ecosystem(plan, color)
         else:
-            content = compose_file(plan, color, mounts=sorted(service.files))
+            content = compose_file(plan, color, mounts=sorted(service.files), hosts=hosts)
         out[definition_path(plan, color)] = (content, "0644")
     return out
 

@@ -40,10 +40,11 @@ def test_secrets_reach_hosts_only_on_stdin_of_unlogged_commands(production: Run)
             assert SECRET_SIG in wire["stdin"], reg.name
             assert wire["logging"] == "none", reg.name
             assert "umask 077" in wire["create"], reg.name
-            # PM2 loads its env file as the service user: readable by that user's group, by nobody else
-            pm2 = reg.name.endswith(("flask-backend-env", "podfactory-sync-env"))
-            assert ("chmod 0640" if pm2 else "chmod 0600") in wire["create"], reg.name
-            if pm2:
+            # PM2 loads its env file as the service user, and containers read their secret files through
+            # the service's group: readable by that group, by nobody else
+            grouped = reg.name.endswith(("flask-backend-env", "podfactory-sync-env")) or "-file-" in reg.name
+            assert ("chmod 0640" if grouped else "chmod 0600") in wire["create"], reg.name
+            if grouped:
                 assert "chown root:svc-" in wire["create"], reg.name
     # the env files of the 4 services with secrets, the 2 taken-over servers' passwords, the Firebase key
     # file, the off-site backups' restic password and S3 keys
@@ -187,6 +188,27 @@ def test_only_created_hosts_key_their_steps_on_the_server(production: Run) -> No
         reg.wire) for reg in production.of_type(COMMAND))
 
 
+def test_containers_reach_the_hosts_services_by_name_through_the_proxy(production: Run) -> None:
+    """Seed 000's gateway calls ai-server and fastapi-worker: each name leads to the network's address,
+    where Caddy serves their stable ports (and the firewall lets only the containers' bridge in)."""
+    runtimes = production.named("mehko-api-setup-runtimes").inputs["stdin"]
+    assert "--subnet 172.30.255.0/24 --gateway 172.30.255.1" in runtimes
+    assert "--opt com.docker.network.bridge.name=stackyard0 stackyard" in runtimes
+    for port in (3000, 3001, 8000):
+        assert f"ufw allow in on stackyard0 to 172.30.255.1 port {port} proto tcp" in runtimes
+    assert "/etc/systemd/system/caddy.service.d/stackyard-docker.conf" in runtimes
+    caddy = production.named("mehko-api-setup-proxy").inputs["stdin"]
+    for port in (3000, 3001, 8000):
+        assert f"http://:{port} {{\n\tbind 127.0.0.1 172.30.255.1\n" in caddy
+    setup = production.named("mehko-api-setup-api-gateway-setup").inputs["stdin"]
+    for name in ("ai-server", "api-gateway", "fastapi-worker"):
+        assert f"- {name}:172.30.255.1\n" in setup
+    assert "context: server/gateway" in setup
+    # No other host gets Docker, its network or the extra listeners.
+    nginx = production.named("material-kai-mivaa-setup-proxy").inputs["stdin"]
+    assert "172.30.255.1" not in nginx
+
+
 def test_compose_services_mount_the_secret_file_read_only(production: Run) -> None:
     setup = production.named("mehko-api-setup-fastapi-worker-setup").inputs["stdin"]
     mount = ("/etc/stackyard/fastapi-worker/files/app/config/serviceAccountKey.json"
@@ -194,7 +216,7 @@ def test_compose_services_mount_the_secret_file_read_only(production: Run) -> No
     assert mount in setup
     key = production.named(next(r.name for r in production.of_type(COMMAND) if "fastapi-worker-file" in r.name))
     assert key.inputs["stdin"] == f"{CANARY}-firebaseServiceAccountJson"
-    assert "chown svc-fastapi-worker:" in key.inputs["create"]
+    assert "chown root:svc-fastapi-worker" in key.inputs["create"] and "chmod 0640" in key.inputs["create"]
 
 
 def test_the_preflight_runs_before_any_change_on_every_provisioned_host(production: Run) -> None:

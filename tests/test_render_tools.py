@@ -20,6 +20,7 @@ from render_samples import seed_plans
 from components.render import provision
 from components.render.backups import Offsite, backup_script, restore_script
 from components.render.deploy import deploy_script, removal_script
+from components.render.docker import DockerPlan, extra_hosts, install_script, network_script
 from components.render.layout import COLORS, Paths
 from components.render.logs import logrotate_config
 from components.render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
@@ -59,7 +60,11 @@ def all_scripts() -> dict[str, str]:
     scripts["deploy-no-proxy"] = deploy_script(plans["systemd"][0], None)
     scripts["base-deploy-user"] = provision.base_script(ssh_port=22, ufw=True, login_user="deploy")
     scripts["base-root"] = provision.base_script(ssh_port=2222, ufw=False, login_user="root")
-    scripts["runtimes-all"] = provision.runtime_script({"python", "node"}, {"systemd", "pm2", "compose"})
+    for packages in ("distribution", "docker"):
+        docker = DockerPlan(packages=packages)
+        scripts[f"runtimes-all-{packages}"] = provision.runtime_script(
+            {"python", "node"}, {"systemd", "pm2", "compose"},
+            install_script(docker) + network_script(docker, ports=[3000, 3001], proxy="caddy", ufw=True))
     scripts["runtimes-python"] = provision.runtime_script({"python"}, {"systemd"})
     accessories = {"mysql": {"database": "productivity", "user": "productivity"}, "redis": {},
                    "postgresql": {"database": "app", "user": "app"}}
@@ -274,21 +279,44 @@ def test_systemd_analyze_rejects_a_broken_unit(tmp_path: Path) -> None:
 @pytest.mark.skipif(compose_command() is None, reason="docker compose plugin missing (`make deps` builds it)")
 @pytest.mark.parametrize("color", COLORS)
 def test_compose_files_pass_docker_compose_config(tmp_path: Path, color: str) -> None:
-    env_path = tmp_path / "app.env"
-    env_path.write_text(env_file({"OPENAI_API_KEY": "sk-test"}))
-    for plan in seed_plans(Paths(etc=str(tmp_path)))["compose"]:
-        (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-        (tmp_path / f"{plan.name}.env").write_text(env_file({"A": "b"}))
+    plans = seed_plans(Paths(etc=str(tmp_path)))["compose"]
+    hosts = extra_hosts(plans, DockerPlan())
+    env = {**os.environ, "STACKYARD_SERVICE_GID": "997"}
+    for plan in plans:
+        context = tmp_path / plan.build_context
+        context.mkdir(parents=True, exist_ok=True)
+        (context / plan.dockerfile).write_text("FROM scratch\n")
+        # A secret with a $ in it reaches the container as it is: compose must not interpolate it.
+        Path(plan.paths.env_file(plan.name)).write_text(env_file({"A": "b", "TOKEN": "p$ss${HOME}w'o\"rd"},
+                                                                 compose=True))
         path = tmp_path / f"{plan.name}.{color}.yml"
-        path.write_text(compose_file(plan, color))
+        path.write_text(compose_file(plan, color, mounts=["/run/secrets/key.json"], hosts=hosts))
         result = subprocess.run([*compose_command(), "--project-directory", str(tmp_path), "--file", str(path),
-                                 "config", "--format", "json"], capture_output=True, text=True)
+                                 "config", "--format", "json"], capture_output=True, text=True, env=env)
         assert result.returncode == 0, result.stderr
         config = json.loads(result.stdout)
-        (service,) = config["services"].values()
-        published = service["ports"][0]
-        assert published["host_ip"] == "127.0.0.1"
-        assert int(published["published"]) == plan.slot_ports(color)[0]
+        assert config["networks"]["stackyard"]["external"] is True
+        for i, (name, service) in enumerate(sorted(config["services"].items())):
+            assert name == f"{plan.name}-{i}"
+            published = service["ports"][0]
+            assert published["host_ip"] == "127.0.0.1"
+            assert int(published["published"]) == plan.slot_ports(color)[i]
+            assert service["build"]["context"] == str(context)
+            # `config` prints a literal $ as $$ (so that its output reads back the same): not expanded.
+            assert service["environment"]["TOKEN"] == "p$$ss$${HOME}w'o\"rd"
+            assert service["environment"]["PORT"] == str(plan.port)
+            assert service["group_add"] == ["997"]
+            assert service["volumes"][0]["read_only"] is True
+            assert set(service["networks"]) == {"stackyard"}
+            assert sorted(service["extra_hosts"]) == sorted(
+                f"{p.name}=172.30.255.1" for p in plans)  # compose prints name=address
+            probe = service["healthcheck"]["test"]
+            assert probe[0] == "CMD-SHELL" and f"http://127.0.0.1:{plan.port}{plan.health_path}" in probe[1]
+    # Without the deploy's group the file is refused, rather than mounting secrets nobody can read.
+    env.pop("STACKYARD_SERVICE_GID")
+    result = subprocess.run([*compose_command(), "--project-directory", str(tmp_path), "--file", str(path),
+                             "config"], capture_output=True, text=True, env=env)
+    assert result.returncode != 0 and "set by the deploy script" in result.stderr
 
 
 @tool("node", "nodejs")

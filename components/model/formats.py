@@ -126,6 +126,13 @@ def absolute_path(value: str) -> str | None:
     return None
 
 
+def relative_path(value: str) -> str | None:
+    """A path inside a repository: relative, never above it."""
+    if not re.match(r"^[A-Za-z0-9._@+-][A-Za-z0-9._/@+-]*$", value) or ".." in value.split("/"):
+        return f"'{value}' is not a path inside the repository (relative, no '..'; letters, digits and ._/@+- only)"
+    return None
+
+
 def process_name(value: str) -> str | None:
     """PM2 process and systemd unit names as scripts on the host name them."""
     if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9._@:-]{0,99}$", value):

@@ -7,6 +7,8 @@ pass reports every problem.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -389,6 +391,7 @@ class Rules:
             self.check_watchdog(spath, service)
             self.check_limits(spath, service, host)
             self.check_logs(spath, service)
+            self.check_compose(spath, service, system)
             for key, value in (service.env or {}).items():
                 if formats.env_key(key):
                     self.fail(f"{spath}.env.{key}", formats.env_key(key))
@@ -409,6 +412,7 @@ class Rules:
                 self.fail(f"{path}.hosts.{hname}.access.privateKey",
                           "required: stackyard provisions this host over SSH and needs the key it logs in with "
                           "(or set provision: false)")
+            self.check_docker(f"{path}.hosts.{hname}", hname, host, system)
             if host.backups is not None and len(host.backups.schedule.split()) != 5:
                 self.fail(f"{path}.hosts.{hname}.backups.schedule", "a cron schedule has five fields")
             if host.backups is not None and host.backups.keep < 1:
@@ -465,6 +469,43 @@ class Rules:
             if service.runtime == "compose":
                 self.fail(f"{spath}.logs.files[{i}]", "a container's files are not on the host; compose logs go "
                                                       "to Docker's log driver")
+
+    def check_compose(self, spath: str, service: Service, system: System) -> None:
+        """Settings that only containers have, and loopback URLs that inside a container lead nowhere."""
+        if service.runtime != "compose":
+            for key, given in (("build", service.build), ("containerPort", service.container_port),
+                               ("health.command", service.health.command if service.health else None)):
+                if given is not None:
+                    self.fail(f"{spath}.{key}", "only compose services have it")
+            return
+        ports = {s.port: name for name, s in (system.services or {}).items()
+                 if s is not None and s.host == service.host and s.port is not None}
+        for key, value in (service.env or {}).items():
+            if not isinstance(value, str):
+                continue
+            found = re.search(r"://(127\.0\.0\.1|localhost|\[::1\])(?::(\d+))?", value)
+            if found is None:
+                continue
+            target = ports.get(int(found.group(2))) if found.group(2) else None
+            use = f"http://{target}:{found.group(2)}" if target else "http://<service>:<port>"
+            self.fail(f"{spath}.env.{key}", f"inside a container {found.group(1)} is the container itself: use "
+                                            f"{use} (every service of the host is reachable from its containers "
+                                            "by name, on its port)")
+
+    def check_docker(self, hpath: str, hname: str, host, system: System) -> None:
+        docker = host.docker
+        if docker is None:
+            return
+        if docker.subnet is not None and not formats.cidr(docker.subnet):
+            network = ipaddress.ip_network(docker.subnet)
+            if network.version != 4 or not 16 <= network.prefixlen <= 28 or network.is_loopback:
+                self.fail(f"{hpath}.docker.subnet", "an IPv4 subnet from /16 to /28, not loopback")
+        composed = any(s is not None and s.host == hname and s.runtime == "compose"
+                       for s in (system.services or {}).values())
+        image = getattr(host, "image", None) or ""
+        if composed and docker.packages == "distribution" and image.startswith("debian-12"):
+            self.fail(f"{hpath}.docker.packages", "Debian 12's archive has no Compose v2 package: set "
+                                                  "docker.packages: docker (Docker's apt repository)")
 
     def check_limits(self, spath: str, service: Service, host) -> None:
         limits = service.limits

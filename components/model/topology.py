@@ -141,6 +141,21 @@ class Backups:
     offsite: Offsite | None = spec("encrypted copies in S3-compatible object storage (restic)", default=None)
 
 
+@dataclass(frozen=True)
+class Docker:
+    """Docker Engine and its Compose plugin, on hosts that run compose services, and the network their
+    containers share. Containers reach every service of the host at `http://<service>:<port>`: the
+    proxy serves its stable port on the network's first address, whichever slot is live."""
+
+    packages: Literal["distribution", "docker"] = spec(
+        "distribution: docker.io and the distribution's Compose v2 package (Ubuntu 24.04; Debian 12 has "
+        "none: use docker, or install the plugin yourself); docker: Docker's apt repository (docker-ce, "
+        "docker-compose-plugin) for Debian and Ubuntu. A Docker already installed is used as it is",
+        default="distribution")
+    subnet: str = spec("IPv4 subnet of the containers' network (bridge stackyard0); pick one the host's "
+                       "own networks do not use", default="172.30.255.0/24", check=formats.cidr)
+
+
 @dataclass(frozen=True, kw_only=True)
 class HostSetup:
     """What stackyard installs on any host it provisions over SSH."""
@@ -150,6 +165,7 @@ class HostSetup:
     accessories: dict[Literal["mysql", "redis", "postgresql"], Accessory] = spec(
         "databases and caches on the host, bound to loopback", default={})
     backups: Backups | None = spec("cron dumps with retention", default=None)
+    docker: Docker = spec("Docker and the containers' network (hosts with compose services)", default=Docker())
     provision: bool = spec("provision the host over SSH (packages, sshd hardening, ufw, runtimes)", default=True)
 
 
@@ -391,6 +407,16 @@ class Source:
 
 
 @dataclass(frozen=True)
+class ImageBuild:
+    """compose: where in the repository the service's image is built from."""
+
+    context: str = spec("build context: a directory of the repository, e.g. services/ai-server",
+                        default=".", check=formats.relative_path)
+    dockerfile: str = spec("Dockerfile, relative to the context", default="Dockerfile",
+                           check=formats.relative_path)
+
+
+@dataclass(frozen=True)
 class Health:
     """How a new release proves it is up before it takes traffic."""
 
@@ -398,6 +424,9 @@ class Health:
     interval: int = spec("seconds between tries", default=2)
     timeout: int = spec("seconds one try may take", default=5)
     retries: int = spec("tries before the deploy gives up and keeps the old release", default=15)
+    command: str | None = spec(
+        "compose: the command Docker runs in the container as its health check (default: a GET of path "
+        "with whichever of curl, wget, python3 or node the image has)", default=None)
 
 
 @dataclass(frozen=True)
@@ -484,6 +513,8 @@ class Service:
                             default=None, check=formats.port)
     container_port: int | None = spec("compose: port the container listens on (default: port)", default=None,
                                       check=formats.port)
+    build: ImageBuild | None = spec("compose: the image's build context and Dockerfile (default: the "
+                                    "repository's root and its Dockerfile)", default=None)
     instances: int = spec("instances behind the proxy's upstream", default=1)
     env: dict[str, Value] = spec("environment; secrets reach the host only as a 0600 file", default={})
     files: dict[str, Value] = spec("files for the service, mode 0600: copied into every release (path relative "

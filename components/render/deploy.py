@@ -73,9 +73,11 @@ stop_slot() {{
   pm2_run save --force >/dev/null
 }}
 """
+    wait = plan.health_interval * plan.health_retries + plan.health_timeout + 60
     return f"""
 {compose_function(plan, base="$BASE", etc=f"$ROOT{etc}")}
-start_slot() {{ compose "$1" up --detach --build --remove-orphans; }}
+# --wait: until every container is running and Docker's own health check passes.
+start_slot() {{ compose "$1" up --detach --build --remove-orphans --wait --wait-timeout {wait}; }}
 stop_slot() {{ compose "$1" down --timeout 30 || true; }}
 """
 
@@ -95,7 +97,9 @@ def compose_function(plan: ServicePlan, *, base: str, etc: str) -> str:
     directory and its settings directory, as they go between double quotes: a path or a variable)."""
     return f"""compose() {{
   local color=$1; shift
-  docker compose --project-name "{plan.name}-$color" --project-directory "{base}/slots/$color" \\
+  # The service's group, which its containers get: it reads their mounted secret files.
+  STACKYARD_SERVICE_GID=$(id -g {plan.user}) docker compose --project-name "{plan.name}-$color" \\
+    --project-directory "{base}/slots/$color" \\
     --file "{etc}/compose.$color.yml" "$@"
 }}"""
 
@@ -283,7 +287,11 @@ if [ "$active" = blue ]; then next=green; fi
 ln -sfn "$release" "$BASE/slots/$next"
 {'' if plan.port is not None else 'retire_legacy  # a worker: two must never run at once'}
 log "starting $sha in the $next slot"
-start_slot "$next"
+if ! start_slot "$next"; then
+  stop_slot "$next"
+  log "deploy of $sha failed: its $next slot did not start; the $active slot keeps serving ${{active_sha}}"
+  exit 1
+fi
 
 if [ -n "$HEALTH_PATH" ]; then
   for port in $(ports_of "$next"); do

@@ -62,6 +62,12 @@ class ServicePlan:
     install: tuple[str, ...] = ()
     port: int | None = None
     container_port: int | None = None
+    build_context: str = "."
+    """compose: the image's build context, relative to the release."""
+    dockerfile: str = "Dockerfile"
+    """compose: relative to the build context."""
+    health_command: str | None = None
+    """compose: Docker's health check command in the container (None: an HTTP GET of health_path)."""
     instances: int = 1
     env_keys: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
@@ -128,6 +134,8 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         install=tuple(service.install),
         port=service.port,
         container_port=service.container_port,
+        **build_of(service.build),
+        health_command=health.command if health else None,
         instances=service.instances,
         env_keys=tuple(sorted(service.env)),
         files=tuple(sorted(service.files)),
@@ -143,6 +151,13 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         keep_releases=service.keep_releases,
         paths=paths,
     )
+
+
+def build_of(build) -> dict:
+    """The ServicePlan fields of a model ImageBuild (compose)."""
+    if build is None:
+        return {}
+    return {"build_context": build.context, "dockerfile": build.dockerfile}
 
 
 def legacy_of(replaces) -> dict:

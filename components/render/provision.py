@@ -86,8 +86,9 @@ EOF
 """
 
 
-def runtime_script(languages: set[str], runtimes: set[str]) -> str:
-    """uv for Python services, Node with PM2, Docker with the Compose plugin: only what is used."""
+def runtime_script(languages: set[str], runtimes: set[str], docker: str = "") -> str:
+    """uv for Python services, Node with PM2, Docker with the Compose plugin (``docker``: its steps,
+    components/render/docker.py): only what is used."""
     steps = []
     if "python" in languages or "systemd" in runtimes:
         steps.append(f"""apt_install python3 python3-venv
@@ -104,11 +105,9 @@ fi""")
   npm install --global --no-audit --no-fund 'pm2@{PM2_VERSION}'
 fi""")
     if "compose" in runtimes:
-        steps.append("""apt_install docker.io
-if ! docker compose version >/dev/null 2>&1; then
-  apt_install docker-compose-v2 || apt_install docker-compose-plugin
-fi
-systemctl enable --now docker""")
+        if not docker:
+            raise ValueError("compose services need the host's Docker steps")
+        steps.append(docker.rstrip("\n"))
     return HEADER + APT + "\n" + "\n".join(steps) + "\n"
 
 

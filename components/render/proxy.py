@@ -66,9 +66,11 @@ def upstream_file(plan: ServicePlan, proxy: str, color: str = "blue") -> str:
 
 
 def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, security_headers: bool,
-              static: dict[str, str], paths: Paths = Paths(), csp: str | None = None) -> str:
+              static: dict[str, str], paths: Paths = Paths(), csp: str | None = None,
+              containers: str | None = None) -> str:
     """Caddy gets and renews certificates itself; ``tls: internal`` uses its local CA instead. Caddy
-    waits for an upstream's answer without a limit, so a service's readTimeout needs nothing here."""
+    waits for an upstream's answer without a limit, so a service's readTimeout needs nothing here.
+    ``containers``: the containers' network address, where the stable ports are served too."""
     lines = [CADDY_MARK, "{"]
     if email:
         lines.append(f"\temail {email}")
@@ -89,8 +91,10 @@ def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, s
             if security_headers:
                 lines.append("\timport security_headers")
             lines += [*body, f"\timport {include}", "}", ""]
-        # Other services reach this one on its stable port, whatever slot is serving.
-        lines += [f"http://127.0.0.1:{plan.port} {{", "\tbind 127.0.0.1", *body, f"\timport {include}", "}", ""]
+        # Other services reach this one on its stable port, whatever slot is serving, whatever name they
+        # call it by (127.0.0.1, localhost; containers: the service's name).
+        binds = " ".join(["127.0.0.1", *([containers] if containers else [])])
+        lines += [f"http://:{plan.port} {{", f"\tbind {binds}", *body, f"\timport {include}", "}", ""]
     for hostname, root in sorted(static.items()):
         lines.append(f"{hostname} {{")
         if security_headers:
@@ -101,9 +105,11 @@ def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, s
 
 
 def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: bool,
-               static: dict[str, str], paths: Paths = Paths(), csp: str | None = None) -> str:
+               static: dict[str, str], paths: Paths = Paths(), csp: str | None = None,
+               containers: str | None = None) -> str:
     """Certificates come from certbot (webroot) or, for ``tls: internal``, a self-signed one made on
-    the host; both at ``<certs>/<hostname>/fullchain.pem`` (the full chain: seed 003's broken TLS)."""
+    the host; both at ``<certs>/<hostname>/fullchain.pem`` (the full chain: seed 003's broken TLS).
+    ``containers``: the containers' network address, where the stable ports are served too."""
     out: list[str] = []
     headers = ""
     if security_headers:
@@ -168,9 +174,10 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
         upstream = upstream_name(plan)
         for hostname in plan.hostnames:
             out.append(tls_server(hostname, proxy_location.format(upstream=upstream, limits=public)))
-        # Other services call it on loopback: one address, so not rate-limited.
-        out.append("server {\n" f"    listen 127.0.0.1:{plan.port};\n"
-                   + proxy_location.format(upstream=upstream, limits=limits) + "}\n")
+        # Other services call it on loopback (containers: on their network's address): not rate-limited.
+        listens = "".join(f"    listen {address}:{plan.port};\n"
+                          for address in ["127.0.0.1", *([containers] if containers else [])])
+        out.append("server {\n" + listens + proxy_location.format(upstream=upstream, limits=limits) + "}\n")
     for hostname, root in sorted(static.items()):
         # add_header in a location replaces the server's, so the assets location repeats them.
         assets = (f'        add_header Cache-Control "{IMMUTABLE}" always;\n'

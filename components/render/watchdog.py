@@ -56,7 +56,9 @@ def _restart(plan: ServicePlan) -> str:
         return (pm2_run_function(plan, state=state, user=plan.user)
                 + f'\nrestart_instance() {{ pm2_run restart "{plan.name}-$1-$2" >/dev/null; }}\n')
     return (compose_function(plan, base=plan.paths.app(plan.name), etc=f"{plan.paths.etc}/{plan.name}")
-            + f'\nrestart_instance() {{ compose "$1" restart "{plan.name}-$2"; }}\n')
+            # A hung process ignores the SIGTERM of a stop, and Docker, unlike systemd, sends no SIGCONT
+            # after it: wait 10 s for it, not the 30 s grace period of a deploy's stop.
+            + f'\nrestart_instance() {{ compose "$1" restart --timeout 10 "{plan.name}-$2"; }}\n')
 
 
 def _report_unit(plan: ServicePlan) -> str:
