@@ -267,8 +267,14 @@ LAUNCHER = """#!/bin/bash
 for cgroup in {cgroups}; do echo $$ > "$cgroup/cgroup.procs"; done
 child=
 trap '[ -n "$child" ] && kill -TERM "$child"; wait "$child"; exit 0' TERM INT
+# Docker runs in the container too (compose services): it needs the unified cgroup hierarchy (runc
+# cannot create its cgroups in a hybrid one, which nspawn mounts read-only), and two kinds of system
+# call nspawn's default filter refuses: the keyring calls runc makes for each container's session
+# key, and bpf, with which runc sets a container's device rules in cgroup v2.
+export SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1
 while :; do
   systemd-nspawn --boot --directory={disk} --machine={name} --network-namespace-path=/run/netns/{name} \\
+    --system-call-filter='@keyring bpf' \\
     --private-network --keep-unit --register=no --resolv-conf=copy-host --console=read-only &
   child=$!
   wait "$child"

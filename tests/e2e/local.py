@@ -77,7 +77,7 @@ class LocalStack:
         main moves to it only if ``branch`` says so, so `ref: main` stays the first release otherwise."""
         tree = make_tmp("stackyard-example-") / example
         shutil.copytree(ROOT / "examples" / example, tree)
-        main = tree / ("app/main.py" if example == "fastapi-sample" else "backend/app.py")
+        main = tree / {"fastapi-sample": "app/main.py"}.get(example, "backend/app.py")
         text = main.read_text().replace('VERSION = "1"', f'VERSION = "{version}"')
         if health != "ok":
             text = text.replace('return {"status": "ok", "version": VERSION, "instance": os.environ.get("PORT")}',
