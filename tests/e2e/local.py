@@ -142,12 +142,29 @@ def freeze_fastapi_instance(stack: LocalStack, timeout: float = 90) -> Recovery:
     return recovery
 
 
-def deploy_local_stack(tmp) -> LocalStack:
-    """The local stack in a throwaway project, pinned to the running host, applied once."""
+def local_project(tmp, secrets: dict[str, str] | None = None) -> LocalStack:
+    """The local stack in a throwaway project at ``tmp``, pinned to the running host, not applied yet;
+    ``secrets``: stack secrets to add to the host's SSH key."""
     ws = Workspace(tmp, toolchain_bin(), passphrase=local_stack.LOCAL_PASSPHRASE, env={"STACKYARD_RESOLVE_REFS": "on"})
     ws.init("local", copy_from=ROOT / "Pulumi.local.yaml",
-            secrets={"localSshKey": local_host.PATHS.key.read_text()})
+            secrets={"localSshKey": local_host.PATHS.key.read_text(), **(secrets or {})})
     ws.run("config", "set", "--path", "--stack", "local", HOST_KEY_PATH, local_host.host_key())
-    deployed = LocalStack(ws)
+    return LocalStack(ws)
+
+
+def deploy_local_stack(tmp) -> LocalStack:
+    """The local stack in a throwaway project, pinned to the running host, applied once."""
+    deployed = local_project(tmp)
     deployed.first = deployed.up()
     return deployed
+
+
+def reboot(stack: LocalStack) -> float:
+    """Reboots the host and waits for SSH; the seconds that took. Fails unless it did boot again."""
+    before = stack.ssh("cat /proc/sys/kernel/random/boot_id").stdout.strip()
+    started = time.monotonic()
+    stack.ssh("systemctl reboot", check=False)
+    time.sleep(2)
+    local_host.wait_for_ssh()
+    assert stack.ssh("cat /proc/sys/kernel/random/boot_id").stdout.strip() != before  # it did reboot
+    return time.monotonic() - started

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 import pytest
 
 from load import Load
-from local import FIGURES, HOST_KEY_PATH, LocalStack, local_host, local_stack
-from workspace import ROOT, Workspace, make_tmp, toolchain_bin
+from local import FIGURES, LocalStack, local_host, local_project
+from workspace import make_tmp
 
 HOSTNAME = "flask.stackyard.test"
 MYSQL_PASSWORD = "legacy-mysql-Pw-1f93"
@@ -97,13 +97,7 @@ def legacy(host) -> Iterator[LocalStack]:
     local_host.down()
     local_host.up(fresh=True)
     tmp = make_tmp("stackyard-e2e-cutover-")
-    ws = Workspace(tmp, toolchain_bin(), passphrase=local_stack.LOCAL_PASSPHRASE,
-                   env={"STACKYARD_RESOLVE_REFS": "on"})
-    ws.init("local", copy_from=ROOT / "Pulumi.local.yaml",
-            secrets={"localSshKey": local_host.PATHS.key.read_text(), "legacyMysqlPassword": MYSQL_PASSWORD,
-                     "legacyRedisPassword": REDIS_PASSWORD})
-    ws.run("config", "set", "--path", "--stack", "local", HOST_KEY_PATH, local_host.host_key())
-    stack = LocalStack(ws)
+    stack = local_project(tmp, {"legacyMysqlPassword": MYSQL_PASSWORD, "legacyRedisPassword": REDIS_PASSWORD})
     stack.edit_system(lambda system: system["services"].pop("fastapi-sample"))
     stack.ssh("bash -s", stdin=SEED, timeout=900)
     try:

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from load import Load
-from local import FIGURES, HOST_KEY_PATH, LocalStack, local_host, local_stack
-from workspace import ROOT, Workspace, make_tmp, toolchain_bin
+from local import FIGURES, LocalStack, local_host, local_project, reboot
+from workspace import ROOT, make_tmp
 
 HOSTNAME = "compose.stackyard.test"
 SECRET_FILE = "key-file-9c41d2: read by a non-root container"
@@ -60,16 +60,11 @@ def composed(host) -> Iterator[LocalStack]:
     """A fresh host and a throwaway project of the local stack with only the two compose services."""
     if not PLUGIN.exists():
         subprocess.run(["bash", str(ROOT / "scripts/compose-plugin")], check=True)
+    assert PLUGIN.exists(), f"scripts/compose-plugin did not build {PLUGIN} (it needs go and a docker CLI here)"
     local_host.down()
     local_host.up(fresh=True)
     tmp = make_tmp("stackyard-e2e-compose-")
-    ws = Workspace(tmp, toolchain_bin(), passphrase=local_stack.LOCAL_PASSPHRASE,
-                   env={"STACKYARD_RESOLVE_REFS": "on"})
-    ws.init("local", copy_from=ROOT / "Pulumi.local.yaml",
-            secrets={"localSshKey": local_host.PATHS.key.read_text(), "composeToken": TOKEN,
-                     "composeKeyFile": SECRET_FILE})
-    ws.run("config", "set", "--path", "--stack", "local", HOST_KEY_PATH, local_host.host_key())
-    stack = LocalStack(ws)
+    stack = local_project(tmp, {"composeToken": TOKEN, "composeKeyFile": SECRET_FILE})
 
     def only_compose(system: dict) -> None:
         box = system["hosts"]["box"]
@@ -216,15 +211,9 @@ def test_the_watchdog_restarts_a_frozen_container_alone(composed: LocalStack) ->
 
 
 def test_after_a_reboot_the_containers_and_the_proxy_on_their_network_are_back(composed: LocalStack) -> None:
-    before = composed.ssh("cat /proc/sys/kernel/random/boot_id").stdout.strip()
-    started = time.monotonic()
-    composed.ssh("systemctl reboot", check=False)
-    time.sleep(2)
-    local_host.wait_for_ssh()
-    assert composed.ssh("cat /proc/sys/kernel/random/boot_id").stdout.strip() != before
+    ssh = reboot(composed)
     answered = composed.wait_healthy(HOSTNAME)
-    FIGURES.append(f"compose reboot: the gateway answered {time.monotonic() - started:.1f} s after the reboot "
-                   f"({answered:.1f} s after SSH)")
+    FIGURES.append(f"compose reboot: SSH after {ssh:.1f} s; the gateway answered {answered:.1f} s later")
     status, body = composed.health(HOSTNAME)
     assert status == 200 and json.loads(body)["backend"]["uid"] == 10001
     assert composed.ssh("systemctl --failed --no-legend").stdout.strip() == ""
