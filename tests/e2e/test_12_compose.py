@@ -17,83 +17,32 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import tarfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from compose_host import (
+    HOSTNAME,
+    SECRET_FILE,
+    TOKEN,
+    compose_project,
+    freeze_backend_container,
+    import_base_image,
+    install_plugin,
+)
 from load import Load
-from local import FIGURES, LocalStack, local_host, local_project, reboot
-from workspace import ROOT, make_tmp
-
-HOSTNAME = "compose.stackyard.test"
-SECRET_FILE = "key-file-9c41d2: read by a non-root container"
-TOKEN = "tok$en-${HOME}-'q\"-7d1e"  # compose would expand a $ it was given as is
-PLUGIN = Path.home() / ".cache/stackyard/compose/v2.40.3/docker-compose"
-
-
-def compose_services() -> dict:
-    source = {"repo": local_host.repo_url("compose-sample"), "ref": "main"}
-    health = {"path": "/health", "interval": 1, "timeout": 5, "retries": 30}
-    return {
-        "compose-backend": {
-            "host": "box", "runtime": "compose", "source": source, "build": {"context": "backend"},
-            "port": 7000, "containerPort": 8080, "instances": 2, "health": health,
-            "watchdog": {"enabled": False},
-            "env": {"TOKEN": {"secret": "composeToken"}, "SECRET_FILE": "/run/secrets/api-key"},
-            "files": {"/run/secrets/api-key": {"secret": "composeKeyFile"}},
-        },
-        "compose-gateway": {
-            "host": "box", "runtime": "compose", "source": dict(source), "build": {"context": "gateway"},
-            "port": 7100, "containerPort": 8080, "hostnames": [HOSTNAME], "health": health,
-            "watchdog": {"enabled": False},
-            "env": {"BACKEND_URL": "http://compose-backend:7000"},
-        },
-    }
+from local import FIGURES, LocalStack, reboot
+from workspace import make_tmp
 
 
 @pytest.fixture(scope="module")
 def composed(host) -> Iterator[LocalStack]:
     """A fresh host and a throwaway project of the local stack with only the two compose services."""
-    if not PLUGIN.exists():
-        subprocess.run(["bash", str(ROOT / "scripts/compose-plugin")], check=True)
-    assert PLUGIN.exists(), f"scripts/compose-plugin did not build {PLUGIN} (it needs go and a docker CLI here)"
-    local_host.down()
-    local_host.up(fresh=True)
     tmp = make_tmp("stackyard-e2e-compose-")
-    stack = local_project(tmp, {"composeToken": TOKEN, "composeKeyFile": SECRET_FILE})
-
-    def only_compose(system: dict) -> None:
-        box = system["hosts"]["box"]
-        box.pop("accessories")
-        box.pop("backups")
-        box["proxy"].pop("static")
-        system["services"] = compose_services()
-
-    stack.edit_system(only_compose)
     try:
-        yield stack
+        yield compose_project(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def import_base_image(stack: LocalStack) -> float:
-    """The host image's debootstrap tree (without its SSH host keys) as `python:3.12-slim` on the host."""
-    started = time.monotonic()
-    image = local_host.build_image()  # cached: the tree the host itself was copied from
-    stream = subprocess.Popen([*local_host.ssh_args(), f"root@{local_host.GUEST_IP}",
-                               "docker import - python:3.12-slim >/dev/null"], stdin=subprocess.PIPE)
-    with tarfile.open(fileobj=stream.stdin, mode="w|") as tar:
-        for entry in sorted(image.iterdir()):
-            if entry.name not in ("proc", "sys", "dev", "run", "tmp"):
-                tar.add(entry, arcname=entry.name,
-                        filter=lambda info: None if "/ssh_host_" in "/" + info.name else info)
-    stream.stdin.close()
-    assert stream.wait() == 0
-    return time.monotonic() - started
 
 
 def test_debian_12_without_a_compose_plugin_stops_up_saying_what_to_choose(composed: LocalStack) -> None:
@@ -109,12 +58,8 @@ def test_debian_12_without_a_compose_plugin_stops_up_saying_what_to_choose(compo
 
 def test_compose_services_build_from_their_own_directories_and_call_each_other_by_name(
         composed: LocalStack) -> None:
-    with PLUGIN.open("rb") as binary:
-        subprocess.run([*local_host.ssh_args(), f"root@{local_host.GUEST_IP}",
-                        "install -d /usr/libexec/docker/cli-plugins && "
-                        "cat > /usr/libexec/docker/cli-plugins/docker-compose && "
-                        "chmod 0755 /usr/libexec/docker/cli-plugins/docker-compose"], stdin=binary, check=True)
-    seconds = import_base_image(composed)
+    install_plugin()
+    seconds = import_base_image()
     result = composed.up()
     FIGURES.append(f"compose: base image imported in {seconds:.1f} s; pulumi up with two compose services "
                    f"{result.seconds:.1f} s")
@@ -173,41 +118,20 @@ def test_a_redeploy_of_the_public_service_under_load_drops_no_request(composed: 
     assert len(states.splitlines()) == 1 and "(healthy)" in states, states
 
 
-def started_of(stack: LocalStack, container: str) -> str:
-    return stack.ssh(f"docker inspect --format '{{{{.State.StartedAt}}}}' {container}").stdout.strip()
-
-
 def test_the_watchdog_restarts_a_frozen_container_alone(composed: LocalStack) -> None:
     composed.edit_system(lambda system: system["services"]["compose-backend"].update(
         watchdog={"interval": 3, "failures": 2, "restarts": 2}))
     composed.up()
-    color = composed.ssh("cut -d' ' -f1 /srv/compose-backend/active").stdout.strip()
-    # Compose names a container <project>-<service>-<n>: the slot's project, the instance's service.
-    frozen, other = (f"compose-backend-{color}-compose-backend-{i}-1" for i in (0, 1))
-    ports = {"blue": (8000, 8001), "green": (9000, 9001)}[color]
-    started_at, other_started = started_of(composed, frozen), started_of(composed, other)
-    # The app itself, under the container's init (docker-init): SIGSTOP leaves it running and deaf.
-    init = composed.ssh(f"docker inspect --format '{{{{.State.Pid}}}}' {frozen}").stdout.strip()
-    composed.ssh(f"kill -STOP $(pgrep -P {init})")
-    started = time.monotonic()
-    seconds, other_ok, checks = None, 0, 0
-    while time.monotonic() - started < 120:
-        checks += 1
-        other_ok += composed.ssh(f"curl -sf --max-time 2 http://127.0.0.1:{ports[1]}/health >/dev/null",
-                                 check=False).returncode == 0
-        answers = composed.ssh(f"curl -sf --max-time 2 http://127.0.0.1:{ports[0]}/health", check=False)
-        if started_of(composed, frozen) != started_at and answers.returncode == 0:
-            seconds = time.monotonic() - started
-            break
-        time.sleep(0.5)
-    FIGURES.append(f"watchdog (compose): a frozen container answered again {seconds and round(seconds, 1)} s "
-                   "after kill -STOP (checks every 3 s, restart after 2 failures); "
-                   f"the other answered {other_ok}/{checks} checks")
-    assert seconds is not None
-    assert other_ok == checks
-    assert started_of(composed, other) == other_started  # the other instance was left alone
-    assert f"restarting instance {ports[0]}" in composed.ssh(
-        "journalctl -u stackyard-compose-backend-watchdog --no-pager").stdout
+    recovery = freeze_backend_container(composed)
+    seconds = f"{recovery.seconds:.1f}" if recovery.seconds is not None else "never"
+    FIGURES.append(f"watchdog (compose): a frozen container answered again {seconds} s after kill -STOP (checks "
+                   f"every 3 s, restart after 2 failures); the other answered {recovery.other_answers}/"
+                   f"{recovery.other_checks} checks")
+    assert recovery.seconds is not None
+    assert recovery.other_answers == recovery.other_checks
+    assert not recovery.other_restarted  # the other instance was left alone
+    journal = composed.ssh("journalctl -u stackyard-compose-backend-watchdog --no-pager").stdout
+    assert "restarting instance" in journal, journal
 
 
 def test_after_a_reboot_the_containers_and_the_proxy_on_their_network_are_back(composed: LocalStack) -> None:
