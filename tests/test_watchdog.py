@@ -26,6 +26,14 @@ STUBS = {
     "ss": '#!/bin/sh\necho "LISTEN 0 128 127.0.0.1:9000 0.0.0.0:* '
           'users:((\\"uvicorn\\",pid=$(cat "$STUB/listener"),fd=3))"\n',
     "sleep": "#!/bin/sh\nexit 0\n",
+    # Compose: the container of an instance, and the host pids of its processes ($STUB/container-pids).
+    "docker": """#!/bin/sh
+echo "docker $*" >> "$STUB/calls.log"
+case "$*" in
+  *" ps --quiet "*) echo c0ffee ;;
+  "top c0ffee -o pid") echo PID; cat "$STUB/container-pids" ;;
+esac
+""",
     "curl": """#!/usr/bin/env bash
 url=${*: -1}
 port=${url#http://127.0.0.1:}; path=/${port#*/}; port=${port%%/*}
@@ -42,7 +50,7 @@ if [ "$result" = ok ]; then printf 200; else printf 503; fi
 
 
 class Host:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, runtime: str = "systemd") -> None:
         self.tmp = tmp
         self.paths = Paths(srv=str(tmp / "srv"), var=str(tmp / "var"), etc=str(tmp / "etc"))
         self.bin = tmp / "bin"
@@ -50,7 +58,7 @@ class Host:
         for name, text in STUBS.items():
             (self.bin / name).write_text(text)
             (self.bin / name).chmod(0o755)
-        self.plan = ServicePlan(name="mivaa", runtime="systemd", repo="r", ref="main", command="true", port=8000,
+        self.plan = ServicePlan(name="mivaa", runtime=runtime, repo="r", ref="main", command="true", port=8000,
                                 instances=2, health_retries=3, paths=self.paths, watchdog_paths=("/health", "/docs"),
                                 watchdog_failures=2, watchdog_restarts=2)
         self.script = tmp / "watchdog"
@@ -76,7 +84,7 @@ class Host:
         return lines
 
     def restarts(self, calls: list[str]) -> list[str]:
-        return [c for c in calls if c.startswith("systemctl restart")]
+        return [c for c in calls if c.startswith("systemctl restart") or " restart " in c]
 
 
 @pytest.fixture
@@ -115,6 +123,28 @@ def test_a_hung_instance_is_restarted_alone_after_enough_failures_then_verified(
     assert "diagnostic report" not in second
     host.run()
     assert host.restarts(host.calls()) == []  # its counters start again from zero
+
+
+def test_a_frozen_container_is_thawed_from_inside_then_restarted_alone(tmp_path: Path) -> None:
+    """A container's port is held by docker-proxy: the app to thaw is found in the container itself."""
+    host = Host(tmp_path, runtime="compose")
+    frozen = subprocess.Popen(["/bin/sleep", "300"])
+    os.kill(frozen.pid, signal.SIGSTOP)
+    (host.tmp / "container-pids").write_text(f"{frozen.pid}\n")
+    host.serving("green")
+    host.answers(10000, "fail", "fail")
+    host.run()
+    assert host.restarts(host.calls()) == []
+    second = host.run()
+    calls = host.calls()
+    (restart,) = host.restarts(calls)
+    assert restart.startswith("docker compose --project-name mivaa-green ")
+    assert restart.endswith(" restart --timeout 10 mivaa-0")
+    assert calls.index(restart) > calls.index("docker top c0ffee -o pid")  # thawed first
+    assert Path(f"/proc/{frozen.pid}/stat").read_text().split()[2] != "T"
+    frozen.kill()
+    frozen.wait()
+    assert "instance 10000 answers again after the restart" in second
 
 
 def test_restarts_that_do_not_help_are_reported_and_stop_at_the_limit(host: Host) -> None:

@@ -56,9 +56,32 @@ def _restart(plan: ServicePlan) -> str:
         return (pm2_run_function(plan, state=state, user=plan.user)
                 + f'\nrestart_instance() {{ pm2_run restart "{plan.name}-$1-$2" >/dev/null; }}\n')
     return (compose_function(plan, base=plan.paths.app(plan.name), etc=f"{plan.paths.etc}/{plan.name}")
-            # A hung process ignores the SIGTERM of a stop, and Docker, unlike systemd, sends no SIGCONT
-            # after it: wait 10 s for it, not the 30 s grace period of a deploy's stop.
+            # A hung process (not only a stopped one, which thaw wakes) ignores the SIGTERM of a stop:
+            # kill it after 10 s, not after the 30 s grace period of a deploy's stop.
             + f'\nrestart_instance() {{ compose "$1" restart --timeout 10 "{plan.name}-$2"; }}\n')
+
+
+def _thaw(plan: ServicePlan) -> str:
+    """thaw COLOR INDEX PORT: a frozen (SIGSTOPped) process cannot take the stop signal of a restart, so
+    the instance's processes get SIGCONT first. Under systemd and PM2 that is whatever holds the port;
+    a container's port is held by docker-proxy, so there it is every process in the container."""
+    if plan.runtime == "compose":
+        return f"""thaw() {{
+  local container pid
+  container=$(compose "$1" ps --quiet "{plan.name}-$2") || return 0
+  for pid in $(docker top "$container" -o pid 2>/dev/null | tail -n +2); do
+    kill -CONT "$pid" 2>/dev/null || true
+  done
+}}
+"""
+    return """# A frozen (SIGSTOPped) process cannot take the stop signal of a restart: thaw whatever holds the port.
+thaw() {
+  local pid
+  for pid in $(ss -Hltnp "sport = :$3" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+    kill -CONT "$pid" 2>/dev/null || true
+  done
+}
+"""
 
 
 def _report_unit(plan: ServicePlan) -> str:
@@ -115,14 +138,7 @@ report() {{
   log "=== end of report ==="
 }}
 
-# A frozen (SIGSTOPped) process cannot take the stop signal of a restart: thaw whatever holds the port.
-thaw() {{
-  local pid
-  for pid in $(ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
-    kill -CONT "$pid" 2>/dev/null || true
-  done
-}}
-
+{_thaw(plan)}
 if [ ! -f "$BASE/active" ]; then exit 0; fi  # nothing deployed yet
 read -r color _ < "$BASE/active"
 if [ "$color" = blue ]; then ports=("${{BLUE_PORTS[@]}}"); else ports=("${{GREEN_PORTS[@]}}"); fi
@@ -147,7 +163,7 @@ for port in "${{ports[@]}}"; do
       else
         restarts=$((restarts + 1))
         log "restarting instance $port ($color slot; restart $restarts of at most $RESTARTS in a row)"
-        thaw "$port"
+        thaw "$color" "$index" "$port"
         restart_instance "$color" "$index" "$port" || log "the restart of instance $port failed"
         recovered=no
         for _ in $(seq "$VERIFY_TRIES"); do
