@@ -210,13 +210,13 @@ class HostProvisioning(pulumi.ComponentResource):
         compose = plan.runtime == "compose"
         env_text = (pulumi.Output.all(**env).apply(lambda values: env_file(values, compose=compose)) if env
                     else env_file({}))
+        group_readable = {"group": plan.user, "mode": "0640"}
         # systemd reads the env file as root before dropping privileges; PM2 loads it as the service user
         # (the ecosystem file reads it), so there its group may read it. Nobody else ever can.
-        readers = {"group": plan.user, "mode": "0640"} if plan.runtime == "pm2" else {}
+        readers = group_readable if plan.runtime == "pm2" else {}
         # A container's secret files: root's, read through the service's group, which its containers
         # get whatever USER their image runs as (units.compose_file).
-        file_readers = ({"group": plan.user, "mode": "0640"} if plan.runtime == "compose"
-                        else {"owner": plan.user})
+        file_readers = group_readable if compose else {"owner": plan.user}
         secrets = [self.remote.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after, **readers)]
         file_values = []
         for relative, value in sorted(service.files.items()):

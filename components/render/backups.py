@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from shlex import quote
 
-HEADER = "#!/usr/bin/env bash\nset -euo pipefail\n"
+from .deploy import HEADER
+
 BACKUP = "/usr/local/sbin/stackyard-backup"
 RESTORE = "/usr/local/sbin/stackyard-restore"
 

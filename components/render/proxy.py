@@ -49,6 +49,12 @@ def served_hostnames(services: Iterable[ServicePlan], static: Iterable[str]) -> 
     return [h for plan in services if plan.port is not None for h in plan.hostnames] + sorted(static)
 
 
+def internal_addresses(containers: str | None) -> list[str]:
+    """Where the proxy serves the services' stable ports: loopback, and the containers' network address
+    on a host that runs containers."""
+    return ["127.0.0.1", *([containers] if containers else [])]
+
+
 def upstream_name(plan: ServicePlan) -> str:
     """The service's nginx upstream, and the zone of its rate limit (nginx keeps the two apart)."""
     return "stackyard_" + plan.name.replace("-", "_")
@@ -93,7 +99,7 @@ def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, s
             lines += [*body, f"\timport {include}", "}", ""]
         # Other services reach this one on its stable port, whatever slot is serving, whatever name they
         # call it by (127.0.0.1, localhost; containers: the service's name).
-        binds = " ".join(["127.0.0.1", *([containers] if containers else [])])
+        binds = " ".join(internal_addresses(containers))
         lines += [f"http://:{plan.port} {{", f"\tbind {binds}", *body, f"\timport {include}", "}", ""]
     for hostname, root in sorted(static.items()):
         lines.append(f"{hostname} {{")
@@ -175,8 +181,7 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
         for hostname in plan.hostnames:
             out.append(tls_server(hostname, proxy_location.format(upstream=upstream, limits=public)))
         # Other services call it on loopback (containers: on their network's address): not rate-limited.
-        listens = "".join(f"    listen {address}:{plan.port};\n"
-                          for address in ["127.0.0.1", *([containers] if containers else [])])
+        listens = "".join(f"    listen {address}:{plan.port};\n" for address in internal_addresses(containers))
         out.append("server {\n" + listens + proxy_location.format(upstream=upstream, limits=limits) + "}\n")
     for hostname, root in sorted(static.items()):
         # add_header in a location replaces the server's, so the assets location repeats them.

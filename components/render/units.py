@@ -189,7 +189,7 @@ def compose_file(plan: ServicePlan, color: str, mounts: list[str] | tuple[str, .
                 probe = plan.health_command or health_probe(f"http://127.0.0.1:{container_port}{plan.health_path}",
                                                             plan.health_timeout)
                 service["healthcheck"] = {
-                    "test": ["CMD-SHELL", probe.replace("$", "$$")],  # compose would interpolate a lone $
+                    "test": ["CMD-SHELL", compose_literal(probe)],
                     "interval": f"{plan.health_interval}s",
                     "timeout": f"{plan.health_timeout}s",
                     "retries": 3,
@@ -201,11 +201,15 @@ def compose_file(plan: ServicePlan, color: str, mounts: list[str] | tuple[str, .
         sort_keys=False)
 
 
-def env_file(values: dict[str, str], *, compose: bool = False) -> str:
-    """KEY="value" lines, JSON-quoted: systemd, compose and the PM2 loader all read this form.
+def compose_literal(text: str) -> str:
+    """``text`` as compose reads it back unchanged: it expands ``$NAME`` in its files (the compose file,
+    and double-quoted values of an env file) and reads ``$$`` as one ``$``."""
+    return text.replace("$", "$$")
 
-    Compose expands ``$NAME`` in double-quoted values of an env file, so for it (``compose``) each
-    ``$`` is written ``$$``, which it reads back as one: a password with a ``$`` reaches the
-    container as it is."""
-    return "".join(f"{key}={json.dumps(value.replace('$', '$$') if compose else value)}\n"
+
+def env_file(values: dict[str, str], *, compose: bool = False) -> str:
+    """KEY="value" lines, JSON-quoted: systemd, compose and the PM2 loader all read this form; for
+    ``compose`` each value as a compose literal, so that a password with a ``$`` reaches the container
+    as it is."""
+    return "".join(f"{key}={json.dumps(compose_literal(value) if compose else value)}\n"
                    for key, value in sorted(values.items()))
