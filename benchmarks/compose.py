@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -28,16 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e"), str(ROOT / "scripts")]
 os.environ["STACKYARD_LOCAL_DISK"] = "bench"
 
+from figures import row  # noqa: E402
+
 from compose_host import HOSTNAME, compose_project, freeze_backend_container, import_base_image, install_plugin  # noqa: E402
 from load import Load  # noqa: E402
 from local import local_host  # noqa: E402
 
 RATE = 20.0
-
-
-def row(label: str, values: list[float], unit: str = "s") -> None:
-    print(f"  {label:<58} {statistics.median(values):7.1f} {unit}  (min {min(values):.1f}, max {max(values):.1f}, "
-          f"n={len(values)})", flush=True)
 
 
 def main() -> None:

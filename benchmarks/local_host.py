@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -28,16 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "e2e"), str(ROOT / "scripts")]
 os.environ["STACKYARD_LOCAL_DISK"] = "bench"
 
+from figures import row  # noqa: E402
+
 from load import Load  # noqa: E402
 from local import deploy_local_stack, freeze_fastapi_instance, local_host  # noqa: E402
 
 RATE = 40.0
 REF = "stackyard:systems.local.services.fastapi-sample.source.ref"
-
-
-def row(label: str, values: list[float], unit: str = "s") -> None:
-    print(f"  {label:<52} {statistics.median(values):7.1f} {unit}  (min {min(values):.1f}, max {max(values):.1f}, "
-          f"n={len(values)})", flush=True)
 
 
 def cold_image_build() -> float:

@@ -200,7 +200,7 @@ def test_containers_reach_the_hosts_services_by_name_through_the_proxy(productio
     caddy = production.named("mehko-api-setup-proxy").inputs["stdin"]
     for port in (3000, 3001, 8000):
         assert f"http://:{port} {{\n\tbind 127.0.0.1 172.30.255.1\n" in caddy
-    setup = production.named("mehko-api-setup-api-gateway-setup").inputs["stdin"]
+    setup = setup_of(production, "mehko-api", "api-gateway")
     for name in ("ai-server", "api-gateway", "fastapi-worker"):
         assert f"- {name}:172.30.255.1\n" in setup
     assert "context: server/gateway" in setup
@@ -210,7 +210,7 @@ def test_containers_reach_the_hosts_services_by_name_through_the_proxy(productio
 
 
 def test_compose_services_mount_the_secret_file_read_only(production: Run) -> None:
-    setup = production.named("mehko-api-setup-fastapi-worker-setup").inputs["stdin"]
+    setup = setup_of(production, "mehko-api", "fastapi-worker")
     mount = ("/etc/stackyard/fastapi-worker/files/app/config/serviceAccountKey.json"
              ":/app/config/serviceAccountKey.json:ro")
     assert mount in setup
