@@ -156,7 +156,7 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      "systems.material-kai.services.mivaa.limits.maxBodySize", "not a size such as"),
     ("CSP with an nginx variable in it",
      lambda c: host(c, "material-kai", "mivaa")["proxy"].update(contentSecurityPolicy="default-src $host"),
-     "systems.material-kai.hosts.mivaa.proxy.contentSecurityPolicy", "may not contain"),
+     "systems.material-kai.hosts.mivaa.proxy.contentSecurityPolicy", "without double quotes, backslashes, $"),
     ("log file in a directory other programs share",
      lambda c: systems(c)["material-kai"]["services"]["mivaa"]["logs"].update(files=["/var/log/mivaa.log"]),
      "systems.material-kai.services.mivaa.logs.files[0]", "a directory of its own, e.g. /var/log/mivaa/app.log"),

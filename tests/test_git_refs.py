@@ -70,7 +70,7 @@ def every_service_from(repo: Path) -> dict:
     config = copy.deepcopy(production_config())
     for system in config["stackyard:systems"].values():
         for service in system.get("services", {}).values():
-            service["source"]["repo"] = str(repo)
+            service["source"]["repo"] = f"file://{repo}"
     return config
 
 
@@ -91,7 +91,7 @@ def test_a_moved_branch_redeploys_every_service_on_it_and_nothing_else(repo: Pat
 
 
 def test_an_unresolvable_ref_is_deployed_as_it_is_with_a_warning(repo: Path, tmp_path: Path) -> None:
-    config = every_service_from(tmp_path / "gone")
+    config = every_service_from(tmp_path / "gone")  # file://<path>: nothing there
     run = run_program(config, canary_secrets(config))
     assert run.named("material-kai-mivaa-setup-mivaa-deploy").inputs["create"] == "sudo -n /srv/mivaa/deploy main"
     assert any("service mivaa: could not resolve ref 'main'" in line for line in run.logs)

@@ -1,4 +1,8 @@
-"""Field-level format checks. Each returns an error message, or None when the value is fine."""
+"""Field-level format checks. Each returns an error message, or None when the value is fine.
+
+Messages show a value through ``shown()``: cut short and with control characters escaped, so that a
+value pasted by mistake (a multi-line key, a very long token) never floods or garbles the report.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +19,26 @@ _SQL_IDENT = re.compile(r"^[a-z_][a-z0-9_$-]{0,62}$")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _SSH_KEY = re.compile(
     r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com)"
-    r" [A-Za-z0-9+/]{40,}={0,3}( .*)?$"
+    r" [A-Za-z0-9+/]{40,}={0,3}( [\x21-\x7e][\x20-\x7e]*)?$"
 )
+# Characters no single-line value may hold: every C0 control character and DEL (newline and tab
+# included), and the Unicode line and paragraph separators some tools treat as newlines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``value`` as an error message shows it: quoted, escaped, and cut at ``limit`` characters."""
+    text = str(value)
+    cut = text[:limit]
+    rendered = repr(cut)[1:-1].replace("'", "\\'")
+    return f"'{rendered}{'...' if len(text) > limit else ''}'"
 
 
 def name(value: str) -> str | None:
     """Names of systems, hosts and frontends become parts of resource names."""
     if not _NAME.match(value):
-        return "must be lowercase letters, digits and '-', starting with a letter (at most 41 characters)"
+        return (f"{shown(value)} is not a name: lowercase letters, digits and '-', starting with a letter "
+                "(at most 41 characters)")
     return None
 
 
@@ -30,7 +46,7 @@ def hostname(value: str) -> str | None:
     """A fully qualified DNS name such as ``api.mehko.ai`` (no trailing dot, no scheme)."""
     labels = value.split(".")
     if len(value) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        return f"'{value}' is not a valid hostname (lowercase labels of a-z, 0-9 and '-', joined by dots)"
+        return f"{shown(value)} is not a valid hostname (lowercase labels of a-z, 0-9 and '-', joined by dots)"
     return None
 
 
@@ -45,7 +61,7 @@ def record_name(value: str) -> str | None:
         if label.startswith("_") and _LABEL.match(label[1:]):
             continue
         if not _LABEL.match(label):
-            return (f"'{value}' is not a valid record name: use '@' for the zone apex or "
+            return (f"{shown(value)} is not a valid record name: use '@' for the zone apex or "
                     "lowercase labels relative to the zone (e.g. 'api')")
     return None
 
@@ -54,7 +70,7 @@ def ipv4(value: str) -> str | None:
     try:
         ipaddress.IPv4Address(value)
     except ValueError:
-        return f"'{value}' is not an IPv4 address"
+        return f"{shown(value)} is not an IPv4 address"
     return None
 
 
@@ -62,7 +78,7 @@ def ipv6(value: str) -> str | None:
     try:
         ipaddress.IPv6Address(value)
     except ValueError:
-        return f"'{value}' is not an IPv6 address"
+        return f"{shown(value)} is not an IPv6 address"
     return None
 
 
@@ -70,14 +86,14 @@ def address(value: str) -> str | None:
     """An IPv4/IPv6 address or a hostname that SSH can dial."""
     if ipv4(value) is None or ipv6(value) is None or hostname(value) is None:
         return None
-    return f"'{value}' is neither an IP address nor a hostname"
+    return f"{shown(value)} is neither an IP address nor a hostname"
 
 
 def cidr(value: str) -> str | None:
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError as err:
-        return f"'{value}' is not a network in CIDR form such as 203.0.113.0/24 ({err})"
+        return f"{shown(value)} is not a network in CIDR form such as 203.0.113.0/24 ({err})"
     return None
 
 
@@ -89,79 +105,108 @@ def port(value: int) -> str | None:
 
 def env_key(value: str) -> str | None:
     if not _ENV_KEY.match(value):
-        return f"'{value}' is not a valid environment variable name"
+        return f"{shown(value)} is not a valid environment variable name"
     return None
 
 
 def config_key(value: str) -> str | None:
     if not _CONFIG_KEY.match(value):
-        return f"'{value}' is not a valid config key name (letters, digits, '_')"
+        return f"{shown(value)} is not a valid config key name (letters, digits, '_')"
     return None
 
 
 def hex32(value: str) -> str | None:
     """Cloudflare account and zone IDs are 32 lowercase hex digits."""
     if not _HEX32.match(value):
-        return f"'{value}' is not a Cloudflare ID (32 lowercase hex digits)"
+        return f"{shown(value)} is not a Cloudflare ID (32 lowercase hex digits)"
     return None
 
 
 def repository(value: str) -> str | None:
     if not _REPO.match(value):
-        return f"'{value}' is not a GitHub repository in owner/name form"
+        return f"{shown(value)} is not a GitHub repository in owner/name form"
+    return None
+
+
+def github_owner(value: str) -> str | None:
+    """A GitHub user or organisation: letters, digits and single hyphens, at most 39 characters."""
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}", value):
+        return f"{shown(value)} is not a GitHub user or organisation name"
+    return None
+
+
+def repository_name(value: str) -> str | None:
+    """A GitHub repository's name, without its owner."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", value) or value in (".", ".."):
+        return f"{shown(value)} is not a GitHub repository name"
     return None
 
 
 def ssh_public_key(value: str) -> str | None:
     if "PRIVATE KEY" in value:
         return "this is a private key; put the public key here and the private key in a secret"
-    if not _SSH_KEY.match(value.strip()):
+    if not _SSH_KEY.match(value.strip()) or _CONTROL.search(value.strip()):
         return "not an OpenSSH public key (expected 'ssh-ed25519 AAAA... comment')"
     return None
 
 
 def absolute_path(value: str) -> str | None:
-    if not re.match(r"^/[A-Za-z0-9._/@+-]*$", value) or "/../" in value + "/":
-        return f"'{value}' is not an absolute path (letters, digits and ._/@+- only)"
+    if (not re.match(r"^/[A-Za-z0-9._/@+-]*$", value) or ".." in value.split("/") or "//" in value
+            or len(value) > 1024):
+        return f"{shown(value)} is not an absolute path (letters, digits and ._/@+- only, no '..')"
     return None
 
 
 def relative_path(value: str) -> str | None:
     """A path inside a repository: relative, never above it."""
-    if not re.match(r"^[A-Za-z0-9._@+-][A-Za-z0-9._/@+-]*$", value) or ".." in value.split("/"):
-        return f"'{value}' is not a path inside the repository (relative, no '..'; letters, digits and ._/@+- only)"
+    if (not re.match(r"^[A-Za-z0-9._@+][A-Za-z0-9._/@+-]*$", value) or ".." in value.split("/")
+            or "//" in value or len(value) > 1024):
+        return (f"{shown(value)} is not a path inside the repository (relative, no '..'; letters, digits and "
+                "._/@+- only)")
+    return None
+
+
+def file_path(value: str) -> str | None:
+    """A service's file: relative to its release, or an absolute path in its container (compose)."""
+    return absolute_path(value) if value.startswith("/") else relative_path(value)
+
+
+def http_path(value: str) -> str | None:
+    """A URL path a check requests, such as ``/health`` or ``/api/v1/ready``."""
+    if not re.fullmatch(r"/[A-Za-z0-9._~%/+=:@,-]{0,255}", value):
+        return f"{shown(value)} is not an HTTP path such as /health (letters, digits and ._~%/+=:@,- only)"
     return None
 
 
 def process_name(value: str) -> str | None:
     """PM2 process and systemd unit names as scripts on the host name them."""
     if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9._@:-]{0,99}$", value):
-        return f"'{value}' is not a process or unit name (letters, digits and ._@:- only)"
+        return f"{shown(value)} is not a process or unit name (letters, digits and ._@:- only)"
     return None
 
 
 def size(value: str) -> str | None:
     if not re.match(r"^[1-9][0-9]{0,5}(KB|MB|GB)$", value):
-        return f"'{value}' is not a size such as 512KB, 10MB or 1GB"
+        return f"{shown(value)} is not a size such as 512KB, 10MB or 1GB"
     return None
 
 
 def linux_user(value: str) -> str | None:
     if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", value):
-        return f"'{value}' is not a valid Linux user name"
+        return f"{shown(value)} is not a valid Linux user name"
     return None
 
 
 def supabase_ref(value: str) -> str | None:
     if not _SUPABASE_REF.match(value):
-        return f"'{value}' is not a Supabase project ref (20 lowercase letters, as in <ref>.supabase.co)"
+        return f"{shown(value)} is not a Supabase project ref (20 lowercase letters, as in <ref>.supabase.co)"
     return None
 
 
 def sql_identifier(value: str) -> str | None:
     """Lowercase names only: they are quoted in SQL, and a quoted mixed-case name is a different object."""
     if not _SQL_IDENT.match(value):
-        return f"'{value}' is not a lowercase SQL name (a-z, 0-9, '_', '-'; at most 63 characters)"
+        return f"{shown(value)} is not a lowercase SQL name (a-z, 0-9, '_', '-'; at most 63 characters)"
     return None
 
 
@@ -169,29 +214,168 @@ def sql_table(value: str) -> str | None:
     """``table`` or ``schema.table``."""
     parts = value.split(".")
     if len(parts) > 2 or any(sql_identifier(part) for part in parts):
-        return f"'{value}' is not a table name (`table` or `schema.table`, lowercase)"
+        return f"{shown(value)} is not a table name (`table` or `schema.table`, lowercase)"
+    return None
+
+
+def database_name(value: str) -> str | None:
+    """A MySQL/MariaDB or PostgreSQL database or user name: an identifier that needs no quoting anywhere."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,31}", value):
+        return (f"{shown(value)} is not a database or user name (letters, digits and '_', starting with a letter "
+                "or '_', at most 32 characters)")
+    return None
+
+
+def sql_expression(value: str) -> str | None:
+    """A condition such as ``user_id = auth.uid()``: one SQL expression, never a second statement."""
+    if "\x00" in value or ";" in value or "--" in value or "/*" in value or len(value) > 8192:
+        return "one SQL expression: no ';', no comments ('--', '/*'), at most 8192 characters"
+    depth = 0
+    quoted = False
+    for char in value:
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth < 0:
+                break
+    if depth != 0 or quoted:
+        return "unbalanced parentheses or quotes: one SQL expression"
     return None
 
 
 def url(value: str) -> str | None:
-    if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
-        return f"'{value}' is not an http(s) URL"
+    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?#&=+,:@!*()-]*)?", value):
+        return f"{shown(value)} is not an http(s) URL"
+    return None
+
+
+def redirect_url(value: str) -> str | None:
+    """A URL sign-in may redirect to; ``*`` and ``**`` are wildcards (Supabase)."""
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*://[A-Za-z0-9.*-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?#&=+:@!*()-]*)?",
+                        value):
+        return f"{shown(value)} is not a redirect URL such as https://app.example.com/** (no commas or spaces)"
+    return None
+
+
+def git_url(value: str) -> str | None:
+    """A repository the host clones: https://, http://, ssh://, git@host:path or file:///path (a repository on
+    the host itself), never an option, a bare path or another transport (ext:: runs a command)."""
+    safe = r"[A-Za-z0-9._~%/+=:@-]"
+    forms = (rf"https?://[A-Za-z0-9.-]+(:[0-9]{{1,5}})?/{safe}+",
+             rf"ssh://([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(:[0-9]{{1,5}})?/{safe}+",
+             r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/+-]+",
+             r"file:///[A-Za-z0-9._~%/+=@-]+")
+    if len(value) > 1024 or not any(re.fullmatch(form, value) for form in forms):
+        return (f"{shown(value)} is not a git URL the host can clone: https://host/path, ssh://user@host/path or "
+                "user@host:path, or file:///path")
+    return None
+
+
+def git_ref(value: str) -> str | None:
+    """A branch, tag or commit, as `git check-ref-format` allows it, and never an option."""
+    if (not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._/+-]{0,254}", value) or ".." in value or "//" in value
+            or value.endswith((".", "/", ".lock")) or any(part.startswith(".") for part in value.split("/"))):
+        return f"{shown(value)} is not a branch, tag or commit (letters, digits and ._/+- only, no '..')"
+    return None
+
+
+def cron_schedule(value: str) -> str | None:
+    """Five cron fields: minute hour day month weekday (numbers, names, * / , -)."""
+    fields = value.split(" ")
+    if len(fields) != 5 or not all(re.fullmatch(r"[A-Za-z0-9*/,-]{1,64}", f) for f in fields):
+        return f"{shown(value)} is not a cron schedule of five fields such as '17 3 * * *'"
+    return None
+
+
+def email(value: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z0-9._%+-]{1,64}@[a-z0-9.-]+\.[a-z]{2,63}", value):
+        return f"{shown(value)} is not an email address"
+    return None
+
+
+def slug(value: str) -> str | None:
+    """A provider's own name for a size, place, image or preset (cx22, fsn1, ubuntu-24.04, vite)."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", value):
+        return f"{shown(value)} is not a provider slug (lowercase letters, digits and ._-)"
+    return None
+
+
+def opaque_id(value: str) -> str | None:
+    """An identifier issued by a service (a Vercel team or variable ID, an OAuth client ID)."""
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._@:/+=-]{0,255}", value):
+        return f"{shown(value)} is not an ID (letters, digits and ._@:/+=- only)"
+    return None
+
+
+def restic_repository(value: str) -> str | None:
+    if not re.fullmatch(r"s3:https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._~/-]+", value):
+        return f"{shown(value)} is not an S3 repository: s3:https://<endpoint>/<bucket>[/<path>]"
+    return None
+
+
+def text(value: str) -> str | None:
+    """One line of text for people: no control characters, at most 500 characters."""
+    if _CONTROL.search(value) or len(value) > 500:
+        return "one line of text: no newlines or control characters, at most 500 characters"
+    return None
+
+
+def template(value: str) -> str | None:
+    """Text around a value, with ``{}`` where the value goes."""
+    if _CONTROL.search(value) or len(value) > 500:
+        return "one line of text: no newlines or control characters, at most 500 characters"
+    if value.count("{}") != 1:
+        return "must contain {} exactly once, where the referenced value goes"
+    return None
+
+
+def header_value(value: str) -> str | None:
+    """An HTTP header's value, as it goes between double quotes in an nginx or Caddy config (where $ and
+    {} mean variables)."""
+    if not re.fullmatch(r"[\x20-\x7e]{0,4096}", value) or any(c in value for c in '"\\${}'):
+        return ("printable ASCII without double quotes, backslashes, $ or braces (nginx and Caddy read them as "
+                "variables), at most 4096 characters")
+    return None
+
+
+def shell_command(value: str) -> str | None:
+    """A command line the service's user runs (`sh -c`): one line, at most 4096 characters."""
+    if _CONTROL.search(value) or not value.strip() or len(value) > 4096:
+        return "one command line: no newlines or control characters, at most 4096 characters"
+    return None
+
+
+def value_text(value: str) -> str | None:
+    """Any text a program receives as it is (an environment variable, a file): no NUL, at most 64 KiB."""
+    if "\x00" in value:
+        return "may not contain NUL characters"
+    if len(value.encode()) > 65536:
+        return "at most 64 KiB"
     return None
 
 
 def numeric_id(value: str) -> str | None:
     if not re.fullmatch(r"[1-9][0-9]{0,18}", str(value)):
-        return f"'{value}' is not a numeric ID (digits only)"
+        return f"{shown(value)} is not a numeric ID (digits only)"
     return None
 
 
 def uuid(value: str) -> str | None:
     if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", str(value)):
-        return f"'{value}' is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+        return f"{shown(value)} is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
     return None
 
 
 def vercel_project_id(value: str) -> str | None:
     if not re.fullmatch(r"prj_[A-Za-z0-9]{10,40}", str(value)):
-        return f"'{value}' is not a Vercel project ID (prj_...)"
+        return f"{shown(value)} is not a Vercel project ID (prj_...)"
+    return None
+
+
+def vercel_team_id(value: str) -> str | None:
+    if not re.fullmatch(r"team_[A-Za-z0-9]{1,64}", value):
+        return f"{shown(value)} is not a Vercel team ID (team_...)"
     return None

@@ -23,8 +23,15 @@ class Migration:
 def read_migrations(directory: str, root: Path = PROJECT_ROOT) -> tuple[list[Migration], list[str]]:
     """The directory's migrations in order, and the problems that stop them from being used."""
     path = root / directory
-    if not path.is_dir():
-        return [], [f"no directory '{directory}' (relative to {root})"]
+    try:
+        exists = path.is_dir()
+    except OSError as err:  # a name the filesystem refuses (too long, say) names no directory either
+        exists = False
+        reason = f" ({err.strerror})"
+    else:
+        reason = ""
+    if not exists:
+        return [], [f"no directory '{directory[:80]}' (relative to {root}){reason}"]
     migrations: list[Migration] = []
     problems: list[str] = []
     versions: dict[int, str] = {}

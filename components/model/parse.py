@@ -16,12 +16,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
+from .kinds import Kind
+
 Check = Callable[[Any], "str | None"]
 
 
-def spec(doc: str, *, default: Any = dataclasses.MISSING, check: Check | None = None) -> Any:
-    """A documented field. ``check`` returns an error message for a bad value, or None."""
-    kwargs: dict[str, Any] = {"metadata": {"doc": doc, "check": check}}
+def spec(doc: str, *, default: Any = dataclasses.MISSING, kind: Kind | None = None, keys: Kind | None = None,
+         check: Check | None = None) -> Any:
+    """A documented field. ``kind`` is what each of its strings is (components/model/kinds.py), ``keys``
+    what the keys of its mappings are; the reader checks both. ``check`` returns an error message for a
+    bad value, or None: a rule beyond the kind."""
+    kwargs: dict[str, Any] = {"metadata": {"doc": doc, "kind": kind, "keys": keys, "check": check}}
     if isinstance(default, (list, tuple)):
         kwargs["default_factory"] = (lambda v: lambda: tuple(v))(default)
     elif isinstance(default, dict):
@@ -163,7 +168,7 @@ class Reader:
             self.fail(path, f"expected a mapping; got {describe(raw)}")
             return None
         tag = raw.get(tagged.key)
-        if tag not in tagged.variants:
+        if not isinstance(tag, str) or tag not in tagged.variants:
             choices = ", ".join(tagged.variants)
             self.fail(join(path, tagged.key), f"expected one of {choices}; got {describe(tag)}")
             return None
@@ -184,20 +189,68 @@ class Reader:
         for key, f in fields.items():
             fpath = join(path, key)
             if key not in raw:
-                required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-                if required:
+                if required(f):
                     self.fail(fpath, f"required: {f.metadata.get('doc', key)}")
                     values[f.name] = None
                 continue
             value = self.read(hints[f.name], raw[key], fpath)
+            kind, keys = f.metadata.get("kind"), f.metadata.get("keys")
+            if value is not None and (kind is not None or keys is not None):
+                for item_path, text, is_key in _strings(hints[f.name], value, fpath):
+                    message = (keys if is_key else kind)(text) if (keys if is_key else kind) else None
+                    if message:
+                        self.fail(item_path, message)
             check = f.metadata.get("check")
             if value is not None and check is not None:
                 for item_path, item in _each(value, fpath):
                     message = check(item)
                     if message:
                         self.fail(item_path, message)
+            if value is None and not _optional(hints[f.name]) and not required(f):
+                # The problem is recorded already; the rules that run next see the default, not a None
+                # where the type promises none.
+                value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
             values[f.name] = value
         return cls(**values)
+
+
+def required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _optional(tp: Any) -> bool:
+    """Whether ``tp`` admits None (``X | None``)."""
+    if get_origin(tp) is typing.Annotated:
+        return _optional(get_args(tp)[0])
+    return get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp)
+
+
+def _strings(tp: Any, value: Any, path: str):
+    """``(path, text, is_key)`` for every string of a read value of type ``tp``: list items, mapping values
+    and free mapping keys (a key a Literal type restricts is checked already), at any depth. The string
+    forms of a Value are strings too; its reference forms (dataclasses) are not."""
+    origin = get_origin(tp)
+    if origin is typing.Annotated:
+        yield from _strings(get_args(tp)[0], value, path)
+    elif isinstance(value, str):
+        if tp is str or str in get_args(tp):
+            yield path, value, False
+    elif origin in (Union, types.UnionType):
+        for option in get_args(tp):
+            if get_origin(option) in (list, dict) or option is str:
+                yield from _strings(option, value, path)
+    elif origin is list and isinstance(value, tuple):
+        (item_tp,) = get_args(tp)
+        for i, item in enumerate(value):
+            if item is not None:
+                yield from _strings(item_tp, item, join(path, i))
+    elif origin is dict and isinstance(value, dict):
+        key_tp, value_tp = get_args(tp)
+        for key, item in value.items():
+            if key_tp is str:
+                yield join(path, key), key, True
+            if item is not None:
+                yield from _strings(value_tp, item, join(path, key))
 
 
 def _each(value: Any, path: str):

@@ -75,15 +75,24 @@ def default_of(field: dataclasses.Field) -> str:
     return "required"
 
 
+def kind_of(field: dataclasses.Field) -> str:
+    """The kinds of a field's strings (components/model/kinds.py): ``keys -> values`` for a mapping."""
+    kind, keys = field.metadata.get("kind"), field.metadata.get("keys")
+    if keys is not None:
+        return f"{keys.name} -> {kind.name if kind else '...'}"
+    return kind.name if kind is not None else ""
+
+
 def reference() -> str:
     lines = []
     for title, cls in SECTIONS:
-        lines += [f"**{title}**: {(cls.__doc__ or '').strip()}", "", "| key | default | meaning |", "|---|---|---|"]
+        lines += [f"**{title}**: {(cls.__doc__ or '').strip()}", "", "| key | kind | default | meaning |",
+                  "|---|---|---|---|"]
         inherited = {f.name for base in cls.__bases__ if dataclasses.is_dataclass(base)
                      for f in dataclasses.fields(base)}
         for field in (f for f in dataclasses.fields(cls) if f.name not in inherited):
             doc = field.metadata.get("doc", "").replace("|", "\\|")
-            lines.append(f"| `{camel(field.name)}` | {default_of(field)} | {doc} |")
+            lines.append(f"| `{camel(field.name)}` | {kind_of(field)} | {default_of(field)} | {doc} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

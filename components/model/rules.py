@@ -112,7 +112,6 @@ class Rules:
             if value.record not in records:
                 known = ", ".join(sorted(records)) or "none"
                 self.fail(f"{path}.record", f"no DNS record '{value.record}' in this system (records: {known})")
-            self.check_format(f"{path}.format", value.format)
         elif isinstance(value, HostRef) and value.host:
             hosts = system.hosts or {}
             host = hosts.get(value.host)
@@ -121,20 +120,12 @@ class Rules:
                                           f"(hosts: {', '.join(hosts) or 'none'})")
             elif value.family == "ipv6" and not has_ipv6(host):
                 self.fail(f"{path}.family", f"host '{value.host}' has no IPv6 address")
-            self.check_format(f"{path}.format", value.format)
-
-    def check_format(self, path: str, template: str | None) -> None:
-        if template is not None and template.count("{}") != 1:
-            self.fail(path, "must contain {} exactly once, where the referenced value goes")
 
     def check_env(self, path: str, system: System, env: dict | None, public: tuple[str, ...] = ()) -> set[str]:
         """Checks a frontend's env; returns the keys that put a secret into the browser bundle."""
         bundled = set()
         for target, values in (env or {}).items():
             for key, value in (values or {}).items():
-                message = formats.env_key(key)
-                if message:
-                    self.fail(f"{path}.{target}.{key}", message)
                 self.check_value(f"{path}.{target}.{key}", system, value)
                 if isinstance(value, SecretRef) and key.startswith(PUBLIC_PREFIXES):
                     bundled.add(key)
@@ -147,11 +138,8 @@ class Rules:
     # --- hosts --------------------------------------------------------------------------
 
     def named(self, path: str, kind: str, entries: dict | None) -> Iterator[tuple[str, Any]]:
-        """(path, entry) for each readable entry, after checking its name can name resources."""
+        """(path, entry) for each readable entry (its name is checked by its kind, kinds.NAME)."""
         for name, entry in (entries or {}).items():
-            message = formats.name(name)
-            if message:
-                self.fail(f"{path}.{name}", f"{kind} name {message}")
             if entry is not None:
                 yield f"{path}.{name}", entry
 
@@ -187,11 +175,11 @@ class Rules:
 
     def check_ssh_key_adoption(self) -> None:
         """Every adopted key must be a key stackyard would create for that cloud's hosts."""
-        listed = {key.strip() for key in self.settings.ssh_keys or ()}
+        listed = {key.strip() for key in self.settings.ssh_keys or () if key}
         for system in (self.settings.systems or {}).values():
             for host in ((system.hosts if system else None) or {}).values():
                 if isinstance(host, CreatedHost):
-                    listed |= {key.strip() for key in host.ssh_keys or ()}
+                    listed |= {key.strip() for key in host.ssh_keys or () if key}
         for provider, keys in (self.settings.adopt_ssh_keys or {}).items():
             for key, key_id in (keys or {}).items():
                 path = f"adoptSshKeys.{provider}.{key[:24]}..."
@@ -334,9 +322,7 @@ class Rules:
                 continue
             for key, value in (spec.secrets or {}).items():
                 spath = f"{rpath}.secrets.{key}"
-                if formats.env_key(key):
-                    self.fail(spath, f"'{key}' is not a valid Actions secret name (letters, digits, '_')")
-                elif key.upper().startswith("GITHUB_"):
+                if key.upper().startswith("GITHUB_"):
                     self.fail(spath, "GitHub reserves names starting with GITHUB_ (use e.g. GH_TOKEN)")
                 self.check_value(spath, system, value)
 
@@ -364,8 +350,6 @@ class Rules:
                 self.fail(f"{spath}.port", "required: services with hostnames need a port for the proxy to serve")
             if service.hostnames and host is not None and host.proxy is None:
                 self.fail(f"{spath}.hostnames", f"host '{service.host}' has no proxy to serve hostnames")
-            if service.source is not None and (not service.source.ref or " " in service.source.ref):
-                self.fail(f"{spath}.source.ref", "a branch, tag or commit without spaces")
             if service.port is not None and service.port + SLOT_SPAN > 65535:
                 self.fail(f"{spath}.port", f"instances use ports up to port+{SLOT_SPAN}: pick a port below "
                                            f"{65535 - SLOT_SPAN}")
@@ -393,8 +377,6 @@ class Rules:
             self.check_logs(spath, service)
             self.check_compose(spath, service, system)
             for key, value in (service.env or {}).items():
-                if formats.env_key(key):
-                    self.fail(f"{spath}.env.{key}", formats.env_key(key))
                 self.check_value(f"{spath}.env.{key}", system, value, service.host)
             for name, value in (service.files or {}).items():
                 fpath = f"{spath}.files.{name}"
@@ -413,8 +395,6 @@ class Rules:
                           "required: stackyard provisions this host over SSH and needs the key it logs in with "
                           "(or set provision: false)")
             self.check_docker(f"{path}.hosts.{hname}", hname, host, system)
-            if host.backups is not None and len(host.backups.schedule.split()) != 5:
-                self.fail(f"{path}.hosts.{hname}.backups.schedule", "a cron schedule has five fields")
             if host.backups is not None and host.backups.keep < 1:
                 self.fail(f"{path}.hosts.{hname}.backups.keep", "keep at least one dump")
             offsite = host.backups.offsite if host.backups is not None else None
@@ -428,11 +408,6 @@ class Rules:
                 if offsite.keep is not None and offsite.keep < 1:
                     self.fail(f"{opath}.keep", "keep at least one copy")
             self.check_accessories(f"{path}.hosts.{hname}", system, host)
-            csp = host.proxy.content_security_policy if host.proxy is not None else None
-            if csp is not None and any(c in csp for c in '"\\$\n{}'):
-                # It goes between double quotes in an nginx or Caddy config, where $ and {} mean variables.
-                self.fail(f"{path}.hosts.{hname}.proxy.contentSecurityPolicy",
-                          "may not contain double quotes, backslashes, $, braces or newlines")
             if host.proxy is not None and host.proxy.kind == "caddy":
                 for i, site in enumerate(host.proxy.replaces or ()):
                     if site != "Caddyfile":
@@ -530,9 +505,6 @@ class Rules:
         watchdog = service.watchdog
         if watchdog is None or not watchdog.enabled:
             return
-        for i, path in enumerate(watchdog.paths or ()):
-            if path is not None and (not path.startswith("/") or any(c.isspace() or c in "'\"$`\\" for c in path)):
-                self.fail(f"{spath}.watchdog.paths[{i}]", "an HTTP path such as /health (no spaces or quotes)")
         for name in ("interval", "failures", "restarts"):
             value = getattr(watchdog, name)
             if value is not None and value < 1:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import formats
 from .migrations import read_migrations
 from .topology import Supabase, System
 
@@ -53,9 +52,7 @@ def check_supabase(rules: Rules, path: str, system: System) -> None:
         rules.fail(f"{path}.api.maxRows", f"between 1 and {MAX_ROWS}")
     for key, value in (supabase.secrets or {}).items():
         spath = f"{path}.secrets.{key}"
-        if formats.env_key(key):
-            rules.fail(spath, formats.env_key(key))
-        elif key.upper().startswith("SUPABASE_"):
+        if key.upper().startswith("SUPABASE_"):
             rules.fail(spath, "Supabase sets SUPABASE_* in edge functions itself and refuses secrets named so")
         rules.check_value(spath, system, value)
     if supabase.database is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from . import formats
+from . import formats, kinds
 from .parse import Tagged, spec
 
 # --- values -------------------------------------------------------------------------------
@@ -20,24 +20,24 @@ class SecretRef:
     """``{secret: openaiApiKey}``: the value of the encrypted stack config key ``stackyard:openaiApiKey``."""
 
     secret: str = spec("name of a stackyard config key set with `pulumi config set --secret`",
-                       check=formats.config_key)
+                       kind=kinds.SECRET_NAME)
 
 
 @dataclass(frozen=True)
 class RecordRef:
     """``{record: api.mehko.ai, format: "https://{}"}``: the hostname of a DNS record of this system."""
 
-    record: str = spec("full hostname of a record in this system's dns.records", check=formats.hostname)
-    format: str = spec("text around the hostname, with {} where it goes", default="{}")
+    record: str = spec("full hostname of a record in this system's dns.records", kind=kinds.HOSTNAME)
+    format: str = spec("text around the hostname, with {} where it goes", default="{}", kind=kinds.TEMPLATE)
 
 
 @dataclass(frozen=True)
 class HostRef:
     """``{host: api}``: the public address of a host of this system."""
 
-    host: str = spec("name of a host in this system's hosts")
+    host: str = spec("name of a host in this system's hosts", kind=kinds.NAME)
     family: Literal["ipv4", "ipv6"] = spec("which address", default="ipv4")
-    format: str = spec("text around the address, with {} where it goes", default="{}")
+    format: str = spec("text around the address, with {} where it goes", default="{}", kind=kinds.TEMPLATE)
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class FrontendRef:
     """``{frontend: web, output: projectId}``: an ID of a Vercel frontend of this system, as its project
     has it (seed 004's `VERCEL_PROJECT_ID` and `VERCEL_ORG_ID` Actions secrets, never typed by hand)."""
 
-    frontend: str = spec("name of a Vercel frontend in this system's frontends")
+    frontend: str = spec("name of a Vercel frontend in this system's frontends", kind=kinds.NAME)
     output: Literal["projectId", "teamId"] = spec("projectId (prj_...) or teamId (team_..., what Vercel's CLI "
                                                   "calls the org ID)")
 
@@ -71,12 +71,12 @@ class Access:
     ssh_port: int = spec("SSH port", default=22, check=formats.port)
     ssh_allow_from: list[str] = spec(
         "networks allowed to reach SSH through the cloud firewall (CIDR); defaults to stackyard:sshAllowFrom",
-        default=[], check=formats.cidr)
+        default=[], kind=kinds.CIDR)
     private_key: SecretRef | None = spec(
         "secret holding the private key stackyard connects with (OpenSSH PEM)", default=None)
     host_key: str | None = spec(
         "the host's public SSH host key, pinned for connections (`ssh-keyscan` output without the hostname)",
-        default=None, check=formats.ssh_public_key)
+        default=None, kind=kinds.SSH_PUBLIC_KEY)
 
 
 @dataclass(frozen=True)
@@ -84,29 +84,31 @@ class Proxy:
     """The reverse proxy in front of the host's services, terminating TLS."""
 
     kind: Literal["caddy", "nginx"] = spec("caddy or nginx")
-    email: str | None = spec("Let's Encrypt account email (expiry notices)", default=None)
+    email: str | None = spec("Let's Encrypt account email (expiry notices)", default=None, kind=kinds.EMAIL)
     tls: Literal["letsencrypt", "internal"] = spec(
         "letsencrypt for public hosts; internal for a local CA (test VMs, no public DNS)", default="letsencrypt")
     security_headers: bool = spec("send HSTS, nosniff, frame-deny, XSS-protection and referrer headers",
                                   default=True)
     content_security_policy: str | None = spec(
         "Content-Security-Policy header sent with every answer, e.g. \"default-src 'self'\" (with "
-        "securityHeaders)", default=None)
+        "securityHeaders)", default=None, kind=kinds.HEADER)
     static: dict[str, str] = spec("hostname -> directory served as static files; files under /assets/ "
-                                  "(hashed build output) are cached by browsers for a year", default={})
+                                  "(hashed build output) are cached by browsers for a year", default={},
+                                  kind=kinds.ABSOLUTE_PATH, keys=kinds.HOSTNAME)
     replaces: list[str] = spec(
         "sites of an nginx already serving these hostnames (file names in sites-enabled or conf.d), or "
         "`Caddyfile` for a Caddy: disabled in the same checked reload that enables stackyard's site; "
         "their certificates under /etc/letsencrypt/live/<hostname> are reused", default=[],
-        check=formats.process_name)
+        kind=kinds.PROCESS_NAME)
 
 
 @dataclass(frozen=True)
 class Accessory:
     """A database or cache installed on the host, listening on loopback only."""
 
-    database: str | None = spec("database to create (mysql, postgresql)", default=None)
-    user: str | None = spec("user to create, with a generated password kept as a Pulumi secret", default=None)
+    database: str | None = spec("database to create (mysql, postgresql)", default=None, kind=kinds.DATABASE_NAME)
+    user: str | None = spec("user to create, with a generated password kept as a Pulumi secret", default=None,
+                            kind=kinds.DATABASE_NAME)
     existing: bool = spec(
         "a server already running on the host (MySQL or MariaDB for mysql), taken over as it is: nothing "
         "installed, no setting, user or password changed; its database and user must exist", default=False)
@@ -121,7 +123,8 @@ class Offsite:
     """Copies of every dump in S3-compatible object storage (Hetzner Object Storage, DigitalOcean
     Spaces, ...), encrypted on the host by restic before they leave it."""
 
-    repository: str = spec("restic repository, e.g. s3:https://fsn1.your-objectstorage.com/<bucket>/<host>")
+    repository: str = spec("restic repository, e.g. s3:https://fsn1.your-objectstorage.com/<bucket>/<host>",
+                           kind=kinds.RESTIC_REPOSITORY)
     access_key: SecretRef = spec("secret holding the S3 access key ID")
     secret_key: SecretRef = spec("secret holding the S3 secret key")
     password: SecretRef = spec("secret holding the password restic encrypts with; keep a copy outside the "
@@ -135,9 +138,11 @@ class Backups:
     and, with `offsite`, in object storage. `stackyard-restore` on the host puts one back."""
 
     keep: int = spec("how many dumps to keep", default=7)
-    schedule: str = spec("cron schedule (five fields)", default="17 3 * * *")
-    paths: list[str] = spec("directories to archive besides the database dumps (caches left out)", default=[])
-    directory: str = spec("where dumps are written (mode 0700)", default="/var/backups/stackyard")
+    schedule: str = spec("cron schedule (five fields)", default="17 3 * * *", kind=kinds.CRON)
+    paths: list[str] = spec("directories to archive besides the database dumps (caches left out)", default=[],
+                            kind=kinds.ABSOLUTE_PATH)
+    directory: str = spec("where dumps are written (mode 0700)", default="/var/backups/stackyard",
+                          kind=kinds.ABSOLUTE_PATH)
     offsite: Offsite | None = spec("encrypted copies in S3-compatible object storage (restic)", default=None)
 
 
@@ -153,7 +158,7 @@ class Docker:
         "docker-compose-plugin) for Debian and Ubuntu. A Docker already installed is used as it is",
         default="distribution")
     subnet: str = spec("IPv4 subnet of the containers' network (bridge stackyard0); pick one the host's "
-                       "own networks do not use", default="172.30.255.0/24", check=formats.cidr)
+                       "own networks do not use", default="172.30.255.0/24", kind=kinds.CIDR)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,9 +179,9 @@ class CreatedHost(HostSetup):
     """Keys shared by the servers stackyard creates (hetzner and digitalocean)."""
 
     ssh_keys: list[str] = spec("extra OpenSSH public keys for the deploy user (besides stackyard:sshKeys)",
-                               default=[], check=formats.ssh_public_key)
+                               default=[], kind=kinds.SSH_PUBLIC_KEY)
     deploy_user: str = spec("non-root user cloud-init creates with the SSH keys", default="deploy",
-                            check=formats.linux_user)
+                            kind=kinds.LINUX_USER)
     open_ports: list[int] = spec("TCP ports opened to the world in the cloud firewall besides SSH",
                                  default=[], check=formats.port)
     ipv6: bool = spec("give the server a public IPv6 address", default=True)
@@ -189,11 +194,11 @@ class HetznerAdoption:
     """IDs of a running Hetzner server and what belongs to it, taken into the state as they are
     (`hcloud server list`, `hcloud firewall list`, `hcloud primary-ip list`, or the Cloud Console URL)."""
 
-    server: str = spec("the server's ID", check=formats.numeric_id)
+    server: str = spec("the server's ID", kind=kinds.NUMERIC_ID)
     firewall: str | None = spec("its firewall's ID (the attachment is adopted with it)", default=None,
-                                check=formats.numeric_id)
+                                kind=kinds.NUMERIC_ID)
     primary_ip: str | None = spec("its Primary IP's ID (with primaryIp: true)", default=None,
-                                  check=formats.numeric_id)
+                                  kind=kinds.NUMERIC_ID)
 
 
 @dataclass(frozen=True)
@@ -201,10 +206,10 @@ class DigitalOceanAdoption:
     """IDs of a running Droplet and what belongs to it, taken into the state as they are
     (`doctl compute droplet list`, `doctl compute firewall list`, `doctl compute reserved-ip list`)."""
 
-    droplet: str = spec("the Droplet's ID", check=formats.numeric_id)
-    firewall: str | None = spec("its firewall's ID (a UUID)", default=None, check=formats.uuid)
+    droplet: str = spec("the Droplet's ID", kind=kinds.NUMERIC_ID)
+    firewall: str | None = spec("its firewall's ID (a UUID)", default=None, kind=kinds.UUID)
     reserved_ip: str | None = spec("its Reserved IP, the address itself (with reservedIp: true)", default=None,
-                                   check=formats.ipv4)
+                                   kind=kinds.IPV4)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,9 +217,10 @@ class HetznerHost(CreatedHost):
     """A server created in Hetzner Cloud."""
 
     provider: Literal["hetzner"] = spec("hetzner")
-    server_type: str = spec("Hetzner server type, e.g. cx22")
-    location: str = spec("Hetzner location, e.g. fsn1, nbg1, hel1, ash")
-    image: str = spec("OS image; a change is refused rather than rebuilding the server", default="ubuntu-24.04")
+    server_type: str = spec("Hetzner server type, e.g. cx22", kind=kinds.SLUG)
+    location: str = spec("Hetzner location, e.g. fsn1, nbg1, hel1, ash", kind=kinds.SLUG)
+    image: str = spec("OS image; a change is refused rather than rebuilding the server", default="ubuntu-24.04",
+                      kind=kinds.SLUG)
     primary_ip: bool = spec("keep the IPv4 address in a Primary IP that outlives the server", default=False)
     adopt: HetznerAdoption | None = spec("a server that already runs: its IDs, taken into the state instead of "
                                          "creating a new one", default=None)
@@ -225,10 +231,10 @@ class DigitalOceanHost(CreatedHost):
     """A Droplet created in DigitalOcean."""
 
     provider: Literal["digitalocean"] = spec("digitalocean")
-    size: str = spec("Droplet size slug, e.g. s-2vcpu-4gb")
-    region: str = spec("DigitalOcean region, e.g. fra1, ams3, nyc3")
+    size: str = spec("Droplet size slug, e.g. s-2vcpu-4gb", kind=kinds.SLUG)
+    region: str = spec("DigitalOcean region, e.g. fra1, ams3, nyc3", kind=kinds.SLUG)
     image: str = spec("OS image slug; a change is refused rather than rebuilding the Droplet",
-                      default="ubuntu-24-04-x64")
+                      default="ubuntu-24-04-x64", kind=kinds.SLUG)
     reserved_ip: bool = spec("keep the IPv4 address in a Reserved IP that outlives the Droplet", default=False)
     adopt: DigitalOceanAdoption | None = spec("a Droplet that already runs: its IDs, taken into the state instead "
                                               "of creating a new one", default=None)
@@ -239,9 +245,9 @@ class ExistingHost(HostSetup):
     """A server that already exists and is adopted by address: no cloud resource is created."""
 
     provider: Literal["existing"] = spec("existing")
-    address: str = spec("public IPv4 address (or hostname) SSH connects to", check=formats.address)
-    ipv6: str | None = spec("public IPv6 address, if it has one", default=None, check=formats.ipv6)
-    user: str = spec("user stackyard connects as", default="root", check=formats.linux_user)
+    address: str = spec("public IPv4 address (or hostname) SSH connects to", kind=kinds.ADDRESS)
+    ipv6: str | None = spec("public IPv6 address, if it has one", default=None, kind=kinds.IPV6)
+    user: str = spec("user stackyard connects as", default="root", kind=kinds.LINUX_USER)
     access: Access = spec("SSH access", default=Access())
 
 
@@ -258,35 +264,36 @@ Host = Annotated[
 class DnsZone:
     """A Cloudflare zone this system writes records into. The zone itself is not created here."""
 
-    zone_id: str = spec("the zone's ID from the Cloudflare dashboard (32 hex digits)", check=formats.hex32)
+    zone_id: str = spec("the zone's ID from the Cloudflare dashboard (32 hex digits)", kind=kinds.CLOUDFLARE_ID)
 
 
 @dataclass(frozen=True)
 class DnsRecord:
     """One Cloudflare DNS record."""
 
-    zone: str = spec("zone name, a key of dns.zones")
+    zone: str = spec("zone name, a key of dns.zones", kind=kinds.HOSTNAME)
     name: str = spec("name relative to the zone: '@' for the apex, 'api' for api.<zone>",
-                     check=formats.record_name)
+                     kind=kinds.RECORD_NAME)
     type: Literal["A", "AAAA", "CNAME", "TXT", "MX"] = spec("record type")
-    content: str | None = spec("record content (address, target hostname or text); or use host", default=None)
+    content: str | None = spec("record content (address, target hostname or text); or use host", default=None,
+                               kind=kinds.VALUE)
     host: str | None = spec("A/AAAA only: name of a host of this system whose address is the content",
-                            default=None)
+                            default=None, kind=kinds.NAME)
     proxied: bool = spec("route through Cloudflare's proxy (orange cloud); proxied records have ttl 1",
                          default=False)
     ttl: int | None = spec("TTL in seconds, 60-86400, or 1 for automatic (the default)", default=None)
     priority: int | None = spec("MX only: priority", default=None)
-    comment: str | None = spec("note shown in the Cloudflare dashboard", default=None)
+    comment: str | None = spec("note shown in the Cloudflare dashboard", default=None, kind=kinds.TEXT)
     adopt: str | None = spec("the ID of the live record (32 hex digits, from the Cloudflare API: GET "
                              "/zones/<zone>/dns_records?name=<name>): taken into the state instead of creating a "
-                             "second record beside it", default=None, check=formats.hex32)
+                             "second record beside it", default=None, kind=kinds.CLOUDFLARE_ID)
 
 
 @dataclass(frozen=True)
 class Dns:
     """Cloudflare DNS for a system."""
 
-    zones: dict[str, DnsZone] = spec("zones by domain name", default={})
+    zones: dict[str, DnsZone] = spec("zones by domain name", default={}, keys=kinds.HOSTNAME)
     records: list[DnsRecord] = spec("records", default=[])
 
 
@@ -297,10 +304,10 @@ class Dns:
 class Build:
     """How the frontend is built from its repository."""
 
-    command: str | None = spec("build command, e.g. npm run build", default=None)
-    output_dir: str | None = spec("directory the build writes, e.g. dist", default=None)
-    root_dir: str | None = spec("directory of the app inside the repository", default=None)
-    install_command: str | None = spec("Vercel only: install command, e.g. npm ci", default=None)
+    command: str | None = spec("build command, e.g. npm run build", default=None, kind=kinds.SHELL)
+    output_dir: str | None = spec("directory the build writes, e.g. dist", default=None, kind=kinds.RELATIVE_PATH)
+    root_dir: str | None = spec("directory of the app inside the repository", default=None, kind=kinds.RELATIVE_PATH)
+    install_command: str | None = spec("Vercel only: install command, e.g. npm ci", default=None, kind=kinds.SHELL)
 
 
 @dataclass(frozen=True)
@@ -309,18 +316,19 @@ class PagesAdoption:
     name; their CNAME records by ID."""
 
     records: dict[str, str] = spec("custom domain -> ID of its live CNAME record (32 hex digits)", default={},
-                                   check=formats.hex32)
+                                   kind=kinds.CLOUDFLARE_ID, keys=kinds.HOSTNAME)
 
 
 @dataclass(frozen=True)
 class VercelAdoption:
     """A Vercel project that already runs: its ID, its variables' IDs, its domains' records' IDs."""
 
-    project: str = spec("the project's ID (prj_..., Settings > General)", check=formats.vercel_project_id)
+    project: str = spec("the project's ID (prj_..., Settings > General)", kind=kinds.VERCEL_PROJECT_ID)
     env: dict[str, dict[str, str]] = spec(
-        "variable -> {first target it is set for -> its ID} (from GET /v9/projects/<id>/env)", default={})
+        "variable -> {first target it is set for -> its ID} (from GET /v9/projects/<id>/env)", default={},
+        kind=kinds.OPAQUE_ID, keys=kinds.ENV_KEY)
     records: dict[str, str] = spec("custom domain -> ID of its live DNS record (32 hex digits)", default={},
-                                   check=formats.hex32)
+                                   kind=kinds.CLOUDFLARE_ID, keys=kinds.HOSTNAME)
 
 
 @dataclass(frozen=True)
@@ -328,21 +336,22 @@ class PagesFrontend:
     """A Cloudflare Pages project."""
 
     kind: Literal["cloudflare-pages"] = spec("cloudflare-pages")
-    account_id: str = spec("Cloudflare account ID (32 hex digits)", check=formats.hex32)
-    project: str = spec("Pages project name (becomes <project>.pages.dev)", check=formats.name)
+    account_id: str = spec("Cloudflare account ID (32 hex digits)", kind=kinds.CLOUDFLARE_ID)
+    project: str = spec("Pages project name (becomes <project>.pages.dev)", kind=kinds.NAME)
     repository: str | None = spec("GitHub repository owner/name the project builds from", default=None,
-                                  check=formats.repository)
-    production_branch: str = spec("branch deployed to production", default="main")
+                                  kind=kinds.GITHUB_REPOSITORY)
+    production_branch: str = spec("branch deployed to production", default="main", kind=kinds.GIT_REF)
     build: Build = spec("build settings", default=Build())
     env: dict[Literal["production", "preview"], dict[str, Value]] = spec(
         "environment variables per environment (production, preview); secrets become secret_text",
-        default={})
+        default={}, kind=kinds.VALUE, keys=kinds.ENV_KEY)
     public_secrets: list[str] = spec(
         "secret variables (VITE_, NEXT_PUBLIC_, REACT_APP_, PUBLIC_) you accept to publish: the build puts "
         "them in the JavaScript every visitor downloads; each one must be named here, or the policy pack "
-        "stops the preview", default=[])
-    domains: list[str] = spec("custom domains", default=[], check=formats.hostname)
-    zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None)
+        "stops the preview", default=[], kind=kinds.ENV_KEY)
+    domains: list[str] = spec("custom domains", default=[], kind=kinds.HOSTNAME)
+    zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None,
+                            kind=kinds.HOSTNAME)
     adopt: PagesAdoption | None = spec("a project that already runs, taken into the state (by name) instead of "
                                        "created", default=None)
 
@@ -352,21 +361,23 @@ class VercelFrontend:
     """A Vercel project."""
 
     kind: Literal["vercel"] = spec("vercel")
-    project: str = spec("Vercel project name", check=formats.name)
-    team_id: str | None = spec("Vercel team ID (team_...) that owns the project", default=None)
-    framework: str | None = spec("framework preset, e.g. vite, nextjs", default=None)
+    project: str = spec("Vercel project name", kind=kinds.NAME)
+    team_id: str | None = spec("Vercel team ID (team_...) that owns the project", default=None,
+                               kind=kinds.VERCEL_TEAM_ID)
+    framework: str | None = spec("framework preset, e.g. vite, nextjs", default=None, kind=kinds.SLUG)
     repository: str | None = spec("GitHub repository owner/name the project deploys from", default=None,
-                                  check=formats.repository)
+                                  kind=kinds.GITHUB_REPOSITORY)
     build: Build = spec("build settings", default=Build())
     env: dict[Literal["production", "preview", "development"], dict[str, Value]] = spec(
         "environment variables per target (production, preview, development); secrets are sensitive",
-        default={})
+        default={}, kind=kinds.VALUE, keys=kinds.ENV_KEY)
     public_secrets: list[str] = spec(
         "secret variables (VITE_, NEXT_PUBLIC_, REACT_APP_, PUBLIC_) you accept to publish: the build puts "
         "them in the JavaScript every visitor downloads; each one must be named here, or the policy pack "
-        "stops the preview", default=[])
-    domains: list[str] = spec("custom domains", default=[], check=formats.hostname)
-    zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None)
+        "stops the preview", default=[], kind=kinds.ENV_KEY)
+    domains: list[str] = spec("custom domains", default=[], kind=kinds.HOSTNAME)
+    zone: str | None = spec("zone of dns.zones whose records for the domains stackyard manages", default=None,
+                            kind=kinds.HOSTNAME)
     adopt: VercelAdoption | None = spec("a project that already runs, taken into the state instead of created",
                                         default=None)
 
@@ -384,15 +395,17 @@ Frontend = Annotated[
 class GithubRepository:
     """Actions secrets of one repository."""
 
-    secrets: dict[str, Value] = spec("Actions secrets by name; every value is stored encrypted by GitHub")
+    secrets: dict[str, Value] = spec("Actions secrets by name; every value is stored encrypted by GitHub",
+                                     kind=kinds.VALUE, keys=kinds.ENV_KEY)
 
 
 @dataclass(frozen=True)
 class Github:
     """GitHub Actions secrets, written with the token in github:token."""
 
-    owner: str = spec("user or organisation that owns the repositories")
-    repositories: dict[str, GithubRepository] = spec("repositories by name (without the owner)")
+    owner: str = spec("user or organisation that owns the repositories", kind=kinds.GITHUB_OWNER)
+    repositories: dict[str, GithubRepository] = spec("repositories by name (without the owner)",
+                                                     keys=kinds.REPOSITORY_NAME)
 
 
 # --- services -----------------------------------------------------------------------------
@@ -402,8 +415,9 @@ class Github:
 class Source:
     """Where a service's code comes from."""
 
-    repo: str = spec("git URL the host clones (https or ssh)")
-    ref: str = spec("branch, tag or commit deployed; change it to deploy or roll back", default="main")
+    repo: str = spec("git URL the host clones (https or ssh)", kind=kinds.GIT_URL)
+    ref: str = spec("branch, tag or commit deployed; change it to deploy or roll back", default="main",
+                    kind=kinds.GIT_REF)
 
 
 @dataclass(frozen=True)
@@ -411,22 +425,22 @@ class ImageBuild:
     """compose: where in the repository the service's image is built from."""
 
     context: str = spec("build context: a directory of the repository, e.g. services/ai-server",
-                        default=".", check=formats.relative_path)
+                        default=".", kind=kinds.RELATIVE_PATH)
     dockerfile: str = spec("Dockerfile, relative to the context", default="Dockerfile",
-                           check=formats.relative_path)
+                           kind=kinds.RELATIVE_PATH)
 
 
 @dataclass(frozen=True)
 class Health:
     """How a new release proves it is up before it takes traffic."""
 
-    path: str = spec("HTTP path that answers 2xx when healthy", default="/health")
+    path: str = spec("HTTP path that answers 2xx when healthy", default="/health", kind=kinds.HTTP_PATH)
     interval: int = spec("seconds between tries", default=2)
     timeout: int = spec("seconds one try may take", default=5)
     retries: int = spec("tries before the deploy gives up and keeps the old release", default=15)
     command: str | None = spec(
         "compose: the command Docker runs in the container as its health check (default: a GET of path "
-        "with whichever of curl, wget, python3 or node the image has)", default=None)
+        "with whichever of curl, wget, python3 or node the image has)", default=None, kind=kinds.SHELL)
 
 
 @dataclass(frozen=True)
@@ -442,7 +456,7 @@ class Limits:
     """What the proxy accepts on the service's behalf. The defaults suit an API."""
 
     max_body_size: str = spec("largest request body, e.g. 10MB or 50MB (nginx answers 413 above it)",
-                              default="10MB", check=formats.size)
+                              default="10MB", kind=kinds.SIZE)
     read_timeout: int = spec("seconds the proxy waits for the service's answer (nginx; Caddy waits without "
                              "limit)", default=60)
     rate_limit: RateLimit | None = spec("requests per client address and window (nginx limit_req)", default=None)
@@ -455,11 +469,11 @@ class Logs:
     compressed and, like the logs, readable by the service's user and group only."""
 
     files: list[str] = spec("log files the service writes, e.g. /var/log/mivaa/app.log; their directory is "
-                            "created, the service's own (0750)", default=[], check=formats.absolute_path)
+                            "created, the service's own (0750)", default=[], kind=kinds.ABSOLUTE_PATH)
     rotate: Literal["daily", "weekly", "size"] = spec("rotate daily, weekly, or when a file reaches `size`",
                                                       default="daily")
     size: str = spec("with rotate: size, the size that triggers it, e.g. 100MB", default="100MB",
-                     check=formats.size)
+                     kind=kinds.SIZE)
     keep: int = spec("rotated files kept per log", default=14)
 
 
@@ -473,7 +487,7 @@ class Watchdog:
 
     enabled: bool = spec("run the watchdog (services with a port and a health check)", default=True)
     paths: list[str] = spec("HTTP paths that must all answer 2xx, e.g. [/health, /docs, /openapi.json] "
-                            "(default: the health check's path)", default=[])
+                            "(default: the health check's path)", default=[], kind=kinds.HTTP_PATH)
     interval: int = spec("seconds between checks", default=30)
     failures: int = spec("failed checks in a row before the instance is restarted", default=3)
     restarts: int = spec("restarts in a row that did not help before it stops restarting and only reports",
@@ -487,11 +501,11 @@ class Replaces:
     before the first release starts, so that two never run at once)."""
 
     pm2: list[str] = spec("PM2 processes to delete (and `pm2 save`) once the new release serves", default=[],
-                          check=formats.process_name)
+                          kind=kinds.PROCESS_NAME)
     pm2_home: str = spec("the PM2 home (PM2_HOME) those processes run under; its owner runs pm2",
-                         default="/root/.pm2", check=formats.absolute_path)
+                         default="/root/.pm2", kind=kinds.ABSOLUTE_PATH)
     systemd: list[str] = spec("systemd units to stop and disable once the new release serves", default=[],
-                              check=formats.process_name)
+                              kind=kinds.PROCESS_NAME)
     listen: int | None = spec("loopback port the old process serves on: the proxy routes there until the "
                               "first deploy switches it to the new release", default=None, check=formats.port)
 
@@ -500,15 +514,15 @@ class Replaces:
 class Service:
     """A process of the system running on one of its hosts, deployed from git."""
 
-    host: str = spec("name of the host it runs on")
+    host: str = spec("name of the host it runs on", kind=kinds.NAME)
     runtime: Literal["systemd", "pm2", "compose"] = spec("systemd (uv/venv or any command), pm2 or compose")
     source: Source = spec("git repository and ref")
     command: str | None = spec("command that starts one instance; $PORT is its port (systemd, pm2)",
-                               default=None)
+                               default=None, kind=kinds.SHELL)
     language: Literal["python", "node", "other"] = spec(
         "python gets uv and a .venv from requirements.txt, node gets npm ci", default="other")
     install: list[str] = spec("commands run in a new release before it starts (as the service user)",
-                              default=[])
+                              default=[], kind=kinds.SHELL)
     port: int | None = spec("port the proxy serves the service on; instances listen on their own ports",
                             default=None, check=formats.port)
     container_port: int | None = spec("compose: port the container listens on (default: port)", default=None,
@@ -516,13 +530,14 @@ class Service:
     build: ImageBuild | None = spec("compose: the image's build context and Dockerfile (default: the "
                                     "repository's root and its Dockerfile)", default=None)
     instances: int = spec("instances behind the proxy's upstream", default=1)
-    env: dict[str, Value] = spec("environment; secrets reach the host only as a 0600 file", default={})
+    env: dict[str, Value] = spec("environment; secrets reach the host only as a 0600 file", default={},
+                                 kind=kinds.VALUE, keys=kinds.ENV_KEY)
     files: dict[str, Value] = spec("files for the service, mode 0600: copied into every release (path relative "
                                    "to it), or for compose mounted read-only at an absolute container path",
-                                   default={})
+                                   default={}, kind=kinds.VALUE, keys=kinds.FILE_PATH)
     health: Health | None = spec("health check gating every deploy (services with a port)", default=Health())
     hostnames: list[str] = spec("public hostnames the proxy routes to the service", default=[],
-                                check=formats.hostname)
+                                kind=kinds.HOSTNAME)
     keep_releases: int = spec("releases kept for rollback", default=5)
     replaces: Replaces | None = spec("the processes serving it today outside stackyard, retired once it serves",
                                      default=None)
@@ -540,9 +555,10 @@ class OAuthProvider:
     """An external sign-in provider of Supabase Auth (``external_<name>_*`` in the Management API)."""
 
     enabled: bool = spec("offer this provider on the sign-in page", default=True)
-    client_id: str | None = spec("OAuth client ID from the provider's developer console", default=None)
+    client_id: str | None = spec("OAuth client ID from the provider's developer console", default=None,
+                                 kind=kinds.OPAQUE_ID)
     secret: SecretRef | None = spec("secret holding the OAuth client secret", default=None)
-    url: str | None = spec("azure, gitlab, keycloak, workos: the provider's base URL", default=None)
+    url: str | None = spec("azure, gitlab, keycloak, workos: the provider's base URL", default=None, kind=kinds.URL)
 
 
 @dataclass(frozen=True)
@@ -550,13 +566,13 @@ class SupabaseAuth:
     """Supabase Auth settings (dashboard: Authentication). Keys left out stay as they are."""
 
     site_url: str | None = spec("where sign-in links and redirects land by default", default=None,
-                                check=formats.url)
+                                kind=kinds.URL)
     redirect_urls: list[str] | None = spec("other URLs sign-in may redirect to (wildcards allowed)",
-                                           default=None)
+                                           default=None, kind=kinds.REDIRECT_URL)
     jwt_expiry: int | None = spec("access token lifetime in seconds (at most 604800)", default=None)
     disable_signup: bool | None = spec("refuse new sign-ups", default=None)
     external: dict[str, OAuthProvider] = spec("OAuth providers by name: github, google, azure, ...",
-                                              default={})
+                                              default={}, keys=kinds.SQL_NAME)
 
 
 @dataclass(frozen=True)
@@ -564,9 +580,9 @@ class SupabaseApi:
     """PostgREST, the project's data API (dashboard: Settings > API). Keys left out stay as they are."""
 
     schemas: list[str] | None = spec("schemas the API exposes, e.g. [public, graphql_public]", default=None,
-                                     check=formats.sql_identifier)
+                                     kind=kinds.SQL_NAME)
     extra_search_path: list[str] | None = spec("schemas on the search path of API queries", default=None,
-                                               check=formats.sql_identifier)
+                                               kind=kinds.SQL_NAME)
     max_rows: int | None = spec("most rows one API request returns", default=None)
 
 
@@ -575,7 +591,7 @@ class SupabaseNetwork:
     """Who may connect to the database directly. Keys left out stay as they are."""
 
     allowed_cidrs: list[str] | None = spec("networks (IPv4 and IPv6 CIDR) allowed to reach Postgres",
-                                           default=None, check=formats.cidr)
+                                           default=None, kind=kinds.CIDR)
     enforce_ssl: bool | None = spec("refuse database connections without TLS", default=None)
 
 
@@ -583,14 +599,16 @@ class SupabaseNetwork:
 class SupabasePolicy:
     """A row-level security policy. A change drops and recreates it in one transaction."""
 
-    name: str = spec("policy name, unique per table")
-    table: str = spec("table it guards, `table` (schema public) or `schema.table`", check=formats.sql_table)
+    name: str = spec("policy name, unique per table", kind=kinds.TEXT)
+    table: str = spec("table it guards, `table` (schema public) or `schema.table`", kind=kinds.SQL_TABLE)
     command: Literal["all", "select", "insert", "update", "delete"] = spec("which statements it covers",
                                                                            default="all")
     roles: list[str] = spec("roles it applies to (default: every role)", default=["public"],
-                            check=formats.sql_identifier)
-    using: str | None = spec("SQL condition a row must meet to be seen (USING)", default=None)
-    check: str | None = spec("SQL condition a written row must meet (WITH CHECK)", default=None)
+                            kind=kinds.SQL_NAME)
+    using: str | None = spec("SQL condition a row must meet to be seen (USING)", default=None,
+                             kind=kinds.SQL_EXPRESSION)
+    check: str | None = spec("SQL condition a written row must meet (WITH CHECK)", default=None,
+                             kind=kinds.SQL_EXPRESSION)
     permissive: bool = spec("permissive (OR-ed with others) or restrictive (AND-ed)", default=True)
 
 
@@ -604,18 +622,18 @@ class SupabaseDatabase:
     url: SecretRef | None = spec("via postgres: secret holding the connection URI (postgresql://...)",
                                  default=None)
     extensions: list[str] = spec("extensions to create, e.g. [uuid-ossp, vector, ltree]", default=[],
-                                 check=formats.sql_identifier)
+                                 kind=kinds.SQL_NAME)
     extension_schema: str = spec("schema extensions are created in", default="extensions",
-                                 check=formats.sql_identifier)
+                                 kind=kinds.SQL_NAME)
     row_level_security: list[str] = spec("tables with row-level security enabled", default=[],
-                                         check=formats.sql_table)
+                                         kind=kinds.SQL_TABLE)
     rls_on_removal: Literal["keep", "disable"] = spec(
         "a table taken out of rowLevelSecurity (or a destroyed stack): keep its row-level security on, so "
         "no row becomes readable, or disable it", default="keep")
     policies: list[SupabasePolicy] = spec("row-level security policies", default=[])
     migrations: str | None = spec(
         "directory of ordered SQL migrations (`<version>_<name>.sql`, relative to the project); "
-        "each runs once, and editing one that was applied is an error", default=None)
+        "each runs once, and editing one that was applied is an error", default=None, kind=kinds.RELATIVE_PATH)
 
 
 @dataclass(frozen=True)
@@ -624,14 +642,15 @@ class Supabase:
     created here."""
 
     project_ref: str = spec("the project's ref, the 20 letters in <ref>.supabase.co",
-                            check=formats.supabase_ref)
+                            kind=kinds.SUPABASE_REF)
     access_token: SecretRef = spec("secret holding a Supabase personal access token (sbp_...)",
                                    default=SecretRef("supabaseAccessToken"))
-    api_url: str = spec("Management API base URL", default="https://api.supabase.com", check=formats.url)
+    api_url: str = spec("Management API base URL", default="https://api.supabase.com", kind=kinds.URL)
     auth: SupabaseAuth | None = spec("Auth settings", default=None)
     api: SupabaseApi | None = spec("data API (PostgREST) settings", default=None)
     network: SupabaseNetwork | None = spec("network restrictions and SSL enforcement", default=None)
-    secrets: dict[str, Value] = spec("edge-function secrets by name; removed names are deleted", default={})
+    secrets: dict[str, Value] = spec("edge-function secrets by name; removed names are deleted", default={},
+                                     kind=kinds.VALUE, keys=kinds.ENV_KEY)
     database: SupabaseDatabase | None = spec("extensions, row-level security, policies and migrations",
                                              default=None)
 
@@ -656,12 +675,12 @@ class Credentials:
 class System:
     """One product: its servers, DNS, frontends and CI secrets."""
 
-    description: str | None = spec("what the system is", default=None)
-    hosts: dict[str, Host] = spec("servers by name", default={})
+    description: str | None = spec("what the system is", default=None, kind=kinds.TEXT)
+    hosts: dict[str, Host] = spec("servers by name", default={}, keys=kinds.NAME)
     dns: Dns = spec("Cloudflare DNS", default=Dns())
-    frontends: dict[str, Frontend] = spec("frontends by name", default={})
+    frontends: dict[str, Frontend] = spec("frontends by name", default={}, keys=kinds.NAME)
     github: Github | None = spec("GitHub Actions secrets", default=None)
-    services: dict[str, Service] = spec("processes deployed to the hosts", default={})
+    services: dict[str, Service] = spec("processes deployed to the hosts", default={}, keys=kinds.NAME)
     supabase: Supabase | None = spec("Supabase project settings", default=None)
     credentials: Credentials = spec("this system's own cloud tokens (default: the stack's)", default=Credentials())
 
@@ -670,16 +689,16 @@ class System:
 class Settings:
     """The top-level keys of the stackyard config namespace (also declared in Pulumi.yaml)."""
 
-    systems: dict[str, System] = spec("the systems this stack manages, by name")
+    systems: dict[str, System] = spec("the systems this stack manages, by name", keys=kinds.NAME)
     ssh_keys: list[str] = spec("OpenSSH public keys installed for the deploy user on every created host",
-                               default=[], check=formats.ssh_public_key)
+                               default=[], kind=kinds.SSH_PUBLIC_KEY)
     ssh_allow_from: list[str] = spec("networks allowed to reach SSH on every host unless the host says otherwise",
-                                     default=["0.0.0.0/0", "::/0"], check=formats.cidr)
+                                     default=["0.0.0.0/0", "::/0"], kind=kinds.CIDR)
     protect: bool = spec("protect servers from deletion and replacement", default=True)
     adopt_ssh_keys: dict[Literal["hetzner", "digitalocean"], dict[str, str]] = spec(
         "cloud SSH keys that already exist, by provider: public key (as in sshKeys) -> the key's ID in that cloud "
         "(`hcloud ssh-key list`, `doctl compute ssh-key list`); both clouds refuse a second key with the same "
-        "fingerprint", default={})
+        "fingerprint", default={}, kind=kinds.NUMERIC_ID, keys=kinds.SSH_PUBLIC_KEY)
 
 
 @dataclass(frozen=True)
