@@ -20,13 +20,13 @@ from .model import Service
 from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
 from .render.backups import BACKUP, RESTORE, Offsite, backup_cron, backup_script, restore_script
-from .render.deploy import deploy_script, removal_script
+from .render.deploy import deploy_script, removal_script, staged_path
 from .render.docker import DockerPlan, extra_hosts, install_script, network_script
 from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
 from .render.logs import log_setup, logrotate_config, logrotate_path
 from .render.preflight import PreflightPlan, preflight_script
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, served_hostnames, upstream_file
-from .render.units import compose_file, definition_path, env_file, pm2_ecosystem, pm2_unit, systemd_unit
+from .render.units import compose_file, env_file, pm2_ecosystem, pm2_unit, systemd_unit
 from .render.watchdog import watchdog_script, watchdog_units
 from .values import Resolver
 
@@ -207,17 +207,16 @@ class HostProvisioning(pulumi.ComponentResource):
         paths = self.args.paths
         host = self.args.host_name
         env = {key: resolver.resolve(value, host=host) for key, value in service.env.items()}
-        compose = plan.runtime == "compose"
-        env_text = (pulumi.Output.all(**env).apply(lambda values: env_file(values, compose=compose)) if env
-                    else env_file({}))
-        group_readable = {"group": plan.user, "mode": "0640"}
-        # systemd reads the env file as root before dropping privileges; PM2 loads it as the service user
-        # (the ecosystem file reads it), so there its group may read it. Nobody else ever can.
-        readers = group_readable if plan.runtime == "pm2" else {}
-        # A container's secret files: root's, read through the service's group, which its containers
-        # get whatever USER their image runs as (units.compose_file).
-        file_readers = group_readable if compose else {"owner": plan.user}
-        secrets = [self.remote.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after, **readers)]
+        runtime = plan.runtime
+        env_text = (pulumi.Output.all(**env).apply(lambda values: env_file(values, runtime)) if env
+                    else env_file({}, runtime))
+        # The env file as the stack wants it: root's alone. The deploy copies it into the slot it starts,
+        # readable there by whoever reads it (systemd and Docker as root, PM2 as the service's group).
+        # Secret files: root's, read through the service's group (its build copies them into the release as
+        # its user; a container gets the group, whatever USER its image runs as). Never the user's own: root
+        # writes them, and must never write where the service's user could plant a link.
+        file_readers = {"group": plan.user, "mode": "0640"}
+        secrets = [self.remote.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after)]
         file_values = []
         for relative, value in sorted(service.files.items()):
             file_values.append(resolver.resolve(value, host=host))
@@ -268,7 +267,8 @@ def serving_commit(output: str | None) -> str | None:
 
 def service_definitions(plan: ServicePlan, service: Service, paths: Paths,
                         hosts: Sequence[str] = ()) -> dict[str, tuple[str, str]]:
-    """path -> (content, mode) of the process definitions of both slots (``hosts``: compose's extra_hosts)."""
+    """path -> (content, mode) of the process definitions of both slots, staged: the deploy installs a slot's
+    when it starts that slot (``hosts``: compose's extra_hosts). The PM2 daemon's unit is not a slot's."""
     out: dict[str, tuple[str, str]] = {}
     if plan.runtime == "pm2":
         out[f"{paths.systemd}/{plan.unit}-pm2.service"] = (pm2_unit(plan), "0644")
@@ -279,7 +279,7 @@ def service_definitions(plan: ServicePlan, service: Service, paths: Paths,
             content = pm2_ecosystem(plan, color)
         else:
             content = compose_file(plan, color, mounts=sorted(service.files), hosts=hosts)
-        out[definition_path(plan, color)] = (content, "0644")
+        out[staged_path(plan, color)] = (content, "0644")
     return out
 
 

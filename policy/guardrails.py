@@ -32,8 +32,13 @@ HOST_PROVISIONING = "stackyard:index:HostProvisioning"
 PATH = r"[\w./@:+-]+"
 COMMAND_LINES = [re.compile(pattern) for pattern in (
     r"(sudo -n )?bash -s",
-    rf"(sudo -n )?sh -c 'umask 077 && mkdir -p {PATH} && cat > {PATH} && chown {PATH} {PATH} && "
-    rf"chmod 0[0-7]{{3}} {PATH} && mv {PATH} {PATH}'",
+    # components/render/provision.py's write_file_command, its paths and owner the only variable parts.
+    rf"(sudo -n )?sh -c 'umask 077 && d={PATH} && mkdir -p \"\$d\" && "
+    r"if \[ -L \"\$d\" \] \|\| \[ \"\$\(stat -c %u \"\$d\"\)\" != 0 \]; then "
+    r"echo \"stackyard: \$d is a link or not root-owned: nothing written\" >&2; exit 1; fi && "
+    r"t=\$\(mktemp \"\$d/\.stackyard\.XXXXXXXX\"\) && "
+    rf"if ! \{{ cat > \"\$t\" && chown {PATH} \"\$t\" && chmod 0[0-7]{{3}} \"\$t\" && "
+    rf"mv -f \"\$t\" {PATH}; \}}; then rm -f \"\$t\"; exit 1; fi'",
     rf"(sudo -n )?/srv/[\w.-]+/deploy( --restart)? {PATH}",
     r"(sudo -n )?/srv/[\w.-]+/remove",
     r"(sudo -n )?systemctl disable --now (mariadb|redis-server|postgresql)",

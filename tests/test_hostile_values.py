@@ -10,6 +10,8 @@ value into every node.
 from __future__ import annotations
 
 import pytest
+
+from components.model import StackConfigError, load_topology
 from hostile import (
     HOSTILE,
     MALFORMED,
@@ -24,8 +26,6 @@ from hostile import (
     values_of,
 )
 from model_walk import string_fields, string_slots
-
-from components.model import StackConfigError, load_topology
 
 
 def node_at(config: dict, path: tuple):

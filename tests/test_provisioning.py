@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -40,9 +41,9 @@ def test_secrets_reach_hosts_only_on_stdin_of_unlogged_commands(production: Run)
             assert SECRET_SIG in wire["stdin"], reg.name
             assert wire["logging"] == "none", reg.name
             assert "umask 077" in wire["create"], reg.name
-            # PM2 loads its env file as the service user, and containers read their secret files through
-            # the service's group: readable by that group, by nobody else
-            grouped = reg.name.endswith(("flask-backend-env", "podfactory-sync-env")) or "-file-" in reg.name
+            # Env files are root's alone (the deploy copies them into the slot it starts); secret files are
+            # root's, read through the service's group (its build copies them, containers get the group)
+            grouped = "-file-" in reg.name
             assert ("chmod 0640" if grouped else "chmod 0600") in wire["create"], reg.name
             if grouped:
                 assert "chown root:svc-" in wire["create"], reg.name
@@ -211,7 +212,8 @@ def test_containers_reach_the_hosts_services_by_name_through_the_proxy(productio
 
 def test_compose_services_mount_the_secret_file_read_only(production: Run) -> None:
     setup = setup_of(production, "mehko-api", "fastapi-worker")
-    mount = ("/etc/stackyard/fastapi-worker/files/app/config/serviceAccountKey.json"
+    # Each slot mounts its own copy, made by the deploy that starts it.
+    mount = ("/etc/stackyard/fastapi-worker/slots/blue/files/app/config/serviceAccountKey.json"
              ":/app/config/serviceAccountKey.json:ro")
     assert mount in setup
     key = production.named(next(r.name for r in production.of_type(COMMAND) if "fastapi-worker-file" in r.name))
@@ -259,22 +261,24 @@ def setup_of(production: Run, host: str, service: str) -> str:
 
 def test_services_with_a_health_check_get_a_watchdog_and_workers_do_not(production: Run) -> None:
     mivaa = setup_of(production, "material-kai-mivaa", "mivaa")
-    assert "cat > /etc/systemd/system/stackyard-mivaa-watchdog.timer" in mivaa
+    assert "cat > /etc/systemd/system/stackyard-mivaa-watchdog.timer.new" in mivaa
     assert "OnUnitActiveSec=30" in mivaa and "PATHS=(/health /docs /redoc /openapi.json)" in mivaa
     assert "systemctl daemon-reload\nsystemctl enable --quiet --now stackyard-mivaa-watchdog.timer\n" in mivaa
     flask = setup_of(production, "productivity-app", "flask-backend")
     assert "PATHS=(/health)" in flask  # the default: the health check's own path
     worker = setup_of(production, "productivity-app", "podfactory-sync")
-    assert "watchdog" not in worker.replace("systemctl disable --quiet --now stackyard-podfactory-sync-watchdog.timer",
-                                            "")
+    assert "stackyard-podfactory-sync-watchdog.timer.new" not in worker
+    assert "/srv/podfactory-sync/watchdog.new" not in worker
+    assert "systemctl disable --quiet --now stackyard-podfactory-sync-watchdog.timer" in worker
 
 
 def test_log_files_and_pm2_logs_are_rotated_in_directories_of_the_service(production: Run) -> None:
     mivaa = setup_of(production, "material-kai-mivaa", "mivaa")
-    assert "cat > /etc/logrotate.d/stackyard-mivaa <<'STACKYARD_EOF'\n# Managed by stackyard" in mivaa
+    assert re.search(r"cat > /etc/logrotate.d/stackyard-mivaa.new <<'(STACKYARD_EOF_\w+)'\n# Managed by stackyard",
+                     mivaa)
     assert "/var/log/mivaa/app.log {" in mivaa and "rotate 7" in mivaa
     assert "install -d -m 0750 -o svc-mivaa -g svc-mivaa /var/log/mivaa\n" in mivaa
     flask = setup_of(production, "productivity-app", "flask-backend")
     assert "/var/lib/stackyard/flask-backend/pm2/logs/*.log {" in flask  # PM2's own logs
     gateway = setup_of(production, "mehko-api", "api-gateway")
-    assert "logrotate.d" not in gateway.replace('rm -f "$ROOT/etc/logrotate.d/stackyard-api-gateway"', "")
+    assert "cat > /etc/logrotate.d" not in gateway

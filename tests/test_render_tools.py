@@ -276,6 +276,10 @@ def test_systemd_analyze_rejects_a_broken_unit(tmp_path: Path) -> None:
                           capture_output=True).returncode != 0
 
 
+NASTY = "p$ss${HOME}w'o\"rd\\ \ttab\nsecond line\n-----END KEY-----\n é日本 `id` $(id) %i"
+"""A secret that every env file format must carry as it is."""
+
+
 @pytest.mark.skipif(compose_command() is None, reason="docker compose plugin missing (`make deps` builds it)")
 @pytest.mark.parametrize("color", COLORS)
 def test_compose_files_pass_docker_compose_config(tmp_path: Path, color: str) -> None:
@@ -286,9 +290,11 @@ def test_compose_files_pass_docker_compose_config(tmp_path: Path, color: str) ->
         context = tmp_path / plan.build_context
         context.mkdir(parents=True, exist_ok=True)
         (context / plan.dockerfile).write_text("FROM scratch\n")
-        # A secret with a $ in it reaches the container as it is: compose must not interpolate it.
-        Path(plan.paths.env_file(plan.name)).write_text(env_file({"A": "b", "TOKEN": "p$ss${HOME}w'o\"rd"},
-                                                                 compose=True))
+        # A secret with a $ in it reaches the container as it is: compose must not interpolate it; nor mangle
+        # a newline, a tab, a backslash or non-ASCII text.
+        slot = Path(plan.paths.slot(plan.name, color))
+        slot.mkdir(parents=True, exist_ok=True)
+        (slot / "env").write_text(env_file({"A": "b", "TOKEN": NASTY}, "compose"))
         path = tmp_path / f"{plan.name}.{color}.yml"
         path.write_text(compose_file(plan, color, mounts=["/run/secrets/key.json"], hosts=hosts))
         result = subprocess.run([*compose_command(), "--project-directory", str(tmp_path), "--file", str(path),
@@ -303,7 +309,7 @@ def test_compose_files_pass_docker_compose_config(tmp_path: Path, color: str) ->
             assert int(published["published"]) == plan.slot_ports(color)[i]
             assert service["build"]["context"] == str(context)
             # `config` prints a literal $ as $$ (so that its output reads back the same): not expanded.
-            assert service["environment"]["TOKEN"] == "p$$ss$${HOME}w'o\"rd"
+            assert service["environment"]["TOKEN"] == NASTY.replace("$", "$$")
             assert service["environment"]["PORT"] == str(plan.port)
             assert service["group_add"] == ["997"]
             assert service["volumes"][0]["read_only"] is True
@@ -323,7 +329,9 @@ def test_compose_files_pass_docker_compose_config(tmp_path: Path, color: str) ->
 @pytest.mark.parametrize("color", COLORS)
 def test_pm2_ecosystem_files_load_in_node(tmp_path: Path, color: str) -> None:
     for plan in seed_plans(Paths(etc=str(tmp_path)))["pm2"]:
-        Path(plan.paths.env_file(plan.name)).write_text(env_file({"DATABASE_URL": 'mysql://u:p"w@127.0.0.1/db'}))
+        slot = Path(plan.paths.slot(plan.name, color))
+        slot.mkdir(parents=True, exist_ok=True)
+        (slot / "env").write_text(env_file({"DATABASE_URL": 'mysql://u:p"w@127.0.0.1/db', "TOKEN": NASTY}, "pm2"))
         path = tmp_path / f"ecosystem.{plan.name}.{color}.config.js"
         path.write_text(pm2_ecosystem(plan, color))
         script = f"const m = require({json.dumps(str(path))}); console.log(JSON.stringify(m.apps));"
@@ -331,7 +339,8 @@ def test_pm2_ecosystem_files_load_in_node(tmp_path: Path, color: str) -> None:
         assert result.returncode == 0, result.stderr
         apps = json.loads(result.stdout)
         assert [a["name"] for a in apps] == [f"{plan.name}-{color}-0"]
-        assert apps[0]["env"]["DATABASE_URL"] == 'mysql://u:p"w@127.0.0.1/db'  # read from the 0600 file
+        assert apps[0]["env"]["DATABASE_URL"] == 'mysql://u:p"w@127.0.0.1/db'  # read from the slot's file
+        assert apps[0]["env"]["TOKEN"] == NASTY
         assert apps[0]["kill_timeout"] == 30000
         if plan.port:
             assert apps[0]["env"]["PORT"] == str(plan.slot_ports(color)[0])

@@ -437,10 +437,12 @@ class Rules:
         for i, path in enumerate(logs.files or ()):
             if path is None:
                 continue
-            if path.count("/") < 2 or path.rsplit("/", 1)[0] in ("/var", "/var/log", "/etc", "/usr", "/tmp"):
-                # Its directory becomes the service's: never a directory other programs share.
-                self.fail(f"{spath}.logs.files[{i}]", "give the service a directory of its own, e.g. "
-                                                      f"/var/log/{service_name(spath)}/app.log")
+            own = f"/var/log/{service_name(spath)}/"
+            if not path.startswith(own) or path.endswith("/"):
+                # Its directory becomes the service's (root makes it, and hands it over): only one that is
+                # the service's by name, never one the system or other programs use (/etc/ssh, /root/.ssh).
+                self.fail(f"{spath}.logs.files[{i}]", f"log files live in the service's own directory, {own}..., "
+                                                      f"e.g. {own}app.log")
             if service.runtime == "compose":
                 self.fail(f"{spath}.logs.files[{i}]", "a container's files are not on the host; compose logs go "
                                                       "to Docker's log driver")

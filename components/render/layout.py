@@ -33,8 +33,14 @@ class Paths:
         return f"{self.etc}/{name}.env"
 
     def secret_file(self, name: str, relative: str) -> str:
-        """Where a service's secret file lives on the host (``files:`` in the stack file)."""
+        """Where a service's secret file lives on the host (``files:`` in the stack file): in a directory
+        root owns and the service's group reads, never one its user could plant a link in."""
         return f"{self.etc}/{name}/files/{relative.lstrip('/')}"
+
+    def slot(self, name: str, color: str) -> str:
+        """A slot's own copy of the settings it was started with (``env``; compose: ``files/``), made by
+        the deploy that starts it: a deploy that fails leaves the serving slot's copy as it was."""
+        return f"{self.etc}/{name}/slots/{color}"
 
     def state(self, name: str) -> str:
         """The service user's HOME: build caches (uv, npm) and PM2's home. Not under /srv/<name>/shared,
@@ -77,6 +83,8 @@ class ServicePlan:
     health_retries: int = 15
     hostnames: tuple[str, ...] = ()
     keep_releases: int = 5
+    git_ssh: str = ""
+    """GIT_SSH_COMMAND of the deploy's git: the service's deploy key and pinned host keys, or empty."""
     legacy_port: int | None = None
     """Loopback port of the process serving the service before stackyard (the proxy's first target)."""
     legacy_pm2: tuple[str, ...] = ()

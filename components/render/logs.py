@@ -8,6 +8,7 @@ directories are the service's; rotated files keep the logs' mode, 0640 under the
 from __future__ import annotations
 
 from .layout import ServicePlan
+from .quoting import sh
 
 
 def log_paths(plan: ServicePlan) -> list[str]:
@@ -19,7 +20,7 @@ def log_paths(plan: ServicePlan) -> list[str]:
 
 
 def log_directories(plan: ServicePlan) -> list[str]:
-    """The directories of the service's own log files, which setup creates as the service's."""
+    """The directories of the service's own log files (under /var/log/<service>/, the model says)."""
     return sorted({path.rsplit("/", 1)[0] for path in plan.log_files})
 
 
@@ -50,6 +51,11 @@ def logrotate_path(plan: ServicePlan) -> str:
 
 
 def log_setup(plan: ServicePlan) -> str:
-    """Shell lines of the setup step: the log directories, the service's own and closed to others."""
-    return "".join(f"install -d -m 0750 -o {plan.user} -g {plan.user} {directory}\n"
-                   for directory in log_directories(plan))
+    """Shell lines of the setup step: the service's log directory, made by root in /var/log and then the
+    service's (0750); any directory below it is made by the service's user, never by root in a directory
+    that user owns."""
+    top = f"/var/log/{plan.name}"
+    lines = [f"install -d -m 0750 -o {sh(plan.user)} -g {sh(plan.user)} {sh(top)}\n"] if plan.log_files else []
+    lines += [f"runuser -u {sh(plan.user)} -- mkdir -p -m 0750 {sh(directory)}\n"
+              for directory in log_directories(plan) if directory != top]
+    return "".join(lines)

@@ -7,10 +7,19 @@ over stdin, and pass them on with shell builtins (printf), never as a process ar
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from shlex import quote
 
 from .layout import Paths, ServicePlan
 from .proxy import CADDY_MARK
+from .quoting import (
+    REDIS_QUOTING_SH,
+    SQL_QUOTING_SH,
+    heredoc_to,
+    mysql_identifier,
+    mysql_literal,
+    postgres_identifier,
+    postgres_literal,
+    sh,
+)
 
 HEADER = "#!/usr/bin/env bash\nset -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
 UV_VERSION = "0.9.7"
@@ -34,6 +43,16 @@ APT = """apt_install() {
 
 ACCESSORY_UNITS = {"mysql": "mariadb", "redis": "redis-server", "postgresql": "postgresql"}
 """The systemd unit of each accessory's server on Debian and Ubuntu."""
+
+SSHD_ALGORITHMS = "".join(f"{keyword} {','.join(names)}\n" for keyword, names in {
+    "KexAlgorithms": ["sntrup761x25519-sha512@openssh.com", "curve25519-sha256", "curve25519-sha256@libssh.org"],
+    "Ciphers": ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr",
+                "aes192-ctr", "aes128-ctr"],
+    "MACs": ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com", "umac-128-etm@openssh.com"],
+    "HostKeyAlgorithms": ["ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com", "rsa-sha2-512",
+                          "rsa-sha2-512-cert-v01@openssh.com", "rsa-sha2-256", "rsa-sha2-256-cert-v01@openssh.com"],
+}.items())
+"""The algorithms of the sshd drop-in (what ssh-audit finds no fault in)."""
 
 REPLACED = """replaced() {
   # Moves PATH.new over PATH if they differ; true when it did. A config that did not change must not
@@ -65,7 +84,10 @@ apt-get -o DPkg::Lock::Timeout=300 update -qq
 apt_install ca-certificates curl git rsync cron gzip logrotate util-linux unattended-upgrades{' ufw' if ufw else ''}
 
 install -d -m 0755 /etc/ssh/sshd_config.d
-cat > /etc/ssh/sshd_config.d/50-stackyard.conf <<'EOF'
+# sshd keeps the first value it reads, and reads the drop-ins in name order before its own file: this one
+# sorts first, ahead of cloud-init's 50-cloud-init.conf (which may say PasswordAuthentication yes).
+rm -f /etc/ssh/sshd_config.d/50-stackyard.conf
+cat > /etc/ssh/sshd_config.d/01-stackyard.conf.new <<'EOF'
 # Managed by stackyard.
 Port {ssh_port}
 PasswordAuthentication no
@@ -73,8 +95,18 @@ KbdInteractiveAuthentication no
 PermitRootLogin {root_login}
 X11Forwarding no
 MaxAuthTries 3
-EOF
-sshd -t
+# Algorithms ssh-audit finds no fault in: no NIST curves, no ECDSA host key, no SHA-1, MACs that
+# encrypt then authenticate. pulumi-command's Go client and OpenSSH's own both speak them.
+{SSHD_ALGORITHMS}EOF
+conf=/etc/ssh/sshd_config.d/01-stackyard.conf
+cp -p "$conf" "$conf.previous" 2>/dev/null || rm -f "$conf.previous"
+mv -f "$conf.new" "$conf"
+if ! sshd -t; then
+  # Never leave sshd a config it refuses: the next restart would lock everyone out.
+  if [ -f "$conf.previous" ]; then mv -f "$conf.previous" "$conf"; else rm -f "$conf"; fi
+  echo "stackyard: sshd refused the new settings; the previous ones stay" >&2
+  exit 1
+fi
 systemctl reload ssh 2>/dev/null || systemctl reload sshd
 
 cat > /etc/apt/apt.conf.d/20auto-upgrades <<'EOF'
@@ -112,117 +144,188 @@ fi""")
 
 
 def service_user_script(plan: ServicePlan) -> str:
-    """The service's system user and directories. Code is root's and read-only to it; it may write only
-    shared/ (its data) and its state directory (HOME: build caches, PM2). Its settings directory is
-    root's, readable by its group (PM2 loads the ecosystem file as the service user); its secret files
-    are its own, 0600. Each directory is set to its mode every time, so a second run changes nothing."""
+    """The service's system user and directories. It may write only shared/ (its data), its state
+    directory (HOME: build caches, PM2) and the releases its deploys give it. Everything root writes for
+    it is in directories root owns: its settings directory (root's, readable by its group), its files
+    (root's, read through its group), the staged definitions and the slots' copies. A link planted in
+    its files directory while that was the user's (an older layout) is removed, never followed. Each
+    directory is set to its owner and mode every time, so a second run changes nothing."""
     base = plan.paths.app(plan.name)
     etc = f"{plan.paths.etc}/{plan.name}"
-    return HEADER + f"""if ! id -u {plan.user} >/dev/null 2>&1; then
-  useradd --system --home-dir {plan.paths.state(plan.name)} --shell /usr/sbin/nologin {plan.user}
+    user = sh(plan.user)
+    return HEADER + f"""if ! id -u {user} >/dev/null 2>&1; then
+  useradd --system --home-dir {sh(plan.paths.state(plan.name))} --shell /usr/sbin/nologin {user}
 fi
-install -d -m 0755 -o root -g root {base} {base}/releases {base}/slots {plan.paths.var}
-install -d -m 0750 -o {plan.user} -g {plan.user} {base}/shared
-install -d -m 0700 -o {plan.user} -g {plan.user} {plan.paths.state(plan.name)}
-install -d -m 0750 -o root -g {plan.user} {etc}
-install -d -m 0700 -o {plan.user} -g {plan.user} {etc}/files
+install -d -m 0755 -o root -g root {sh(base)} {sh(base + "/releases")} {sh(base + "/slots")} {sh(base + "/state")} \\
+  {sh(plan.paths.var)}
+install -d -m 0750 -o {user} -g {user} {sh(base + "/shared")}
+install -d -m 0700 -o {user} -g {user} {sh(plan.paths.state(plan.name))}
+install -d -m 0750 -o root -g {user} {sh(etc)} {sh(etc + "/slots")}
+install -d -m 0700 -o root -g root {sh(etc + "/staged")}
+if [ -L {sh(etc + "/files")} ]; then rm -f {sh(etc + "/files")}; fi
+install -d -m 0750 -o root -g {user} {sh(etc + "/files")}
+find {sh(etc + "/files")} -mindepth 1 -type l -delete
+chown -R root:{user} {sh(etc + "/files")}
 """
 
 
 def write_file_command(path: str, *, owner: str = "root", group: str | None = None, mode: str = "0600") -> str:
     """A command that writes its stdin to ``path`` atomically, never readable by anyone else meanwhile.
-    Its directory is created if missing (0755), and left as it is if it exists."""
+
+    The directory must be root's (it is created 0755 when missing) and not a link: the file is written
+    through a new temporary file made by mktemp (O_EXCL: never an existing name, never through a link),
+    given its owner and mode, then renamed over ``path`` (a link there is replaced, not followed)."""
     directory = path.rsplit("/", 1)[0] or "/"
-    new = quote(path + ".new")
     return (
-        f"umask 077 && mkdir -p {quote(directory)} && "
-        f"cat > {new} && chown {quote(owner + ':' + (group or ''))} {new} && "
-        f"chmod {mode} {new} && mv {new} {quote(path)}"
+        f"umask 077 && d={sh(directory)} && mkdir -p \"$d\" && "
+        'if [ -L "$d" ] || [ "$(stat -c %u "$d")" != 0 ]; then '
+        'echo "stackyard: $d is a link or not root-owned: nothing written" >&2; exit 1; fi && '
+        't=$(mktemp "$d/.stackyard.XXXXXXXX") && '
+        f'if ! {{ cat > "$t" && chown {sh(owner + ":" + (group or ""))} "$t" && chmod {mode} "$t" && '
+        f'mv -f "$t" {sh(path)}; }}; then rm -f "$t"; exit 1; fi'
     )
 
 
 def accessories_script(accessories: dict[str, dict], paths: Paths = Paths()) -> str:
     """MariaDB (for mysql), Redis and PostgreSQL on loopback, each user's password read from
-    ``<etc>/accessories/<kind>.password`` (0600) and passed on by printf, a shell builtin."""
+    ``<etc>/accessories/<kind>.password`` (0600) into a shell variable, quoted there as its target's
+    literal (components/render/quoting.py), and passed on through stdin, never as a process argument.
+    Statements that hold a password run with their output hidden: an error would echo it."""
     parts = []
-    pw = f"{paths.etc}/accessories"
     # An existing server is used as it is: nothing installed, no setting, user or password touched.
     accessories = {kind: spec for kind, spec in accessories.items() if not spec.get("existing")}
     if "mysql" in accessories:
         spec = accessories["mysql"]
-        sql = ""
-        if spec.get("database"):
-            sql += f'printf "CREATE DATABASE IF NOT EXISTS \\`%s\\`;\\n" {quote(spec["database"])}\n'
-        if spec.get("user"):
-            user = quote(spec["user"])
-            sql += (
-                f"printf \"CREATE USER IF NOT EXISTS '%s'@'localhost' IDENTIFIED BY '%s';\\n\" {user} \"$pass\"\n"
-                f"printf \"ALTER USER '%s'@'localhost' IDENTIFIED BY '%s';\\n\" {user} \"$pass\"\n"
-            )
-            if spec.get("database"):
-                sql += (f"printf \"GRANT ALL PRIVILEGES ON \\`%s\\`.* TO '%s'@'localhost';\\n\" "
-                        f"{quote(spec['database'])} {user}\n")
-        parts.append(f"""apt_install mariadb-server
-cat > /etc/mysql/mariadb.conf.d/60-stackyard.cnf.new <<'EOF'
-[mysqld]
-bind-address = 127.0.0.1
-EOF
-if replaced /etc/mysql/mariadb.conf.d/60-stackyard.cnf; then systemctl restart mariadb; fi
-systemctl enable --quiet --now mariadb
-pass=$(cat {pw}/mysql.password)
-{{
-{sql}}} | mysql""")
+        database, user = spec.get("database"), spec.get("user")
+        account = f"{mysql_literal(user)}@'localhost'" if user else ""
+        before = [f"CREATE DATABASE IF NOT EXISTS {mysql_identifier(database)};"] if database else []
+        after = [f"GRANT ALL PRIVILEGES ON {mysql_identifier(database)}.* TO {account};"] if database and user else []
+        secret = ""
+        if user:
+            create = sh(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY ")
+            alter = sh(f"ALTER USER {account} IDENTIFIED BY ")
+            secret = ('read_password mysql\nliteral=\nsql_literal_mysql "$pass" literal\n'
+                      f"printf '%s%s;\\n%s%s;\\n' {create} \"$literal\" {alter} \"$literal\" | hidden MariaDB mysql\n")
+        parts.append(
+            "apt_install mariadb-server\n"
+            + heredoc_to("cat > /etc/mysql/mariadb.conf.d/60-stackyard.cnf.new",
+                         "[mysqld]\nbind-address = 127.0.0.1\n")
+            + "if replaced /etc/mysql/mariadb.conf.d/60-stackyard.cnf; then systemctl restart mariadb; fi\n"
+            "systemctl enable --quiet --now mariadb\n"
+            + sql_lines(before, "mysql") + secret + sql_lines(after, "mysql"))
     if "redis" in accessories:
-        parts.append(f"""apt_install redis-server
-pass=$(cat {pw}/redis.password)
+        parts.append("""apt_install redis-server
+read_password redis
+quoted=
+redis_string "$pass" quoted
 umask 077
-{{
+{
   echo "bind 127.0.0.1 -::1"
   echo "protected-mode yes"
-  printf 'requirepass %s\\n' "$pass"
-}} > /etc/redis/stackyard.conf.new
+  printf 'requirepass %s\\n' "$quoted"
+} > /etc/redis/stackyard.conf.new
 chown redis: /etc/redis/stackyard.conf.new && chmod 0640 /etc/redis/stackyard.conf.new
 restart=no
 if replaced /etc/redis/stackyard.conf; then restart=yes; fi
 include='include /etc/redis/stackyard.conf'
 if ! grep -qx "$include" /etc/redis/redis.conf; then echo "$include" >> /etc/redis/redis.conf; restart=yes; fi
 if [ "$restart" = yes ]; then systemctl restart redis-server; fi
-systemctl enable --quiet --now redis-server""")
+systemctl enable --quiet --now redis-server
+""")
     if "postgresql" in accessories:
         spec = accessories["postgresql"]
-        sql = ""
-        if spec.get("user"):
-            user = quote(spec["user"])
-            sql += (f"printf \"DO \\$\\$ BEGIN CREATE ROLE %s LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; "
-                    f"END \\$\\$;\\n\" {user}\n"
-                    f"printf \"ALTER ROLE %s PASSWORD '%s';\\n\" {user} \"$pass\"\n")
-        if spec.get("database"):
-            owner = quote(spec.get("user") or "postgres")
-            sql += (f"printf \"SELECT 'CREATE DATABASE %s OWNER %s' WHERE NOT EXISTS "
-                    f"(SELECT FROM pg_database WHERE datname = '%s')\\\\gexec\\n\" "
-                    f"{quote(spec['database'])} {owner} {quote(spec['database'])}\n")
-        parts.append(f"""apt_install postgresql
-pass=$(cat {pw}/postgresql.password)
-{{
-{sql}}} | runuser -u postgres -- psql --quiet -v ON_ERROR_STOP=1""")
-    return HEADER + APT + REPLACED + "\n" + "\n\n".join(parts) + "\n"
+        database, user = spec.get("database"), spec.get("user")
+        psql = "runuser -u postgres -- psql --quiet -v ON_ERROR_STOP=1"
+        role = postgres_identifier(user) if user else "postgres"
+        before = ([f"DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;"]
+                  if user else [])
+        secret = ""
+        if user:
+            secret = ('read_password postgresql\nliteral=\nsql_literal_pg "$pass" literal\n'
+                      f"printf '%s%s;\\n' {sh(f'ALTER ROLE {role} PASSWORD ')} \"$literal\" "
+                      f"| hidden PostgreSQL {psql}\n")
+        after = []
+        if database:
+            statement = f"CREATE DATABASE {postgres_identifier(database)} OWNER {role}"
+            after.append(f"SELECT {postgres_literal(statement)} WHERE NOT EXISTS "
+                         f"(SELECT FROM pg_database WHERE datname = {postgres_literal(database)})\\gexec")
+        parts.append("apt_install postgresql\n" + sql_lines(before, psql) + secret + sql_lines(after, psql))
+    return (HEADER + APT + REPLACED + accessory_passwords(paths) + "\n"
+            + "\n".join(part.rstrip("\n") + "\n" for part in parts))
+
+
+def accessory_passwords(paths: Paths) -> str:
+    """Shell functions of the accessories step: read a password, quote it, run a statement holding it."""
+    return (
+        "# read_password KIND: $pass holds the accessory's password, every byte of it (trailing newlines too).\n"
+        "# shellcheck disable=SC2034\n"
+        f"read_password() {{ pass=; IFS= read -r -d '' pass < {sh(paths.etc + '/accessories')}/\"$1.password\" "
+        "|| true; }\n"
+        "# hidden NAME COMMAND...: runs COMMAND on stdin with its output hidden (it would show the password),\n"
+        "# and says only that it failed.\n"
+        "hidden() {\n"
+        "  local name=$1\n"
+        "  shift\n"
+        '  if ! "$@" >/dev/null 2>&1; then\n'
+        '    echo "stackyard: setting the $name password failed (output hidden: it would show it)" >&2\n'
+        "    return 1\n"
+        "  fi\n"
+        "}\n"
+        + SQL_QUOTING_SH + REDIS_QUOTING_SH
+    )
+
+
+def sql_lines(statements: list[str], client: str) -> str:
+    """Statements without secrets, fed to ``client`` on stdin (its output shown: it holds no password)."""
+    if not statements:
+        return ""
+    line = "printf '%s\\n' " + " ".join(sh(s) for s in statements) + f" | {client}\n"
+    # Backticks quote MariaDB's names: SQL, not shell, as the single quotes say.
+    return ("# shellcheck disable=SC2016\n" if "`" in line else "") + line
 
 
 def install_files(files: dict[str, tuple[str, str]]) -> str:
-    """A script that writes each ``path: (content, mode)`` with a quoted heredoc. A missing directory is
-    created (0755); an existing one keeps its owner and mode."""
+    """A script that writes each ``path: (content, mode)`` through a quoted heredoc no content can close,
+    into ``path.new`` then renamed over ``path``: never half a file. A missing directory is created (0755);
+    an existing one keeps its owner and mode. Every directory written into is root's."""
     return "set -euo pipefail\n" + "".join(
-        f"mkdir -p {path.rsplit('/', 1)[0]}\n"
-        f"cat > {path} <<'STACKYARD_EOF'\n{content}STACKYARD_EOF\n"
-        f"chmod {mode} {path}\n"
+        f"mkdir -p {sh(path.rsplit('/', 1)[0])}\n"
+        + heredoc_to(f"cat > {sh(path + '.new')}", content)
+        + f"chmod {mode} {sh(path + '.new')}\nmv -f {sh(path + '.new')} {sh(path)}\n"
         for path, (content, mode) in sorted(files.items())
     )
 
 
 def _write_missing(files: dict[str, str]) -> str:
     """Heredocs that create each file only if it does not exist yet."""
-    return "\n".join(f"if [ ! -f {path} ]; then\ncat > {path} <<'EOF'\n{content}EOF\nfi"
-                     for path, content in sorted(files.items()))
+    return "\n".join(f"if [ ! -f {sh(path)} ]; then\n{heredoc_to(f'cat > {sh(path)}', content)}fi"
+                      for path, content in sorted(files.items()))
+
+
+NGINX_HTTP = """# Managed by stackyard: every server of this nginx, its own sites' and any other's.
+server_tokens off;
+# Mozilla's "intermediate" profile: forward secrecy and AEAD ciphers only (TLS 1.3's are fixed), no X448 or
+# secp521r1. DHE is left out rather than given a dhparam file.
+ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:\
+ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+ssl_ecdh_curve X25519:prime256v1:secp384r1;
+ssl_session_timeout 1d;
+ssl_session_cache shared:MozSSL:10m;
+ssl_session_tickets off;
+# A name no site serves gets no certificate (and no site's by mistake): the handshake is refused.
+server {
+    listen 443 ssl default_server;
+    listen [::]:443 ssl default_server;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_reject_handshake on;
+}
+"""
+"""nginx's http-level settings: /etc/nginx/conf.d/stackyard.conf."""
+
+NGINX_MAIN = """# Managed by stackyard: open files for twice the worker connections (Debian's 768) and to spare.
+worker_rlimit_nofile 4096;
+"""
+"""nginx's main-context settings: Debian and Ubuntu include /etc/nginx/modules-enabled/*.conf there."""
 
 
 def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
@@ -235,13 +338,14 @@ def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None,
     for hostname in hostnames:
         live = f"{paths.certs}/{hostname}"
         if tls == "internal":
-            certs.append(f"""if [ ! -f {live}/fullchain.pem ]; then
+            # A year at most (what Mozilla's profiles and browsers accept), made again a month before it ends.
+            certs.append(f"""if ! openssl x509 -checkend 2592000 -noout -in {live}/fullchain.pem 2>/dev/null; then
   install -d -m 0700 {live}
-  openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN={hostname}" \\
+  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN={hostname}" \\
     -addext "subjectAltName=DNS:{hostname}" -keyout {live}/privkey.pem -out {live}/fullchain.pem 2>/dev/null
 fi""")
         else:
-            mail = f"--email {quote(email)}" if email else "--register-unsafely-without-email"
+            mail = f"--email {sh(email)}" if email else "--register-unsafely-without-email"
             certs.append(f"""if [ ! -f {live}/fullchain.pem ]; then
   certbot certonly --webroot --webroot-path {paths.acme_root} --domain {hostname} --non-interactive \\
     --agree-tos {mail} --deploy-hook 'systemctl reload nginx'
@@ -259,15 +363,18 @@ ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stack
 systemctl reload nginx || systemctl restart nginx
 fi
 """
-    sites = " ".join(quote(s) for s in ["default", *replaces])
+    sites = " ".join(sh(s) for s in ["default", *replaces])
     return HEADER + APT + f"""apt_install {packages}
 install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
 {writes}
 {bootstrap_step}{chr(10).join(certs)}
-cat > /etc/nginx/sites-available/stackyard.conf.new <<'EOF'
-{site}EOF
-cp /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-available/stackyard.conf.previous 2>/dev/null || true
-mv /etc/nginx/sites-available/stackyard.conf.new /etc/nginx/sites-available/stackyard.conf
+{heredoc_to("cat > /etc/nginx/sites-available/stackyard.conf.new", site)}{heredoc_to(
+    "cat > /etc/nginx/conf.d/stackyard.conf.new", NGINX_HTTP)}{heredoc_to(
+    "cat > /etc/nginx/modules-enabled/99-stackyard-main.conf.new", NGINX_MAIN)}\
+for f in sites-available/stackyard.conf conf.d/stackyard.conf modules-enabled/99-stackyard-main.conf; do
+  cp "/etc/nginx/$f" "/etc/nginx/$f.previous" 2>/dev/null || rm -f "/etc/nginx/$f.previous"
+  mv "/etc/nginx/$f.new" "/etc/nginx/$f"
+done
 ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
 # The sites stackyard's replaces (Debian's default, and proxy.replaces) leave in the same checked reload,
 # kept under {paths.etc}/replaced: what served before keeps serving until this reload, and comes back if
@@ -285,11 +392,10 @@ for site in "${{replaced_sites[@]}}"; do
   done
 done
 if ! nginx -t; then
-  if [ -f /etc/nginx/sites-available/stackyard.conf.previous ]; then
-    mv /etc/nginx/sites-available/stackyard.conf.previous /etc/nginx/sites-available/stackyard.conf
-  else
-    rm -f /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
-  fi
+  for f in sites-available/stackyard.conf conf.d/stackyard.conf modules-enabled/99-stackyard-main.conf; do
+    if [ -f "/etc/nginx/$f.previous" ]; then mv "/etc/nginx/$f.previous" "/etc/nginx/$f"; else rm -f "/etc/nginx/$f"; fi
+  done
+  if [ ! -f /etc/nginx/sites-available/stackyard.conf ]; then rm -f /etc/nginx/sites-enabled/stackyard.conf; fi
   for f in "${{disabled[@]}}"; do mv "{paths.etc}/replaced/${{f#/etc/nginx/}}" "$f"; done
   echo "nginx rejected the new site; the previous configuration stays" >&2
   exit 1

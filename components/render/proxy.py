@@ -145,6 +145,7 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
             f"    ssl_certificate {paths.certs}/{hostname}/fullchain.pem;\n"
             f"    ssl_certificate_key {paths.certs}/{hostname}/privkey.pem;\n"
             "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+            "    ssl_prefer_server_ciphers off;\n"
             "    server_tokens off;\n"
             + headers + body +
             "}\n"

@@ -1,0 +1,227 @@
+# The deploy of one service: build the release beside the running one, start it in the idle slot with
+# that slot's own copy of the settings, health-check it, then commit: the proxy's upstream and `active`
+# move to it; only then is the old slot stopped.
+#
+# Killed or failing at any point, a slot the proxy routes to is running, and the next deploy repairs any
+# disagreement before it does anything else (repair below): a slot the proxy already routes to is adopted
+# as active when it answers, a slot left running beside the active one is stopped. A failed deploy stops
+# only the slot it started; the serving slot keeps its release, env file, secret files and definitions.
+#
+# Needs, from the header: APP ROOT BASE ETC ENV_FILE FILES RELEASE_FILES REPO DEFAULT_REF SERVICE_USER
+# STATE KEEP HEALTH_* BLUE_PORTS GREEN_PORTS ENV_GROUP DEFINITION_BLUE DEFINITION_GREEN SLOT_FILES GIT_SSH,
+# and the runtime's start_slot/stop_slot, the proxy's switch_to/served_color, retire_legacy.
+
+RESTART=no
+if [ "${1:-}" = --restart ]; then RESTART=yes; shift; fi
+REF=${1:-$DEFAULT_REF}
+if [[ $REF == -* ]]; then echo "deploy: a ref never starts with '-': $REF" >&2; exit 2; fi
+
+log() { printf '[deploy %s] %s\n' "$APP" "$*"; }
+# Builds run as the service user with HOME in its state directory (uv and npm caches), never in
+# shared/, which holds the app's data and is what backups archive.
+in_release() { (cd "$1" && runuser -u "$SERVICE_USER" -- env HOME="$STATE" bash -c "$2"); }
+# Git from the operator's allowed transports only, with the service's deploy key if it has one.
+git_() {
+  (if [ -n "$GIT_SSH" ]; then export GIT_SSH_COMMAND=$GIT_SSH; fi
+   GIT_ALLOW_PROTOCOL=https:http:ssh:file GIT_TERMINAL_PROMPT=0 git "$@")
+}
+
+# The digest of what the service's files hold: their names and contents.
+files_digest() {
+  local name
+  if [ -z "$(find "$FILES" -type f -print -quit 2>/dev/null)" ]; then echo none; return; fi
+  (cd "$FILES" && find . -type f -print0 | sort -z | while IFS= read -r -d '' name; do
+     printf '%s\0' "$name"; sha256sum < "$name"; done) | sha256sum | cut -c1-16
+}
+# What a slot is started with besides its commit: the env file, the process definitions, the files.
+settings_id() {
+  { cat "$ENV_FILE" "$ETC/staged/"* 2>/dev/null || true; files_digest; } | sha256sum | cut -c1-16
+}
+
+# check_health PORT: 2xx on HEALTH_PATH within the budget. The last answer's body is kept for root
+# (it may hold anything the app prints); the log says only its status and where it is.
+check_health() {
+  local port=$1 try=1 code
+  while :; do
+    code=$(curl -sS --max-time "$HEALTH_TIMEOUT" -o "$BASE/.health-answer" -w '%{http_code}' \
+      "http://127.0.0.1:$port$HEALTH_PATH" 2>"$BASE/.health-error") || true
+    if [[ $code == 2* ]]; then
+      log "port $port healthy after $try tries"
+      return 0
+    fi
+    if (( try >= HEALTH_RETRIES )); then
+      cat "$BASE/.health-error" "$BASE/.health-answer" > "$BASE/last-failed-health" 2>/dev/null || true
+      log "port $port failed its health check $try times; last answer: HTTP ${code:-none}," \
+        "$(wc -c < "$BASE/last-failed-health") bytes, kept in $BASE/last-failed-health (root only)"
+      return 1
+    fi
+    try=$((try + 1))
+    sleep "$HEALTH_INTERVAL"
+  done
+}
+
+# The slot a deploy prepared, and with what: "sha settings release", removed once the slot is stopped.
+record_of() { cat "$BASE/state/$1" 2>/dev/null || true; }
+# The record goes only once the slot is stopped: a slot that would not stop is stopped by the next repair.
+stop_and_forget() {
+  stop_slot "$1" || { log "the $1 slot did not stop; the next deploy stops it"; return 1; }
+  rm -f "$BASE/state/$1"
+}
+
+# repair: what a deploy killed or failing halfway left is put right before anything else.
+repair() {
+  local served record
+  active=none active_sha=none active_settings=none
+  if [ -f "$BASE/active" ]; then read -r active active_sha active_settings _ < "$BASE/active"; fi
+  served=$(served_color)
+  if [ "$served" != none ] && [ "$served" != "$active" ] && [ -s "$BASE/state/$served" ]; then
+    # The proxy routes to a slot `active` does not name: a deploy was stopped after its switch.
+    if slot_answers "$served"; then
+      read -r record < "$BASE/state/$served"
+      log "repair: the proxy routes to the $served slot, which answers: it is the active one"
+      reload_proxy
+      printf '%s %s\n' "$served" "$record" | put "$BASE/active"
+      read -r active active_sha active_settings _ < "$BASE/active"
+    elif [ "$active" != none ] && slot_answers "$active"; then
+      log "repair: the proxy routes to the $served slot, which does not answer; back to the $active slot"
+      switch_to "$active"
+    fi
+  fi
+  # A slot started beside the active one and never stopped (a deploy stopped halfway) goes, unless the
+  # proxy still routes to it.
+  for color in blue green; do
+    if [ "$color" != "$active" ] && [ -e "$BASE/state/$color" ] && [ "$(served_color)" != "$color" ]; then
+      log "repair: stopping the $color slot a stopped deploy left running"
+      stop_and_forget "$color"
+    fi
+  done
+}
+
+# The slot answers its health path on every instance (one quick try each).
+slot_answers() {
+  local port code
+  [ -n "$HEALTH_PATH" ] || return 0
+  for port in $(ports_of "$1"); do
+    code=$(curl -s -o /dev/null --max-time "$HEALTH_TIMEOUT" -w '%{http_code}' "http://127.0.0.1:$port$HEALTH_PATH") \
+      || true
+    [[ $code == 2* ]] || return 1
+  done
+}
+
+# prepare_slot COLOR RELEASE: the slot's own copy of the env file, the files and its process definition.
+prepare_slot() {
+  local color=$1 slot="$ETC/slots/$1" definition staged
+  rm -rf "$slot"
+  mkdir -p "$ETC/slots"
+  mkdir -m 0750 "$slot"
+  chown "root:$ENV_GROUP" "$slot"
+  if [ -f "$ENV_FILE" ]; then cp "$ENV_FILE" "$slot/env"; else : > "$slot/env"; fi
+  chmod "$ENV_MODE" "$slot/env"
+  chown "root:$ENV_GROUP" "$slot/env"
+  if [ "$SLOT_FILES" = yes ] && [ -d "$FILES" ]; then
+    cp -R --preserve=mode "$FILES" "$slot/files"
+    chown -R "root:$ENV_GROUP" "$slot/files"
+  fi
+  if [ "$color" = blue ]; then definition=$DEFINITION_BLUE; else definition=$DEFINITION_GREEN; fi
+  staged="$ETC/staged/${definition##*/}"
+  cp "$staged" "$definition.new"
+  chmod 0644 "$definition.new"
+  mv -f "$definition.new" "$definition"
+  link "../releases/${2##*/}" "$BASE/slots/$color"
+}
+
+mkdir -p "$BASE/releases" "$BASE/slots" "$BASE/state"
+exec 9>"$BASE/.deploy.lock"
+if ! flock --nonblock 9; then
+  log "another deploy of $APP is running on this host; try again when it ends"
+  exit 75
+fi
+
+repair
+
+if [[ $REF =~ ^[0-9a-f]{40}$ ]]; then
+  sha=$REF
+else
+  refs=$(git_ ls-remote -- "$REPO" "refs/heads/$REF" "refs/tags/$REF" "refs/tags/$REF^{}")
+  sha=$(printf '%s\n' "$refs" | awk '/\^\{\}$/ {print $1; exit}')
+  [ -n "$sha" ] || sha=$(printf '%s\n' "$refs" | awk 'NF {print $1; exit}')
+fi
+if [ -z "$sha" ]; then
+  log "no branch or tag $REF in $REPO"
+  exit 1
+fi
+
+settings=$(settings_id)
+if [ "$active_sha" = "$sha" ] && [ "$active_settings" = "$settings" ] && [ "$RESTART" = no ]; then
+  log "already serving $sha from the $active slot with these settings"
+  exit 0
+fi
+
+# A release is built where it will run (tools such as uv write absolute paths into it), by the service
+# user except for the clone (the deploy key is root's), and counts as built only once its marker (root's,
+# beside it) is written: a build that failed halfway is built again. The service's files are part of it,
+# so a changed file makes a new release.
+release_id=$sha
+if [ "$RELEASE_FILES" = yes ] && [ "$(files_digest)" != none ]; then release_id="$sha-$(files_digest)"; fi
+release="$BASE/releases/$release_id"
+if [ ! -f "$release.built" ]; then
+  log "building release $release_id"
+  rm -rf "$release"
+  git_ clone --quiet --no-checkout -- "$REPO" "$release"
+  git -C "$release" -c advice.detachedHead=false checkout --quiet "$sha"
+  chown -R "$SERVICE_USER:" "$release"
+  if [ "$RELEASE_FILES" = yes ] && [ -d "$FILES" ]; then
+    # As the service user: the repository may hold links, and they lead nowhere its user cannot write.
+    runuser -u "$SERVICE_USER" -- cp -R --preserve=mode "$FILES/." "$release/"
+  fi
+  prepare_release "$release"
+  touch "$release.built"
+fi
+
+if [ "$active" = none ]; then next=blue; else next=$(other "$active"); fi
+retire_worker_legacy
+printf '%s %s %s\n' "$sha" "$settings" "$release_id" | put "$BASE/state/$next"
+prepare_slot "$next" "$release"
+log "starting $sha in the $next slot"
+if ! start_slot "$next"; then
+  stop_and_forget "$next" || true
+  log "deploy of $sha failed: its $next slot did not start; the $active slot keeps serving $active_sha"
+  exit 1
+fi
+
+if [ -n "$HEALTH_PATH" ]; then
+  for port in $(ports_of "$next"); do
+    if ! check_health "$port"; then
+      stop_and_forget "$next" || true
+      log "deploy of $sha failed; the $active slot keeps serving $active_sha"
+      exit 1
+    fi
+  done
+fi
+
+# The commit: the proxy routes to the new slot, then `active` names it. Between the two, a repair would
+# find the proxy on a slot that answers and adopt it.
+if ! switch_to "$next"; then
+  stop_and_forget "$next" || true
+  log "deploy of $sha failed: the proxy did not take the $next slot; the $active slot keeps serving $active_sha"
+  exit 1
+fi
+printf '%s %s %s %s\n' "$next" "$sha" "$settings" "$release_id" | put "$BASE/active"
+log "switched to $sha in the $next slot"
+
+# After the commit: nothing here can leave the proxy without a slot.
+if [ "$active" != none ]; then stop_and_forget "$active"; fi
+retire_service_legacy
+if [ "$active_sha" != none ] && [ -n "$active_sha" ]; then printf '%s\n' "$active_sha" | put "$BASE/previous"; fi
+link "releases/$release_id" "$BASE/current"
+
+# Keep the newest $KEEP releases, and always the one serving and the one before it.
+previous_sha=$(cat "$BASE/previous" 2>/dev/null || true)
+find "$BASE/releases" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\n' | sort -rn | awk '{print $2}' \
+  | tail -n +$((KEEP + 1)) | while read -r old; do
+    if [ "$old" != "$release_id" ] && [ "${old%%-*}" != "$previous_sha" ]; then
+      rm -f "$BASE/releases/$old.built"
+      rm -rf "${BASE:?}/releases/$old"
+    fi
+  done
+log "serving $sha from the $next slot"

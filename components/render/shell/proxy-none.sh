@@ -1,0 +1,4 @@
+# No proxy routes to this service (a worker, or a port other services call directly).
+served_color() { echo none; }
+switch_to() { :; }
+reload_proxy() { :; }

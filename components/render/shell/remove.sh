@@ -1,0 +1,13 @@
+# Removes the service from this host: stops both slots, its watchdog and its runtime's own processes, and
+# forgets its upstream and its slots' copies of the settings. By then the proxy no longer routes to it: the
+# proxy step, which runs before any removal, rendered the site without it. Releases and shared/ stay: none
+# of the service's data is lost.
+log() { printf '[remove %s] %s\n' "$APP" "$*"; }
+systemctl disable --quiet --now "$WATCHDOG_UNIT.timer" 2>/dev/null || true
+rm -f "$LOGROTATE"  # the logs themselves stay
+for color in blue green; do stop_slot "$color"; done
+forget_runtime
+if [ -n "$UPSTREAM" ]; then rm -f "$UPSTREAM"; fi
+rm -f "$BASE/active" "$BASE/state/blue" "$BASE/state/green"
+rm -rf "$ETC/slots"
+log "stopped; releases and shared data are kept in $BASE"

@@ -1,0 +1,28 @@
+# Slots as compose projects (<name>-<color>), built from the slot's release.
+definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
+# compose COLOR ARGS: docker compose on one slot's project. Its containers get the service's group,
+# which reads their mounted files.
+compose() {
+  local color=$1 gid
+  shift
+  gid=$(id -g "$SERVICE_USER")
+  STACKYARD_SERVICE_GID=$gid docker compose --project-name "$APP-$color" \
+    --project-directory "$BASE/slots/$color" --file "$(definition_of "$color")" "$@"
+}
+# --wait: until every container is running and Docker's own health check passes.
+start_slot() { compose "$1" up --detach --build --remove-orphans --wait --wait-timeout "$COMPOSE_WAIT"; }
+stop_slot() { compose "$1" down --timeout 30; }
+# Removal: nothing besides the slots' projects.
+forget_runtime() { :; }
+# The watchdog's pieces (see runtime-systemd.sh). A hung process (not only a stopped one, which thaw
+# wakes) ignores the SIGTERM of a stop: killed after 10 s, not the 30 s grace period of a deploy's stop.
+restart_instance() { compose "$1" restart --timeout 10 "$APP-$2"; }
+# A container's port is held by docker-proxy: thaw every process of the container instead.
+thaw() {
+  local container pid
+  container=$(compose "$1" ps --quiet "$APP-$2") || return 0
+  for pid in $(docker top "$container" -o pid 2>/dev/null | tail -n +2); do
+    kill -CONT "$pid" 2>/dev/null || true
+  done
+}
+report_unit() { echo docker.service; }

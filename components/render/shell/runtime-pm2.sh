@@ -1,0 +1,27 @@
+# Slots as PM2 processes (<name>-<color>-<i>) of the service's own PM2 daemon, which runs as its user
+# under its systemd unit, never under this SSH session: supervised, and back at boot from `pm2 save`.
+definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
+# PM2 as the service user, from its own home: run from the SSH session's directory (/root, 0700)
+# it cannot even start node.
+pm2_run() { (cd "$STATE" && runuser -u "$SERVICE_USER" -- env HOME="$STATE" PM2_HOME="$PM2_HOME" pm2 "$@"); }
+# (Called in `if`, where bash ignores set -e: every step says so when it fails.)
+start_slot() {
+  systemctl enable --quiet "$UNIT-pm2.service" || return 1
+  systemctl start "$UNIT-pm2.service" || return 1
+  pm2_run startOrReload "$(definition_of "$1")" --update-env || return 1
+  pm2_run save --force >/dev/null
+}
+stop_slot() {
+  # A slot PM2 does not know is stopped already; `delete` of it fails, and that is no failure.
+  pm2_run delete "$(definition_of "$1")" >/dev/null 2>&1 || true
+  pm2_run save --force >/dev/null
+}
+# Removal: the service's PM2 daemon and its unit go too.
+forget_runtime() {
+  systemctl disable --quiet --now "$UNIT-pm2.service" || true
+  pm2_run kill >/dev/null 2>&1 || true
+}
+# The watchdog's pieces (see runtime-systemd.sh).
+restart_instance() { pm2_run restart "$APP-$1-$2" >/dev/null; }
+thaw() { thaw_port_holder "$3"; }
+report_unit() { echo "$UNIT-pm2.service"; }

@@ -1,0 +1,25 @@
+# Slots as systemd units: a template unit per slot, one instance per port (a worker: one plain unit).
+units_of() {
+  local color=$1 port
+  if [ -z "$(ports_of "$color")" ]; then echo "$UNIT-$color.service"; return; fi
+  for port in $(ports_of "$color"); do echo "$UNIT-$color@$port.service"; done
+}
+# (Called in `if`, where bash ignores set -e: every step says so when it fails.)
+start_slot() {
+  systemctl daemon-reload || return 1
+  # shellcheck disable=SC2046
+  systemctl restart $(units_of "$1") || return 1
+  # shellcheck disable=SC2046
+  systemctl enable --quiet $(units_of "$1")
+}
+stop_slot() {
+  # shellcheck disable=SC2046
+  systemctl disable --quiet --now $(units_of "$1")
+}
+# Removal: nothing besides the slots' units.
+forget_runtime() { :; }
+# The watchdog's pieces: restart one instance; thaw whatever holds its port (a frozen, SIGSTOPped process
+# cannot take the stop signal of a restart); the unit its report shows.
+restart_instance() { systemctl restart "$UNIT-$1@$3.service"; }
+thaw() { thaw_port_holder "$3"; }
+report_unit() { echo "$UNIT-$1@$3.service"; }

@@ -1,0 +1,103 @@
+"""The deploy script stopped at every step: killed (SIGKILL, as a crash or `kill -9` would) or failing
+(the step's command exits 1), then the next deploy run as `pulumi up` would run it.
+
+Each stubbed or wrapped command of a deploy is a step (tests/deploy_host.py): systemctl, nginx, curl,
+runuser, chown, and every mv, ln, cp, rm, touch, chmod, mkdir and git. For each one in turn, on a copy
+of a host serving v1, the deploy of v2 is stopped there. Throughout, the stubs check what a fixed load
+would see: nginx never routes to a port nothing serves. After the stop, a slot the proxy routes to is
+serving; after the next deploy, v2 serves from the slot `active` names, the proxy routes there, and
+the other slot is stopped.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from deploy_host import DeployHost, unit_ports
+
+BLUE, GREEN = {9000, 9001, 9002}, {10000, 10001, 10002}
+
+
+@pytest.fixture(scope="module")
+def serving_v1(tmp_path_factory) -> tuple[DeployHost, str, int]:
+    """A host serving v1 from blue, v2 committed, and how many steps a deploy of v2 takes."""
+    host = DeployHost(tmp_path_factory.mktemp("serving-v1"))
+    files = host.at("/etc/stackyard/mivaa/files")
+    files.mkdir(parents=True)
+    (files / "key.json").write_text("secret")
+    host.env_file().write_text('LOG_LEVEL="info"\n')
+    assert host.deploy().returncode == 0
+    v2 = host.commit("v2")
+    counting = host.copy_to(tmp_path_factory.mktemp("count"))
+    done = counting.deploy(inject=(10**6, "kill"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return host, v2, counting.count()
+
+
+def stopped_then_redeployed(host: DeployHost, v2: str, tmp: Path, step: int, mode: str) -> list[str]:
+    """Problems seen when v2's deploy stops at ``step`` and the next one runs."""
+    copy = host.copy_to(tmp)
+    stopped = copy.deploy(inject=(step, mode))
+    problems = []
+    where = f"{mode} at step {step} ({copy.injected() or 'never reached'})"
+    # A failed health probe is tried again, by design; any other failed step fails the deploy.
+    if stopped.returncode == 0 and copy.injected() and not copy.injected().startswith("curl"):
+        problems.append(f"{where}: the deploy reported success")
+    loaded = {int(line.split(":")[1].split()[0]) for line in copy.loaded().splitlines() if "127.0.0.1:" in line}
+    if not loaded <= unit_ports(copy.running()):
+        problems.append(f"{where}: nginx routes to {sorted(loaded)}, running {sorted(unit_ports(copy.running()))}")
+    again = copy.deploy()
+    if again.returncode != 0:
+        problems.append(f"{where}: the next deploy failed:\n{again.stdout}{again.stderr}")
+        return problems
+    if copy.active() != ("green", v2):
+        problems.append(f"{where}: active is {copy.active()} after the next deploy")
+    if "127.0.0.1:10000" not in copy.upstream() or "127.0.0.1:10000" not in copy.loaded():
+        problems.append(f"{where}: the proxy does not route to green after the next deploy")
+    if unit_ports(copy.running()) != GREEN:
+        problems.append(f"{where}: running {sorted(unit_ports(copy.running()))} after the next deploy")
+    if (copy.base / "slots/green/app.txt").read_text() != "v2":
+        problems.append(f"{where}: the green slot does not hold v2")
+    problems += [f"{where}: {v}" for v in copy.violations()]
+    return problems
+
+
+@pytest.mark.parametrize("mode", ["kill", "fail"])
+def test_a_deploy_stopped_at_any_step_never_leaves_the_proxy_without_a_slot_and_the_next_one_repairs_it(
+        serving_v1, tmp_path: Path, mode: str) -> None:
+    host, v2, steps = serving_v1
+    assert steps > 30  # the build, the slot, the health checks, the switch and the clean-up
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = pool.map(lambda step: stopped_then_redeployed(host, v2, tmp_path / str(step), step, mode),
+                           range(1, steps + 1))
+        problems = [problem for found in results for problem in found]
+    assert problems == []
+
+
+def test_a_proxy_switched_before_active_was_written_is_adopted_not_stopped(tmp_path: Path) -> None:
+    """The review's torn deploy: the proxy on the new slot, `active` still naming the old one, and the next
+    deploy's health check failing. It must not stop the slot that serves, and must say what it did."""
+    host = DeployHost(tmp_path / "host")
+    assert host.deploy().returncode == 0
+    v2 = host.commit("v2")
+    # Stop v2's deploy at the first step after nginx loaded the green upstream.
+    for step in range(1, 200):
+        torn = host.copy_to(tmp_path / f"step-{step}")
+        torn.deploy(inject=(step, "kill"))
+        if "127.0.0.1:10000" in torn.loaded():
+            break
+    else:
+        pytest.fail("no step of the deploy loads the green upstream")
+    assert torn.active()[0] == "blue"  # torn: the proxy on green, `active` on blue
+    host.commit("v3")
+    torn.script_health(9000, *["fail"] * 20)  # v3, in blue once green is adopted, never answers
+    result = torn.deploy()
+    assert "repair: the proxy routes to the green slot, which answers: it is the active one" in result.stdout
+    assert result.returncode == 1
+    assert torn.active() == ("green", v2)
+    assert unit_ports(torn.running()) == GREEN
+    assert "127.0.0.1:10000" in torn.loaded()
+    assert torn.violations() == []
