@@ -55,6 +55,7 @@ class StackSystem(pulumi.ComponentResource):
                     protect=settings.protect,
                     private_key=private_key,
                     keyring=keyring,
+                    path=f"systems.{name}.hosts.{host_name}",
                 ),
                 opts=child,
             )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from .adoption import adopted
+from .host_keys import GeneratedHostKey, check_pinned_key
 from .model import DigitalOceanHost, ExistingHost, HetznerHost
 from .render.cloud_init import cloud_config
 from .ssh_keys import SshKeyring
@@ -35,6 +36,8 @@ class VpsHostArgs:
     """Secret private key stackyard connects with, if the stack provides one."""
     keyring: SshKeyring | None = None
     """Shared cloud SSH keys of the host's provider (created hosts only)."""
+    path: str = ""
+    """The host's config path (systems.<s>.hosts.<h>), for messages."""
 
 
 class VpsHost(pulumi.ComponentResource):
@@ -51,6 +54,11 @@ class VpsHost(pulumi.ComponentResource):
         super().__init__("stackyard:index:VpsHost", name, {}, opts)
         spec = args.spec
         self.server_name = f"{args.system}-{name.removeprefix(args.system + '-')}"
+        # A server stackyard creates gets a host key stackyard makes; one that exists has its key pinned in
+        # the stack file (components/host_keys.py).
+        self.host_key = None
+        if not isinstance(spec, ExistingHost) and spec.adopt is None:
+            self.host_key = GeneratedHostKey(name, self)
         if isinstance(spec, HetznerHost):
             self._hetzner(name, spec, args)
             user = spec.deploy_user
@@ -70,9 +78,22 @@ class VpsHost(pulumi.ComponentResource):
         }
         if args.private_key is not None:
             self.connection["private_key"] = args.private_key
-        if spec.access.host_key:
-            self.connection["host_key"] = spec.access.host_key
+        if self.host_key is not None:
+            self.connection["host_key"] = self.host_key.public
+        elif spec.access.host_key:
+            # Asked of the host before any step connects: a key that differs stops the program, saying so.
+            pinned = spec.access.host_key
+            self.connection["host_key"] = self.ipv4.apply(
+                lambda address: check_pinned_key(f"{args.path}.access.hostKey", address, spec.access.ssh_port,
+                                                 pinned) or pinned)
         self.register_outputs({"ipv4": self.ipv4, "ipv6": self.ipv6})
+
+    def user_data(self, spec: HetznerHost | DigitalOceanHost, args: VpsHostArgs) -> pulumi.Input[str]:
+        """cloud-init's user data: the deploy user, its keys and, for a new server, its host key (secret)."""
+        if self.host_key is None:
+            return cloud_config(spec.deploy_user, args.ssh_keys, spec.access.ssh_port)
+        return pulumi.Output.all(self.host_key.private, self.host_key.public).apply(
+            lambda key: cloud_config(spec.deploy_user, args.ssh_keys, spec.access.ssh_port, host_key=(key[0], key[1])))
 
     def firewall_rules(self, spec: HetznerHost | DigitalOceanHost, args: VpsHostArgs) -> list[tuple[int, list[str]]]:
         """(port, source networks) for every inbound TCP port: SSH first, then the open ports."""
@@ -120,7 +141,7 @@ class VpsHost(pulumi.ComponentResource):
             image=spec.image,
             location=spec.location,
             ssh_keys=args.keyring.references(args.ssh_keys),
-            user_data=cloud_config(spec.deploy_user, args.ssh_keys, spec.access.ssh_port),
+            user_data=self.user_data(spec, args),
             public_nets=[public_net],
             backups=spec.snapshots,
             labels=labels,
@@ -150,7 +171,7 @@ class VpsHost(pulumi.ComponentResource):
             region=spec.region,
             image=spec.image,
             ssh_keys=args.keyring.references(args.ssh_keys),
-            user_data=cloud_config(spec.deploy_user, args.ssh_keys, spec.access.ssh_port),
+            user_data=self.user_data(spec, args),
             ipv6=spec.ipv6,
             backups=spec.snapshots,
             tags=["stackyard", args.system],

@@ -6,6 +6,7 @@ where secrets are still wrapped, so tests can assert what is secret and what is 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -118,6 +119,9 @@ class StackyardMocks(pulumi.runtime.Mocks):
         elif args.typ == "random:index/randomPassword:RandomPassword":
             # A canary too: generated passwords must stay as secret as configured ones.
             state.update(result=f"{CANARY}-generated-{args.name}")
+        elif args.typ == "random:index/randomBytes:RandomBytes":
+            raw = hashlib.sha256(f"{CANARY}-bytes-{args.name}".encode()).digest()[:int(args.inputs["length"])]
+            state.update(base64=base64.b64encode(raw).decode(), hex=raw.hex())
         elif args.typ == "digitalocean:index/sshKey:SshKey":
             state.update(fingerprint=hashlib.md5(args.inputs["publicKey"].encode()).hexdigest())
         if args.resource_id:  # adopted: the cloud's own ID (the last part of a compound import ID)

@@ -37,6 +37,11 @@ def without_adoption(config: dict) -> dict:
                 strip(value)
 
     strip(config["stackyard:systems"])
+    # A server stackyard creates gets the host key stackyard makes: the pinned one is the running server's.
+    for system in config["stackyard:systems"].values():
+        for host in system.get("hosts", {}).values():
+            if host["provider"] != "existing":
+                host.get("access", {}).pop("hostKey", None)
     return config
 
 
@@ -71,6 +76,9 @@ def test_what_is_adopted_is_described_exactly_as_what_would_be_created(productio
     created = {(r.type, r.name): r for r in fresh.resources}
     # Outputs of adopted resources (their IDs) flow into others; everything the stack itself says is equal.
     ids = {"serverIds", "dropletIds", "dropletId", "sshKeys", "publicNets", "projectId", "firewallId", "triggers"}
+    # A new server gets the host key stackyard makes (in its user data, pinned by its connections); an adopted
+    # one keeps its own, pinned from the stack file.
+    ids |= {"userData", "connection"}
     for reg in production.resources:
         if reg.name.endswith("-VERCEL_PROJECT_ID"):
             continue  # an Actions secret holding the project's ID: the adopted one, or the one Vercel would give

@@ -82,6 +82,19 @@ class Result:
         the plan, whose old states hold what earlier runs printed."""
         return "".join(event["diagnosticEvent"]["message"] for event in self.events() if "diagnosticEvent" in event)
 
+    def errors(self) -> str:
+        """The engine's error diagnostics (a failed resource's message first), from --json events."""
+        found = []
+        try:
+            events = list(self.events())
+        except (ValueError, KeyError):
+            return ""
+        for event in events:
+            diagnostic = event.get("diagnosticEvent") or {}
+            if diagnostic.get("severity") == "error":
+                found.append(f"{diagnostic.get('urn', '')}: {diagnostic.get('message', '').strip()}"[:4000])
+        return "\n".join(found)
+
     def summary(self) -> dict[str, Any]:
         return next(event["summaryEvent"] for event in self.events() if "summaryEvent" in event)
 
@@ -146,7 +159,8 @@ class Workspace:
                               text=True, timeout=timeout)
         result = Result(argv, done.returncode, done.stdout, done.stderr, time.monotonic() - start)
         if check and done.returncode != 0:
-            raise CommandFailed(f"{' '.join(argv)} exited {done.returncode}:\n{result.output[-8000:]}")
+            raise CommandFailed(f"{' '.join(argv)} exited {done.returncode}:\n{result.errors()}\n"
+                                f"--- the end of its output:\n{result.output[-6000:]}")
         return result
 
     # --- stacks --------------------------------------------------------------------------------

@@ -150,6 +150,17 @@ def ssh_public_key(value: str) -> str | None:
     return None
 
 
+def host_key(value: str) -> str | None:
+    """A host's public ed25519 key (`ssh-keyscan -t ed25519` output without the address)."""
+    message = ssh_public_key(value)
+    if message:
+        return message
+    if not value.startswith("ssh-ed25519 "):
+        return ("only an ed25519 host key can be pinned (pulumi-command offers the pinned key's own type, and "
+                "for RSA that is ssh-rsa, which OpenSSH refuses): scripts/host-key <address> prints it")
+    return None
+
+
 def absolute_path(value: str) -> str | None:
     if (not re.match(r"^/[A-Za-z0-9._/@+-]*$", value) or ".." in value.split("/") or "//" in value
             or len(value) > 1024):

@@ -147,6 +147,7 @@ class Rules:
         for hpath, host in self.named(f"{path}.hosts", "host", system.hosts):
             if host.access is not None and host.access.private_key is not None:
                 self.check_value(f"{hpath}.access.privateKey", system, host.access.private_key)
+            self.check_host_key(hpath, host)
             if isinstance(host, CreatedHost):
                 if not (self.settings.ssh_keys or ()) and not (host.ssh_keys or ()):
                     self.fail(f"{hpath}.sshKeys", "a created host needs at least one SSH public key "
@@ -163,6 +164,22 @@ class Rules:
                         self.fail(f"{hpath}.openPorts[{i}]", f"port {port} is listed twice")
                     seen.add(port)
                 self.check_host_adoption(hpath, host)
+
+    def check_host_key(self, hpath: str, host) -> None:
+        """A server that runs already must have its host key pinned; one stackyard creates gets its own."""
+        access = host.access
+        if access is None:
+            return
+        running = isinstance(host, ExistingHost) or getattr(host, "adopt", None) is not None
+        if running and host.provision and not access.host_key:
+            address = host.address if isinstance(host, ExistingHost) else "<its address>"
+            self.fail(f"{hpath}.access.hostKey", "required: the server's ed25519 host key, pinned for every "
+                                                 f"connection (`scripts/host-key {address}` prints it; compare its "
+                                                 "fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` "
+                                                 "on the server's console)")
+        elif not running and access.host_key:
+            self.fail(f"{hpath}.access.hostKey", "a server stackyard creates gets a host key stackyard makes and "
+                                                 "pins: leave hostKey out (it is for a server that runs already)")
 
     def check_host_adoption(self, hpath: str, host: CreatedHost) -> None:
         adopt = host.adopt

@@ -75,8 +75,10 @@ class Access:
     private_key: SecretRef | None = spec(
         "secret holding the private key stackyard connects with (OpenSSH PEM)", default=None)
     host_key: str | None = spec(
-        "the host's public SSH host key, pinned for connections (`ssh-keyscan` output without the hostname)",
-        default=None, kind=kinds.SSH_PUBLIC_KEY)
+        "the host's public ed25519 host key, pinned for every connection: required for a server that runs "
+        "already (existing, or adopt); `scripts/host-key <address>` prints it and its fingerprint, to compare "
+        "with the server's own. A server stackyard creates gets a key stackyard makes and pins",
+        default=None, kind=kinds.HOST_KEY)
 
 
 @dataclass(frozen=True)

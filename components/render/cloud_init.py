@@ -7,8 +7,10 @@ from collections.abc import Sequence
 import yaml
 
 
-def cloud_config(deploy_user: str, ssh_keys: Sequence[str], ssh_port: int = 22) -> str:
-    """A #cloud-config that creates a non-root deploy user holding the SSH keys.
+def cloud_config(deploy_user: str, ssh_keys: Sequence[str], ssh_port: int = 22,
+                 host_key: tuple[str, str] | None = None) -> str:
+    """A #cloud-config that creates a non-root deploy user holding the SSH keys, and installs the server's
+    host key (``host_key``: its private and public halves, components/host_keys.py) as its only one.
 
     Root logins and passwords are switched off: every later step connects as the deploy user,
     which has passwordless sudo. The text is deterministic, so it never causes a spurious diff.
@@ -29,6 +31,12 @@ def cloud_config(deploy_user: str, ssh_keys: Sequence[str], ssh_port: int = 22) 
         "disable_root": True,
         "ssh_pwauth": False,
     }
+    if host_key is not None:
+        # The keys the image or the cloud made are deleted; this one, pinned by stackyard, is the only one.
+        private, public = host_key
+        config["ssh_deletekeys"] = True
+        config["ssh_genkeytypes"] = ["ed25519"]
+        config["ssh_keys"] = {"ed25519_private": private, "ed25519_public": public}
     if ssh_port != 22:
         # sshd must listen on the firewall's SSH port from the first boot, or the host is unreachable.
         config["write_files"] = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .layout import Paths, ServicePlan
+from .quoting import caddy_string, caddy_token, nginx_string, nginx_token
 
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
@@ -79,34 +80,34 @@ def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, s
     ``containers``: the containers' network address, where the stable ports are served too."""
     lines = [CADDY_MARK, "{"]
     if email:
-        lines.append(f"\temail {email}")
+        lines.append(f"\temail {caddy_token(email)}")
     if tls == "internal":
         lines.append("\tlocal_certs")
     lines += ["\tservers {", "\t\ttimeouts {", "\t\t\tread_body 30s", "\t\t}", "\t}", "}", ""]
     if security_headers:
         lines += ["(security_headers) {", "\theader {"]
-        lines += [f'\t\t{name} "{value}"' for name, value in headers_of(security_headers, csp).items()]
+        lines += [f"\t\t{name} {caddy_string(value)}" for name, value in headers_of(security_headers, csp).items()]
         lines += ["\t\t-Server", "\t}", "}", ""]
     for plan in services:
         if plan.port is None:
             continue
         include = paths.upstream(plan.name, "caddy")
-        body = ["\trequest_body {", f"\t\tmax_size {plan.max_body_size}", "\t}"]
+        body = ["\trequest_body {", f"\t\tmax_size {caddy_token(plan.max_body_size)}", "\t}"]
         for hostname in plan.hostnames:
-            lines.append(f"{hostname} {{")
+            lines.append(f"{caddy_token(hostname)} {{")
             if security_headers:
                 lines.append("\timport security_headers")
-            lines += [*body, f"\timport {include}", "}", ""]
+            lines += [*body, f"\timport {caddy_token(include)}", "}", ""]
         # Other services reach this one on its stable port, whatever slot is serving, whatever name they
         # call it by (127.0.0.1, localhost; containers: the service's name).
         binds = " ".join(internal_addresses(containers))
-        lines += [f"http://:{plan.port} {{", f"\tbind {binds}", *body, f"\timport {include}", "}", ""]
+        lines += [f"http://:{plan.port} {{", f"\tbind {binds}", *body, f"\timport {caddy_token(include)}", "}", ""]
     for hostname, root in sorted(static.items()):
-        lines.append(f"{hostname} {{")
+        lines.append(f"{caddy_token(hostname)} {{")
         if security_headers:
             lines.append("\timport security_headers")
-        lines += ["\t@assets path /assets/*", f'\theader @assets Cache-Control "{IMMUTABLE}"',
-                  f"\troot * {root}", "\tfile_server", "}", ""]
+        lines += ["\t@assets path /assets/*", f"\theader @assets Cache-Control {caddy_string(IMMUTABLE)}",
+                  f"\troot * {caddy_token(root)}", "\tfile_server", "}", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -119,19 +120,19 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
     out: list[str] = []
     headers = ""
     if security_headers:
-        headers = "".join(f'    add_header {name} "{value}" always;\n'
+        headers = "".join(f"    add_header {name} {nginx_string(value)} always;\n"
                           for name, value in headers_of(security_headers, csp).items())
     hostnames = served_hostnames(services, static)
     for plan in services:
         if plan.port is not None:
-            out.append(f"include {paths.upstream(plan.name, 'nginx')};\n")
+            out.append(f"include {nginx_token(paths.upstream(plan.name, 'nginx'))};\n")
     if hostnames:
         out.append(
             "server {\n"
             "    listen 80;\n"
             "    listen [::]:80;\n"
-            f"    server_name {' '.join(hostnames)};\n"
-            f"    location /.well-known/acme-challenge/ {{ root {paths.acme_root}; }}\n"
+            f"    server_name {' '.join(map(nginx_token, hostnames))};\n"
+            f"    location /.well-known/acme-challenge/ {{ root {nginx_token(paths.acme_root)}; }}\n"
             "    location / { return 301 https://$host$request_uri; }\n"
             "}\n"
         )
@@ -141,9 +142,9 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
             "server {\n"
             "    listen 443 ssl http2;\n"
             "    listen [::]:443 ssl http2;\n"
-            f"    server_name {hostname};\n"
-            f"    ssl_certificate {paths.certs}/{hostname}/fullchain.pem;\n"
-            f"    ssl_certificate_key {paths.certs}/{hostname}/privkey.pem;\n"
+            f"    server_name {nginx_token(hostname)};\n"
+            f"    ssl_certificate {nginx_token(f'{paths.certs}/{hostname}/fullchain.pem')};\n"
+            f"    ssl_certificate_key {nginx_token(f'{paths.certs}/{hostname}/privkey.pem')};\n"
             "    ssl_protocols TLSv1.2 TLSv1.3;\n"
             "    ssl_prefer_server_ciphers off;\n"
             "    server_tokens off;\n"
@@ -186,9 +187,10 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
         out.append("server {\n" + listens + proxy_location.format(upstream=upstream, limits=limits) + "}\n")
     for hostname, root in sorted(static.items()):
         # add_header in a location replaces the server's, so the assets location repeats them.
-        assets = (f'        add_header Cache-Control "{IMMUTABLE}" always;\n'
+        assets = (f"        add_header Cache-Control {nginx_string(IMMUTABLE)} always;\n"
                   + headers.replace("    add_header", "        add_header"))
-        out.append(tls_server(hostname, f"    root {root};\n    location / {{ try_files $uri $uri/ =404; }}\n"
+        out.append(tls_server(hostname, f"    root {nginx_token(root)};\n"
+                                        "    location / { try_files $uri $uri/ =404; }\n"
                                         f"    location /assets/ {{\n{assets}        try_files $uri =404;\n    }}\n"))
     return "\n".join(out)
 
@@ -199,8 +201,8 @@ def nginx_bootstrap_site(hostnames: Sequence[str], paths: Paths = Paths()) -> st
         "server {\n"
         "    listen 80;\n"
         "    listen [::]:80;\n"
-        f"    server_name {' '.join(hostnames) or '_'};\n"
-        f"    location /.well-known/acme-challenge/ {{ root {paths.acme_root}; }}\n"
+        f"    server_name {' '.join(map(nginx_token, hostnames)) or '_'};\n"
+        f"    location /.well-known/acme-challenge/ {{ root {nginx_token(paths.acme_root)}; }}\n"
         "    location / { return 503; }\n"
         "}\n"
     )

@@ -118,12 +118,24 @@ def nginx_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def nginx_token(value: str) -> str:
+    """A word of an nginx config: as it is when it holds nothing nginx reads specially (a hostname, a
+    path, a size), else a double-quoted string."""
+    return value if re.fullmatch(r"[A-Za-z0-9._/@+:=*-]+", value) else nginx_string(value)
+
+
+def caddy_token(value: str) -> str:
+    """A word of a Caddyfile: as it is when it holds nothing Caddy reads specially, else quoted."""
+    return value if re.fullmatch(r"[A-Za-z0-9._/@+:=*-]+", value) else caddy_string(value)
+
+
 def caddy_string(value: str) -> str:
-    """A double-quoted Caddyfile token. Caddy replaces ``{placeholders}`` inside quotes too, so a value with
-    braces (or a control character) cannot be written."""
-    if re.search(r"[{}\x00-\x1f\x7f]", value):
-        raise ValueError("a Caddyfile string cannot hold braces or control characters")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A double-quoted Caddyfile token. Caddy replaces ``{placeholders}`` inside quotes too, and its lexer
+    undoes only ``\\"`` (a backslash before anything else stays, one before the closing quote escapes it),
+    so a value with braces, a backslash or a control character cannot be written."""
+    if re.search(r"[{}\\\x00-\x1f\x7f]", value):
+        raise ValueError("a Caddyfile string cannot hold braces, backslashes or control characters")
+    return '"' + value.replace('"', '\\"') + '"'
 
 
 # --- SQL --------------------------------------------------------------------------------------
@@ -157,14 +169,14 @@ SQL_QUOTING_SH = r"""# SQL string literals of a value held in a shell variable (
 sql_literal_pg() {
   local -n _out=$2
   # shellcheck disable=SC1003
-  local q="'" b='\' s=$1
-  s=${s//"$b"/"$b$b"}; s=${s//"$q"/"$q$q"}; _out="E'$s'"
+  local _q="'" _b='\' _s=$1
+  _s=${_s//"$_b"/"$_b$_b"}; _s=${_s//"$_q"/"$_q$_q"}; _out="E'$_s'"
 }
 sql_literal_mysql() {
   local -n _out=$2
   # shellcheck disable=SC1003
-  local q="'" b='\' s=$1
-  s=${s//"$b"/"$b$b"}; s=${s//"$q"/"$q$q"}; _out="'$s'"
+  local _q="'" _b='\' _s=$1
+  _s=${_s//"$_b"/"$_b$_b"}; _s=${_s//"$_q"/"$_q$_q"}; _out="'$_s'"
 }
 """
 
@@ -174,19 +186,21 @@ sql_literal_mysql() {
 
 REDIS_QUOTING_SH = r"""# redis_string VALUE NAME sets NAME to VALUE as a double-quoted redis.conf argument: \ and "
 # escaped, every byte outside printable ASCII written \xHH (a raw newline would end the config line).
+# An empty VALUE is refused: Redis reads `requirepass ""` as no password at all.
 redis_string() {
   local -n _out=$2
-  local LC_ALL=C s=$1 i c code quoted='"'
-  for ((i = 0; i < ${#s}; i++)); do
-    c=${s:i:1}
+  local LC_ALL=C _s=$1 _i _c _code _q='"'
+  if [ -z "$_s" ]; then echo "stackyard: an empty Redis password would mean none" >&2; return 1; fi
+  for ((_i = 0; _i < ${#_s}; _i++)); do
+    _c=${_s:_i:1}
     # shellcheck disable=SC1003
-    case $c in
-      '\') quoted+='\\' ;;
-      '"') quoted+='\"' ;;
-      [[:print:]]) quoted+=$c ;;
-      *) printf -v code '%02x' "'$c"; quoted+="\\x$code" ;;
+    case $_c in
+      '\') _q+='\\' ;;
+      '"') _q+='\"' ;;
+      [[:print:]]) _q+=$_c ;;
+      *) printf -v _code '%02x' "'$_c"; _q+="\\x$_code" ;;
     esac
   done
-  _out="$quoted\""
+  _out="$_q\""
 }
 """
