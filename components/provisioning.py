@@ -142,12 +142,11 @@ class HostProvisioning(pulumi.ComponentResource):
                                 after=writes or after,
                                 secrets=[self.passwords[kind] for kind in sorted(self.passwords)])
         # Each accessory's place on the host: taken out of the stack, its server is stopped and disabled;
-        # its data directory and the backups stay.
-        # An existing server is not stackyard's to stop.
-        for kind in sorted(k for k, a in spec.accessories.items() if not a.existing):
-            self.remote.run(f"accessory-{kind}", "true",
-                            delete=f"{self.remote.sudo}systemctl disable --now {provision.ACCESSORY_UNITS[kind]}",
-                            triggers=[kind], after=[step], per_machine=False)
+        # its data directory and the backups stay. An existing server is not stackyard's to stop: its place
+        # stays in the stack with nothing to run, so that turning `existing` on never deletes it.
+        for kind, accessory in sorted(spec.accessories.items()):
+            stop = None if accessory.existing else f"systemctl disable --now {provision.ACCESSORY_UNITS[kind]}"
+            self.remote.claim(f"accessory-{kind}", "accessory", kind, release=stop, after=[step])
         return step
 
     def _proxy(self, proxy, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
@@ -236,8 +235,7 @@ class HostProvisioning(pulumi.ComponentResource):
         # (or the stack is destroyed), which stops it there. Its inputs never change with a deploy, so a
         # deploy can never run its removal.
         # Not per machine: replacing it would run the old one's removal, through a kept IP on the new server.
-        self.remote.run(f"{name}-service", "true", delete=f"{self.remote.sudo}{paths.app(name)}/remove",
-                        triggers=[name], after=[setup], per_machine=False)
+        self.remote.claim(f"{name}-service", "service", name, release=f"{paths.app(name)}/remove", after=[setup])
         # The deploy runs again when the commit, the process definitions, the env file or a secret file
         # change; the script itself restarts the release only if its commit or those files changed.
         target = deploy_target(name, service)

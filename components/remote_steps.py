@@ -55,21 +55,36 @@ class RemoteSteps:
 
     def run(self, step: str, create: str, *, triggers: pulumi.Input[list[str]],
             after: Sequence[pulumi.Resource] = (), stdin: pulumi.Input[str] | None = None,
-            delete: str | None = None, per_machine: bool = True) -> command.remote.Command:
+            delete: str | None = None, update: str | None = None,
+            per_machine: bool = True) -> command.remote.Command:
         """A command run (again) when its ``triggers`` change (and, ``per_machine``, on a replaced server),
-        and ``delete`` when it leaves the stack; its output is shown, so it must hold no secret."""
+        ``update`` (else ``create`` again) when another input changes, and ``delete`` when it leaves the
+        stack; its output is shown, so it must hold no secret."""
         if self.machine is not None and per_machine:
             triggers = pulumi.Output.all(self.machine, triggers).apply(lambda both: [both[0], *both[1]])
         return command.remote.Command(
             f"{self.prefix}-{step}",
             connection=self.connection,
             create=create,
+            update=update,
             delete=delete,
             stdin=stdin,
             triggers=triggers,
             logging="stdoutAndStderr",
             opts=pulumi.ResourceOptions(parent=self.parent, depends_on=list(after)),
         )
+
+    def claim(self, step: str, kind: str, name: str, *, release: str | None, after: Sequence[pulumi.Resource],
+              delete: str | None = None) -> command.remote.Command:
+        """A resource that holds ``kind/name`` on the host (stackyard-claim): created, it adds its claim;
+        renamed in place (an alias), it is the only claim; deleted, it lets go, and ``release`` runs only if
+        nothing else holds it: a system or host renamed without an alias creates its new resource before it
+        deletes the old one, and that delete must not stop what the new one holds. None: nothing to stop."""
+        claim = f"{self.prefix}-{step}"
+        helper = f"{self.sudo}/usr/local/sbin/stackyard-claim"
+        return self.run(step, f"{helper} add {kind} {name} {claim}", update=f"{helper} reset {kind} {name} {claim}",
+                        delete=f"{helper} release {kind} {name} {claim}" + (f" {release}" if release else ""),
+                        triggers=[name], after=after, per_machine=False)
 
     def step(self, step: str, script: str, *, after: Sequence[pulumi.Resource] = (),
              secrets: Sequence[pulumi.Input[str]] = ()) -> command.remote.Command:

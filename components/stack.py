@@ -11,6 +11,7 @@ from pulumi.runtime import config as runtime_config
 
 from .model import NAMESPACE, StackConfigError, Topology, load_topology
 from .model.rules import SecretState
+from .renames import keeping_state
 from .ssh_keys import SshKeyring
 from .system import StackSystem
 
@@ -45,8 +46,13 @@ def load() -> Topology:
 
 def build(topology: Topology) -> dict[str, StackSystem]:
     keyrings: dict[tuple[str, str | None], SshKeyring] = {}
-    return {name: StackSystem(name, system, topology.settings, keyrings)
-            for name, system in topology.systems.items()}
+    systems = {}
+    for name, system in topology.systems.items():
+        transform = keeping_state(name, system)
+        # The transformation gives the system's component its former names too, and every resource in it.
+        opts = pulumi.ResourceOptions(transformations=[transform]) if transform else None
+        systems[name] = StackSystem(name, system, topology.settings, keyrings, opts=opts)
+    return systems
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Unit tests never ask a git server which commit a ref names (components/git_refs.py): the deploy
 # keys on the ref itself, as it does wherever the repository cannot be reached.
 os.environ.setdefault("STACKYARD_RESOLVE_REFS", "off")
+# Nor an address which host key it presents (components/host_keys.py): mock tests reach no host.
+os.environ.setdefault("STACKYARD_CHECK_HOST_KEYS", "off")
 CANARY = "CANARY-7f3a9c-do-not-leak"
 
 

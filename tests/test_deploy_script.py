@@ -56,6 +56,7 @@ def test_a_failed_health_check_keeps_the_old_release_serving_and_keeps_its_answe
     # The app's answer may hold anything it prints: it is kept for root, never shown in `pulumi up`.
     assert "database unreachable" not in result.stdout + result.stderr
     assert "database unreachable" in (host.base / "last-failed-health").read_text()
+    assert (host.base / "last-failed-health").stat().st_mode & 0o077 == 0  # root's alone
     new_calls = host.calls()[host.calls().index("systemctl reload nginx") + 1:]
     assert [c for c in new_calls if c.startswith("curl")] == ["curl 10000"] * 4  # retries as configured
     assert "systemctl reload nginx" not in new_calls

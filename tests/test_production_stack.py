@@ -46,9 +46,10 @@ def test_mehko_hetzner_host_caddy_ports_dns_and_pages(production: Run) -> None:
 
 def test_productivity_adopts_its_server_without_creating_one(production: Run) -> None:
     assert cloud(production.counts("productivity")) == {
-        # preflight, base, runtimes, 2 password files (the existing servers' own: none generated, and no
-        # place to stop them by), accessories, proxy, backups; per service user, env, setup, place, deploy
-        "command:remote:Command": 8 + 2 * 5,
+        # preflight, base, runtimes, 2 password files (the existing servers' own: none generated),
+        # accessories, their 2 places (held, with nothing to stop: the servers are not stackyard's), proxy,
+        # backups; per service user, env, setup, place, deploy
+        "command:remote:Command": 10 + 2 * 5,
     }
     assert production.counts("productivity")["stackyard:index:VpsHost"] == 1
 

@@ -162,12 +162,20 @@ def test_every_step_is_keyed_by_a_hash_of_its_content(production: Run) -> None:
     for reg in production.of_type(COMMAND):
         wire = reg.wire
         triggers = unwrap(wire.get("triggers"))
+        claim = reg.name
         if reg.name.endswith("-service"):  # a service's place on the host: it runs once, whatever changes
-            assert wire["create"] == "true" and wire["delete"].endswith("/remove") and triggers == [reg.name.split(
-                "-setup-")[1].removesuffix("-service")], reg.name
+            service = reg.name.split("-setup-")[1].removesuffix("-service")
+            sudo = "" if reg.name.startswith("productivity-") else "sudo -n "  # root there; a deploy user elsewhere
+            helper = f"{sudo}/usr/local/sbin/stackyard-claim"
+            assert wire["create"] == f"{helper} add service {service} {claim}", reg.name
+            assert wire["update"] == f"{helper} reset service {service} {claim}", reg.name
+            assert wire["delete"] == f"{helper} release service {service} {claim} /srv/{service}/remove", reg.name
+            assert triggers == [service], reg.name
             continue
         if "-setup-accessory-" in reg.name:  # an accessory's place: taken out, its server is stopped
-            assert wire["create"] == "true" and wire["delete"].startswith("systemctl disable --now "), reg.name
+            existing = reg.name.startswith("productivity-")  # its MySQL and Redis are taken over as they are
+            assert "stackyard-claim add accessory" in wire["create"], reg.name
+            assert ("systemctl disable" in wire["delete"]) != existing, reg.name
             continue
         server = server_of(reg)
         if server is not None:  # a replaced server (a new ID) is provisioned from the start

@@ -71,6 +71,10 @@ class Rules:
             check_supabase(self, path, system)
         self.check_global(systems)
         self.check_ssh_key_adoption()
+        self.check_renames("systems", systems)
+        for sname, system in systems.items():
+            if system is not None:
+                self.check_renames(f"systems.{sname}.hosts", system.hosts or {})
 
     # --- values -------------------------------------------------------------------------
 
@@ -542,6 +546,25 @@ class Rules:
             self.fail(f"{spath}.replaces.listen", f"the old process holds port {replaces.listen}, which this "
                                                   "service needs (its port, and 1000 and 2000 above): give the "
                                                   "service another port")
+
+    def check_renames(self, path: str, entries: dict) -> None:
+        """A former name can stand for one entry only, and never for one that is still there: Pulumi could
+        not tell whose state it is."""
+        claimed: dict[str, str] = {}
+        for name, entry in entries.items():
+            for i, old in enumerate(getattr(entry, "formerly", None) or ()):
+                fpath = f"{path}.{name}.formerly[{i}]"
+                if old is None:
+                    continue
+                if old in entries:
+                    self.fail(fpath, f"'{old}' is a name in use here, so its resources cannot also be this one's: "
+                                     "rename in two steps, or move each resource's state by hand "
+                                     "(`pulumi state rename <urn> <new name>`)")
+                elif old in claimed:
+                    self.fail(fpath, f"'{old}' is also a former name of {claimed[old]}: one entry only can take its "
+                                     "state (`pulumi state rename <urn> <new name>` moves a resource by hand)")
+                else:
+                    claimed[old] = f"{path}.{name}"
 
     # --- across systems -----------------------------------------------------------------
 

@@ -174,6 +174,9 @@ class HostSetup:
     backups: Backups | None = spec("cron dumps with retention", default=None)
     docker: Docker = spec("Docker and the containers' network (hosts with compose services)", default=Docker())
     provision: bool = spec("provision the host over SSH (packages, sshd hardening, ufw, runtimes)", default=True)
+    formerly: list[str] = spec(
+        "names this host had before in its system: its server and everything on it keep their state under the "
+        "new name (Pulumi aliases), so a rename stops nothing", default=[], kind=kinds.NAME)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -685,6 +688,9 @@ class System:
     services: dict[str, Service] = spec("processes deployed to the hosts", default={}, keys=kinds.NAME)
     supabase: Supabase | None = spec("Supabase project settings", default=None)
     credentials: Credentials = spec("this system's own cloud tokens (default: the stack's)", default=Credentials())
+    formerly: list[str] = spec(
+        "names this system had before: its resources keep their state under the new name (Pulumi aliases), "
+        "so a rename creates and deletes nothing", default=[], kind=kinds.NAME)
 
 
 @dataclass(frozen=True)

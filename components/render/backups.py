@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from shlex import quote
 
-from .deploy import HEADER
+from .quoting import heredoc, sh
+from .scripts import HEADER
 
 BACKUP = "/usr/local/sbin/stackyard-backup"
 RESTORE = "/usr/local/sbin/stackyard-restore"
@@ -36,7 +36,7 @@ class Offsite:
     def environment(self) -> str:
         """Shell lines that give restic its repository, password file and S3 keys (read from files)."""
         return (
-            f"export RESTIC_REPOSITORY={quote(self.repository)}\n"
+            f"export RESTIC_REPOSITORY={sh(self.repository)}\n"
             f"export RESTIC_PASSWORD_FILE={self.secrets}/restic.password\n"
             f"AWS_ACCESS_KEY_ID=$(cat {self.secrets}/s3-access-key)\n"
             f"AWS_SECRET_ACCESS_KEY=$(cat {self.secrets}/s3-secret-key)\n"
@@ -47,31 +47,34 @@ class Offsite:
 def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str], accessories: Iterable[str],
                   etc: str = "/etc/stackyard", offsite: Offsite | None = None) -> str:
     """One dump directory per run, the newest ``keep`` kept here (and off-site). Runs from cron as root."""
-    dumps = []
+    dumps: list[tuple[str, str]] = []
     kinds = set(accessories)
     if "mysql" in kinds:
-        dumps.append('mysqldump --all-databases --single-transaction --quick | gzip > "$target/mysql.sql.gz"')
+        dumps.append(("mysql",
+                      'mysqldump --all-databases --single-transaction --quick | gzip > "$target/mysql.sql.gz"'))
     if "postgresql" in kinds:
-        dumps.append('runuser -u postgres -- pg_dumpall | gzip > "$target/postgresql.sql.gz"')
+        dumps.append(("postgresql", 'runuser -u postgres -- pg_dumpall | gzip > "$target/postgresql.sql.gz"'))
     if "redis" in kinds:
         # An existing Redis taken over without a password has no password file.
-        password = f"{etc}/accessories/redis.password"
+        password = sh(f"{etc}/accessories/redis.password")
         # A background save, then a copy of the file it wrote: `redis-cli --rdb` (a replica's full sync)
         # hung on the test host's Redis 7.0 on a second run a minute after the first.
-        dumps.append(f'if [ -s {password} ]; then REDISCLI_AUTH=$(cat {password}); export REDISCLI_AUTH; fi\n'
-                     'saved=$(redis-cli LASTSAVE)\n'
-                     'redis-cli BGSAVE >/dev/null || true  # one may be running already: its end is awaited too\n'
-                     'for _ in $(seq 600); do [ "$(redis-cli LASTSAVE)" != "$saved" ] && break; sleep 1; done\n'
-                     'if [ "$(redis-cli LASTSAVE)" = "$saved" ]; then echo "Redis did not save within 600 s" >&2; '
-                     'exit 1; fi\n'
-                     'cp "$(redis-cli --raw CONFIG GET dir | tail -n 1)/$(redis-cli --raw CONFIG GET dbfilename '
-                     '| tail -n 1)" "$target/redis.rdb"')
-    excludes = " ".join(f"--exclude={quote(pattern)}" for pattern in EXCLUDES)
+        dumps.append(("redis",
+                      f'if [ -s {password} ]; then REDISCLI_AUTH=$(cat {password}); export REDISCLI_AUTH; fi\n'
+                      'saved=$(redis-cli LASTSAVE)\n'
+                      'redis-cli BGSAVE >/dev/null || true  # one may be running already: its end is awaited too\n'
+                      'for _ in $(seq 600); do [ "$(redis-cli LASTSAVE)" != "$saved" ] && break; sleep 1; done\n'
+                      'if [ "$(redis-cli LASTSAVE)" = "$saved" ]; then echo "Redis did not save within 600 s" >&2; '
+                      'exit 1; fi\n'
+                      'cp "$(redis-cli --raw CONFIG GET dir | tail -n 1)/$(redis-cli --raw CONFIG GET dbfilename '
+                      '| tail -n 1)" "$target/redis.rdb"'))
+    excludes = " ".join(f"--exclude={sh(pattern)}" for pattern in EXCLUDES)
     for path in paths_to_archive:
         name = path.strip("/").replace("/", "_") or "root"
-        dumps.append(f'tar --create --gzip --file "$target/{name}.tar.gz" {excludes} --directory / '
-                     f'{quote(path.lstrip("/"))}')
-    body = "\n".join(dumps) or ":"
+        dumps.append((name, f'tar --create --gzip --file "$target/{name}.tar.gz" {excludes} --directory / '
+                            f'{sh(path.lstrip("/"))}'))
+    body = "".join(f"dump {sh(name)} <<'{tag}'\n{command}\n{tag}\n"
+                   for name, command in dumps for tag in [heredoc(command)[1]]) or ":\n"
     send = ""
     if offsite is not None:
         send = f"""
@@ -81,23 +84,48 @@ restic backup --quiet --tag stackyard "$final"
 restic forget --quiet --tag stackyard --group-by host --keep-last {offsite.keep} --prune
 """
     return HEADER + f"""# Managed by stackyard: dumps, the newest {keep} kept{' here and off-site' if offsite else ''}.
+# Each dump runs on its own: one that fails is named in the run's INCOMPLETE file, the others are kept,
+# and the run ends failing (cron's journal says so). Only complete runs count towards the {keep} kept.
 umask 077
-directory={quote(directory)}
+directory={sh(directory)}
 install -d -m 0700 "$directory"
 exec 9>"$directory/.lock"
 # One run at a time. A run asked for while another is on waits for it, so that it backs up what is
 # there now (a run that skipped would leave an older dump as the newest).
 if ! flock --wait 1800 9; then echo "another backup has held the lock for 30 minutes; none made" >&2; exit 1; fi
-# What a run that died left half-written is of no use: it goes.
-find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*.partial' -exec rm -rf {{}} +
+# What a run that died left is kept, marked incomplete: the dumps it finished may be the newest there are.
+find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*.partial' -print0 | while IFS= read -r -d '' left; do
+  echo "the run that made it stopped before it ended" > "$left/INCOMPLETE"
+  mv "$left" "${{left%.partial}}"
+done
 final="$directory/$(date -u +%Y%m%dT%H%M%SZ)"
 target="$final.partial"
+export target
 mkdir "$target"
-{body}
+failed=()
+# dump NAME: runs the commands on stdin in a shell of their own, so that one that fails stops only its dump.
+dump() {{
+  local name=$1
+  if ! bash -euo pipefail -s; then
+    echo "the $name dump failed" >&2
+    failed+=("$name")
+  fi
+}}
+{body}if [ ${{#failed[@]}} -gt 0 ]; then printf '%s dump failed\\n' "${{failed[@]}}" > "$target/INCOMPLETE"; fi
 mv "$target" "$final"
-find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' -printf '%f\\n' | sort -r | tail -n +{keep + 1} \\
-  | while read -r old; do rm -rf "${{directory:?}}/$old"; done
-{send}echo "backup $final done"
+# The newest {keep} complete runs stay; an incomplete one stays while it is newer than the oldest of them.
+complete=$(find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' ! -exec test -e '{{}}/INCOMPLETE' \\; \\
+  -printf '%f\\n' | sort -r)
+oldest_kept=$(printf '%s\\n' "$complete" | head -n {keep} | tail -n 1)
+printf '%s\\n' "$complete" | tail -n +{keep + 1} | while read -r old; do
+  if [ -n "$old" ]; then rm -rf "${{directory:?}}/$old"; fi
+done
+find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' -exec test -e '{{}}/INCOMPLETE' \\; -printf '%f\\n' \\
+  | while read -r old; do
+    if [ -n "$oldest_kept" ] && [[ $old < $oldest_kept ]]; then rm -rf "${{directory:?}}/$old"; fi
+  done
+{send}if [ ${{#failed[@]}} -gt 0 ]; then echo "backup $final incomplete: ${{failed[*]}} failed" >&2; exit 1; fi
+echo "backup $final done"
 """
 
 
@@ -127,12 +155,14 @@ def restore_script(*, directory: str, accessories: Iterable[str], offsite: Offsi
 #   snapshot ID (default: latest), fetched from the off-site repository first.
 #   Loads its database dumps into the databases here: tables in a dump are replaced by the dump's.
 umask 077
-directory={quote(directory)}
+directory={sh(directory)}
 if [ "${{1:-}}" = --offsite ]; then
   shift
 {_indent(fetch)}
 else
-  name=${{1:-$(find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' -printf '%f\\n' | sort | tail -n 1)}}
+  # The newest complete dump, unless one is named.
+  name=${{1:-$(find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' ! -exec test -e '{{}}/INCOMPLETE' \\; \\
+    -printf '%f\\n' | sort | tail -n 1)}}
   source="$directory/$name"
 fi
 if [ -z "${{source:-}}" ] || [ ! -d "$source" ]; then echo "no backup found to restore" >&2; exit 1; fi

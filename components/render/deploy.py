@@ -7,21 +7,12 @@ the pieces: the runtime's (runtime-<runtime>.sh), the proxy's (proxy-<proxy>.sh)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .layout import COLORS, ServicePlan
 from .logs import logrotate_path
 from .proxy import upstream_name
 from .quoting import sh, sh_array, sh_assignments, sh_path
+from .scripts import HEADER, shell
 from .units import definition_path
-
-SHELL = Path(__file__).parent / "shell"
-HEADER = "#!/usr/bin/env bash\nset -euo pipefail\n"
-
-
-def shell(name: str) -> str:
-    """A fixed piece of shell, as it is in components/render/shell/<name>."""
-    return (SHELL / name).read_text()
 
 
 def staged_path(plan: ServicePlan, color: str) -> str:

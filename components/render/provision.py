@@ -20,6 +20,7 @@ from .quoting import (
     postgres_literal,
     sh,
 )
+from .scripts import shell
 
 HEADER = "#!/usr/bin/env bash\nset -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
 UV_VERSION = "0.9.7"
@@ -61,6 +62,10 @@ REPLACED = """replaced() {
   mv "$1.new" "$1"
 }
 """
+
+
+CLAIM_HELPER = "#!/usr/bin/env bash\n" + shell("claim.sh")
+"""/usr/local/sbin/stackyard-claim (components/render/shell/claim.sh)."""
 
 
 def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterable[int] = (80, 443),
@@ -115,6 +120,9 @@ APT::Periodic::Unattended-Upgrade "1";
 EOF
 
 {firewall}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
+{heredoc_to("cat > /usr/local/sbin/stackyard-claim.new", CLAIM_HELPER)}\
+chmod 0755 /usr/local/sbin/stackyard-claim.new
+mv -f /usr/local/sbin/stackyard-claim.new /usr/local/sbin/stackyard-claim
 """
 
 

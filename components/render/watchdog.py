@@ -12,9 +12,10 @@ a loop.
 
 from __future__ import annotations
 
-from .deploy import service_header, shell
+from .deploy import service_header
 from .layout import ServicePlan
 from .quoting import sh_array, sh_assignments
+from .scripts import shell
 
 
 def watchdog_sandbox(plan: ServicePlan) -> list[str]:

@@ -39,15 +39,23 @@ def test_service_users_own_only_their_data_and_secrets(stack: LocalStack) -> Non
         "/etc/stackyard/accessories/mysql.password").stdout.split("\n")
     modes = dict(line.split(" ", 1) for line in listing if line)
     assert modes == {
-        "/etc/stackyard/fastapi-sample.env": "root:root 600",  # systemd reads it as root
-        "/etc/stackyard/flask-sample.env": "root:svc-flask-sample 640",  # PM2 loads it as the service user
+        # The env files as the stack wants them: root's alone; each slot has its own copy (below).
+        "/etc/stackyard/fastapi-sample.env": "root:root 600",
+        "/etc/stackyard/flask-sample.env": "root:root 600",
         "/etc/stackyard/fastapi-sample": "root:svc-fastapi-sample 750",
         "/etc/stackyard/flask-sample": "root:svc-flask-sample 750",
-        "/etc/stackyard/flask-sample/files": "svc-flask-sample:svc-flask-sample 700",
+        # Root writes here: root's, read through the group, never a directory the service user owns.
+        "/etc/stackyard/flask-sample/files": "root:svc-flask-sample 750",
         "/srv/flask-sample/shared": "svc-flask-sample:svc-flask-sample 750",
         "/var/lib/stackyard/flask-sample": "svc-flask-sample:svc-flask-sample 700",
         "/etc/stackyard/accessories": "root:root 700",
         "/etc/stackyard/accessories/mysql.password": "root:root 600",
+    }
+    slots = stack.ssh("stat -c '%n %U:%G %a' /etc/stackyard/fastapi-sample/slots/blue/env "
+                      "/etc/stackyard/flask-sample/slots/blue/env").stdout.split("\n")
+    assert dict(line.split(" ", 1) for line in slots if line) == {
+        "/etc/stackyard/fastapi-sample/slots/blue/env": "root:root 600",  # systemd reads it as root
+        "/etc/stackyard/flask-sample/slots/blue/env": "root:svc-flask-sample 640",  # PM2 loads it as the user
     }
     users = stack.ssh("getent passwd svc-fastapi-sample svc-flask-sample").stdout
     assert users.count("/usr/sbin/nologin") == 2

@@ -66,7 +66,11 @@ def test_a_release_whose_health_fails_never_takes_traffic(stack: LocalStack) -> 
     tally, _, failed = deploy_under_load(stack, FASTAPI, lambda: stack.up(check=False))
     assert failed.returncode != 0
     assert "failed its health check" in failed.printed()
-    assert "broken on purpose" in failed.printed()  # the app's own answer reaches `pulumi up`
+    # The app's answer may hold anything it prints: `pulumi up` shows its status and where root finds it.
+    assert "last answer: HTTP 503" in failed.printed()
+    assert "broken on purpose" not in failed.printed()
+    assert "broken on purpose" in stack.ssh("cat /srv/fastapi-sample/last-failed-health").stdout
+    assert stack.ssh("stat -c '%U %a' /srv/fastapi-sample/last-failed-health").stdout.split() == ["root", "600"]
     assert tally.failed == 0 and set(tally.versions) == {"2"}
     assert stack.ssh("cat /srv/fastapi-sample/active").stdout.split() == serving
 

@@ -61,7 +61,7 @@ def test_a_stack_of_existing_hosts_previews_with_only_the_real_plugins(workspace
 
     assert errors(events) == []
     assert counts_by_type(events) == {
-        "command:remote:Command": 18,
+        "command:remote:Command": 20,
         "pulumi:pulumi:Stack": 1,
         "stackyard:index:HostProvisioning": 1,
         "stackyard:index:System": 1,

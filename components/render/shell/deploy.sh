@@ -40,7 +40,8 @@ settings_id() {
 
 # check_health PORT: 2xx on HEALTH_PATH within the budget. The last answer's body is kept for root
 # (it may hold anything the app prints); the log says only its status and where it is.
-check_health() {
+check_health() (
+  umask 077  # the answer is root's alone (a subshell: the rest of the deploy keeps its umask)
   local port=$1 try=1 code
   while :; do
     code=$(curl -sS --max-time "$HEALTH_TIMEOUT" -o "$BASE/.health-answer" -w '%{http_code}' \
@@ -58,7 +59,7 @@ check_health() {
     try=$((try + 1))
     sleep "$HEALTH_INTERVAL"
   done
-}
+)
 
 # The slot a deploy prepared, and with what: "sha settings release", removed once the slot is stopped.
 record_of() { cat "$BASE/state/$1" 2>/dev/null || true; }

@@ -3,6 +3,12 @@
 # proxy step, which runs before any removal, rendered the site without it. Releases and shared/ stay: none
 # of the service's data is lost.
 log() { printf '[remove %s] %s\n' "$APP" "$*"; }
+# A resource of the stack still holds the service (stackyard-claim): a rename, never a removal.
+claims="$ROOT/var/lib/stackyard/claims/service/$APP"
+if [ -n "$(find "$claims" -mindepth 1 -maxdepth 1 2>/dev/null)" ]; then
+  log "kept: the stack still holds it ($(find "$claims" -mindepth 1 -maxdepth 1 -printf '%f '))"
+  exit 0
+fi
 systemctl disable --quiet --now "$WATCHDOG_UNIT.timer" 2>/dev/null || true
 rm -f "$LOGROTATE"  # the logs themselves stay
 for color in blue green; do stop_slot "$color"; done

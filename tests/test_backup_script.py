@@ -1,0 +1,78 @@
+"""The backup script, run for real in a scratch directory: a dump that fails stops only itself, and
+what a failed or killed run finished is never deleted by the next one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from components.render.backups import backup_script, restore_script
+
+STUBS = {
+    # mysqldump and redis-cli of a host whose MySQL answers and whose Redis saves at once.
+    "mysqldump": 'echo "-- dump of $*"\n',
+    "redis-cli": 'case "$*" in LASTSAVE) date +%s%N ;; *dbfilename*) echo dump.rdb ;; *dir*) echo "$STUB" ;; '
+                 "*) : ;; esac\n",
+}
+
+
+def run(tmp: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, body in STUBS.items():
+        (bin_dir / name).write_text("#!/usr/bin/env bash\n" + body)
+        (bin_dir / name).chmod(0o755)
+    (tmp / "dump.rdb").write_text("rdb")
+    path = tmp / "script"
+    path.write_text(script)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "STUB": str(tmp)}
+    return subprocess.run(["bash", str(path), *args], env=env, capture_output=True, text=True)
+
+
+def runs(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.is_dir())
+
+
+def test_a_failing_dump_stops_only_itself_and_the_run_says_so(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "file").write_text("kept")
+    directory = tmp_path / "backups"
+    script = backup_script(keep=2, directory=str(directory), paths_to_archive=[str(tmp_path / "missing"), str(data)],
+                           accessories=["mysql", "redis"])
+    result = run(tmp_path, script)
+    assert result.returncode == 1 and "incomplete" in result.stderr
+    (only,) = runs(directory)
+    made = sorted(p.name for p in (directory / only).iterdir())
+    assert "mysql.sql.gz" in made and "redis.rdb" in made and f"{str(data).strip('/').replace('/', '_')}.tar.gz" in made
+    assert "dump failed" in (directory / only / "INCOMPLETE").read_text()
+
+
+def test_incomplete_runs_never_push_out_complete_ones_and_a_dead_runs_dumps_are_kept(tmp_path: Path) -> None:
+    directory = tmp_path / "backups"
+    good = backup_script(keep=2, directory=str(directory), paths_to_archive=[], accessories=["mysql"])
+    bad = backup_script(keep=2, directory=str(directory), paths_to_archive=[str(tmp_path / "missing")],
+                        accessories=["mysql"])
+    for script, rc in ((good, 0), (good, 0), (bad, 1), (bad, 1), (bad, 1)):
+        assert run(tmp_path, script).returncode == rc
+        os.sync()
+        subprocess.run(["sleep", "1.1"])  # runs are named by the second
+    complete = [r for r in runs(directory) if not (directory / r / "INCOMPLETE").exists()]
+    assert len(complete) == 2  # three incomplete runs since: the two good ones are still the kept ones
+    # A run killed halfway left a .partial: the next run keeps what it finished, marked incomplete.
+    dead = directory / "29991231T000000Z.partial"  # the newest there is
+    dead.mkdir()
+    (dead / "mysql.sql.gz").write_text("finished before the kill")
+    assert run(tmp_path, good).returncode == 0
+    kept = directory / "29991231T000000Z"
+    assert (kept / "mysql.sql.gz").read_text() == "finished before the kill"
+    assert "stopped before it ended" in (kept / "INCOMPLETE").read_text()
+    assert not dead.exists()
+    # The restore takes the newest complete dump.
+    restore = restore_script(directory=str(directory), accessories=["mysql"])
+    (tmp_path / "bin" / "mysql").write_text("#!/bin/sh\ncat > /dev/null\n")
+    (tmp_path / "bin" / "mysql").chmod(0o755)
+    result = run(tmp_path, restore)
+    newest_complete = sorted(r for r in runs(directory) if not (directory / r / "INCOMPLETE").exists())[-1]
+    assert result.returncode == 0 and f"restored from {directory}/{newest_complete}" in result.stdout

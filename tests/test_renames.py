@@ -1,0 +1,71 @@
+"""Renames under mocks: a system or host renamed with `formerly` keeps every resource's state (aliases),
+and a former name that could stand for two entries is refused, naming the state commands instead."""
+
+from __future__ import annotations
+
+import copy
+
+import pulumi
+import pytest
+
+from harness import read_stack_file, run_program
+from hostile import stack
+
+SECRETS = {"localSshKey": "key", "localApiKey": "api", "localSessionSecret": "session"}
+
+
+def renamed(system: str = "yard", host: str = "node", formerly: bool = True) -> dict:
+    config = copy.deepcopy(stack("local"))
+    local = config["stackyard:systems"].pop("local")
+    local["hosts"][host] = local["hosts"].pop("box")
+    for service in local["services"].values():
+        service["host"] = host
+    if formerly:
+        local["formerly"] = ["local"]
+        local["hosts"][host]["formerly"] = ["box"]
+    config["stackyard:systems"][system] = local
+    return config
+
+
+def test_every_resource_of_a_renamed_system_and_host_is_known_by_its_former_name() -> None:
+    old = run_program(stack("local"), SECRETS).resources
+    before = {r.name for r in old}
+    after = run_program(renamed(), SECRETS)
+    for reg in after.resources:
+        if reg.name.startswith("yard"):
+            # the name it had: the state under it follows the resource, so nothing is created or deleted
+            assert set(reg.aliases) & before, reg.name
+    assert len([r for r in after.resources if r.name.startswith("yard")]) == len(old)
+
+
+def test_without_formerly_a_rename_keeps_no_state_but_the_claims_keep_what_serves() -> None:
+    after = run_program(renamed(formerly=False), SECRETS)
+    assert all(not reg.aliases for reg in after.resources)
+    service = after.named("yard-node-setup-fastapi-sample-service")
+    # The old name's resource is deleted after this one exists: its release leaves this one's claim.
+    assert service.inputs["delete"] == ("/usr/local/sbin/stackyard-claim release service fastapi-sample "
+                                        "yard-node-setup-fastapi-sample-service /srv/fastapi-sample/remove")
+
+
+@pytest.mark.parametrize("where", ["system", "host"])
+def test_a_former_name_still_in_use_is_refused_naming_the_state_commands(where: str) -> None:
+    config = renamed()
+    yard = config["stackyard:systems"]["yard"]
+    if where == "system":
+        config["stackyard:systems"]["local"] = copy.deepcopy(read_stack_file_local())
+        path = "systems.yard.formerly[0]"
+    else:
+        yard["hosts"]["box"] = copy.deepcopy(yard["hosts"]["node"])
+        yard["hosts"]["box"].pop("formerly")
+        yard["hosts"]["box"]["address"] = "10.213.0.3"
+        path = "systems.yard.hosts.node.formerly[0]"
+    with pytest.raises(pulumi.RunError, match=rf"{path.replace('[', '.').replace(']', '.')}.*pulumi state rename"):
+        run_program(config, SECRETS)
+
+
+def read_stack_file_local() -> dict:
+    from hostile import STACKS
+
+    local = read_stack_file(STACKS["local"])["stackyard:systems"]["local"]
+    local["hosts"]["box"]["address"] = "10.213.0.4"
+    return local
