@@ -26,6 +26,15 @@ def resolving() -> bool:
     return os.environ.get("STACKYARD_RESOLVE_REFS", "on") != "off"
 
 
+def git_environment() -> dict[str, str]:
+    """git as a preview may run it on a pull request's stack file: the repository is an argument after
+    `--` (never an option: `--upload-pack=...` would run a command here), only the network transports
+    and local files (no `ext::`, which runs one), never a prompt."""
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true",
+            "GIT_ALLOW_PROTOCOL": "https:http:ssh:file",
+            "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")}
+
+
 @cache
 def resolve(repo: str, ref: str) -> str:
     """The commit ``ref`` (a branch, a tag, or a commit already) names in ``repo``; Unresolved if unknown.
@@ -38,9 +47,8 @@ def resolve(repo: str, ref: str) -> str:
         raise Unresolved("STACKYARD_RESOLVE_REFS=off")
     try:
         done = subprocess.run(
-            ["git", "ls-remote", repo, f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/tags/{ref}^{{}}"],
-            capture_output=True, text=True, timeout=TIMEOUT,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"})
+            ["git", "ls-remote", "--", repo, f"refs/heads/{ref}", f"refs/tags/{ref}", f"refs/tags/{ref}^{{}}"],
+            capture_output=True, text=True, timeout=TIMEOUT, env=git_environment())
     except (OSError, subprocess.TimeoutExpired) as err:
         raise Unresolved(f"git ls-remote: {err}") from err
     if done.returncode != 0:

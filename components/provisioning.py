@@ -216,6 +216,12 @@ class HostProvisioning(pulumi.ComponentResource):
         # writes them, and must never write where the service's user could plant a link.
         file_readers = {"group": plan.user, "mode": "0640"}
         secrets = [self.remote.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after)]
+        if service.source.deploy_key is not None:
+            # The deploy's git reads it as root: 0600, root's, in a root-owned directory.
+            secrets.append(self.remote.write_secret(f"{name}-deploy-key", paths.deploy_key(name),
+                                                    pulumi.Output.from_input(resolver.resolve(
+                                                        service.source.deploy_key)).apply(ending_in_newline),
+                                                    after=after))
         file_values = []
         for relative, value in sorted(service.files.items()):
             file_values.append(resolver.resolve(value, host=host))
@@ -226,7 +232,9 @@ class HostProvisioning(pulumi.ComponentResource):
         definitions = service_definitions(plan, service, paths, hosts=hosts)
         rotation = logrotate_config(plan)
         logs = {logrotate_path(plan): (rotation, "0644")} if rotation else {}
-        install = provision.install_files({**definitions, **watchdog_files(plan), **logs,
+        known = {paths.known_hosts(name): ("".join(f"{line}\n" for line in plan.known_hosts), "0644")
+                 } if plan.known_hosts else {}
+        install = provision.install_files({**definitions, **watchdog_files(plan), **logs, **known,
                                            f"{paths.app(name)}/deploy": (deploy_script(plan, proxy), "0755"),
                                            f"{paths.app(name)}/remove": (removal_script(plan, proxy), "0700")})
         install += watchdog_switch(plan) + log_setup(plan)
@@ -243,6 +251,11 @@ class HostProvisioning(pulumi.ComponentResource):
                                triggers=triggers(target, digest(install), digest_of(env_text),
                                                  *map(digest_of, file_values)),
                                after=[setup, *secrets])
+
+
+def ending_in_newline(key: str) -> str:
+    """A private key as OpenSSH reads it: a pasted secret often loses its last newline."""
+    return key if key.endswith("\n") else key + "\n"
 
 
 def deploy_target(name: str, service: Service) -> str:

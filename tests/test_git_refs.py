@@ -95,3 +95,15 @@ def test_an_unresolvable_ref_is_deployed_as_it_is_with_a_warning(repo: Path, tmp
     run = run_program(config, canary_secrets(config))
     assert run.named("material-kai-mivaa-setup-mivaa-deploy").inputs["create"] == "sudo -n /srv/mivaa/deploy main"
     assert any("service mivaa: could not resolve ref 'main'" in line for line in run.logs)
+
+
+@pytest.mark.parametrize("repo", ["--upload-pack=touch /tmp/stackyard-pwned-preview",
+                                  "ext::sh -c touch% /tmp/stackyard-pwned-ext"])
+def test_a_repository_that_is_an_option_or_a_command_runs_nothing_at_preview(repo: str, monkeypatch) -> None:
+    """Even past the model (which refuses both): the preview's git takes it as a repository, and no
+    transport that runs a command."""
+    monkeypatch.setenv("STACKYARD_RESOLVE_REFS", "on")
+    git_refs.resolve.cache_clear()
+    with pytest.raises(git_refs.Unresolved):
+        git_refs.resolve(repo, "main")
+    assert not list(Path("/tmp").glob("stackyard-pwned-*"))

@@ -279,9 +279,22 @@ def git_url(value: str) -> str | None:
              rf"ssh://([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+(:[0-9]{{1,5}})?/{safe}+",
              r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/+-]+",
              r"file:///[A-Za-z0-9._~%/+=@-]+")
+    if re.match(r"https?://[^/]*@", value):
+        return ("a token in the URL would be in the state, the logs and the host's process list: give the "
+                "plain URL, and for a private repository an ssh URL with source.deployKey")
     if len(value) > 1024 or not any(re.fullmatch(form, value) for form in forms):
         return (f"{shown(value)} is not a git URL the host can clone: https://host/path, ssh://user@host/path or "
                 "user@host:path, or file:///path")
+    return None
+
+
+def known_host(value: str) -> str | None:
+    """A known_hosts line: ``host[,host] keytype key`` (``[host]:port`` for another port)."""
+    parts = value.split()
+    if len(parts) != 3 or not re.fullmatch(r"[A-Za-z0-9.,:\[\]-]+", parts[0]) or ssh_public_key(
+            f"{parts[1]} {parts[2]}"):
+        return (f"{shown(value)} is not a known_hosts line ('github.com ssh-ed25519 AAAA...': what "
+                "`ssh-keyscan HOST` prints)")
     return None
 
 

@@ -392,6 +392,7 @@ class Rules:
                     break
             for port in service_ports(service):
                 taken.setdefault((service.host, port), spath)
+            self.check_source(spath, service, system)
             self.check_replaces(spath, service)
             self.check_watchdog(spath, service)
             self.check_limits(spath, service, host)
@@ -467,6 +468,22 @@ class Rules:
             if service.runtime == "compose":
                 self.fail(f"{spath}.logs.files[{i}]", "a container's files are not on the host; compose logs go "
                                                       "to Docker's log driver")
+
+    def check_source(self, spath: str, service: Service, system: System) -> None:
+        """A deploy key is for an ssh URL, whose server's host key must be pinned (GitHub's is known)."""
+        source = service.source
+        if source is None or source.repo is None:
+            return
+        server = ssh_server(source.repo)
+        if source.deploy_key is not None:
+            self.check_value(f"{spath}.source.deployKey", system, source.deploy_key)
+            if server is None:
+                self.fail(f"{spath}.source.deployKey", "a deploy key is used over ssh: give source.repo as "
+                                                       "ssh://git@host/path or git@host:path")
+            elif server[0] != "github.com" and not source.known_hosts:
+                self.fail(f"{spath}.source.knownHosts", f"required with a deploy key: the host keys of {server[0]} "
+                                                        f"(`ssh-keyscan -p {server[1]} {server[0]}`, checked with "
+                                                        "the server's own), pinned for the clone")
 
     def check_compose(self, spath: str, service: Service, system: System) -> None:
         """Settings that only containers have, and loopback URLs that inside a container lead nowhere."""
@@ -612,6 +629,15 @@ class Rules:
                         claim(("gh-secret", system.github.owner, repo, key),
                               f"systems.{sname}.github.repositories.{repo}.secrets.{key}",
                               f"secret {key} of {system.github.owner}/{repo}")
+
+
+def ssh_server(repo: str) -> tuple[str, int] | None:
+    """(host, port) of an ssh git URL (ssh://[user@]host[:port]/path or user@host:path), else None."""
+    found = re.fullmatch(r"ssh://(?:[^@/]+@)?([^:/]+)(?::(\d+))?/.*", repo)
+    if found:
+        return found.group(1), int(found.group(2) or 22)
+    found = re.fullmatch(r"[^@/:]+@([^:/]+):.*", repo)
+    return (found.group(1), 22) if found else None
 
 
 def service_name(spath: str) -> str:

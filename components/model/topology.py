@@ -420,9 +420,16 @@ class Github:
 class Source:
     """Where a service's code comes from."""
 
-    repo: str = spec("git URL the host clones (https or ssh)", kind=kinds.GIT_URL)
+    repo: str = spec("git URL the host clones: https for a public repository, ssh (ssh://git@host/path or "
+                     "git@host:path) with deployKey for a private one; never a token in the URL", kind=kinds.GIT_URL)
     ref: str = spec("branch, tag or commit deployed; change it to deploy or roll back", default="main",
                     kind=kinds.GIT_REF)
+    deploy_key: SecretRef | None = spec(
+        "secret holding the private SSH key the host clones with (a read-only deploy key of this repository): "
+        "kept in a root-only 0600 file, used only by the deploy's git", default=None)
+    known_hosts: list[str] = spec(
+        "the git server's host keys, pinned for the clone (`ssh-keyscan HOST` lines); GitHub's published "
+        "ed25519 key when the repository is on github.com and none is given", default=[], kind=kinds.KNOWN_HOST)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,14 @@ class Paths:
         root owns and the service's group reads, never one its user could plant a link in."""
         return f"{self.etc}/{name}/files/{relative.lstrip('/')}"
 
+    def deploy_key(self, name: str) -> str:
+        """The service's deploy key (source.deployKey): root's, 0600, read by the deploy's git alone."""
+        return f"{self.etc}/{name}/deploy-key"
+
+    def known_hosts(self, name: str) -> str:
+        """The host keys of the service's git server, pinned for its clones."""
+        return f"{self.etc}/{name}/known_hosts"
+
     def slot(self, name: str, color: str) -> str:
         """A slot's own copy of the settings it was started with (``env``; compose: ``files/``), made by
         the deploy that starts it: a deploy that fails leaves the serving slot's copy as it was."""
@@ -83,8 +91,10 @@ class ServicePlan:
     health_retries: int = 15
     hostnames: tuple[str, ...] = ()
     keep_releases: int = 5
-    git_ssh: str = ""
-    """GIT_SSH_COMMAND of the deploy's git: the service's deploy key and pinned host keys, or empty."""
+    known_hosts: tuple[str, ...] = ()
+    """The git server's pinned host keys (known_hosts lines); empty: the repository is not cloned over ssh."""
+    deploy_key: bool = False
+    """The host clones with the service's deploy key."""
     legacy_port: int | None = None
     """Loopback port of the process serving the service before stackyard (the proxy's first target)."""
     legacy_pm2: tuple[str, ...] = ()
@@ -109,6 +119,15 @@ class ServicePlan:
     def user(self) -> str:
         """The dedicated system user the service runs as."""
         return f"svc-{self.name}"[:32]
+
+    @property
+    def git_ssh(self) -> str:
+        """GIT_SSH_COMMAND of the deploy's git: its deploy key and pinned host keys only, never a prompt."""
+        if not self.known_hosts:
+            return ""
+        key = f"-i {self.paths.deploy_key(self.name)} -o IdentitiesOnly=yes " if self.deploy_key else ""
+        return (f"ssh {key}-o UserKnownHostsFile={self.paths.known_hosts(self.name)} -o StrictHostKeyChecking=yes "
+                "-o BatchMode=yes")
 
     @property
     def unit(self) -> str:
@@ -136,6 +155,7 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         name=name,
         runtime=service.runtime,
         repo=service.source.repo,
+        **source_of(service.source),
         ref=service.source.ref,
         command=service.command,
         language=service.language,
@@ -159,6 +179,18 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         keep_releases=service.keep_releases,
         paths=paths,
     )
+
+
+GITHUB_KNOWN_HOSTS = ("github.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",)
+"""GitHub's published ed25519 host key (docs.github.com: GitHub's SSH key fingerprints)."""
+
+
+def source_of(source) -> dict:
+    """The ServicePlan fields of a model Source: how the host's git reaches a private repository."""
+    known = tuple(source.known_hosts or ())
+    if not known and source.deploy_key is not None and "github.com" in source.repo:
+        known = GITHUB_KNOWN_HOSTS
+    return {"known_hosts": known, "deploy_key": source.deploy_key is not None}
 
 
 def build_of(build) -> dict:
