@@ -27,7 +27,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 os.environ["STACKYARD_LOCAL_DISK"] = "bench-types"
 
 import local_host  # noqa: E402
-
 from components.render import provision  # noqa: E402
 
 BASE = provision.base_script(ssh_port=22, ufw=True, login_user="root")

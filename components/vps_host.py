@@ -74,7 +74,9 @@ class VpsHost(pulumi.ComponentResource):
             "host": self.ipv4,
             "port": spec.access.ssh_port,
             "user": user,
-            "dial_error_limit": 30,  # a fresh server takes a while to accept SSH
+            # A fresh server takes a while to accept SSH; a running one answers at once, and a key that
+            # differs is refused sooner.
+            "dial_error_limit": 5 if isinstance(spec, ExistingHost) else 30,
         }
         if args.private_key is not None:
             self.connection["private_key"] = args.private_key

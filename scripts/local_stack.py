@@ -51,10 +51,14 @@ def environment() -> dict[str, str]:
     return env
 
 
+WITHOUT_CONFIG = ("cancel", "stack", "version", "about", "whoami", "plugin", "login", "logout")
+"""Commands that read no stack config: they refuse --config-file (`pulumi cancel` after a killed `up`)."""
+
+
 def pulumi(*args: str, env: dict[str, str], stdin: str | None = None, check: bool = True, stream: bool = False,
            config_file: bool = True) -> subprocess.CompletedProcess[str]:
     argv = ["pulumi", *args, "--stack", STACK, "--non-interactive"]
-    if config_file:
+    if config_file and (not args or args[0] not in WITHOUT_CONFIG):
         argv += ["--config-file", str(CONFIG_COPY)]
     if stream:
         done = subprocess.run(argv, cwd=REPO, env=env, text=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -144,6 +145,19 @@ def test_caddy_sends_the_same_headers_and_enforces_the_body_limit(stack: LocalSt
                 assert headers.get(name.lower()) == value, (hostname, name, out.stdout)
             assert "server" not in headers
         assert headers["cache-control"] == IMMUTABLE
+        # Mozilla's "intermediate" profile, as sslyze measures it from this machine (the port let in for it).
+        ca = scratch / "caddy-root.crt"
+        ca.write_text(stack.ssh(f"cat {root}/caddy/pki/authorities/local/root.crt").stdout)
+        stack.ssh("ufw insert 1 allow 8443/tcp >/dev/null")
+        try:
+            target = f"fastapi.stackyard.test:8443{{{local_host.GUEST_IP}}}"
+            audit = subprocess.run([sys.executable, "-m", "sslyze", "--mozilla_config=intermediate",
+                                    f"--certinfo_ca_file={ca}", target], capture_output=True, text=True, timeout=300)
+        finally:
+            stack.ssh("ufw delete allow 8443/tcp >/dev/null", check=False)
+        verdict = [line.strip() for line in audit.stdout.splitlines() if "compliant" in line.lower()]
+        FIGURES.append(f"sslyze fastapi.stackyard.test (Caddy) against Mozilla intermediate: {'; '.join(verdict)}")
+        assert audit.returncode == 0 and any("OK - Compliant" in line for line in verdict), audit.stdout[-3000:]
         codes = {}
         for megabytes in (20, 60):
             sent = stack.ssh(

@@ -1,0 +1,36 @@
+"""Accessory passwords of any shape reach MariaDB and Redis as they are, and never any output.
+
+The review: a password with a `'` broke PostgreSQL's ALTER ROLE, and the error echoed the password
+into the step's output. Here the stack names its own passwords for the host's MariaDB and Redis, with
+quotes, a backslash, `$`, a backtick, `%`, spaces and non-ASCII text in them: the accessories step sets
+them (as SQL and redis.conf literals, quoted on the host), the Flask service connects with them (its
+health check reports both databases), and neither password is in anything `pulumi up` printed, the
+journal, or a process list.
+"""
+
+from __future__ import annotations
+
+from local import LocalStack
+
+MYSQL = "my'sql\"pw\\ $HOME `id` 50% é日本 ;--"
+REDIS = "re dis\"pw' \\x41 $PATH é"
+
+
+def test_quoted_passwords_reach_both_servers_and_no_output(stack: LocalStack) -> None:
+    stack.ws.set_secret("local", "localMysqlPassword", MYSQL)
+    stack.ws.set_secret("local", "localRedisPassword", REDIS)
+    stack.edit_system(lambda system: system["hosts"]["box"]["accessories"].update(
+        mysql={"database": "sample", "user": "sample", "password": {"secret": "localMysqlPassword"}},
+        redis={"password": {"secret": "localRedisPassword"}}))
+    result = stack.up()
+    stack.outputs.append(result.output)
+    status, body = stack.health("flask.stackyard.test")
+    assert status == 200 and '"problems":{}' in body, body  # MariaDB and Redis both answer with them
+    # From the servers' own clients, with the passwords on stdin or in the environment (never argv).
+    assert stack.ssh("MYSQL_PWD=$(cat) mysql --user=sample -N -e 'SELECT 1' sample", stdin=MYSQL
+                     ).stdout.strip() == "1"
+    assert stack.ssh("REDISCLI_AUTH=$(cat) redis-cli PING", stdin=REDIS).stdout.strip() == "PONG"
+    printed = result.output + stack.ssh("journalctl --no-pager -q --since -10min").stdout
+    for password in (MYSQL, REDIS):
+        assert password not in printed
+        assert password not in stack.ssh("ps -eo args").stdout
