@@ -1,0 +1,47 @@
+"""Host keys: the keys stackyard makes are OpenSSH's own format, deterministic, and the ones it pins are
+checked against what the address presents (a throwaway loopback sshd plays the server)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.host_keys import check_pinned_key, fingerprint, private_key_pem, public_key_line
+from harness import ROOT
+from sshd import sshd_fixture
+
+sshd = sshd_fixture()
+
+
+def test_a_generated_key_is_one_ssh_keygen_reads_and_the_same_every_time(tmp_path: Path) -> None:
+    seed = os.urandom(32)
+    key = tmp_path / "key"
+    key.write_text(private_key_pem(seed))
+    key.chmod(0o600)
+    derived = subprocess.run(["ssh-keygen", "-y", "-f", str(key)], capture_output=True, text=True, check=True)
+    assert derived.stdout.strip() == public_key_line(seed)
+    assert private_key_pem(seed) == private_key_pem(seed)  # no diff at every preview
+    listed = subprocess.run(["ssh-keygen", "-lf", "-"], input=public_key_line(seed), capture_output=True,
+                            text=True, check=True)
+    assert listed.stdout.split()[1] == fingerprint(public_key_line(seed))
+
+
+def test_the_pinned_key_is_checked_against_what_the_address_presents(sshd, monkeypatch) -> None:
+    monkeypatch.setenv("STACKYARD_CHECK_HOST_KEYS", "on")
+    check_pinned_key("systems.s.hosts.h.access.hostKey", sshd.host, sshd.port, sshd.host_key)  # the right one
+    other = public_key_line(os.urandom(32))
+    with pytest.raises(pulumi.RunError, match=r"systems.s.hosts.h.access.hostKey: .* presents the host key "
+                                              r"SHA256:.*Nothing was sent to it"):
+        check_pinned_key("systems.s.hosts.h.access.hostKey", sshd.host, sshd.port, other)
+
+
+def test_scripts_host_key_prints_the_key_to_pin_and_its_fingerprint(sshd) -> None:
+    done = subprocess.run([str(ROOT / "scripts" / "host-key"), sshd.host, str(sshd.port)], capture_output=True,
+                          text=True, check=True)
+    assert f"key:         {sshd.host_key}" in done.stdout
+    assert f"fingerprint: {fingerprint(sshd.host_key)}" in done.stdout
+    assert subprocess.run([str(ROOT / "scripts" / "host-key"), "--upload-pack=x"], capture_output=True).returncode == 2
