@@ -47,6 +47,8 @@ class HostProvisioningArgs:
     """Resolves the services' env and file values."""
     machine: pulumi.Input[str] | None = None
     """The server's cloud ID (created hosts): a replaced server is provisioned from the start."""
+    claim_prefix: str | None = None
+    """The name its claims on the host were made under (stackyard-claim): its first name, when it had others."""
     paths: Paths = Paths()
 
 
@@ -64,7 +66,8 @@ class HostProvisioning(pulumi.ComponentResource):
         self.args = args
         self.name = name
         spec = args.spec
-        self.remote = RemoteSteps(name, args.connection, parent=self, machine=args.machine)
+        self.remote = RemoteSteps(name, args.connection, parent=self, machine=args.machine,
+                                  claim_prefix=args.claim_prefix)
         self.plans = {n: plan_from_model(n, s, args.paths) for n, s in args.services.items()}
 
         # Before any change: what on the host would the stack collide with? (components/render/preflight.py)

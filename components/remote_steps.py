@@ -44,8 +44,12 @@ class RemoteSteps:
     """Commands on one host, named ``<prefix>-<step>`` and parented to ``parent``."""
 
     def __init__(self, prefix: str, connection: Mapping[str, pulumi.Input],
-                 parent: pulumi.Resource | None = None, machine: pulumi.Input[str] | None = None) -> None:
+                 parent: pulumi.Resource | None = None, machine: pulumi.Input[str] | None = None,
+                 claim_prefix: str | None = None) -> None:
         self.prefix = prefix
+        self.claim_prefix = claim_prefix or prefix
+        """What the claims of its resources are called: the name they were made under (a system or host
+        renamed with `formerly` keeps it, so its claims, like its state, do not change)."""
         self.connection = dict(connection)
         self.parent = parent
         self.machine = machine
@@ -80,7 +84,7 @@ class RemoteSteps:
         renamed in place (an alias), it is the only claim; deleted, it lets go, and ``release`` runs only if
         nothing else holds it: a system or host renamed without an alias creates its new resource before it
         deletes the old one, and that delete must not stop what the new one holds. None: nothing to stop."""
-        claim = f"{self.prefix}-{step}"
+        claim = f"{self.claim_prefix}-{step}"
         helper = f"{self.sudo}/usr/local/sbin/stackyard-claim"
         return self.run(step, f"{helper} add {kind} {name} {claim}", update=f"{helper} reset {kind} {name} {claim}",
                         delete=f"{helper} release {kind} {name} {claim}" + (f" {release}" if release else ""),

@@ -40,8 +40,14 @@ def secret_state(name: str) -> SecretState:
     return "secret" if secret else "plain"
 
 
+def other_keys() -> list[str]:
+    """The stack's config keys of other namespaces than stackyard's."""
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return sorted(key for key in raw if key.partition(":")[0] != NAMESPACE)
+
+
 def load() -> Topology:
-    return load_topology(stack_config_values(), secret_state)
+    return load_topology(stack_config_values(), secret_state, other_keys())
 
 
 def build(topology: Topology) -> dict[str, StackSystem]:

@@ -94,6 +94,7 @@ class StackSystem(pulumi.ComponentResource):
                     spec=spec,
                     connection=self.hosts[host_name].connection,
                     machine=self.hosts[host_name].server_id,
+                    claim_prefix=f"{(system.formerly or [name])[0]}-{(spec.formerly or [host_name])[0]}-setup",
                     services={n: s for n, s in system.services.items() if s.host == host_name},
                     resolver=self.resolver,
                 ),

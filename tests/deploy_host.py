@@ -69,6 +69,7 @@ check_invariant
     "sleep": "exit 0\n",
     # The old PM2 of a taken-over host: knows the processes listed in $STUB/pm2-processes.
     "pm2": 'echo "pm2 $PM2_HOME $*" >> "$STUB/calls.log"\n'
+           'if [ "$1" = delete ] && [ -e "$STUB/pm2-delete-fails" ]; then exit 1; fi\n'
            'if [ "$1" = describe ]; then grep -qx "$2" "$STUB/pm2-processes"; fi\n',
     # Answers like curl -sS -o FILE -w '%{http_code}': nothing from a port no running unit serves; else
     # the port's next scripted result, then 200 for ever.

@@ -177,6 +177,15 @@ class _LogCapture(logging.Handler):
         self.run.logs.append(record.getMessage())
 
 
+def every_secret_set(name: str) -> str:
+    """A secret_state for load_topology: the stack file's own keys are plain text, and every other key it
+    names is a secret that is set."""
+    from components.model import Settings
+    from components.model.parse import camel
+
+    return "plain" if name in {camel(field) for field in Settings.__dataclass_fields__} else "secret"
+
+
 def read_stack_file(path: Path | str) -> dict[str, Any]:
     """The ``config:`` mapping of a stack file."""
     return (yaml.safe_load(Path(path).read_text()) or {}).get("config", {})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.model import load_topology
 from components.render.layout import Paths, ServicePlan, plan_from_model
-from harness import production_config
+from harness import every_secret_set, production_config
 
 
 def seed_plans(paths: Paths = Paths()) -> dict[str, list[ServicePlan]]:
@@ -12,7 +12,7 @@ def seed_plans(paths: Paths = Paths()) -> dict[str, list[ServicePlan]]:
     behind nginx), systemd (material kai, three instances behind nginx)."""
     config = production_config()
     values = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("stackyard:")}
-    topology = load_topology(values, lambda name: "secret")
+    topology = load_topology(values, every_secret_set)
     plans: dict[str, list[ServicePlan]] = {"compose": [], "pm2": [], "systemd": []}
     for system in topology.systems.values():
         for name, service in system.services.items():

@@ -322,3 +322,21 @@ def test_every_problem_is_reported_in_one_error() -> None:
 def test_missing_systems_key_is_named() -> None:
     _, message = run_broken(lambda c: c.pop("stackyard:systems"))
     assert "\n  systems: not set" in message
+
+
+def test_a_provider_setting_that_could_send_a_token_elsewhere_is_refused() -> None:
+    """A pull request's stack file, previewed by CI with decrypted tokens: hcloud:endpoint would send the
+    Hetzner token to whoever it names, at the first import."""
+    run, message = run_broken(lambda c: c.update({"hcloud:endpoint": "https://attacker.example/v1"}))
+    assert "hcloud:endpoint: stackyard reads no such key" in message
+    assert run.resources == []
+
+
+def test_a_secret_set_inside_the_systems_key_is_refused_not_published() -> None:
+    import json
+
+    config = copy.deepcopy(production_config())
+    secrets = canary_secrets(config)
+    secrets["stackyard:systems"] = json.dumps(config.pop("stackyard:systems"))  # `config set --secret --path`
+    with pytest.raises(pulumi.RunError, match=r"stackyard:systems is stored as a secret"):
+        run_program(config, secrets)

@@ -239,6 +239,20 @@ def test_a_taken_over_server_stops_its_old_processes_only_once_the_new_release_s
     assert not any(c.startswith("pm2") for c in host.calls()[calls_before:])
 
 
+def test_an_old_process_a_deploy_failed_to_stop_after_its_switch_is_stopped_by_the_next_one(host: DeployHost) -> None:
+    """The review: `pm2 delete` failed after the commit; the next deploy found its release serving and said
+    so, and the old process ran on, unsaved, back at every reboot."""
+    old_pm2(host, "flask-backend")
+    plan = host.plan(legacy_port=5000, legacy_pm2=("flask-backend",))
+    (host.tmp / "pm2-delete-fails").write_text("")
+    assert host.deploy(plan).returncode != 0
+    (host.tmp / "pm2-delete-fails").unlink()
+    again = host.deploy(plan)
+    assert again.returncode == 0 and "already serving" in again.stdout
+    assert "stopped the old PM2 process flask-backend" in again.stdout
+    assert (host.base / "state/retired").read_text().split() == ["flask-backend"]
+
+
 def test_a_failed_first_deploy_leaves_the_old_processes_serving(host: DeployHost) -> None:
     old_pm2(host, "flask-backend")
     host.script_health(9000, *["fail"] * 10)

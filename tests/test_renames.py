@@ -36,6 +36,9 @@ def test_every_resource_of_a_renamed_system_and_host_is_known_by_its_former_name
             # the name it had: the state under it follows the resource, so nothing is created or deleted
             assert set(reg.aliases) & before, reg.name
     assert len([r for r in after.resources if r.name.startswith("yard")]) == len(old)
+    # Its claims on the host keep the name they were made under: renamed, a claim would be an update.
+    assert "local-box-setup-fastapi-sample-service" in after.named("yard-node-setup-fastapi-sample-service").inputs[
+        "create"]
 
 
 def test_without_formerly_a_rename_keeps_no_state_but_the_claims_keep_what_serves() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .parse import Reader, camel
@@ -77,14 +77,33 @@ class StackConfigError(Exception):
         return [path for path, _ in self.problems]
 
 
-def load_topology(values: Mapping[str, Any], secret_state: SecretLookup) -> Topology:
+PROVIDER_KEYS = ("hcloud:token", "digitalocean:token", "cloudflare:apiToken", "vercel:apiToken", "github:token")
+"""The only keys of other namespaces a stack may set: the providers' tokens. Any other provider setting
+(hcloud:endpoint, digitalocean:apiEndpoint, ...) could send a token somewhere else, and a preview run on
+a pull request's stack file would do it with the tokens CI decrypts."""
+
+
+def load_topology(values: Mapping[str, Any], secret_state: SecretLookup, others: Iterable[str] = ()) -> Topology:
     """Reads the ``stackyard:`` config keys (without the namespace) into a validated Topology.
 
     ``secret_state(name)`` tells whether ``stackyard:<name>`` is set as a secret, in plain
-    text, or not at all. Raises StackConfigError listing every problem.
+    text, or not at all; ``others`` are the stack's keys of other namespaces. Raises
+    StackConfigError listing every problem.
     """
     reader = Reader()
+    for key in others:
+        if key not in PROVIDER_KEYS and not key.startswith("pulumi:"):
+            reader.fail(key, "stackyard reads no such key, and a provider setting other than its token may send "
+                             f"the token elsewhere: remove it (the providers' keys: {', '.join(PROVIDER_KEYS)})")
     known = {camel(name) for name in Settings.__dataclass_fields__}
+    for key in known:
+        if key in values and secret_state(key) == "secret":
+            # `config set --secret --path stackyard:systems.x...` makes the whole key secret, and its values
+            # would go on as plain text (a Pages variable, a diff): a secret is its own key, named by {secret: }.
+            reader.fail(key, f"{NAMESPACE}:{key} is stored as a secret (a `config set --secret --path` into it "
+                             "does that): set the secret value as a key of its own, `pulumi config set --secret "
+                             f"{NAMESPACE}:<name>`, refer to it with {{secret: <name>}}, and set {NAMESPACE}:{key} "
+                             "again without --secret")
     for key in values:
         if key in known or secret_state(key) == "secret":
             continue

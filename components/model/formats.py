@@ -163,8 +163,8 @@ def host_key(value: str) -> str | None:
 
 def absolute_path(value: str) -> str | None:
     if (not re.match(r"^/[A-Za-z0-9._/@+-]*$", value) or ".." in value.split("/") or "//" in value
-            or len(value) > 1024):
-        return f"{shown(value)} is not an absolute path (letters, digits and ._/@+- only, no '..')"
+            or (value.endswith("/") and value != "/") or len(value) > 1024):
+        return f"{shown(value)} is not an absolute path (letters, digits and ._/@+- only, no '..', no '/' at the end)"
     return None
 
 

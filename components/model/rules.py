@@ -39,6 +39,10 @@ from .topology import (
 SecretState = Literal["secret", "plain", "missing"]
 SecretLookup = Callable[[str], SecretState]
 
+RESERVED_SERVICE_NAMES = frozenset({"claims", "watchdog", "upstreams", "accessories", "backup", "replaced"})
+"""Directories stackyard keeps beside the services' own (/var/lib/stackyard/<name>, /etc/stackyard/<name>)."""
+MAX_SERVICE_NAME = 28
+
 RESERVED_PORTS = {22: "SSH", 80: "HTTP", 443: "HTTPS", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis"}
 SLOT_SPAN = max(SLOT_OFFSET.values()) + MAX_INSTANCES  # the highest instance port above the service port
 
@@ -353,6 +357,15 @@ class Rules:
         hosts = system.hosts or {}
         taken: dict[tuple[str, int], str] = {}
         for spath, service in self.named(f"{path}.services", "service", system.services):
+            name = service_name(spath)
+            if name in RESERVED_SERVICE_NAMES:
+                # Its directories would be stackyard's own (/var/lib/stackyard/claims, /etc/stackyard/upstreams).
+                self.fail(spath, f"'{name}' is a name stackyard keeps for itself on the host: call the service "
+                                 "something else")
+            if len(name) > MAX_SERVICE_NAME:
+                # svc-<name> is cut at 32 characters (Linux's limit): two long names would share one user.
+                self.fail(spath, f"a service's name is at most {MAX_SERVICE_NAME} characters (its user, "
+                                 f"svc-<name>, at most 32)")
             host = hosts.get(service.host) if service.host else None
             if service.host is not None and service.host not in hosts:
                 self.fail(f"{spath}.host", f"no host named '{service.host}' in this system "
@@ -430,11 +443,29 @@ class Rules:
                 if offsite.keep is not None and offsite.keep < 1:
                     self.fail(f"{opath}.keep", "keep at least one copy")
             self.check_accessories(f"{path}.hosts.{hname}", system, host)
+            self.check_host_paths(f"{path}.hosts.{hname}", host, system)
             if host.proxy is not None and host.proxy.kind == "caddy":
                 for i, site in enumerate(host.proxy.replaces or ()):
                     if site != "Caddyfile":
                         self.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
                                   "a Caddy has one site file: replaces: [Caddyfile]")
+
+    def check_host_paths(self, hpath: str, host, system: System) -> None:
+        """Directories root serves or writes from must not be ones a service's user writes: a link planted
+        there would lead the proxy (static roots) or the backups (dumps, their lock) anywhere."""
+        writable = ("/srv/", "/var/lib/stackyard", "/var/log/", "/tmp/", "/home/", "/var/tmp/")
+        for name, root in sorted(((host.proxy.static if host.proxy else None) or {}).items()):
+            if root is not None and root.startswith(writable[1:]):
+                self.fail(f"{hpath}.proxy.static.{name}", "a static root must not be in a directory a service's user "
+                                                          "writes (/var/lib/stackyard, /var/log, /tmp, /home)")
+            for sname in system.services or {}:
+                if root is not None and (root == f"/srv/{sname}" or root.startswith(f"/srv/{sname}/")):
+                    self.fail(f"{hpath}.proxy.static.{name}", f"'{root}' is inside the service {sname}'s directory, "
+                                                              "which its user writes: serve a directory of its own")
+        directory = host.backups.directory if host.backups is not None else None
+        if directory is not None and directory.startswith(writable):
+            self.fail(f"{hpath}.backups.directory", "backups go in a directory only root writes (the default "
+                                                    "/var/backups/stackyard), never one a service's user writes")
 
     def check_accessories(self, hpath: str, system: System, host) -> None:
         """An existing server's password cannot be generated: it must be named wherever it is needed."""
@@ -475,6 +506,9 @@ class Rules:
         if source is None or source.repo is None:
             return
         server = ssh_server(source.repo)
+        if source.repo.startswith("http://"):
+            self.warnings.append(f"{spath}.source.repo: http:// can be changed on its way to the host: use https or "
+                                 "ssh (a git server of your own on a private network is the one place for it)")
         if source.deploy_key is not None:
             self.check_value(f"{spath}.source.deployKey", system, source.deploy_key)
             if server is None:

@@ -27,6 +27,8 @@ def check_supabase(rules: Rules, path: str, system: System) -> None:
         return
     path = f"{path}.supabase"
     rules.check_value(f"{path}.accessToken", system, supabase.access_token)
+    if supabase.api_url and supabase.api_url.startswith("http://"):
+        rules.warnings.append(f"{path}.apiUrl: http:// sends the access token in clear: use https")
     auth = supabase.auth
     if auth is not None:
         for i, url in enumerate(auth.redirect_urls or ()):

@@ -89,6 +89,10 @@ restic forget --quiet --tag stackyard --group-by host --keep-last {offsite.keep}
 umask 077
 directory={sh(directory)}
 install -d -m 0700 "$directory"
+if [ -L "$directory" ] || [ "$(stat -c %u "$directory")" != 0 ]; then
+  echo "$directory is a link or not root's: no backup is written there" >&2
+  exit 1
+fi
 exec 9>"$directory/.lock"
 # One run at a time. A run asked for while another is on waits for it, so that it backs up what is
 # there now (a run that skipped would leave an older dump as the newest).

@@ -55,7 +55,14 @@ def log_setup(plan: ServicePlan) -> str:
     service's (0750); any directory below it is made by the service's user, never by root in a directory
     that user owns."""
     top = f"/var/log/{plan.name}"
-    lines = [f"install -d -m 0750 -o {sh(plan.user)} -g {sh(plan.user)} {sh(top)}\n"] if plan.log_files else []
+    lines = []
+    if plan.log_files:
+        # A directory that is there already and someone else's (nginx's, apt's) is never handed over.
+        lines.append(f"if [ -L {sh(top)} ] || {{ [ -e {sh(top)} ] && "
+                     f"[ \"$(stat -c %U {sh(top)})\" != {sh(plan.user)} ] && [ -n \"$(ls -A {sh(top)})\" ]; }}; then\n"
+                     f"  echo \"stackyard: {top} exists and is not {plan.user}'s: its logs need a directory of their "
+                     f"own\" >&2\n  exit 1\nfi\n")
+        lines.append(f"install -d -m 0750 -o {sh(plan.user)} -g {sh(plan.user)} {sh(top)}\n")
     lines += [f"runuser -u {sh(plan.user)} -- mkdir -p -m 0750 {sh(directory)}\n"
               for directory in log_directories(plan) if directory != top]
     return "".join(lines)

@@ -64,6 +64,30 @@ REPLACED = """replaced() {
 """
 
 
+METADATA_GUARD = (
+    heredoc_to("cat > /usr/local/sbin/stackyard-metadata-guard.new",
+               "#!/usr/bin/env bash\n" + shell("metadata-guard.sh"))
+    + "chmod 0755 /usr/local/sbin/stackyard-metadata-guard.new\n"
+    "mv -f /usr/local/sbin/stackyard-metadata-guard.new /usr/local/sbin/stackyard-metadata-guard\n"
+    + heredoc_to("cat > /etc/systemd/system/stackyard-metadata-guard.service", "\n".join([
+        "[Unit]",
+        "Description=only root asks the cloud's metadata service, managed by stackyard",
+        "After=network-pre.target docker.service",
+        "Wants=network-pre.target",
+        "",
+        "[Service]",
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        "ExecStart=/usr/local/sbin/stackyard-metadata-guard",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        ""]))
+    + "systemctl daemon-reload\nsystemctl enable --quiet stackyard-metadata-guard.service\n"
+    "systemctl restart stackyard-metadata-guard.service\n"
+)
+"""Refuses the cloud metadata service (169.254.169.254) to every user but root, and to containers."""
+
 CLAIM_HELPER = "#!/usr/bin/env bash\n" + shell("claim.sh")
 """/usr/local/sbin/stackyard-claim (components/render/shell/claim.sh)."""
 
@@ -86,7 +110,8 @@ if command -v cloud-init >/dev/null; then
   cloud-init status --wait >/dev/null || true
 fi
 apt-get -o DPkg::Lock::Timeout=300 update -qq
-apt_install ca-certificates curl git rsync cron gzip logrotate util-linux unattended-upgrades{' ufw' if ufw else ''}
+apt_install ca-certificates curl git rsync cron gzip logrotate util-linux unattended-upgrades iptables\
+{' ufw' if ufw else ''}
 
 install -d -m 0755 /etc/ssh/sshd_config.d
 # sshd keeps the first value it reads, and reads the drop-ins in name order before its own file: this one
@@ -119,7 +144,7 @@ APT::Periodic::Update-Package-Lists "1";
 APT::Periodic::Unattended-Upgrade "1";
 EOF
 
-{firewall}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
+{firewall}{METADATA_GUARD}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
 {heredoc_to("cat > /usr/local/sbin/stackyard-claim.new", CLAIM_HELPER)}\
 chmod 0755 /usr/local/sbin/stackyard-claim.new
 mv -f /usr/local/sbin/stackyard-claim.new /usr/local/sbin/stackyard-claim
@@ -161,6 +186,10 @@ def service_user_script(plan: ServicePlan) -> str:
     base = plan.paths.app(plan.name)
     etc = f"{plan.paths.etc}/{plan.name}"
     user = sh(plan.user)
+    # The directories of its files (`config/key.json`): root's, read through its group, as the files are.
+    parents = sorted({"/".join(parts[:i]) for f in plan.files for parts in [f.strip("/").split("/")]
+                      for i in range(1, len(parts))})
+    file_directories = "".join(f"install -d -m 0750 -o root -g {user} {sh(etc + '/files/' + d)}\n" for d in parents)
     return HEADER + f"""if ! id -u {user} >/dev/null 2>&1; then
   useradd --system --home-dir {sh(plan.paths.state(plan.name))} --shell /usr/sbin/nologin {user}
 fi
@@ -174,7 +203,7 @@ if [ -L {sh(etc + "/files")} ]; then rm -f {sh(etc + "/files")}; fi
 install -d -m 0750 -o root -g {user} {sh(etc + "/files")}
 find {sh(etc + "/files")} -mindepth 1 -type l -delete
 chown -R root:{user} {sh(etc + "/files")}
-"""
+{file_directories}"""
 
 
 def write_file_command(path: str, *, owner: str = "root", group: str | None = None, mode: str = "0600") -> str:

@@ -189,7 +189,8 @@ def nginx_site(services: Sequence[ServicePlan], *, tls: str, security_headers: b
         # add_header in a location replaces the server's, so the assets location repeats them.
         assets = (f"        add_header Cache-Control {nginx_string(IMMUTABLE)} always;\n"
                   + headers.replace("    add_header", "        add_header"))
-        out.append(tls_server(hostname, f"    root {nginx_token(root)};\n"
+        # A link under the root is followed only where its owner also owns what it leads to.
+        out.append(tls_server(hostname, f"    root {nginx_token(root)};\n    disable_symlinks if_not_owner;\n"
                                         "    location / { try_files $uri $uri/ =404; }\n"
                                         f"    location /assets/ {{\n{assets}        try_files $uri =404;\n    }}\n"))
     return "\n".join(out)

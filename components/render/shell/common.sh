@@ -11,3 +11,6 @@ thaw_port_holder() {
     kill -CONT "$pid" 2>/dev/null || true
   done
 }
+# as_user USER COMMAND...: COMMAND as USER, in a session of its own with no terminal: code of that user's
+# (a build step, its PM2) can never type into the terminal of a root who runs a deploy by hand.
+as_user() { local user=$1; shift; setsid --wait runuser -u "$user" -- "$@" < /dev/null; }

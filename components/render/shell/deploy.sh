@@ -19,7 +19,7 @@ if [[ $REF == -* ]]; then echo "deploy: a ref never starts with '-': $REF" >&2; 
 log() { printf '[deploy %s] %s\n' "$APP" "$*"; }
 # Builds run as the service user with HOME in its state directory (uv and npm caches), never in
 # shared/, which holds the app's data and is what backups archive.
-in_release() { (cd "$1" && runuser -u "$SERVICE_USER" -- env HOME="$STATE" bash -c "$2"); }
+in_release() { (cd "$1" && as_user "$SERVICE_USER" env HOME="$STATE" bash -c "$2"); }
 # Git from the operator's allowed transports only, with the service's deploy key if it has one.
 git_() {
   (if [ -n "$GIT_SSH" ]; then export GIT_SSH_COMMAND=$GIT_SSH; fi
@@ -154,6 +154,12 @@ fi
 
 settings=$(settings_id)
 if [ "$active_sha" = "$sha" ] && [ "$active_settings" = "$settings" ] && [ "$RESTART" = no ]; then
+  # What a deploy stopped after its commit left undone is finished (each step is a no-op when done).
+  retire_service_legacy
+  if [ "$(readlink "$BASE/current")" != "releases/$(awk '{print $4}' "$BASE/active")" ] \
+      && [ -n "$(awk '{print $4}' "$BASE/active")" ]; then
+    link "releases/$(awk '{print $4}' "$BASE/active")" "$BASE/current"
+  fi
   log "already serving $sha from the $active slot with these settings"
   exit 0
 fi
@@ -173,7 +179,7 @@ if [ ! -f "$release.built" ]; then
   chown -R "$SERVICE_USER:" "$release"
   if [ "$RELEASE_FILES" = yes ] && [ -d "$FILES" ]; then
     # As the service user: the repository may hold links, and they lead nowhere its user cannot write.
-    runuser -u "$SERVICE_USER" -- cp -R --preserve=mode "$FILES/." "$release/"
+    as_user "$SERVICE_USER" cp -R --preserve=mode "$FILES/." "$release/"
   fi
   prepare_release "$release"
   touch "$release.built"

@@ -3,7 +3,7 @@
 definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
 # PM2 as the service user, from its own home: run from the SSH session's directory (/root, 0700)
 # it cannot even start node.
-pm2_run() { (cd "$STATE" && runuser -u "$SERVICE_USER" -- env HOME="$STATE" PM2_HOME="$PM2_HOME" pm2 "$@"); }
+pm2_run() { (cd "$STATE" && as_user "$SERVICE_USER" env HOME="$STATE" PM2_HOME="$PM2_HOME" pm2 "$@"); }
 # (Called in `if`, where bash ignores set -e: every step says so when it fails.)
 start_slot() {
   systemctl enable --quiet "$UNIT-pm2.service" || return 1
