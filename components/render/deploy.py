@@ -68,7 +68,8 @@ def _prepare_release(plan: ServicePlan) -> str:
                      "--no-fund; fi")
     steps += list(plan.install)
     body = "".join(f"  in_release \"$1\" {sh(step)}\n" for step in steps) or "  :\n"
-    return f"prepare_release() {{\n{body}}}\n"
+    # Each step is shell for the service's user to run, quoted whole: nothing in it expands here.
+    return f"# shellcheck disable=SC2016\nprepare_release() {{\n{body}}}\n"
 
 
 def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
