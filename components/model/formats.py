@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+
+Check = Callable[[str], "str | None"]
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
@@ -32,6 +35,17 @@ def shown(value: object, limit: int = 40) -> str:
     cut = text[:limit]
     rendered = repr(cut)[1:-1].replace("'", "\\'")
     return f"'{rendered}{'...' if len(text) > limit else ''}'"
+
+
+def matching(pattern: str | re.Pattern, message: str, doc: str = "") -> Check:
+    """A check that a whole value matches ``pattern``; ``message`` follows the value as the error shows it."""
+    compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
+
+    def check(value: str) -> str | None:
+        return None if compiled.fullmatch(str(value)) else f"{shown(value)} {message}"
+
+    check.__doc__ = doc or None
+    return check
 
 
 def name(value: str) -> str | None:
@@ -103,36 +117,27 @@ def port(value: int) -> str | None:
     return None
 
 
-def env_key(value: str) -> str | None:
-    if not _ENV_KEY.match(value):
-        return f"{shown(value)} is not a valid environment variable name"
-    return None
+env_key = matching(_ENV_KEY, "is not a valid environment variable name")
 
 
-def config_key(value: str) -> str | None:
-    if not _CONFIG_KEY.match(value):
-        return f"{shown(value)} is not a valid config key name (letters, digits, '_')"
-    return None
+config_key = matching(_CONFIG_KEY, "is not a valid config key name (letters, digits, '_')")
 
 
-def hex32(value: str) -> str | None:
-    """Cloudflare account and zone IDs are 32 lowercase hex digits."""
-    if not _HEX32.match(value):
-        return f"{shown(value)} is not a Cloudflare ID (32 lowercase hex digits)"
-    return None
+hex32 = matching(
+    _HEX32,
+    "is not a Cloudflare ID (32 lowercase hex digits)",
+    "Cloudflare account and zone IDs are 32 lowercase hex digits.",
+)
 
 
-def repository(value: str) -> str | None:
-    if not _REPO.match(value):
-        return f"{shown(value)} is not a GitHub repository in owner/name form"
-    return None
+repository = matching(_REPO, "is not a GitHub repository in owner/name form")
 
 
-def github_owner(value: str) -> str | None:
-    """A GitHub user or organisation: letters, digits and single hyphens, at most 39 characters."""
-    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}", value):
-        return f"{shown(value)} is not a GitHub user or organisation name"
-    return None
+github_owner = matching(
+    r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}",
+    "is not a GitHub user or organisation name",
+    "A GitHub user or organisation: letters, digits and single hyphens, at most 39 characters.",
+)
 
 
 def repository_name(value: str) -> str | None:
@@ -182,43 +187,34 @@ def file_path(value: str) -> str | None:
     return absolute_path(value) if value.startswith("/") else relative_path(value)
 
 
-def http_path(value: str) -> str | None:
-    """A URL path a check requests, such as ``/health`` or ``/api/v1/ready``."""
-    if not re.fullmatch(r"/[A-Za-z0-9._~%/+=:@,-]{0,255}", value):
-        return f"{shown(value)} is not an HTTP path such as /health (letters, digits and ._~%/+=:@,- only)"
-    return None
+http_path = matching(
+    r"/[A-Za-z0-9._~%/+=:@,-]{0,255}",
+    "is not an HTTP path such as /health (letters, digits and ._~%/+=:@,- only)",
+    "A URL path a check requests, such as ``/health`` or ``/api/v1/ready``.",
+)
 
 
-def process_name(value: str) -> str | None:
-    """PM2 process and systemd unit names as scripts on the host name them."""
-    if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9._@:-]{0,99}$", value):
-        return f"{shown(value)} is not a process or unit name (letters, digits and ._@:- only)"
-    return None
+process_name = matching(
+    r"[A-Za-z0-9_][A-Za-z0-9._@:-]{0,99}",
+    "is not a process or unit name (letters, digits and ._@:- only)",
+    "PM2 process and systemd unit names as scripts on the host name them.",
+)
 
 
-def size(value: str) -> str | None:
-    if not re.match(r"^[1-9][0-9]{0,5}(KB|MB|GB)$", value):
-        return f"{shown(value)} is not a size such as 512KB, 10MB or 1GB"
-    return None
+size = matching(r"[1-9][0-9]{0,5}(KB|MB|GB)", "is not a size such as 512KB, 10MB or 1GB")
 
 
-def linux_user(value: str) -> str | None:
-    if not re.match(r"^[a-z_][a-z0-9_-]{0,31}$", value):
-        return f"{shown(value)} is not a valid Linux user name"
-    return None
+linux_user = matching(r"[a-z_][a-z0-9_-]{0,31}", "is not a valid Linux user name")
 
 
-def supabase_ref(value: str) -> str | None:
-    if not _SUPABASE_REF.match(value):
-        return f"{shown(value)} is not a Supabase project ref (20 lowercase letters, as in <ref>.supabase.co)"
-    return None
+supabase_ref = matching(_SUPABASE_REF, "is not a Supabase project ref (20 lowercase letters, as in <ref>.supabase.co)")
 
 
-def sql_identifier(value: str) -> str | None:
-    """Lowercase names only: they are quoted in SQL, and a quoted mixed-case name is a different object."""
-    if not _SQL_IDENT.match(value):
-        return f"{shown(value)} is not a lowercase SQL name (a-z, 0-9, '_', '-'; at most 63 characters)"
-    return None
+sql_identifier = matching(
+    _SQL_IDENT,
+    "is not a lowercase SQL name (a-z, 0-9, '_', '-'; at most 63 characters)",
+    "Lowercase names only: they are quoted in SQL, and a quoted mixed-case name is a different object.",
+)
 
 
 def sql_table(value: str) -> str | None:
@@ -257,10 +253,7 @@ def sql_expression(value: str) -> str | None:
     return None
 
 
-def url(value: str) -> str | None:
-    if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?#&=+,:@!*()-]*)?", value):
-        return f"{shown(value)} is not an http(s) URL"
-    return None
+url = matching(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?#&=+,:@!*()-]*)?", "is not an http(s) URL")
 
 
 def redirect_url(value: str) -> str | None:
@@ -314,30 +307,27 @@ def cron_schedule(value: str) -> str | None:
     return None
 
 
-def email(value: str) -> str | None:
-    if not re.fullmatch(r"[A-Za-z0-9._%+-]{1,64}@[a-z0-9.-]+\.[a-z]{2,63}", value):
-        return f"{shown(value)} is not an email address"
-    return None
+email = matching(r"[A-Za-z0-9._%+-]{1,64}@[a-z0-9.-]+\.[a-z]{2,63}", "is not an email address")
 
 
-def slug(value: str) -> str | None:
-    """A provider's own name for a size, place, image or preset (cx22, fsn1, ubuntu-24.04, vite)."""
-    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", value):
-        return f"{shown(value)} is not a provider slug (lowercase letters, digits and ._-)"
-    return None
+slug = matching(
+    r"[a-z0-9][a-z0-9._-]{0,62}",
+    "is not a provider slug (lowercase letters, digits and ._-)",
+    "A provider's own name for a size, place, image or preset (cx22, fsn1, ubuntu-24.04, vite).",
+)
 
 
-def opaque_id(value: str) -> str | None:
-    """An identifier issued by a service (a Vercel team or variable ID, an OAuth client ID)."""
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._@:/+=-]{0,255}", value):
-        return f"{shown(value)} is not an ID (letters, digits and ._@:/+=- only)"
-    return None
+opaque_id = matching(
+    r"[A-Za-z0-9_][A-Za-z0-9._@:/+=-]{0,255}",
+    "is not an ID (letters, digits and ._@:/+=- only)",
+    "An identifier issued by a service (a Vercel team or variable ID, an OAuth client ID).",
+)
 
 
-def restic_repository(value: str) -> str | None:
-    if not re.fullmatch(r"s3:https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._~/-]+", value):
-        return f"{shown(value)} is not an S3 repository: s3:https://<endpoint>/<bucket>[/<path>]"
-    return None
+restic_repository = matching(
+    r"s3:https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[A-Za-z0-9._~/-]+",
+    "is not an S3 repository: s3:https://<endpoint>/<bucket>[/<path>]",
+)
 
 
 def text(value: str) -> str | None:
@@ -381,25 +371,16 @@ def value_text(value: str) -> str | None:
     return None
 
 
-def numeric_id(value: str) -> str | None:
-    if not re.fullmatch(r"[1-9][0-9]{0,18}", str(value)):
-        return f"{shown(value)} is not a numeric ID (digits only)"
-    return None
+numeric_id = matching(r"[1-9][0-9]{0,18}", "is not a numeric ID (digits only)")
 
 
-def uuid(value: str) -> str | None:
-    if not re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", str(value)):
-        return f"{shown(value)} is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
-    return None
+uuid = matching(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    "is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)",
+)
 
 
-def vercel_project_id(value: str) -> str | None:
-    if not re.fullmatch(r"prj_[A-Za-z0-9]{10,40}", str(value)):
-        return f"{shown(value)} is not a Vercel project ID (prj_...)"
-    return None
+vercel_project_id = matching(r"prj_[A-Za-z0-9]{10,40}", "is not a Vercel project ID (prj_...)")
 
 
-def vercel_team_id(value: str) -> str | None:
-    if not re.fullmatch(r"team_[A-Za-z0-9]{1,64}", value):
-        return f"{shown(value)} is not a Vercel team ID (team_...)"
-    return None
+vercel_team_id = matching(r"team_[A-Za-z0-9]{1,64}", "is not a Vercel team ID (team_...)")
