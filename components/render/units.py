@@ -14,40 +14,7 @@ from .docker import NETWORK, health_probe
 from .layout import ServicePlan
 from .logs import log_directories
 from .quoting import env_double_quoted, env_json, systemd_word
-
-SANDBOX = [
-    "NoNewPrivileges=yes",
-    "CapabilityBoundingSet=",
-    "AmbientCapabilities=",
-    "PrivateTmp=yes",
-    "PrivateDevices=yes",
-    "PrivateUsers=yes",
-    "PrivateMounts=yes",
-    # The whole file system read-only but for the service's own directories (ReadWritePaths=).
-    "ProtectSystem=strict",
-    "ProtectHome=yes",
-    "ProtectKernelTunables=yes",
-    "ProtectKernelModules=yes",
-    "ProtectKernelLogs=yes",
-    "ProtectControlGroups=yes",
-    "ProtectClock=yes",
-    "ProtectHostname=yes",
-    "ProtectProc=invisible",
-    "RestrictNamespaces=yes",
-    "RestrictRealtime=yes",
-    "RestrictSUIDSGID=yes",
-    "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
-    "LockPersonality=yes",
-    "SystemCallArchitectures=native",
-    "SystemCallErrorNumber=EPERM",
-    "SystemCallFilter=~@privileged @resources",
-    # Files the service creates (its logs among them) are never readable by other users.
-    "UMask=0027",
-]
-"""The sandbox of every process of a service (systemd instances, the PM2 daemon): no capabilities, a
-read-only system, its own /tmp and devices, no privileged system calls. `systemd-analyze security`
-scores both units at about 1 (tests/test_render_tools.py runs it). MemoryDenyWriteExecute= is left
-out: Node's V8 and Python's JIT libraries need writable code pages."""
+from .sandbox import SERVICE_SANDBOX
 
 
 def writable_paths(plan: ServicePlan) -> str:
@@ -86,7 +53,7 @@ def systemd_unit(plan: ServicePlan, color: str) -> str:
         "RestartSec=2",
         "KillSignal=SIGTERM",
         "TimeoutStopSec=30",
-        *SANDBOX,
+        *SERVICE_SANDBOX,
         "SystemCallFilter=@system-service",
         writable_paths(plan),
         "",
@@ -135,7 +102,7 @@ def pm2_unit(plan: ServicePlan) -> str:
         "ExecStop=/usr/bin/env pm2 kill",
         "Restart=on-failure",
         # PM2's logs and whatever its processes write: the service's user and group only (UMask=0027).
-        *SANDBOX,
+        *SERVICE_SANDBOX,
         "SystemCallFilter=@system-service @pkey",
         "RemoveIPC=yes",
         writable_paths(plan),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from .deploy import service_header
 from .layout import ServicePlan
 from .quoting import sh_array, sh_assignments
+from .sandbox import CONFINEMENT
 from .scripts import shell
 
 
@@ -26,27 +27,9 @@ def watchdog_sandbox(plan: ServicePlan) -> list[str]:
     pm2 = plan.runtime == "pm2"
     capabilities = "CAP_KILL CAP_SYS_PTRACE CAP_DAC_READ_SEARCH" + (" CAP_SETUID CAP_SETGID" if pm2 else "")
     lines = [
-        "NoNewPrivileges=yes",
+        *CONFINEMENT,
         f"CapabilityBoundingSet={capabilities}",
-        "PrivateTmp=yes",
-        "PrivateDevices=yes",
-        "PrivateMounts=yes",
-        "ProtectSystem=strict",
         f"ReadWritePaths={plan.paths.var}",
-        "ProtectHome=yes",
-        "ProtectKernelTunables=yes",
-        "ProtectKernelModules=yes",
-        "ProtectKernelLogs=yes",
-        "ProtectControlGroups=yes",
-        "ProtectClock=yes",
-        "ProtectHostname=yes",
-        "RestrictNamespaces=yes",
-        "RestrictRealtime=yes",
-        "RestrictSUIDSGID=yes",
-        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK",
-        "LockPersonality=yes",
-        "SystemCallArchitectures=native",
-        "SystemCallErrorNumber=EPERM",
         "IPAddressDeny=any",
         "IPAddressAllow=localhost",
         "UMask=0077",
