@@ -6,4 +6,39 @@ upstream_of() {
   for port in $(ports_of "$1"); do echo "    server 127.0.0.1:$port max_fails=0;"; done
   echo "}"
 }
-reload_proxy() { nginx -t -q || return 1; systemctl reload nginx; }
+# nginx's workers that still take new connections (a worker told to stop renames itself "... is shutting
+# down" and closes its listening sockets).
+accepting_workers() {
+  local cmdline title
+  for cmdline in /proc/[0-9]*/cmdline; do
+    title=$(tr '\0' ' ' < "$cmdline" 2>/dev/null) || continue
+    if [[ $title == "nginx: worker process"* && $title != *"shutting down"* ]]; then
+      cmdline=${cmdline#/proc/}
+      echo "${cmdline%/cmdline}"
+    fi
+  done
+}
+# `systemctl reload nginx` returns once nginx has the signal, not once it has read the new upstream: until
+# its new workers start, the old ones take requests for the slot about to be stopped. So the reload is
+# done once none of the workers from before it takes connections any more.
+reload_proxy() {
+  local before pid waited=0 old
+  nginx -t -q || return 1
+  before=$(accepting_workers)
+  systemctl reload nginx || return 1
+  while :; do
+    old=no
+    for pid in $before; do
+      if [ -d "/proc/$pid" ] && [[ $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) != *"shutting down"* ]]; then
+        old=yes
+      fi
+    done
+    [ "$old" = yes ] || return 0
+    if [ "$waited" -ge 100 ]; then
+      log "nginx's workers from before the reload still take connections after 10 s"
+      return 0
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
