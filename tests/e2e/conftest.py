@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from local import FIGURES, LocalStack, deploy_local_stack, local_host
+from local import FIGURES, S3_PORT, LocalStack, deploy_local_stack, local_host
 from workspace import ToolchainMissing, make_tmp, toolchain_bin
 
 
@@ -73,3 +77,24 @@ def stack(host) -> Iterator[LocalStack]:
         yield deployed
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[str]:
+    """An S3 server (moto's) on this machine's end of the host's link, for a module and stopped after it:
+    where the local stack's backups go."""
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", local_host.HOST_IP,
+                               "-p", str(S3_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection((local_host.HOST_IP, S3_PORT), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "moto_server did not start"
+                time.sleep(0.3)
+        yield f"http://{local_host.HOST_IP}:{S3_PORT}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -25,6 +25,8 @@ import local_stack
 HOST_KEY_PATH = local_stack.HOST_KEY_PATH
 CANARIES = ("CANARY-local-api-key-5e2b91", "CANARY-local-session-secret-a7c044")
 """The local stack's configured secrets (Pulumi.local.yaml, decrypted with the local passphrase)."""
+S3_PORT = 9099
+"""Where the S3 server the local stack's backups go to listens (Pulumi.local.yaml's backups.s3)."""
 FIGURES: list[str] = []
 """Measurements the e2e tests report at the end of the run (redeploys under load, reboot times)."""
 

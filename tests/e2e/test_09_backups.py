@@ -1,53 +1,29 @@
 """Backups on the real host: from cron, off-site to an S3 server, pruned on both sides, restored.
 
-The S3 server is moto's, started on this machine's end of the host's link (10.213.0.1) for this
-module and stopped after it. restic on the host encrypts each dump before it leaves.
+The S3 server is moto's (conftest.py's `s3`), on this machine's end of the host's link (10.213.0.1).
+restic on the host encrypts each dump before it leaves.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from local import FIGURES, LocalStack, local_host
+from local import FIGURES, S3_PORT, LocalStack, local_host
 
-PORT = 9099
 BUCKET = "stackyard-backups"
 DIRECTORY = "/var/backups/stackyard"
 KEEP = 3  # Pulumi.local.yaml's backups.keep
 S3_KEYS = {"localS3AccessKey": "AKIASTACKYARDLOCAL01", "localS3SecretKey": "local-s3-secret-8f1e2d",
            "localResticPassword": "local-restic-password-33b0"}
-RESTIC = (f"export RESTIC_REPOSITORY=s3:http://{local_host.HOST_IP}:{PORT}/{BUCKET}/box "
+RESTIC = (f"export RESTIC_REPOSITORY=s3:http://{local_host.HOST_IP}:{S3_PORT}/{BUCKET}/box "
           "RESTIC_PASSWORD_FILE=/etc/stackyard/backup/restic.password "
           "AWS_ACCESS_KEY_ID=$(cat /etc/stackyard/backup/s3-access-key) "
           "AWS_SECRET_ACCESS_KEY=$(cat /etc/stackyard/backup/s3-secret-key); ")
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[str]:
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", local_host.HOST_IP,
-                               "-p", str(PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection((local_host.HOST_IP, PORT), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "moto_server did not start"
-                time.sleep(0.3)
-        yield f"http://{local_host.HOST_IP}:{PORT}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def s3_client(endpoint: str):

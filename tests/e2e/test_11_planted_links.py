@@ -36,7 +36,7 @@ def test_the_service_user_cannot_plant_a_link_where_root_writes_its_settings(sta
         assert "Permission denied" in planted.stderr or "No such file" in planted.stderr, planted.stderr
 
 
-def test_links_planted_where_the_service_user_writes_lead_root_nowhere(stack: LocalStack) -> None:
+def test_links_planted_where_the_service_user_writes_lead_root_nowhere(stack: LocalStack, s3: str) -> None:
     stack.ssh("echo untouched > /root/stackyard-canary && chmod 0600 /root/stackyard-canary")
     before = fingerprints(stack)
     release = stack.ssh("readlink -f /srv/fastapi-sample/current").stdout.strip()
