@@ -42,7 +42,7 @@ def test_production_stack_previews_with_no_error_and_the_resources_the_mocks_reg
     assert sum(imported.values()) == 25
     assert imported["vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"] == 12
     assert imported["cloudflare:index/dnsRecord:DnsRecord"] == 4 and imported["hcloud:index/server:Server"] == 1
-    assert engine["command:remote:Command"] == 51
+    assert engine["command:remote:Command"] == 53
     assert "random:index/randomPassword:RandomPassword" not in engine  # the taken-over servers' own passwords
     assert engine["pulumi-python:dynamic/supabase:Extension"] == 3
     # Every stand-in says what it is, in the run's own output.
