@@ -365,3 +365,42 @@ def test_every_step_script_of_the_production_stack_passes_shellcheck(tmp_path: P
         result = subprocess.run(["shellcheck", "--shell=bash", "--severity=style", str(path)],
                                 capture_output=True, text=True)
         assert result.returncode == 0, f"{name}:\n{result.stdout}"
+
+
+def sshd_drop_in(script: str) -> str:
+    """The sshd drop-in a base script writes, as it would land in /etc/ssh/sshd_config.d/."""
+    start = script.index("cat > /etc/ssh/sshd_config.d/01-stackyard.conf.new <<'EOF'\n")
+    body = script[script.index("\n", start) + 1:]
+    return body[:body.index("\nEOF\n") + 1]
+
+
+@pytest.mark.skipif(not Path("/usr/sbin/sshd").exists() or os.geteuid() != 0,
+                    reason="sshd -T needs Debian's openssh-server (make system-deps) and root")
+@pytest.mark.parametrize("login_user", ["deploy", "root"])
+def test_sshd_takes_stackyards_settings_over_cloud_inits(tmp_path: Path, login_user: str) -> None:
+    # sshd keeps the first value it reads. Debian's and Ubuntu's sshd_config include the drop-ins on its
+    # first line, and cloud-init's 50-cloud-init.conf may allow passwords: stackyard's must be read first.
+    drop_ins = tmp_path / "sshd_config.d"
+    drop_ins.mkdir()
+    (drop_ins / "01-stackyard.conf").write_text(
+        sshd_drop_in(provision.base_script(ssh_port=2222, ufw=True, login_user=login_user)))
+    (drop_ins / "50-cloud-init.conf").write_text(
+        "PasswordAuthentication yes\nPermitRootLogin yes\nKbdInteractiveAuthentication yes\n")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host_key")], check=True)
+    config = tmp_path / "sshd_config"
+    config.write_text(f"Include {drop_ins}/*.conf\nHostKey {tmp_path}/host_key\nPasswordAuthentication yes\n")
+    privsep = Path("/run/sshd")  # sshd -T refuses to run without it; Debian's unit makes it at boot
+    made = not privsep.exists()
+    privsep.mkdir(mode=0o755, exist_ok=True)
+    try:
+        result = subprocess.run(["/usr/sbin/sshd", "-T", "-f", str(config)], capture_output=True, text=True)
+    finally:
+        if made:
+            privsep.rmdir()
+    assert result.returncode == 0, result.stderr
+    effective = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert effective["passwordauthentication"] == "no"
+    assert effective["kbdinteractiveauthentication"] == "no"
+    assert effective["permitrootlogin"] == ("no" if login_user == "deploy" else "without-password")
+    assert effective["port"] == "2222"
+    assert "ecdsa" not in effective["hostkeyalgorithms"] and "nistp" not in effective["kexalgorithms"]
