@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from shlex import quote
 
 import pulumi
 import pulumi_command as command
 
 from .render import provision
+from .render.quoting import sh
 
 
 def digest(*parts: str) -> str:
@@ -86,8 +86,10 @@ class RemoteSteps:
         deletes the old one, and that delete must not stop what the new one holds. None: nothing to stop."""
         claim = f"{self.claim_prefix}-{step}"
         helper = f"{self.sudo}/usr/local/sbin/stackyard-claim"
-        return self.run(step, f"{helper} add {kind} {name} {claim}", update=f"{helper} reset {kind} {name} {claim}",
-                        delete=f"{helper} release {kind} {name} {claim}" + (f" {release}" if release else ""),
+        # Names are checked by the model; quoted anyway, as every value that reaches a shell is.
+        args = f"{sh(kind)} {sh(name)} {sh(claim)}"
+        return self.run(step, f"{helper} add {args}", update=f"{helper} reset {args}",
+                        delete=f"{helper} release {args}" + (f" {release}" if release else ""),
                         triggers=[name], after=after, per_machine=False)
 
     def step(self, step: str, script: str, *, after: Sequence[pulumi.Resource] = (),
@@ -108,7 +110,7 @@ class RemoteSteps:
         return command.remote.Command(
             f"{self.prefix}-{step}",
             connection=self.connection,
-            create=f"{self.sudo}sh -c {quote(provision.write_file_command(path, owner=owner, group=group, mode=mode))}",
+            create=f"{self.sudo}sh -c {sh(provision.write_file_command(path, owner=owner, group=group, mode=mode))}",
             stdin=pulumi.Output.secret(content),
             triggers=[self.machine] if self.machine is not None else None,
             logging="none",

@@ -25,6 +25,8 @@ HOSTILE: dict[str, str] = {
     "double quote": f'x";touch {CANARY};"',
     "newline": f"x\ntouch {CANARY}\n",
     "carriage return": f"x\rtouch {CANARY}",
+    # Python's `$` matches before a final newline: a check written with re.match(...$) lets this through.
+    "trailing newline": "api\n",
     "heredoc terminators": f"x\nSTACKYARD_EOF\ntouch {CANARY}\nEOF\ntouch {CANARY}\n",
     "leading dash": f"--upload-pack=touch {CANARY}",
     "dot-dot": "../../../../etc/x",

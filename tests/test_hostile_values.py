@@ -113,3 +113,20 @@ def test_the_corpus_reaches_every_kind_of_refusal() -> None:
         for label, value in HOSTILE.items():
             outcomes[label].add(load(replaced(narrowed(config, slot.path), slot.path, value, key=slot.is_key)) is None)
     assert {label: seen for label, seen in outcomes.items() if False not in seen} == {}
+
+
+def test_a_single_line_kind_refuses_its_own_value_with_a_newline_after_it() -> None:
+    """Python's ``$`` also matches before a final newline, so a check written as ``re.match(...$)``
+    passes ``'api\\n'``, which a shell, a unit file or nginx then reads as two lines. Each string of
+    the stacks, with a newline put after it, is refused by its kind unless the kind holds many lines."""
+    config = stack("kitchen-sink")
+    accepted = set()
+    for slot in slots("kitchen-sink"):
+        if slot.kind is None or slot.is_key:
+            continue
+        value = config
+        for key in slot.path:
+            value = value[key]
+        if isinstance(value, str) and slot.kind(value) is None and slot.kind(value + "\n") is None:
+            accepted.add(slot.kind.name)
+    assert accepted == {"value", "SQL expression"}  # an env value may be a PEM key; SQL reads newlines as spaces

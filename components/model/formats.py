@@ -50,7 +50,7 @@ def matching(pattern: str | re.Pattern, message: str, doc: str = "") -> Check:
 
 def name(value: str) -> str | None:
     """Names of systems, hosts and frontends become parts of resource names."""
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         return (f"{shown(value)} is not a name: lowercase letters, digits and '-', starting with a letter "
                 "(at most 41 characters)")
     return None
@@ -59,7 +59,7 @@ def name(value: str) -> str | None:
 def hostname(value: str) -> str | None:
     """A fully qualified DNS name such as ``api.mehko.ai`` (no trailing dot, no scheme)."""
     labels = value.split(".")
-    if len(value) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+    if len(value) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         return f"{shown(value)} is not a valid hostname (lowercase labels of a-z, 0-9 and '-', joined by dots)"
     return None
 
@@ -72,9 +72,9 @@ def record_name(value: str) -> str | None:
     for i, label in enumerate(labels):
         if label == "*" and i == 0:
             continue
-        if label.startswith("_") and _LABEL.match(label[1:]):
+        if label.startswith("_") and _LABEL.fullmatch(label[1:]):
             continue
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             return (f"{shown(value)} is not a valid record name: use '@' for the zone apex or "
                     "lowercase labels relative to the zone (e.g. 'api')")
     return None
@@ -150,7 +150,9 @@ def repository_name(value: str) -> str | None:
 def ssh_public_key(value: str) -> str | None:
     if "PRIVATE KEY" in value:
         return "this is a private key; put the public key here and the private key in a secret"
-    if not _SSH_KEY.match(value.strip()) or _CONTROL.search(value.strip()):
+    if value != value.strip() or _CONTROL.search(value):
+        return "a key is one line, with no space or newline before or after it (YAML: no '|' block)"
+    if not _SSH_KEY.fullmatch(value):
         return "not an OpenSSH public key (expected 'ssh-ed25519 AAAA... comment')"
     return None
 
@@ -167,15 +169,16 @@ def host_key(value: str) -> str | None:
 
 
 def absolute_path(value: str) -> str | None:
-    if (not re.match(r"^/[A-Za-z0-9._/@+-]*$", value) or ".." in value.split("/") or "//" in value
+    if (not re.fullmatch(r"/[A-Za-z0-9._/@+-]*", value) or {".", ".."} & set(value.split("/")) or "//" in value
             or (value.endswith("/") and value != "/") or len(value) > 1024):
-        return f"{shown(value)} is not an absolute path (letters, digits and ._/@+- only, no '..', no '/' at the end)"
+        return (f"{shown(value)} is not an absolute path (letters, digits and ._/@+- only, no '.' or '..', "
+                "no '/' at the end)")
     return None
 
 
 def relative_path(value: str) -> str | None:
     """A path inside a repository: relative, never above it."""
-    if (not re.match(r"^[A-Za-z0-9._@+][A-Za-z0-9._/@+-]*$", value) or ".." in value.split("/")
+    if (not re.fullmatch(r"[A-Za-z0-9._@+][A-Za-z0-9._/@+-]*", value) or ".." in value.split("/")
             or "//" in value or len(value) > 1024):
         return (f"{shown(value)} is not a path inside the repository (relative, no '..'; letters, digits and "
                 "._/@+- only)")
@@ -283,7 +286,7 @@ def git_url(value: str) -> str | None:
 
 def known_host(value: str) -> str | None:
     """A known_hosts line: ``host[,host] keytype key`` (``[host]:port`` for another port)."""
-    parts = value.split()
+    parts = value.split(" ")
     if len(parts) != 3 or not re.fullmatch(r"[A-Za-z0-9.,:\[\]-]+", parts[0]) or ssh_public_key(
             f"{parts[1]} {parts[2]}"):
         return (f"{shown(value)} is not a known_hosts line ('github.com ssh-ed25519 AAAA...': what "
