@@ -192,10 +192,10 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      "systems.material-kai.services.billing-reconciliation-worker-a", "at most 28 characters"),
     ("a static root inside a service's directory",
      lambda c: host(c, "material-kai", "mivaa")["proxy"].update(static={"www.materialshub.gr": "/srv/mivaa/dist"}),
-     "systems.material-kai.hosts.mivaa.proxy.static.www.materialshub.gr", "inside the service mivaa's directory"),
+     "systems.material-kai.hosts.mivaa.proxy.static.www.materialshub.gr", "inside /srv/mivaa, which a service's"),
     ("backups in a directory a service writes",
      lambda c: host(c, "material-kai", "mivaa")["backups"].update(directory="/srv/mivaa/shared/backups"),
-     "systems.material-kai.hosts.mivaa.backups.directory", "a directory only root writes"),
+     "systems.material-kai.hosts.mivaa.backups.directory", "a directory of their own that only root writes"),
     ("a log file in root's .ssh",
      lambda c: systems(c)["material-kai"]["services"]["mivaa"]["logs"].update(files=["/root/.ssh/authorized_keys"]),
      "systems.material-kai.services.mivaa.logs.files[0]", "the service's own directory, /var/log/mivaa/..."),
@@ -353,3 +353,64 @@ def test_a_secret_set_inside_the_systems_key_is_refused_not_published() -> None:
     secrets["stackyard:systems"] = json.dumps(config.pop("stackyard:systems"))  # `config set --secret --path`
     with pytest.raises(pulumi.RunError, match=r"stackyard:systems is stored as a secret"):
         run_program(config, secrets)
+
+
+def directories_around(*paths: str) -> list[str]:
+    """Each path, every directory above it, and one below it: the checks must hold both ways round."""
+    out = set()
+    for path in paths:
+        parts = path.strip("/").split("/")
+        out |= {"/" + "/".join(parts[:i]) for i in range(len(parts) + 1)}
+        out.add(path.rstrip("/") + "/site")
+    return sorted(out)
+
+
+# Where a service's user writes (its checkout, state, logs, scratch, home), and what no site may show.
+WRITTEN_BY_SERVICES = ("/srv/mivaa/shared", "/var/lib/stackyard/mivaa/.cache", "/var/log/mivaa", "/tmp/x",
+                       "/var/tmp/x", "/home/deploy", "/run/user/1000", "/dev/shm/x")
+NEVER_SHOWN = ("/etc/letsencrypt/live", "/etc/nginx", "/etc/stackyard/mivaa/files", "/root/.ssh",
+               "/var/lib/caddy/.local/share/caddy", "/var/backups/stackyard", "/var/lib/mysql", "/var/lib/redis",
+               "/etc/ssh", "/proc/self")
+SYSTEM = ("/usr/lib", "/var/lib/dpkg", "/var/cache/apt", "/opt", "/bin", "/var/spool/cron")
+
+
+def refusal(mutate: Mutation, path: str) -> str | None:
+    """The message load_topology gives at ``path`` for the production stack changed by ``mutate``, or None."""
+    from components.model import StackConfigError, load_topology
+    from harness import every_secret_set
+
+    config = copy.deepcopy(production_config())
+    mutate(config)
+    try:
+        load_topology({k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("stackyard:")},
+                      every_secret_set)
+    except StackConfigError as err:
+        return next((message for where, message in err.problems if where == path), None)
+    return None
+
+
+def test_a_static_root_near_what_a_service_writes_or_no_site_may_show_is_refused() -> None:
+    """The proxy follows links in what it serves: a root that is, holds or is inside a directory a
+    service's user writes would let that user publish a TLS key; one near a key or a dump publishes it."""
+    path = "systems.material-kai.hosts.mivaa.proxy.static.www.materialshub.gr"
+    accepted = [root for root in directories_around(*WRITTEN_BY_SERVICES, *NEVER_SHOWN)
+                if refusal(lambda c, r=root: host(c, "material-kai", "mivaa")["proxy"].update(
+                    static={"www.materialshub.gr": r}), path) is None]
+    assert accepted == [], accepted
+    for fine in ("/var/www/materialshub", "/srv/site/dist", "/opt/site"):
+        assert refusal(lambda c, r=fine: host(c, "material-kai", "mivaa")["proxy"].update(
+            static={"www.materialshub.gr": r}), path) is None, fine
+
+
+def test_a_backup_directory_near_a_system_or_service_directory_is_refused() -> None:
+    """Backups run as root make their directory, prune what is in it and write through it: never one a
+    service's user writes, one that holds a system directory (/, /var, /etc), or one inside a secret one."""
+    path = "systems.material-kai.hosts.mivaa.backups.directory"
+    candidates = directories_around(*WRITTEN_BY_SERVICES, *NEVER_SHOWN, *SYSTEM)
+    accepted = [d for d in candidates if refusal(
+        lambda c, d=d: host(c, "material-kai", "mivaa")["backups"].update(directory=d), path) is None]
+    # A directory of its own under /var/backups (or /opt, or a mounted volume) is the place.
+    assert accepted == ["/opt/site", "/var/backups/stackyard", "/var/backups/stackyard/site"], accepted
+    for fine in ("/var/backups/stackyard", "/mnt/backups/stackyard", "/srv/backups"):
+        assert refusal(lambda c, d=fine: host(c, "material-kai", "mivaa")["backups"].update(directory=d),
+                       path) is None, fine

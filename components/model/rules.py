@@ -13,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from ..render.layout import MAX_INSTANCES, SLOT_OFFSET
-from . import formats
+from ..render.layout import MAX_INSTANCES, SLOT_OFFSET, Paths
+from . import formats, host_paths
 from .parse import camel
 from .supabase_rules import check_supabase
 from .topology import (
@@ -451,21 +451,16 @@ class Rules:
                                   "a Caddy has one site file: replaces: [Caddyfile]")
 
     def check_host_paths(self, hpath: str, host, system: System) -> None:
-        """Directories root serves or writes from must not be ones a service's user writes: a link planted
-        there would lead the proxy (static roots) or the backups (dumps, their lock) anywhere."""
-        writable = ("/srv/", "/var/lib/stackyard", "/var/log/", "/tmp/", "/home/", "/var/tmp/")
-        for name, root in sorted(((host.proxy.static if host.proxy else None) or {}).items()):
-            if root is not None and root.startswith(writable[1:]):
-                self.fail(f"{hpath}.proxy.static.{name}", "a static root must not be in a directory a service's user "
-                                                          "writes (/var/lib/stackyard, /var/log, /tmp, /home)")
-            for sname in system.services or {}:
-                if root is not None and (root == f"/srv/{sname}" or root.startswith(f"/srv/{sname}/")):
-                    self.fail(f"{hpath}.proxy.static.{name}", f"'{root}' is inside the service {sname}'s directory, "
-                                                              "which its user writes: serve a directory of its own")
+        """Directories root serves or writes from: see host_paths."""
+        service_dirs = [Paths().app(sname) for sname in system.services or {}]
         directory = host.backups.directory if host.backups is not None else None
-        if directory is not None and directory.startswith(writable):
-            self.fail(f"{hpath}.backups.directory", "backups go in a directory only root writes (the default "
-                                                    "/var/backups/stackyard), never one a service's user writes")
+        for name, root in sorted(((host.proxy.static if host.proxy else None) or {}).items()):
+            problem = root is not None and host_paths.static_root_problem(root, service_dirs, directory)
+            if problem:
+                self.fail(f"{hpath}.proxy.static.{name}", problem)
+        problem = directory is not None and host_paths.backup_directory_problem(directory, service_dirs)
+        if problem:
+            self.fail(f"{hpath}.backups.directory", problem)
 
     def check_accessories(self, hpath: str, system: System, host) -> None:
         """An existing server's password cannot be generated: it must be named wherever it is needed."""

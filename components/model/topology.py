@@ -94,8 +94,10 @@ class Proxy:
     content_security_policy: str | None = spec(
         "Content-Security-Policy header sent with every answer, e.g. \"default-src 'self'\" (with "
         "securityHeaders)", default=None, kind=kinds.HEADER)
-    static: dict[str, str] = spec("hostname -> directory served as static files; files under /assets/ "
-                                  "(hashed build output) are cached by browsers for a year", default={},
+    static: dict[str, str] = spec("hostname -> directory served as static files, one of their own (never "
+                                  "near a directory a service writes, nor /etc, /root, keys or dumps); files "
+                                  "under /assets/ (hashed build output) are cached by browsers for a year",
+                                  default={},
                                   kind=kinds.ABSOLUTE_PATH, keys=kinds.HOSTNAME)
     replaces: list[str] = spec(
         "sites of an nginx already serving these hostnames (file names in sites-enabled or conf.d), or "
@@ -143,7 +145,8 @@ class Backups:
     schedule: str = spec("cron schedule (five fields)", default="17 3 * * *", kind=kinds.CRON)
     paths: list[str] = spec("directories to archive besides the database dumps (caches left out)", default=[],
                             kind=kinds.ABSOLUTE_PATH)
-    directory: str = spec("where dumps are written (mode 0700)", default="/var/backups/stackyard",
+    directory: str = spec("where dumps are written: a directory of their own that only root writes "
+                          "(made 0700 when missing, used as it is when there)", default="/var/backups/stackyard",
                           kind=kinds.ABSOLUTE_PATH)
     offsite: Offsite | None = spec("encrypted copies in S3-compatible object storage (restic)", default=None)
 
