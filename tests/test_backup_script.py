@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from components.render.backups import backup_script, restore_script
 
 STUBS = {
@@ -76,3 +78,68 @@ def test_incomplete_runs_never_push_out_complete_ones_and_a_dead_runs_dumps_are_
     result = run(tmp_path, restore)
     newest_complete = sorted(r for r in runs(directory) if not (directory / r / "INCOMPLETE").exists())[-1]
     assert result.returncode == 0 and f"restored from {directory}/{newest_complete}" in result.stdout
+
+
+NOBODY = 65534
+
+
+def plant_link(tmp: Path) -> Path:
+    target = tmp / "elsewhere"
+    target.mkdir()
+    (tmp / "backups").symlink_to(target)
+    return target
+
+
+def not_roots(tmp: Path) -> Path:
+    (tmp / "backups").mkdir()
+    os.chown(tmp / "backups", NOBODY, NOBODY)
+    return tmp / "backups"
+
+
+def writable_by_all(tmp: Path) -> Path:
+    (tmp / "backups").mkdir()
+    (tmp / "backups").chmod(0o777)
+    return tmp / "backups"
+
+
+def in_a_users_directory(tmp: Path) -> Path:
+    (tmp / "user").mkdir()
+    os.chown(tmp / "user", NOBODY, NOBODY)
+    (tmp / "user" / "backups").mkdir(mode=0o700)
+    return tmp / "user" / "backups"
+
+
+def in_a_directory_all_write(tmp: Path) -> Path:
+    (tmp / "shared").mkdir()
+    (tmp / "shared").chmod(0o777)  # not sticky: anyone may rename what is in it
+    (tmp / "shared" / "backups").mkdir(mode=0o700)
+    return tmp / "shared" / "backups"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="owners other than root can be set by root alone")
+@pytest.mark.parametrize("prepare", [plant_link, not_roots, writable_by_all, in_a_users_directory,
+                                     in_a_directory_all_write])
+def test_a_backup_directory_someone_else_could_swap_gets_nothing_and_keeps_its_mode(tmp_path: Path, prepare) -> None:
+    """Root writes, renames and deletes in the backup directory: if another user owns it, may write it, or
+    may write a directory above it, the run writes nothing, changes nothing, and fails saying why."""
+    watched = prepare(tmp_path)
+    directory = watched.parent / "backups"
+    before = {p: (p.stat().st_mode, p.stat().st_uid) for p in [watched, *watched.rglob("*")]}
+    script = backup_script(keep=2, directory=str(directory), paths_to_archive=[], accessories=["mysql"])
+    result = run(tmp_path, script)
+    assert result.returncode == 1, result.stderr
+    assert "no backup is written" in result.stderr
+    assert {p: (p.stat().st_mode, p.stat().st_uid) for p in [watched, *watched.rglob("*")]} == before
+
+
+def test_an_existing_backup_directory_of_roots_is_used_as_it_is(tmp_path: Path) -> None:
+    """Made 0700 when missing; one that is there (root's, written by root alone) keeps its mode."""
+    made, kept = tmp_path / "made" / "backups", tmp_path / "kept"
+    kept.mkdir(mode=0o750)
+    kept.chmod(0o750)
+    for directory in (made, kept):
+        script = backup_script(keep=2, directory=str(directory), paths_to_archive=[], accessories=["mysql"])
+        result = run(tmp_path, script)
+        assert result.returncode == 0, result.stderr
+        assert len(runs(directory)) == 1
+    assert made.stat().st_mode & 0o7777 == 0o700 and kept.stat().st_mode & 0o7777 == 0o750
