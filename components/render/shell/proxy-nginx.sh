@@ -6,21 +6,24 @@ upstream_of() {
   for port in $(ports_of "$1"); do echo "    server 127.0.0.1:$port max_fails=0;"; done
   echo "}"
 }
-# nginx's workers that still take new connections (a worker told to stop renames itself "... is shutting
-# down" and closes its listening sockets).
+# The host's nginx's workers that still take new connections: children of its master (not another nginx,
+# such as one in a container) whose title does not say "shutting down" (a worker told to stop renames
+# itself so, and closes its listening sockets).
 accepting_workers() {
-  local cmdline title
-  for cmdline in /proc/[0-9]*/cmdline; do
-    title=$(tr '\0' ' ' < "$cmdline" 2>/dev/null) || continue
-    if [[ $title == "nginx: worker process"* && $title != *"shutting down"* ]]; then
-      cmdline=${cmdline#/proc/}
-      echo "${cmdline%/cmdline}"
-    fi
+  local master status pid title
+  master=$(cat /run/nginx.pid 2>/dev/null) || return 0
+  for status in /proc/[0-9]*/status; do
+    pid=${status#/proc/}
+    pid=${pid%/status}
+    [ "$(awk '/^PPid:/ { print $2 }' "$status" 2>/dev/null)" = "$master" ] || continue
+    title=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || continue
+    if [[ $title == "nginx: worker process"* && $title != *"shutting down"* ]]; then echo "$pid"; fi
   done
 }
 # `systemctl reload nginx` returns once nginx has the signal, not once it has read the new upstream: until
 # its new workers start, the old ones take requests for the slot about to be stopped. So the reload is
-# done once none of the workers from before it takes connections any more.
+# done once none of the workers from before it takes connections any more; if one still does after 10 s,
+# the reload failed (the switch then puts the previous upstream back, and the old slot keeps serving).
 reload_proxy() {
   local before pid waited=0 old
   nginx -t -q || return 1
@@ -36,7 +39,7 @@ reload_proxy() {
     [ "$old" = yes ] || return 0
     if [ "$waited" -ge 100 ]; then
       log "nginx's workers from before the reload still take connections after 10 s"
-      return 0
+      return 1
     fi
     sleep 0.1
     waited=$((waited + 1))
