@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -136,6 +138,20 @@ def test_a_concurrent_deploy_is_refused(host: DeployHost) -> None:
         result = host.deploy()
     assert result.returncode == 75
     assert "another deploy of mivaa is running" in result.stdout
+
+
+def test_a_process_a_build_leaves_behind_never_holds_the_deploy_lock(host: DeployHost) -> None:
+    """The build is the service's code: a daemon it starts (or one started to hold the lock on purpose)
+    must not keep the deploy's lock, or every later deploy would be refused as concurrent."""
+    leftover = "time.sleep(41.7)"  # sleep itself is a stub here
+    plan = host.plan(install=(f"python3 -c 'import time; {leftover}' >/dev/null 2>&1 &",))
+    try:
+        assert host.deploy(plan).returncode == 0
+        host.commit("v2")
+        result = host.deploy(plan)
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        subprocess.run(["pkill", "-f", re.escape(leftover)], check=False)
 
 
 def test_unknown_ref_fails_before_touching_anything(host: DeployHost) -> None:

@@ -12,5 +12,6 @@ thaw_port_holder() {
   done
 }
 # as_user USER COMMAND...: COMMAND as USER, in a session of its own with no terminal: code of that user's
-# (a build step, its PM2) can never type into the terminal of a root who runs a deploy by hand.
-as_user() { local user=$1; shift; setsid --wait runuser -u "$user" -- "$@" < /dev/null; }
+# (a build step, its PM2) can never type into the terminal of a root who runs a deploy by hand. Nor does
+# it get the deploy's lock (fd 9): a process it leaves behind would hold it, and stop every later deploy.
+as_user() { local user=$1; shift; setsid --wait runuser -u "$user" -- "$@" < /dev/null 9>&-; }
