@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from components import git_refs
 from deploy_host import DeployHost, unit_ports
 
 
@@ -152,6 +153,23 @@ def test_a_process_a_build_leaves_behind_never_holds_the_deploy_lock(host: Deplo
         assert result.returncode == 0, result.stdout + result.stderr
     finally:
         subprocess.run(["pkill", "-f", re.escape(leftover)], check=False)
+
+
+@pytest.mark.parametrize("shared", ["branch and annotated tag", "branch and plain tag", "annotated tag only"])
+def test_the_host_deploys_the_commit_the_preview_resolved(host: DeployHost, shared: str) -> None:
+    """A name that is a branch and a tag at once (release-1 kept as a branch after it was tagged) is the
+    branch on both sides; an annotated tag is the commit it tags, never the tag object."""
+    first = host.git("rev-parse", "HEAD")
+    if "branch" in shared:
+        host.git("branch", "release-1", first)
+    host.commit("v2")
+    host.git("tag", *(["-a", "-m", "tagged"] if "annotated" in shared else []), "release-1")
+    host.commit("v3")
+    preview = git_refs.resolve(f"file://{host.repo}", "release-1")
+    result = host.deploy(ref="release-1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert host.active()[1] == preview
+    assert preview == (first if "branch" in shared else host.git("rev-parse", "release-1^{commit}"))
 
 
 def test_unknown_ref_fails_before_touching_anything(host: DeployHost) -> None:

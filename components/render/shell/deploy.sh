@@ -144,8 +144,12 @@ if [[ $REF =~ ^[0-9a-f]{40}$ ]]; then
   sha=$REF
 else
   refs=$(git_ ls-remote -- "$REPO" "refs/heads/$REF" "refs/tags/$REF" "refs/tags/$REF^{}")
-  sha=$(printf '%s\n' "$refs" | awk '/\^\{\}$/ {print $1; exit}')
-  [ -n "$sha" ] || sha=$(printf '%s\n' "$refs" | awk 'NF {print $1; exit}')
+  # As the preview resolves it (components/git_refs.py): a branch wins over a tag of the same name, and an
+  # annotated tag is the commit it tags.
+  sha=
+  for name in "refs/heads/$REF" "refs/tags/$REF^{}" "refs/tags/$REF"; do
+    [ -n "$sha" ] || sha=$(printf '%s\n' "$refs" | awk -F '\t' -v name="$name" '$2 == name { print $1; exit }')
+  done
 fi
 if [ -z "$sha" ]; then
   log "no branch or tag $REF in $REPO"
