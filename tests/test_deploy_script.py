@@ -156,9 +156,10 @@ def test_a_process_a_build_leaves_behind_never_holds_the_deploy_lock(host: Deplo
 
 
 @pytest.mark.parametrize("shared", ["branch and annotated tag", "branch and plain tag", "annotated tag only"])
-def test_the_host_deploys_the_commit_the_preview_resolved(host: DeployHost, shared: str) -> None:
+def test_the_host_deploys_the_commit_the_preview_resolved(host: DeployHost, shared: str, monkeypatch) -> None:
     """A name that is a branch and a tag at once (release-1 kept as a branch after it was tagged) is the
     branch on both sides; an annotated tag is the commit it tags, never the tag object."""
+    monkeypatch.setenv("STACKYARD_RESOLVE_REFS", "on")  # the harness turns it off for the programs it runs
     first = host.git("rev-parse", "HEAD")
     if "branch" in shared:
         host.git("branch", "release-1", first)
