@@ -164,7 +164,7 @@ class HostProvisioning(pulumi.ComponentResource):
                 caddyfile(plans, email=proxy.email, tls=proxy.tls, security_headers=proxy.security_headers,
                           static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy,
                           containers=containers),
-                upstreams, paths)
+                upstreams, paths, static=proxy.static.values())
         else:
             hostnames = served_hostnames(plans, proxy.static)
             script = provision.nginx_setup_script(
@@ -173,7 +173,7 @@ class HostProvisioning(pulumi.ComponentResource):
                                 static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy,
                                 containers=containers),
                 bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams,
-                replaces=list(proxy.replaces), paths=paths)
+                replaces=list(proxy.replaces), paths=paths, static=proxy.static.values())
         return self.remote.step("proxy", script, after=after)
 
     def _backups(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:

@@ -84,10 +84,12 @@ def all_scripts() -> dict[str, str]:
             hostnames, tls=tls, email="ops@example.com",
             site=nginx_site(nginx_plans, tls=tls, security_headers=True, static={}),
             bootstrap=nginx_bootstrap_site(hostnames),
-            upstreams={Paths().upstream(p.name, "nginx"): upstream_file(p, "nginx") for p in nginx_plans if p.port})
+            upstreams={Paths().upstream(p.name, "nginx"): upstream_file(p, "nginx") for p in nginx_plans if p.port},
+            static=["/var/www/site"])
     scripts["caddy-setup"] = provision.caddy_setup_script(
         caddyfile(plans["compose"], email="ops@mehko.ai", tls="letsencrypt", security_headers=True, static={}),
-        {Paths().upstream(p.name, "caddy"): upstream_file(p, "caddy") for p in plans["compose"]})
+        {Paths().upstream(p.name, "caddy"): upstream_file(p, "caddy") for p in plans["compose"]},
+        static=["/var/www/site"])
     scripts["write-file"] = "#!/bin/sh\n" + provision.write_file_command("/etc/stackyard/x.env") + "\n"
     return scripts
 

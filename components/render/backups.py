@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from .quoting import heredoc, sh
 from .scripts import HEADER
+from .trusted_paths import ROOT_ONLY
 
 BACKUP = "/usr/local/sbin/stackyard-backup"
 RESTORE = "/usr/local/sbin/stackyard-restore"
@@ -88,24 +89,12 @@ restic forget --quiet --tag stackyard --group-by host --keep-last {offsite.keep}
 # and the run ends failing (cron's journal says so). Only complete runs count towards the {keep} kept.
 umask 077
 directory={sh(directory)}
-# Made when missing, never changed when there: an existing one is used as it is, or not at all.
-if [ ! -e "$directory" ] && [ ! -L "$directory" ]; then
-  mkdir -p -- "$(dirname -- "$directory")" && mkdir -m 0700 -- "$directory"
-fi
-# Root writes, renames and deletes in it: it and every directory above it must be root's, not links, and
-# written by root alone (or sticky, as /tmp is, above it: no one else may move what root owns there).
-# Otherwise its owner could swap it, or a dump in it, for a link to anywhere.
-at=$directory
-while :; do
-  mode=$(stat -c %a -- "$at")
-  if [ -L "$at" ] || [ ! -d "$at" ] || [ "$(stat -c %u -- "$at")" != 0 ] \\
-      || {{ (( 8#$mode & 8#022 )) && {{ [ "$at" = "$directory" ] || (( !(8#$mode & 8#1000) )); }}; }}; then
-    echo "$at is a link, not a directory, not root's or writable by others: no backup is written in $directory" >&2
-    exit 1
-  fi
-  [ "$at" = / ] && break
-  at=$(dirname -- "$at")
-done
+{ROOT_ONLY}# Root writes, renames and deletes in it: the directory and those above it must be root's alone (or
+# its owner could swap it, or a dump in it, for a link to anywhere), checked before anything is made
+# there and again after. Made when missing, never changed when there.
+if ! root_only "$directory"; then echo "no backup is written in $directory" >&2; exit 1; fi
+if [ ! -e "$directory" ]; then mkdir -p -- "$(dirname -- "$directory")" && mkdir -m 0700 -- "$directory"; fi
+if ! root_only "$directory"; then echo "no backup is written in $directory" >&2; exit 1; fi
 exec 9>"$directory/.lock"
 # One run at a time. A run asked for while another is on waits for it, so that it backs up what is
 # there now (a run that skipped would leave an older dump as the newest).

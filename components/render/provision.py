@@ -21,6 +21,7 @@ from .quoting import (
     sh,
 )
 from .scripts import shell
+from .trusted_paths import static_roots_check
 
 HEADER = "#!/usr/bin/env bash\nset -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
 UV_VERSION = "0.9.7"
@@ -366,11 +367,13 @@ worker_rlimit_nofile 4096;
 
 
 def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
-                       upstreams: dict[str, str], replaces: Sequence[str] = (), paths: Paths = Paths()) -> str:
+                       upstreams: dict[str, str], replaces: Sequence[str] = (), paths: Paths = Paths(),
+                       static: Iterable[str] = ()) -> str:
     """Installs nginx, gets a certificate per hostname (certbot webroot, or self-signed for
     ``tls: internal``) unless one is there already, then installs the full site and disables the sites
     it ``replaces``, in one checked reload. Upstream files are written only if missing: after the
-    first deploy they belong to the deploy script."""
+    first deploy they belong to the deploy script. First of all, the ``static`` roots must be root's
+    alone (trusted_paths)."""
     certs = []
     for hostname in hostnames:
         live = f"{paths.certs}/{hostname}"
@@ -401,7 +404,7 @@ systemctl reload nginx || systemctl restart nginx
 fi
 """
     sites = " ".join(sh(s) for s in ["default", *replaces])
-    return HEADER + APT + f"""apt_install {packages}
+    return HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
 install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
 {writes}
 {bootstrap_step}{chr(10).join(certs)}
@@ -442,9 +445,12 @@ systemctl reload nginx || systemctl restart nginx
 """
 
 
-def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths = Paths()) -> str:
+def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths = Paths(),
+                       static: Iterable[str] = ()) -> str:
+    """Installs Caddy and its Caddyfile, in a checked reload; the ``static`` roots, which Caddy serves
+    following any link, must be root's alone first (trusted_paths)."""
     writes = _write_missing(upstreams)
-    return HEADER + APT + f"""apt_install caddy
+    return HEADER + static_roots_check(static) + APT + f"""apt_install caddy
 install -d -m 0755 {paths.etc}/upstreams
 {writes}
 # A Caddyfile stackyard did not write is kept once, under {paths.etc}/replaced, before it is replaced.
