@@ -367,7 +367,8 @@ def directories_around(*paths: str) -> list[str]:
 
 # Where a service's user writes (its checkout, state, logs, scratch, home), and what no site may show.
 WRITTEN_BY_SERVICES = ("/srv/mivaa/shared", "/var/lib/stackyard/mivaa/.cache", "/var/log/mivaa", "/tmp/x",
-                       "/var/tmp/x", "/home/deploy", "/run/user/1000", "/dev/shm/x")
+                       "/var/tmp/x", "/home/deploy", "/run/user/1000", "/dev/shm/x", "/var/lock/x", "/var/run/x",
+                       "/var/crash/x", "/var/lib/php/sessions")
 NEVER_SHOWN = ("/etc/letsencrypt/live", "/etc/nginx", "/etc/stackyard/mivaa/files", "/root/.ssh",
                "/var/lib/caddy/.local/share/caddy", "/var/backups/stackyard", "/var/lib/mysql", "/var/lib/redis",
                "/etc/ssh", "/proc/self")

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-SERVICE_WRITABLE = ("/var/lib/stackyard", "/var/log", "/tmp", "/var/tmp", "/home", "/run", "/dev/shm")
-"""Directories in which a service's user owns or may make something (its state, its logs, scratch)."""
+SERVICE_WRITABLE = ("/var/lib/stackyard", "/var/log", "/tmp", "/var/tmp", "/home", "/run", "/dev/shm", "/var/run",
+                    "/var/lock", "/var/crash", "/var/metrics", "/var/mail", "/var/lib/php")
+"""Directories in which a service's user owns or may make something (its state, its logs, scratch; the
+ones everyone writes, some of them by a link: /var/lock is /run/lock). The host check of the scripts
+(components/render/trusted_paths.py) catches what a name cannot tell."""
 
 SECRET = ("/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/var/backups", "/var/lib/caddy", "/var/lib/mysql",
           "/var/lib/postgresql", "/var/lib/redis", "/var/lib/docker", "/var/lib/letsencrypt", "/var/spool")
