@@ -148,6 +148,7 @@ def test_a_process_a_build_leaves_behind_never_holds_the_deploy_lock(host: Deplo
     plan = host.plan(install=(f"python3 -c 'import time; {leftover}' >/dev/null 2>&1 &",))
     try:
         assert host.deploy(plan).returncode == 0
+        assert (host.base / ".deploy.lock").stat().st_mode & 0o077 == 0  # and none may open it to hold it
         host.commit("v2")
         result = host.deploy(plan)
         assert result.returncode == 0, result.stdout + result.stderr

@@ -132,7 +132,10 @@ prepare_slot() {
 }
 
 mkdir -p "$BASE/releases" "$BASE/slots" "$BASE/state"
+# The lock is root's alone (0600): anyone who may open it may hold it, and stop every deploy. ($BASE is
+# root's, so no one else can put a link at its name.)
 exec 9>"$BASE/.deploy.lock"
+chmod 0600 "$BASE/.deploy.lock"
 if ! flock --nonblock 9; then
   log "another deploy of $APP is running on this host; try again when it ends"
   exit 75
