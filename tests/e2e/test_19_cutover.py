@@ -100,6 +100,9 @@ def legacy(host) -> Iterator[LocalStack]:
     stack = local_project(tmp, {"legacyMysqlPassword": MYSQL_PASSWORD, "legacyRedisPassword": REDIS_PASSWORD})
     stack.edit_system(lambda system: system["services"].pop("fastapi-sample"))
     stack.ssh("bash -s", stdin=SEED, timeout=900)
+    # `systemctl reload nginx` returns before nginx listens on 443, and PM2 before gunicorn listens: the
+    # old system is what it was once it answers (a run saw a refused connection here).
+    stack.wait_healthy(HOSTNAME, timeout=60)
     try:
         yield stack
     finally:
