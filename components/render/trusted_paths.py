@@ -28,7 +28,8 @@ root_only() {
       fi
     fi
     [ "$at" = / ] && return 0
-    at=$(dirname -- "$at")
+    at=${at%/*}  # the model's paths are absolute, with no '/' at the end
+    at=${at:-/}
   done
 }
 """
