@@ -73,8 +73,13 @@ METADATA_GUARD = (
     + heredoc_to("cat > /etc/systemd/system/stackyard-metadata-guard.service", "\n".join([
         "[Unit]",
         "Description=only root asks the cloud's metadata service, managed by stackyard",
-        "After=network-pre.target docker.service",
+        # Before the network, every service and Docker: nothing that could ask runs a moment unguarded,
+        # and Docker finds the DOCKER-USER chain holding the rule already.
+        "DefaultDependencies=no",
+        "After=local-fs.target systemd-modules-load.service",
+        "Before=network-pre.target sysinit.target docker.service shutdown.target",
         "Wants=network-pre.target",
+        "Conflicts=shutdown.target",
         "",
         "[Service]",
         "Type=oneshot",

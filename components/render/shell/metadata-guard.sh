@@ -1,8 +1,21 @@
 # stackyard-metadata-guard: only root may ask the cloud's metadata service (169.254.169.254), which holds
 # the server's user data, its host key's private half among it. Every other user is refused, and so is
-# every container (forwarded traffic). Run at boot by stackyard-metadata-guard.service; safe to run again.
+# every container. Run at boot before the network is up (before any service or container starts), and
+# by the base step; safe to run again.
+#
+# Containers' traffic is forwarded, and Docker puts its own rules first in FORWARD: before 28 it inserts
+# a network's "accept what leaves the bridge" at the top, from 28 it moves its jumps to the top on every
+# start. A rule of ours in FORWARD would end up below them. DOCKER-USER is the chain Docker evaluates
+# before its own and leaves as it finds it, across its restarts, whether it or we created it; the rule
+# goes there, and into FORWARD too for a host that has no Docker.
 set -euo pipefail
-for rule in "OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT" "FORWARD -d 169.254.169.254 -j REJECT"; do
-  # shellcheck disable=SC2086
-  if ! iptables -C $rule 2>/dev/null; then iptables -I $rule; fi
-done
+# ensure CHAIN RULE...: the rule in the chain, at its top when it is not there yet.
+ensure() {
+  local chain=$1
+  shift
+  iptables -C "$chain" "$@" 2>/dev/null || iptables -I "$chain" "$@"
+}
+iptables -N DOCKER-USER 2>/dev/null || true
+ensure OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT
+ensure DOCKER-USER -d 169.254.169.254 -j REJECT
+ensure FORWARD -d 169.254.169.254 -j REJECT
