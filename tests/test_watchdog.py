@@ -22,9 +22,13 @@ from components.render.watchdog import watchdog_script
 STUBS = {
     "systemctl": '#!/bin/sh\necho "systemctl $*" >> "$STUB/calls.log"\n',
     "journalctl": '#!/bin/sh\necho "journal lines"\n',
-    # The process listening on the port: the pid in $STUB/listener.
-    "ss": '#!/bin/sh\necho "LISTEN 0 128 127.0.0.1:9000 0.0.0.0:* '
+    # The process listening on the port: the pid in $STUB/listener, the uid in $STUB/listener-uid (ss
+    # shows none for root's sockets).
+    "ss": '#!/bin/sh\nuid=$(cat "$STUB/listener-uid" 2>/dev/null) && uid=" uid:$uid"\n'
+          'echo "LISTEN 0 128 127.0.0.1:9000 0.0.0.0:*$uid ino:1 '
           'users:((\\"uvicorn\\",pid=$(cat "$STUB/listener"),fd=3))"\n',
+    # The service's user is 4242 (and root is 0).
+    "id": '#!/bin/sh\nif [ "$2" = root ]; then echo 0; else echo 4242; fi\n',
     "sleep": "#!/bin/sh\nexit 0\n",
     # Compose: the container of an instance, and the host pids of its processes ($STUB/container-pids).
     "docker": """#!/bin/sh
@@ -61,6 +65,8 @@ class Host:
         self.plan = ServicePlan(name="mivaa", runtime=runtime, repo="r", ref="main", command="true", port=8000,
                                 instances=2, health_retries=3, paths=self.paths, watchdog_paths=("/health", "/docs"),
                                 watchdog_failures=2, watchdog_restarts=2)
+        if runtime != "compose":  # the service's own processes hold its ports (compose: root's docker-proxy)
+            (tmp / "listener-uid").write_text("4242\n")
         self.script = tmp / "watchdog"
         self.script.write_text(watchdog_script(self.plan))
         Path(self.paths.app("mivaa")).mkdir(parents=True)
@@ -90,6 +96,19 @@ class Host:
 @pytest.fixture
 def host(tmp_path: Path) -> Host:
     return Host(tmp_path)
+
+
+def test_a_port_another_user_holds_is_no_healthy_instance(host: Host) -> None:
+    """Another user's process answers on a serving port (it took the port while the instance restarted):
+    that is a failed check, restarted and reported like any other, never counted healthy."""
+    host.serving("blue")
+    (host.tmp / "listener-uid").write_text("65534\n")
+    first = host.run()
+    assert "instance 9000 failed its check (1 in a row): the port is held by a process that is not " \
+           "svc-mivaa's" in first
+    second = host.run()
+    assert "restarting instance 9000" in second
+    assert "--- last answer: the port is held by a process that is not svc-mivaa's" in second
 
 
 def test_nothing_is_checked_before_the_first_deploy(host: Host) -> None:

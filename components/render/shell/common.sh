@@ -4,6 +4,16 @@ other() { if [ "$1" = blue ]; then echo green; else echo blue; fi; }
 link() { ln -sfn "$1" "$2.new" && mv -T "$2.new" "$2"; }
 # Writes stdin to PATH in one rename.
 put() { cat > "$1.new" && mv -f "$1.new" "$1"; }
+# owns_port PORT: every socket listening on PORT is PORT_OWNER's (the runtime says whose: the service's
+# user, or root's docker-proxy). Another service's user could otherwise hold an idle slot's port, answer
+# its health check, and take the service's traffic once the proxy switches to it.
+owns_port() {
+  local uids uid owner
+  uids=$(ss -Hltne "sport = :$1" 2>/dev/null | sed -E 's/.* uid:([0-9]+) .*/\1/; t; s/.*/0/')
+  [ -n "$uids" ] || return 0  # nothing listens: nobody else answered either
+  owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 1
+  for uid in $uids; do [ "$uid" = "$owner" ] || return 1; done
+}
 # Wakes whatever holds PORT (kill -CONT): a frozen process cannot take a restart's stop signal.
 thaw_port_holder() {
   local pid

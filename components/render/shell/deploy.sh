@@ -46,6 +46,10 @@ check_health() (
   while :; do
     code=$(curl -sS --max-time "$HEALTH_TIMEOUT" -o "$BASE/.health-answer" -w '%{http_code}' \
       "http://127.0.0.1:$port$HEALTH_PATH" 2>"$BASE/.health-error") || true
+    if [[ $code == 2* ]] && ! owns_port "$port"; then
+      log "port $port answers, but from a process that is not $PORT_OWNER's: another user holds it; refused"
+      return 1
+    fi
     if [[ $code == 2* ]]; then
       log "port $port healthy after $try tries"
       return 0
@@ -105,7 +109,7 @@ slot_answers() {
   for port in $(ports_of "$1"); do
     code=$(curl -s -o /dev/null --max-time "$HEALTH_TIMEOUT" -w '%{http_code}' "http://127.0.0.1:$port$HEALTH_PATH") \
       || true
-    [[ $code == 2* ]] || return 1
+    [[ $code == 2* ]] && owns_port "$port" || return 1
   done
 }
 

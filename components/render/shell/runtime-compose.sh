@@ -1,4 +1,6 @@
 # Slots as compose projects (<name>-<color>), built from the slot's release.
+# A container's published port is held by root's docker-proxy (owns_port).
+PORT_OWNER=root
 definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
 # compose COLOR ARGS: docker compose on one slot's project. Its containers get the service's group,
 # which reads their mounted files.

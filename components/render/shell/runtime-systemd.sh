@@ -1,4 +1,6 @@
 # Slots as systemd units: a template unit per slot, one instance per port (a worker: one plain unit).
+# Its instances listen as the service's user (owns_port).
+PORT_OWNER=$SERVICE_USER
 units_of() {
   local color=$1 port
   if [ -z "$(ports_of "$color")" ]; then echo "$UNIT-$color.service"; return; fi

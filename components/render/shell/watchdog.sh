@@ -15,6 +15,10 @@ healthy() {
       return 1
     fi
   done
+  if ! owns_port "$port"; then
+    last_answer="the port is held by a process that is not $PORT_OWNER's"
+    return 1
+  fi
 }
 
 report() {
