@@ -45,7 +45,8 @@ def service_header(plan: ServicePlan, proxy: str | None) -> str:
         + "".join(f"{name}={sh_path(path)}\n" if path else f"{name}=\n" for name, path in paths.items())
         + f"BLUE_PORTS={sh_array(plan.slot_ports('blue'))}\n"
         + f"GREEN_PORTS={sh_array(plan.slot_ports('green'))}\n"
-        + sh_assignments({"COMPOSE_WAIT": plan.health_interval * plan.health_retries + plan.health_timeout + 60})
+        + sh_assignments({"COMPOSE_WAIT": plan.health_interval * plan.health_retries + plan.health_timeout + 60,
+                          "BUILD_CONTEXT": plan.build_context, "DOCKERFILE": plan.dockerfile})
         + "}\n"
     )
 

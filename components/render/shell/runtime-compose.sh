@@ -11,8 +11,29 @@ compose() {
   STACKYARD_SERVICE_GID=$gid docker compose --project-name "$APP-$color" \
     --project-directory "$BASE/slots/$color" --file "$(definition_of "$color")" "$@"
 }
+# inside_release COLOR: the slot's build context and Dockerfile resolve inside its release. Root builds
+# them, and buildx follows a link at the context's root: a release (its repository, or an install step
+# run as the service's user) could otherwise make the context a link to /etc/stackyard and build every
+# service's secrets into the image it then runs.
+inside_release() {
+  local top context dockerfile path
+  top=$(realpath -e "$BASE/slots/$1") || return 1
+  if ! context=$(realpath -e "$top/$BUILD_CONTEXT") || ! dockerfile=$(realpath -e "$context/$DOCKERFILE"); then
+    log "the $1 slot's release has no build context $BUILD_CONTEXT with a $DOCKERFILE in it"
+    return 1
+  fi
+  for path in "$context" "$dockerfile"; do
+    case $path in
+      "$top" | "$top"/*) ;;
+      *) log "the $1 slot's build context or Dockerfile leads out of its release, to $path: refused"; return 1 ;;
+    esac
+  done
+}
 # --wait: until every container is running and Docker's own health check passes.
-start_slot() { compose "$1" up --detach --build --remove-orphans --wait --wait-timeout "$COMPOSE_WAIT"; }
+start_slot() {
+  inside_release "$1" || return 1
+  compose "$1" up --detach --build --remove-orphans --wait --wait-timeout "$COMPOSE_WAIT"
+}
 stop_slot() { compose "$1" down --timeout 30; }
 # Removal: nothing besides the slots' projects.
 forget_runtime() { :; }

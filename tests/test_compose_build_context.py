@@ -1,0 +1,69 @@
+"""A compose slot builds only from inside its release: the runtime's start_slot, run by bash on a scratch
+release, with docker a stub that logs what it was asked.
+
+Root runs the build, and buildx follows a link at the build context's root. The release is written by
+its repository and by the install steps the service's user runs, so either could point the context or
+the Dockerfile at root's files (every service's secrets in /etc/stackyard) and have them built into
+the image the service then runs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.render.deploy import service_header
+from components.render.layout import Paths, ServicePlan
+from components.render.scripts import shell
+
+DOCKER = '#!/bin/sh\necho "docker $*" >> "$STUB/calls.log"\n'
+
+# How the release's build context and Dockerfile look; whether the build may run.
+RELEASES = {
+    "a plain directory": ("mkdir -p svc && touch svc/Dockerfile", True),
+    "a link to a directory of the release": ("mkdir -p real && touch real/Dockerfile && ln -s real svc", True),
+    "a link to root's secrets": ("ln -s $SECRETS svc", False),
+    "a relative link out of the release": ('ln -s "$(realpath --relative-to=. "$SECRETS")" svc', False),
+    "a Dockerfile that links out": ("mkdir -p svc && ln -s $SECRETS/env svc/Dockerfile", False),
+    "a directory whose parent is a link out": ("ln -s $SECRETS/.. up && ln -s up/secrets svc", False),
+    "no context at all": (":", False),
+}
+
+
+@pytest.mark.parametrize("release", RELEASES)
+def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_nothing(release: str,
+                                                                                    tmp_path: Path) -> None:
+    prepare, builds = RELEASES[release]
+    paths = Paths(srv=str(tmp_path / "srv"), var=str(tmp_path / "var"), etc=str(tmp_path / "etc"))
+    plan = ServicePlan(name="ai", runtime="compose", repo="r", ref="main", command="", port=8000, paths=paths,
+                       build_context="svc", dockerfile="Dockerfile")
+    base = Path(paths.app("ai"))
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "env").write_text("TOKEN=secret\n")
+    release_dir = base / "releases" / "r1"
+    release_dir.mkdir(parents=True)
+    (base / "slots").mkdir()
+    (base / "slots" / "blue").symlink_to("../releases/r1")
+    subprocess.run(["bash", "-c", prepare], cwd=release_dir, env={"SECRETS": str(secrets), "PATH": "/usr/bin:/bin"},
+                   check=True)
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "docker").write_text(DOCKER)
+    (stub / "docker").chmod(0o755)
+    script = tmp_path / "start"
+    script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, None)
+                      + "log() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh") + shell("runtime-compose.sh")
+                      + "if start_slot blue; then echo started; else echo refused; fi\n")
+    done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/bin:/bin", "STUB": str(tmp_path)},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    calls = (tmp_path / "calls.log").read_text() if (tmp_path / "calls.log").exists() else ""
+    if builds:
+        assert done.stdout.strip().endswith("started"), done.stdout
+        assert " up --detach --build " in calls
+    else:
+        assert done.stdout.strip().endswith("refused"), done.stdout
+        assert calls == ""  # docker was never asked: nothing was built
