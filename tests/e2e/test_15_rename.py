@@ -15,8 +15,13 @@ from local import LocalStack
 SERVICES = ("stackyard-fastapi-sample-*", "stackyard-flask-sample-pm2", "mariadb", "redis-server")
 
 
-def pids(stack: LocalStack) -> str:
-    return stack.ssh("systemctl show -p MainPID --value " + " ".join(SERVICES)).stdout
+def pids(stack: LocalStack) -> dict[str, str]:
+    """Each long-running unit's main process. The watchdogs are oneshot services their timers start every
+    few seconds: one caught mid-run is no restart (a run once saw one), so they are left out."""
+    blocks = stack.ssh("systemctl show -p Id -p MainPID " + " ".join(SERVICES)).stdout.split("\n\n")
+    units = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line) for block in blocks]
+    return {unit["Id"]: unit["MainPID"] for unit in units
+            if unit.get("Id") and not unit["Id"].endswith("-watchdog.service")}
 
 
 def rename(stack: LocalStack, system: tuple[str, str], host: tuple[str, str]) -> None:
@@ -36,6 +41,9 @@ def rename(stack: LocalStack, system: tuple[str, str], host: tuple[str, str]) ->
 
 def test_a_renamed_system_and_host_keep_everything_on_the_host(stack: LocalStack) -> None:
     before = pids(stack)
+    assert {"mariadb.service", "redis-server.service", "stackyard-flask-sample-pm2.service"} <= set(before), before
+    assert any(unit.startswith("stackyard-fastapi-sample-blue@") or unit.startswith("stackyard-fastapi-sample-green@")
+               for unit in before), before
     rename(stack, ("local", "yard"), ("box", "node"))
     renamed = stack.up()
     applied = renamed.applied()
