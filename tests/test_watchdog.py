@@ -25,8 +25,8 @@ STUBS = {
     # The process listening on the port: the pid in $STUB/listener, the uid in $STUB/listener-uid (ss
     # shows none for root's sockets).
     "ss": '#!/bin/sh\nuid=$(cat "$STUB/listener-uid" 2>/dev/null) && uid=" uid:$uid"\n'
-          'echo "LISTEN 0 128 127.0.0.1:9000 0.0.0.0:*$uid ino:1 '
-          'users:((\\"uvicorn\\",pid=$(cat "$STUB/listener"),fd=3))"\n',
+          'echo "LISTEN 0 128 127.0.0.1:9000 0.0.0.0:* '
+          'users:((\\"uvicorn\\",pid=$(cat "$STUB/listener"),fd=3))$uid ino:1 sk:1 <->"\n',
     # The service's user is 4242 (and root is 0).
     "id": '#!/bin/sh\nif [ "$2" = root ]; then echo 0; else echo 4242; fi\n',
     "sleep": "#!/bin/sh\nexit 0\n",
@@ -98,17 +98,38 @@ def host(tmp_path: Path) -> Host:
     return Host(tmp_path)
 
 
-def test_a_port_another_user_holds_is_no_healthy_instance(host: Host) -> None:
+def test_a_port_another_user_holds_is_no_healthy_instance_and_the_stranger_goes(host: Host) -> None:
     """Another user's process answers on a serving port (it took the port while the instance restarted):
-    that is a failed check, restarted and reported like any other, never counted healthy."""
-    host.serving("blue")
+    a failed check at once, and the stranger is killed; then the instance is restarted and reported like
+    any other, never counted healthy while the stranger holds its port."""
+    stranger = subprocess.Popen(["/bin/sleep", "300"])
+    (host.tmp / "listener").write_text(str(stranger.pid))
     (host.tmp / "listener-uid").write_text("65534\n")
+    host.serving("blue")
     first = host.run()
     assert "instance 9000 failed its check (1 in a row): the port is held by a process that is not " \
            "svc-mivaa's" in first
+    assert f"port 9000 is held by pid {stranger.pid} of uid 65534, not svc-mivaa's: killed" in first
+    assert stranger.wait(timeout=5) == -signal.SIGKILL
     second = host.run()
     assert "restarting instance 9000" in second
     assert "--- last answer: the port is held by a process that is not svc-mivaa's" in second
+
+
+def test_root_or_the_service_holding_its_port_is_never_killed(host: Host) -> None:
+    own = subprocess.Popen(["/bin/sleep", "300"])
+    (host.tmp / "listener").write_text(str(own.pid))
+    host.serving("blue")
+    try:
+        for uid in ("4242", None):  # the service's user; root (ss shows no uid)
+            if uid is None:
+                (host.tmp / "listener-uid").unlink()
+            out = host.run()
+            assert "killed" not in out
+            assert own.poll() is None
+    finally:
+        own.kill()
+        own.wait()
 
 
 def test_nothing_is_checked_before_the_first_deploy(host: Host) -> None:

@@ -14,6 +14,21 @@ owns_port() {
   owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 1
   for uid in $uids; do [ "$uid" = "$owner" ] || return 1; done
 }
+# evict_strangers PORT: kills what listens on PORT as a user other than PORT_OWNER and root: another
+# service's process that took the port while the instance restarted, and would take its traffic.
+evict_strangers() {
+  local owner line uid pid
+  owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 0
+  while read -r line; do
+    uid=0
+    if [[ $line =~ \ uid:([0-9]+)\  ]]; then uid=${BASH_REMATCH[1]}; fi
+    if [ "$uid" = "$owner" ] || [ "$uid" = 0 ]; then continue; fi
+    while read -r pid; do
+      log "port $1 is held by pid $pid of uid $uid, not $PORT_OWNER's: killed"
+      kill -KILL "$pid" 2>/dev/null || true
+    done < <(grep -o 'pid=[0-9]*' <<< "$line" | cut -d= -f2 | sort -u)
+  done < <(ss -Hltnpe "sport = :$1" 2>/dev/null)
+}
 # Wakes whatever holds PORT (kill -CONT): a frozen process cannot take a restart's stop signal.
 thaw_port_holder() {
   local pid

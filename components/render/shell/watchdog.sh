@@ -17,6 +17,7 @@ healthy() {
   done
   if ! owns_port "$port"; then
     last_answer="the port is held by a process that is not $PORT_OWNER's"
+    stranger=yes
     return 1
   fi
 }
@@ -44,13 +45,15 @@ index=0
 for port in "${ports[@]}"; do
   failures=0 restarts=0
   if [ -f "$WATCHDOG_STATE/$port" ]; then read -r failures restarts < "$WATCHDOG_STATE/$port"; fi
-  last_answer=""
+  last_answer="" stranger=no
   if healthy "$port"; then
     if [ "$failures" -gt 0 ] || [ "$restarts" -gt 0 ]; then log "instance $port healthy again"; fi
     rm -f "$WATCHDOG_STATE/$port"
   else
     failures=$((failures + 1))
     log "instance $port failed its check ($failures in a row): $last_answer"
+    # Not a failure to wait out: the traffic goes to someone else until the port is the service's again.
+    if [ "$stranger" = yes ]; then evict_strangers "$port"; fi
     if [ "$failures" -ge "$FAILURES" ]; then
       if [ "$restarts" -ge "$RESTARTS" ]; then
         if [ "$failures" -eq "$FAILURES" ]; then
