@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import shutil
 from collections.abc import Iterator
 
@@ -141,3 +142,47 @@ def test_after_a_reboot_the_containers_and_the_proxy_on_their_network_are_back(c
     status, body = composed.health(HOSTNAME)
     assert status == 200 and json.loads(body)["backend"]["uid"] == 10001
     assert composed.ssh("systemctl --failed --no-legend").stdout.strip() == ""
+
+
+# Asks the metadata service's address from where it runs; nothing answers there on the local host, so a
+# refusal (not a timeout) is the guard's REJECT, and its rule's packet counter says so too.
+PROBE = """import socket
+s = socket.socket()
+s.settimeout(5)
+try:
+    s.connect(("169.254.169.254", 80))
+    print("connected")
+except ConnectionRefusedError:
+    print("refused")
+except OSError as error:
+    print("not refused:", error)
+"""
+
+
+def rejected(stack: LocalStack, chain: str) -> int:
+    """Packets the guard's rule in CHAIN has refused so far."""
+    rules = stack.ssh(f"iptables -L {chain} -v -n -x").stdout.splitlines()
+    return sum(int(line.split()[0]) for line in rules if "REJECT" in line and "169.254.169.254" in line)
+
+
+def test_after_the_reboot_no_container_and_no_service_reaches_the_metadata_service(composed: LocalStack) -> None:
+    """After a reboot (Docker has put its own rules in FORWARD again) a container's request is refused
+    by the guard's rule in DOCKER-USER, and a service user's by its rule in OUTPUT; the guard came up
+    before Docker and before every service."""
+    probe = shlex.quote(PROBE)
+    before = rejected(composed, "DOCKER-USER")
+    container = composed.ssh("docker ps --quiet --filter name=compose-backend | head -n 1").stdout.strip()
+    assert container
+    assert composed.ssh(f"docker exec {container} python3 -c {probe}").stdout.strip() == "refused"
+    assert rejected(composed, "DOCKER-USER") > before
+    before = rejected(composed, "OUTPUT")
+    out = composed.ssh(f"runuser -u svc-compose-backend -- python3 -c {probe}").stdout.strip()
+    assert out == "refused"
+    assert rejected(composed, "OUTPUT") > before
+
+    def started(unit: str) -> int:
+        return int(composed.ssh(f"systemctl show -p ActiveEnterTimestampMonotonic --value {unit}").stdout)
+
+    guard = started("stackyard-metadata-guard.service")
+    assert 0 < guard < started("docker.service")
+    assert guard < started("stackyard-compose-backend-watchdog.timer")
