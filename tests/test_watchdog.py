@@ -22,11 +22,12 @@ from components.render.watchdog import watchdog_script
 STUBS = {
     "systemctl": '#!/bin/sh\necho "systemctl $*" >> "$STUB/calls.log"\n',
     "journalctl": '#!/bin/sh\necho "journal lines"\n',
-    # The process listening on the port: the pid in $STUB/listener, the uid in $STUB/listener-uid (ss
-    # shows none for root's sockets).
+    # The socket listening on the port: its uid in $STUB/listener-uid (ss shows none for root's sockets),
+    # its inode in $STUB/listener-ino: a real socket of a real process (listen() below), which the
+    # script finds in /proc.
     "ss": '#!/bin/sh\nuid=$(cat "$STUB/listener-uid" 2>/dev/null) && uid=" uid:$uid"\n'
-          'echo "LISTEN 0 128 127.0.0.1:9000 0.0.0.0:* '
-          'users:((\\"uvicorn\\",pid=$(cat "$STUB/listener"),fd=3))$uid ino:1 sk:1 <->"\n',
+          'echo "LISTEN 0 128 127.0.0.1:9000 0.0.0.0:*$uid ino:$(cat "$STUB/listener-ino" 2>/dev/null || echo 1) '
+          'sk:1 cgroup:/system.slice/x.service <->"\n',
     # The service's user is 4242 (and root is 0).
     "id": '#!/bin/sh\nif [ "$2" = root ]; then echo 0; else echo 4242; fi\n',
     "sleep": "#!/bin/sh\nexit 0\n",
@@ -93,6 +94,16 @@ class Host:
         return [c for c in calls if c.startswith("systemctl restart") or " restart " in c]
 
 
+def listen(host: Host) -> subprocess.Popen:
+    """A process holding a listening socket, whose inode the stubbed ss reports."""
+    process = subprocess.Popen(
+        ["/usr/bin/python3", "-c", "import os, signal, socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\n"
+         "s.listen()\nprint(os.fstat(s.fileno()).st_ino, flush=True)\nsignal.pause()"],
+        stdout=subprocess.PIPE, text=True)
+    (host.tmp / "listener-ino").write_text(process.stdout.readline())
+    return process
+
+
 @pytest.fixture
 def host(tmp_path: Path) -> Host:
     return Host(tmp_path)
@@ -102,8 +113,7 @@ def test_a_port_another_user_holds_is_no_healthy_instance_and_the_stranger_goes(
     """Another user's process answers on a serving port (it took the port while the instance restarted):
     a failed check at once, and the stranger is killed; then the instance is restarted and reported like
     any other, never counted healthy while the stranger holds its port."""
-    stranger = subprocess.Popen(["/bin/sleep", "300"])
-    (host.tmp / "listener").write_text(str(stranger.pid))
+    stranger = listen(host)
     (host.tmp / "listener-uid").write_text("65534\n")
     host.serving("blue")
     first = host.run()
@@ -117,8 +127,7 @@ def test_a_port_another_user_holds_is_no_healthy_instance_and_the_stranger_goes(
 
 
 def test_root_or_the_service_holding_its_port_is_never_killed(host: Host) -> None:
-    own = subprocess.Popen(["/bin/sleep", "300"])
-    (host.tmp / "listener").write_text(str(own.pid))
+    own = listen(host)
     host.serving("blue")
     try:
         for uid in ("4242", None):  # the service's user; root (ss shows no uid)
@@ -144,9 +153,8 @@ def test_every_path_of_every_instance_of_the_serving_slot_is_checked(host: Host)
 
 
 def test_a_hung_instance_is_restarted_alone_after_enough_failures_then_verified(host: Host) -> None:
-    frozen = subprocess.Popen(["/bin/sleep", "300"])
+    frozen = listen(host)
     os.kill(frozen.pid, signal.SIGSTOP)
-    (host.tmp / "listener").write_text(str(frozen.pid))
     host.serving("blue")
     host.answers(9000, "ok", "fail", "fail", "ok", "ok")  # /health, then /docs fails twice, then it is back
     first = host.run()

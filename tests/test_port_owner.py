@@ -1,0 +1,74 @@
+"""Who holds a port, read the way the scripts read it, against real sockets and the real `ss`.
+
+A process names itself (prctl(PR_SET_NAME), 15 bytes), and `ss -p` prints that name inside its
+users:(("name",pid=N,fd=M)) field: a name such as `",pid=1` would put another process's pid into what a
+parser reads. The scripts therefore read only ss's fixed fields (uid, inode) and find the holders in
+/proc. Here a stranger (uid 65534) with such names listens; a root process is the pid it names.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components.render.scripts import shell
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ss") is None or shutil.which("setpriv") is None,
+                                reason="needs root (a process of another user), ss and setpriv")
+
+STRANGER = """import ctypes, os, signal, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+ctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0)
+print(s.getsockname()[1], flush=True)
+signal.pause()
+"""
+
+
+@pytest.fixture
+def victim() -> Iterator[subprocess.Popen]:
+    """A root process, stopped: a SIGCONT or a SIGKILL sent to it would show."""
+    process = subprocess.Popen(["/bin/sleep", "300"])
+    os.kill(process.pid, signal.SIGSTOP)
+    yield process
+    process.kill()
+    process.wait()
+
+
+def state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def run(tmp_path: Path, name: str, steps: str) -> tuple[str, subprocess.Popen]:
+    stranger = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
+                                 "-c", STRANGER, name], cwd="/", stdout=subprocess.PIPE, text=True)
+    port = stranger.stdout.readline().strip()
+    script = tmp_path / "check"
+    script.write_text("#!/usr/bin/env bash\nset -euo pipefail\nPORT_OWNER=root\nlog() { printf '%s\\n' \"$*\"; }\n"
+                      + shell("common.sh") + steps.replace("PORT", port))
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout, stranger
+
+
+@pytest.mark.parametrize("disguise", ['",pid={victim}', '",pid={victim},fd=3', " uid:0 ", "x)) uid:0 ino:1"])
+def test_a_stranger_named_like_another_pid_or_root_is_found_and_only_it_goes(disguise: str, victim: subprocess.Popen,
+                                                                             tmp_path: Path) -> None:
+    name = disguise.format(victim=victim.pid)[:15]
+    out, stranger = run(tmp_path, name, "if owns_port PORT; then echo owned; else echo stranger; fi\n"
+                                        "thaw_port_holder PORT\nevict_strangers PORT\n")
+    try:
+        assert out.splitlines()[0] == "stranger"
+        assert f"held by pid {stranger.pid} of uid 65534, not root's: killed" in out
+        assert f"pid {victim.pid} " not in out
+        assert stranger.wait(timeout=5) == -signal.SIGKILL
+        assert state(victim.pid) == "T"  # neither woken nor killed
+    finally:
+        stranger.kill()
