@@ -16,12 +16,14 @@ SERVICES = ("stackyard-fastapi-sample-*", "stackyard-flask-sample-pm2", "mariadb
 
 
 def pids(stack: LocalStack) -> dict[str, str]:
-    """Each long-running unit's main process. The watchdogs are oneshot services their timers start every
-    few seconds: one caught mid-run is no restart (a run once saw one), so they are left out."""
+    """Each long-running service's main process. The watchdogs are oneshot services their timers start
+    every few seconds: one caught mid-run is no restart (a run once saw one), so they are left out, and
+    so are the timers the names match (they have no main process)."""
     blocks = stack.ssh("systemctl show -p Id -p MainPID " + " ".join(SERVICES)).stdout.split("\n\n")
     units = [dict(line.split("=", 1) for line in block.splitlines() if "=" in line) for block in blocks]
     return {unit["Id"]: unit["MainPID"] for unit in units
-            if unit.get("Id") and not unit["Id"].endswith("-watchdog.service")}
+            if "MainPID" in unit and unit.get("Id", "").endswith(".service")
+            and not unit["Id"].endswith("-watchdog.service")}
 
 
 def rename(stack: LocalStack, system: tuple[str, str], host: tuple[str, str]) -> None:
