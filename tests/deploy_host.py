@@ -1,7 +1,7 @@
 """A scratch host for the deploy script: a real git repository, real files, stubbed services.
 
-The script runs for real in a scratch root (``STACKYARD_ROOT``). systemctl, nginx, curl, runuser, chown
-and pm2 are stubs that log their calls and keep the state a real host would: which units run, what
+The script runs for real in a scratch root (``STACKYARD_ROOT``). systemctl, nginx, curl, runuser, chown,
+pm2, ss and id are stubs that log their calls and keep the state a real host would: which units run, what
 nginx has loaded. curl answers a port only if a running unit listens on it (and then from a script of
 health results, if one is set). At every stub call, and at the end, the stubs check the invariant a
 fixed load would see: every port of the upstream nginx has loaded is served by a running unit.
@@ -86,6 +86,17 @@ if [ "$result" = ok ]; then printf '{"status":"ok"}' > "$out"; printf 200
 else printf 'database unreachable' > "$out"; printf 500; fi
 """,
 }
+PLAIN_STUBS = {
+    # Not counted for injection (they change nothing): what listens on a port is what the real ss says
+    # (a test's own listener, of another user) and, for a running unit, the service's user (uid 4242).
+    "ss": """port=${*: -1}; port=${port##*:}
+/usr/bin/ss "$@"
+if ls "$STUB/running/" 2>/dev/null | grep -q "@$port\\.service$"; then
+  echo "LISTEN 0 128 127.0.0.1:$port 0.0.0.0:* uid:4242 ino:1 sk:1 cgroup:/system.slice/x.service <->"
+fi
+""",
+    "id": 'if [ "$1" = -u ] && [ "$2" != root ]; then echo 4242; else exec /usr/bin/id "$@"; fi\n',
+}
 WRAPPED = ("mv", "ln", "cp", "rm", "touch", "chmod", "mkdir", "git")
 """Real commands the script changes files with: counted (for injection), then run."""
 
@@ -105,6 +116,8 @@ class DeployHost:
         (self.tmp / "inject.sh").write_text(INJECT)
         for name, body in STUBS.items():
             self._stub(name, f'. "$STUB/inject.sh"\nSTUB_NAME={name}\ninject "$@"\n{body}')
+        for name, body in PLAIN_STUBS.items():
+            self._stub(name, body)
         for name in WRAPPED:
             self._stub(name, f'. "$STUB/inject.sh"\nSTUB_NAME={name}\ninject "$@"\nexec /usr/bin/{name} "$@"\n')
         self.repo = tmp / "repo"

@@ -9,6 +9,7 @@ the image the service then runs.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -32,6 +33,7 @@ RELEASES = {
 }
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the release changes owner")
 @pytest.mark.parametrize("release", RELEASES)
 def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_nothing(release: str,
                                                                                     tmp_path: Path) -> None:
@@ -49,6 +51,9 @@ def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_noth
     (base / "slots" / "blue").symlink_to("../releases/r1")
     subprocess.run(["bash", "-c", prepare], cwd=release_dir, env={"SECRETS": str(secrets), "PATH": "/usr/bin:/bin"},
                    check=True)
+    # As the deploy leaves it: the service's user owns its release, group-writable as git may leave it.
+    subprocess.run(["chown", "-R", "-h", "65534:65534", str(release_dir)], check=True)
+    subprocess.run(["chmod", "-R", "g+w", str(release_dir)], check=True)
     stub = tmp_path / "bin"
     stub.mkdir()
     (stub / "docker").write_text(DOCKER)
@@ -64,6 +69,10 @@ def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_noth
     if builds:
         assert done.stdout.strip().endswith("started"), done.stdout
         assert " up --detach --build " in calls
+        # Root's now, and written by root alone: the service's user cannot swap a link in after the check.
+        for path in [release_dir, *release_dir.rglob("*")]:
+            if not path.is_symlink():
+                assert path.stat().st_uid == 0 and path.stat().st_mode & 0o022 == 0, path
     else:
         assert done.stdout.strip().endswith("refused"), done.stdout
         assert calls == ""  # docker was never asked: nothing was built

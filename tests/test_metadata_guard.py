@@ -91,3 +91,9 @@ def test_the_guard_runs_before_the_network_every_service_and_docker(tmp_path: Pa
     before = next(line for line in unit.splitlines() if line.startswith("Before="))
     # sysinit.target: every service with default dependencies starts after it (PM2's and Docker's too).
     assert set(before.removeprefix("Before=").split()) >= {"network-pre.target", "sysinit.target", "docker.service"}
+    # Nothing it must come before may also come before it: that would be a cycle systemd breaks by
+    # dropping a unit from the boot.
+    after = {unit for line in unit.splitlines() if line.startswith("After=")
+             for unit in line.removeprefix("After=").split()}
+    assert after and not after & set(before.removeprefix("Before=").split()), after
+    assert after <= {"local-fs.target", "systemd-modules-load.service"}, after

@@ -46,9 +46,10 @@ def state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
 
 
-def run(tmp_path: Path, name: str, steps: str) -> tuple[str, subprocess.Popen]:
+def run(tmp_path: Path, name: str, steps: str, program: str = STRANGER) -> tuple[str, subprocess.Popen]:
+    """Starts PROGRAM as uid 65534 (it prints its port), then runs STEPS with PORT replaced by it."""
     stranger = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
-                                 "-c", STRANGER, name], cwd="/", stdout=subprocess.PIPE, text=True)
+                                 "-c", program, name], cwd="/", stdout=subprocess.PIPE, text=True)
     port = stranger.stdout.readline().strip()
     script = tmp_path / "check"
     script.write_text("#!/usr/bin/env bash\nset -euo pipefail\nPORT_OWNER=root\nlog() { printf '%s\\n' \"$*\"; }\n"
@@ -70,5 +71,50 @@ def test_a_stranger_named_like_another_pid_or_root_is_found_and_only_it_goes(dis
         assert f"pid {victim.pid} " not in out
         assert stranger.wait(timeout=5) == -signal.SIGKILL
         assert state(victim.pid) == "T"  # neither woken nor killed
+    finally:
+        stranger.kill()
+
+
+PARKED = """import os, signal, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+port = s.getsockname()[1]
+keep, other = socket.socketpair()
+socket.send_fds(other, [b"x"], [s.fileno()])  # in flight: queued in the pair, held by no process's fd table
+s.close()
+print(port, flush=True)
+signal.pause()
+"""
+
+
+def test_a_listening_socket_passed_away_so_that_no_process_holds_it_is_destroyed(tmp_path: Path) -> None:
+    out, stranger = run(tmp_path, "", "listeners PORT all\nevict_strangers PORT\necho left; listeners PORT all\n",
+                        program=PARKED)
+    try:
+        before, after = out.split("left\n")
+        assert before.startswith("65534 ")  # it still listens, and no pid has it open
+        assert "killed" not in out and "destroyed" in out
+        assert after == ""
+    finally:
+        stranger.kill()
+
+
+def test_a_port_nobody_holds_is_nobodys_and_other_addresses_do_not_count(tmp_path: Path) -> None:
+    """A stranger that answered a health check and let go of the port before the question leaves it held
+    by nobody: not the service's. A stranger on 127.0.0.2 gets none of the proxy's connections to
+    127.0.0.1, so beside the owner's listener it changes nothing."""
+    elsewhere = STRANGER.replace('"127.0.0.1", 0', '"127.0.0.2", 0')
+    out, stranger = run(tmp_path, "x", """
+if owns_port PORT; then echo owned; else echo not owned; fi
+python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", PORT)); s.listen(); time.sleep(3)' &
+sleep 1
+if owns_port PORT; then echo owned; else echo not owned; fi
+evict_strangers PORT
+kill %1
+""", program=elsewhere)
+    try:
+        assert out.splitlines() == ["not owned", "owned"]  # and the stranger elsewhere was left alone
+        assert stranger.poll() is None
     finally:
         stranger.kill()

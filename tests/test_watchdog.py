@@ -25,9 +25,9 @@ STUBS = {
     # The socket listening on the port: its uid in $STUB/listener-uid (ss shows none for root's sockets),
     # its inode in $STUB/listener-ino: a real socket of a real process (listen() below), which the
     # script finds in /proc.
-    "ss": '#!/bin/sh\nuid=$(cat "$STUB/listener-uid" 2>/dev/null) && uid=" uid:$uid"\n'
-          'echo "LISTEN 0 128 127.0.0.1:9000 0.0.0.0:*$uid ino:$(cat "$STUB/listener-ino" 2>/dev/null || echo 1) '
-          'sk:1 cgroup:/system.slice/x.service <->"\n',
+    "ss": '#!/bin/bash\nuid=$(cat "$STUB/listener-uid" 2>/dev/null) && uid=" uid:$uid"\nport=${*: -1}\n'
+          'ino=$(cat "$STUB/listener-ino" 2>/dev/null || echo 1)\n'
+          'echo "LISTEN 0 128 127.0.0.1:${port##*:} 0.0.0.0:*$uid ino:$ino sk:1 cgroup:/system.slice/x.service <->"\n',
     # The service's user is 4242 (and root is 0).
     "id": '#!/bin/sh\nif [ "$2" = root ]; then echo 0; else echo 4242; fi\n',
     "sleep": "#!/bin/sh\nexit 0\n",

@@ -20,12 +20,14 @@ from .scripts import shell
 
 
 def watchdog_sandbox(plan: ServicePlan) -> list[str]:
-    """The watchdog runs as root, with only what it uses: CAP_KILL to thaw another user's process,
-    CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH for `ss -p` to name a port's holder (and to enter the service's
-    0700 home), and under PM2 CAP_SETUID/CAP_SETGID for `runuser`; loopback only; its own state
-    directory the one place it writes. `systemd-analyze security` scores it about 2 to 3."""
+    """The watchdog runs as root, with only what it uses: CAP_KILL to thaw or evict another user's
+    process, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to find a port's holders in /proc (and to enter the
+    service's 0700 home), CAP_NET_ADMIN to destroy a listening socket another user left with no process
+    (`ss -K`), and under PM2 CAP_SETUID/CAP_SETGID for `runuser`; loopback only; its own state directory
+    the one place it writes. `systemd-analyze security` scores it about 2 to 3."""
     pm2 = plan.runtime == "pm2"
-    capabilities = "CAP_KILL CAP_SYS_PTRACE CAP_DAC_READ_SEARCH" + (" CAP_SETUID CAP_SETGID" if pm2 else "")
+    capabilities = "CAP_KILL CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_NET_ADMIN" + (
+        " CAP_SETUID CAP_SETGID" if pm2 else "")
     lines = [
         *CONFINEMENT,
         f"CapabilityBoundingSet={capabilities}",

@@ -4,11 +4,16 @@ other() { if [ "$1" = blue ]; then echo green; else echo blue; fi; }
 link() { ln -sfn "$1" "$2.new" && mv -T "$2.new" "$2"; }
 # Writes stdin to PATH in one rename.
 put() { cat > "$1.new" && mv -f "$1.new" "$1"; }
-# listeners PORT: "UID INODE" of each socket listening on PORT. Read from ss's fixed fields only: a
-# process's name is its owner's choice and can hold anything (`",pid=1,fd=3`), so `ss -p` is never parsed.
-# Field 6 is uid:N, which ss leaves out for root's sockets, or else ino:N.
+# listeners PORT: "UID INODE" of each socket listening on PORT where the proxy's connections to
+# 127.0.0.1 land (127.0.0.1, or every address; bound to a device or not). Read from ss's fixed fields only:
+# a process's name is its owner's choice and can hold anything (`",pid=1,fd=3`), so `ss -p` is never
+# parsed. Field 4 is the local address, field 6 uid:N (left out for root's sockets) or else ino:N.
+# `listeners PORT all`: on any address.
 listeners() {
-  ss -Hltne "sport = :$1" 2>/dev/null | awk '{
+  ss -Hltne "sport = :$1" 2>/dev/null | awk -v port="$1" -v all="${2:-}" '{
+    here = $4; sub(/%[^:]*:[0-9]+$/, ":" port, here)
+    if (all != "all" && here != "127.0.0.1:" port && here != "0.0.0.0:" port && here != "*:" port && here != "[::]:" port \
+        && here != "[::ffff:127.0.0.1]:" port) next
     uid = 0; ino = ""
     if ($6 ~ /^uid:[0-9]+$/) { uid = substr($6, 5); if ($7 ~ /^ino:[0-9]+$/) ino = substr($7, 5) }
     else if ($6 ~ /^ino:[0-9]+$/) ino = substr($6, 5)
@@ -20,21 +25,25 @@ holders() {
   [ -n "$1" ] || return 0
   find /proc/[0-9]*/fd -maxdepth 1 -lname "socket:\[$1\]" 2>/dev/null | cut -d/ -f3 | sort -u
 }
-# owns_port PORT: every socket listening on PORT is PORT_OWNER's (the runtime says whose: the service's
-# user, or root's docker-proxy). Another service's user could otherwise hold an idle slot's port, answer
-# its health check, and take the service's traffic once the proxy switches to it.
+# owns_port PORT: PORT_OWNER (the runtime says whose: the service's user, or root's docker-proxy) listens
+# on PORT, and nobody else does. Asked after a health check answered: another service's user could
+# otherwise hold an idle slot's port, answer the check, and take the traffic once the proxy switches to
+# it; and one that answered and let go of the port before this question finds it held by nobody.
 owns_port() {
   local uid _ino owner found=no
+  owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 1
   while read -r uid _ino; do
-    if [ "$found" = no ]; then owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 1; found=yes; fi
     [ "$uid" = "$owner" ] || return 1
+    found=yes
   done < <(listeners "$1")
-  return 0  # nothing listens: nobody else answered either
+  [ "$found" = yes ]
 }
-# evict_strangers PORT: kills what listens on PORT as a user other than PORT_OWNER and root: another
-# service's process that took the port while the instance restarted, and would take its traffic.
+# evict_strangers PORT: what listens on PORT as a user other than PORT_OWNER and root goes: another
+# service's process that took the port while the instance restarted, and would take its traffic. Its
+# processes are killed; a listening socket nobody holds any more (passed away over a Unix socket, where
+# it still queues connections) is destroyed when only strangers listen (`ss -K`, CAP_NET_ADMIN).
 evict_strangers() {
-  local owner uid ino pid
+  local owner uid ino pid left=no
   owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 0
   while read -r uid ino; do
     if [ "$uid" = "$owner" ] || [ "$uid" = 0 ]; then continue; fi
@@ -43,6 +52,15 @@ evict_strangers() {
       kill -KILL "$pid" 2>/dev/null || true
     done
   done < <(listeners "$1")
+  # What is left listening, on any address: destroyed only if no socket of the owner's or root's is.
+  while read -r uid _; do
+    if [ "$uid" = "$owner" ] || [ "$uid" = 0 ]; then return 0; fi
+    left=yes
+  done < <(listeners "$1" all)
+  if [ "$left" = yes ]; then
+    log "port $1: another user's socket still listens (passed to no process, or one not yet gone): destroyed"
+    ss -K -tln "sport = :$1" >/dev/null 2>&1 || log "port $1: the socket could not be destroyed"
+  fi
 }
 # Wakes whatever holds PORT (kill -CONT): a frozen process cannot take a restart's stop signal.
 thaw_port_holder() {

@@ -11,13 +11,16 @@ compose() {
   STACKYARD_SERVICE_GID=$gid docker compose --project-name "$APP-$color" \
     --project-directory "$BASE/slots/$color" --file "$(definition_of "$color")" "$@"
 }
-# inside_release COLOR: the slot's build context and Dockerfile resolve inside its release. Root builds
-# them, and buildx follows a link at the context's root: a release (its repository, or an install step
-# run as the service's user) could otherwise make the context a link to /etc/stackyard and build every
-# service's secrets into the image it then runs.
+# inside_release COLOR: the slot's release becomes root's, then its build context and Dockerfile must
+# resolve inside it. Root builds them, and buildx follows a link at the context's root: a release (its
+# repository, or an install step run as the service's user) could otherwise make the context a link to
+# /etc/stackyard and build every service's secrets into the image it then runs. Root's first, so that no
+# process of that user (one an install step left behind) can swap a link in after the check; nothing
+# writes a compose release once it is built (its containers run from the image).
 inside_release() {
   local top context dockerfile path
   top=$(realpath -e "$BASE/slots/$1") || return 1
+  chown -R root:root "$top" && chmod -R go-w "$top" || return 1
   if ! context=$(realpath -e "$top/$BUILD_CONTEXT") || ! dockerfile=$(realpath -e "$context/$DOCKERFILE"); then
     log "the $1 slot's release has no build context $BUILD_CONTEXT with a $DOCKERFILE in it"
     return 1
