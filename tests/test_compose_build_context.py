@@ -20,6 +20,9 @@ from components.render.layout import Paths, ServicePlan
 from components.render.scripts import shell
 
 DOCKER = '#!/bin/sh\necho "docker $*" >> "$STUB/calls.log"\n'
+# chown -R as a process of the service's user would see it: it walks a directory's entries before the
+# directory, and that process made a directory of its own in one the walk had not reached yet.
+RACING_CHOWN = '#!/bin/sh\n/bin/chown "$@"\nmkdir "$RELEASE/late" && /bin/chown 65534:65534 "$RELEASE/late"\n'
 
 # How the release's build context and Dockerfile look; whether the build may run.
 RELEASES = {
@@ -30,6 +33,7 @@ RELEASES = {
     "a Dockerfile that links out": ("mkdir -p svc && ln -s $SECRETS/env svc/Dockerfile", False),
     "a directory whose parent is a link out": ("ln -s $SECRETS/.. up && ln -s up/secrets svc", False),
     "no context at all": (":", False),
+    "a process of the service's user at work during the chown": ("mkdir -p svc && touch svc/Dockerfile", False),
 }
 
 
@@ -58,11 +62,15 @@ def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_noth
     stub.mkdir()
     (stub / "docker").write_text(DOCKER)
     (stub / "docker").chmod(0o755)
+    if "at work" in release:
+        (stub / "chown").write_text(RACING_CHOWN)
+        (stub / "chown").chmod(0o755)
     script = tmp_path / "start"
     script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, None)
                       + "log() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh") + shell("runtime-compose.sh")
                       + "if start_slot blue; then echo started; else echo refused; fi\n")
-    done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/bin:/bin", "STUB": str(tmp_path)},
+    done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/bin:/bin", "STUB": str(tmp_path),
+                                                      "RELEASE": str(release_dir)},
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     calls = (tmp_path / "calls.log").read_text() if (tmp_path / "calls.log").exists() else ""

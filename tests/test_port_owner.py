@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,7 +95,8 @@ def test_a_listening_socket_passed_away_so_that_no_process_holds_it_is_destroyed
     try:
         before, after = out.split("left\n")
         assert before.startswith("65534 ")  # it still listens, and no pid has it open
-        assert "killed" not in out and "destroyed" in out
+        assert "not root's: killed" not in out  # no process holds it: nothing to kill
+        assert "destroyed" in out
         assert after == ""
     finally:
         stranger.kill()
@@ -116,5 +118,62 @@ kill %1
     try:
         assert out.splitlines() == ["not owned", "owned"]  # and the stranger elsewhere was left alone
         assert stranger.poll() is None
+    finally:
+        stranger.kill()
+
+
+# A stranger listening where it likes: ADDRESS as an IPv4 or IPv6 socket (V6ONLY as given), on PORT.
+ANYWHERE = """import signal, socket, sys
+family, address, port, v6only = sys.argv[1].split()
+s = socket.socket(socket.AF_INET6 if family == "6" else socket.AF_INET)
+if family == "6":
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+s.bind((address, int(port)))
+s.listen()
+print(port, flush=True)
+signal.pause()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_ipv6_socket_that_takes_ipv4_is_counted_beside_an_owner_that_takes_none(tmp_path: Path) -> None:
+    """[::ffff:0.0.0.0] takes the proxy's connections to 127.0.0.1; a v6only [::] of the owner takes none."""
+    port = free_port()
+    out, stranger = run(tmp_path, f"6 ::ffff:0.0.0.0 {port} 0", """
+python3 -c 'import socket, time; s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); s.bind(("::", PORT)); s.listen(); time.sleep(3)' &
+sleep 1
+python3 -c 'import socket; socket.create_connection(("127.0.0.1", PORT), 2); print("reached")'
+if owns_port PORT; then echo owned; else echo not owned; fi
+evict_strangers PORT
+kill %1
+""", program=ANYWHERE)
+    try:
+        assert "reached" in out.splitlines()  # the proxy's connections to 127.0.0.1 land on the stranger
+        assert "not owned" in out.splitlines()
+        assert f"held by pid {stranger.pid} of uid 65534, not root's: killed" in out
+    finally:
+        stranger.kill()
+
+
+def test_a_parked_socket_on_the_proxys_address_goes_even_when_the_owner_listens_elsewhere(tmp_path: Path) -> None:
+    """The owner lost 127.0.0.1 to a stranger but listens on ::1 (an app that binds both); the stranger's
+    socket, passed away from every process, is destroyed, and the owner's on ::1 stays."""
+    out, stranger = run(tmp_path, "", """
+python3 -c 'import socket, time; s = socket.socket(socket.AF_INET6); s.bind(("::1", PORT)); s.listen(); time.sleep(3)' &
+sleep 1
+evict_strangers PORT
+echo left; listeners PORT all
+kill %1
+""", program=PARKED)
+    try:
+        assert "destroyed" in out
+        after = out.split("left\n")[1].splitlines()
+        assert len(after) == 1 and after[0].startswith("0 ") and " [::1]:" in after[0], after
     finally:
         stranger.kill()

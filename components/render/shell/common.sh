@@ -4,20 +4,21 @@ other() { if [ "$1" = blue ]; then echo green; else echo blue; fi; }
 link() { ln -sfn "$1" "$2.new" && mv -T "$2.new" "$2"; }
 # Writes stdin to PATH in one rename.
 put() { cat > "$1.new" && mv -f "$1.new" "$1"; }
-# listeners PORT: "UID INODE" of each socket listening on PORT where the proxy's connections to
-# 127.0.0.1 land (127.0.0.1, or every address; bound to a device or not). Read from ss's fixed fields only:
-# a process's name is its owner's choice and can hold anything (`",pid=1,fd=3`), so `ss -p` is never
-# parsed. Field 4 is the local address, field 6 uid:N (left out for root's sockets) or else ino:N.
+# listeners PORT: "UID INODE ADDRESS" of each socket listening on PORT where the proxy's connections to
+# 127.0.0.1 land: 127.0.0.1, or every IPv4 address, as IPv4 or IPv6 sockets (`*` is [::] taking IPv4 too;
+# a v6only [::] shows as itself and takes none), bound to a device or not. Read from ss's fixed fields
+# only: a process's name is its owner's choice and can hold anything (`",pid=1,fd=3`), so `ss -p` is
+# never parsed. Field 4 is the local address, field 6 uid:N (left out for root's sockets) or else ino:N.
 # `listeners PORT all`: on any address.
 listeners() {
   ss -Hltne "sport = :$1" 2>/dev/null | awk -v port="$1" -v all="${2:-}" '{
     here = $4; sub(/%[^:]*:[0-9]+$/, ":" port, here)
-    if (all != "all" && here != "127.0.0.1:" port && here != "0.0.0.0:" port && here != "*:" port && here != "[::]:" port \
-        && here != "[::ffff:127.0.0.1]:" port) next
+    if (all != "all" && here != "127.0.0.1:" port && here != "0.0.0.0:" port && here != "*:" port \
+        && here != "[::ffff:127.0.0.1]:" port && here != "[::ffff:0.0.0.0]:" port) next
     uid = 0; ino = ""
     if ($6 ~ /^uid:[0-9]+$/) { uid = substr($6, 5); if ($7 ~ /^ino:[0-9]+$/) ino = substr($7, 5) }
     else if ($6 ~ /^ino:[0-9]+$/) ino = substr($6, 5)
-    print uid, ino
+    print uid, ino, here
   }'
 }
 # holders INODE: the pids with that socket open, from /proc (a pid is the directory it was found in).
@@ -28,44 +29,54 @@ holders() {
 # owns_port PORT: PORT_OWNER (the runtime says whose: the service's user, or root's docker-proxy) listens
 # on PORT, and nobody else does. Asked after a health check answered: another service's user could
 # otherwise hold an idle slot's port, answer the check, and take the traffic once the proxy switches to
-# it; and one that answered and let go of the port before this question finds it held by nobody.
+# it; and one that answered and let go of the port before this question finds it held by nobody. Where
+# the runtime says a port may be held by nobody (PORT_UNHELD=ok: Docker without its userland proxy
+# forwards a published port in the kernel, ahead of any socket), nobody is no stranger.
 owns_port() {
-  local uid _ino owner found=no
+  local uid _rest owner found=no
   owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 1
-  while read -r uid _ino; do
+  while read -r uid _rest; do
     [ "$uid" = "$owner" ] || return 1
     found=yes
   done < <(listeners "$1")
-  [ "$found" = yes ]
+  [ "$found" = yes ] || [ "${PORT_UNHELD:-}" = ok ]
 }
-# evict_strangers PORT: what listens on PORT as a user other than PORT_OWNER and root goes: another
-# service's process that took the port while the instance restarted, and would take its traffic. Its
-# processes are killed; a listening socket nobody holds any more (passed away over a Unix socket, where
-# it still queues connections) is destroyed when only strangers listen (`ss -K`, CAP_NET_ADMIN).
+# evict_strangers PORT: what listens on PORT as a user other than PORT_OWNER and root, where the proxy's
+# connections land, goes: another service's process that took the port while the instance restarted,
+# and would take its traffic. Its processes are killed; a socket still listening then (one passed away
+# over a Unix socket, held by no process, still queues connections) is destroyed by its address
+# (`ss -K`, CAP_NET_ADMIN), unless the owner or root listens there too.
 evict_strangers() {
-  local owner uid ino pid left=no
+  local owner uid ino here pid
+  local -a left=()
   owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 0
-  while read -r uid ino; do
+  while read -r uid ino _; do
     if [ "$uid" = "$owner" ] || [ "$uid" = 0 ]; then continue; fi
     for pid in $(holders "$ino"); do
       log "port $1 is held by pid $pid of uid $uid, not $PORT_OWNER's: killed"
       kill -KILL "$pid" 2>/dev/null || true
     done
   done < <(listeners "$1")
-  # What is left listening, on any address: destroyed only if no socket of the owner's or root's is.
-  while read -r uid _; do
+  while read -r uid _ here; do
     if [ "$uid" = "$owner" ] || [ "$uid" = 0 ]; then return 0; fi
-    left=yes
-  done < <(listeners "$1" all)
-  if [ "$left" = yes ]; then
-    log "port $1: another user's socket still listens (passed to no process, or one not yet gone): destroyed"
-    ss -K -tln "sport = :$1" >/dev/null 2>&1 || log "port $1: the socket could not be destroyed"
-  fi
+    left+=("$here")
+  done < <(listeners "$1")
+  for here in "${left[@]}"; do
+    ss -K -tln "src $here" >/dev/null 2>&1 || true
+  done
+  # ss -K says nothing when the kernel cannot destroy a socket: what still listens says it.
+  for here in "${left[@]}"; do
+    if listeners "$1" | awk -v here="$here" '$3 == here { found = 1 } END { exit !found }'; then
+      log "port $1: another user's socket on $here still listens, and could not be destroyed"
+    else
+      log "port $1: another user's socket on $here, left listening once its holders were killed, destroyed"
+    fi
+  done
 }
 # Wakes whatever holds PORT (kill -CONT): a frozen process cannot take a restart's stop signal.
 thaw_port_holder() {
   local _uid ino pid
-  while read -r _uid ino; do
+  while read -r _uid ino _; do
     for pid in $(holders "$ino"); do kill -CONT "$pid" 2>/dev/null || true; done
   done < <(listeners "$1")
 }

@@ -1,6 +1,8 @@
 # Slots as compose projects (<name>-<color>), built from the slot's release.
 # A container's published port is held by root's docker-proxy (owns_port).
 PORT_OWNER=root
+# Without Docker's userland proxy nothing listens there: the kernel forwards the port to the container.
+PORT_UNHELD=ok
 definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
 # compose COLOR ARGS: docker compose on one slot's project. Its containers get the service's group,
 # which reads their mounted files.
@@ -21,6 +23,13 @@ inside_release() {
   local top context dockerfile path
   top=$(realpath -e "$BASE/slots/$1") || return 1
   chown -R root:root "$top" && chmod -R go-w "$top" || return 1
+  # chown -R walks a directory's entries before the directory: what that user made meanwhile, in one it
+  # had not reached, is still its own. Once nothing is, nothing can change (every directory is root's,
+  # written by root alone).
+  if [ -n "$(find "$top" \( ! -user root -o ! -type l -perm /022 \) -print -quit)" ]; then
+    log "the $1 slot's release changed while it became root's: a process of $SERVICE_USER is still at work in it"
+    return 1
+  fi
   if ! context=$(realpath -e "$top/$BUILD_CONTEXT") || ! dockerfile=$(realpath -e "$context/$DOCKERFILE"); then
     log "the $1 slot's release has no build context $BUILD_CONTEXT with a $DOCKERFILE in it"
     return 1
