@@ -54,6 +54,7 @@ def run(tmp_path: Path, name: str, steps: str, program: str = STRANGER) -> tuple
     port = stranger.stdout.readline().strip()
     script = tmp_path / "check"
     script.write_text("#!/usr/bin/env bash\nset -euo pipefail\nPORT_OWNER=root\nlog() { printf '%s\\n' \"$*\"; }\n"
+                      "unheld_is_ours() { return 1; }\n"
                       + shell("common.sh") + steps.replace("PORT", port))
     done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -177,3 +178,26 @@ kill %1
         assert len(after) == 1 and after[0].startswith("0 ") and " [::1]:" in after[0], after
     finally:
         stranger.kill()
+
+
+@pytest.mark.parametrize("docker_says", ["a running container publishes it", "nothing publishes it"])
+def test_on_compose_a_port_nobody_holds_is_the_services_only_while_docker_forwards_it(docker_says: str,
+                                                                                        tmp_path: Path) -> None:
+    """Without Docker's userland proxy nothing listens on a published port; a stopped container's port,
+    though, is anyone's to take, and one that answered a check and let go of it must not pass."""
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    answer = "c0ffee" if docker_says.startswith("a running") else ""
+    (stub / "docker").write_text(f'#!/bin/sh\necho "$*" > "{tmp_path}/asked"\necho {answer}\n')
+    (stub / "docker").chmod(0o755)
+    port = free_port()
+    script = tmp_path / "check"
+    script.write_text("#!/usr/bin/env bash\nset -euo pipefail\nSERVICE_USER=root APP=x BASE=/nonexistent\n"
+                      + shell("common.sh") + shell("runtime-compose.sh")
+                      + f"if owns_port {port}; then echo owned; else echo not owned; fi\n")
+    done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/bin:/bin"}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == ("owned" if answer else "not owned")
+    assert (tmp_path / "asked").read_text().split() == ["ps", "--quiet", "--filter", "status=running", "--filter",
+                                                        f"publish={port}"]

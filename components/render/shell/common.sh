@@ -29,9 +29,9 @@ holders() {
 # owns_port PORT: PORT_OWNER (the runtime says whose: the service's user, or root's docker-proxy) listens
 # on PORT, and nobody else does. Asked after a health check answered: another service's user could
 # otherwise hold an idle slot's port, answer the check, and take the traffic once the proxy switches to
-# it; and one that answered and let go of the port before this question finds it held by nobody. Where
-# the runtime says a port may be held by nobody (PORT_UNHELD=ok: Docker without its userland proxy
-# forwards a published port in the kernel, ahead of any socket), nobody is no stranger.
+# it; and one that answered and let go of the port before this question finds it held by nobody. A port
+# held by nobody is the service's only where the runtime says so (unheld_is_ours: a running container
+# that Docker forwards it to in the kernel, ahead of any socket, without its userland proxy).
 owns_port() {
   local uid _rest owner found=no
   owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 1
@@ -39,7 +39,7 @@ owns_port() {
     [ "$uid" = "$owner" ] || return 1
     found=yes
   done < <(listeners "$1")
-  [ "$found" = yes ] || [ "${PORT_UNHELD:-}" = ok ]
+  [ "$found" = yes ] || unheld_is_ours "$1"
 }
 # evict_strangers PORT: what listens on PORT as a user other than PORT_OWNER and root, where the proxy's
 # connections land, goes: another service's process that took the port while the instance restarted,

@@ -1,8 +1,10 @@
 # Slots as compose projects (<name>-<color>), built from the slot's release.
 # A container's published port is held by root's docker-proxy (owns_port).
 PORT_OWNER=root
-# Without Docker's userland proxy nothing listens there: the kernel forwards the port to the container.
-PORT_UNHELD=ok
+# Without Docker's userland proxy nothing listens on a published port: the kernel forwards it to the
+# container, ahead of any socket, for as long as a running container publishes it. Otherwise a port
+# nothing holds is nobody's: a stopped container's port is free for anyone to take (owns_port).
+unheld_is_ours() { [ -n "$(docker ps --quiet --filter status=running --filter "publish=$1")" ]; }
 definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
 # compose COLOR ARGS: docker compose on one slot's project. Its containers get the service's group,
 # which reads their mounted files.

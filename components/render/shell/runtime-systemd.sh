@@ -1,6 +1,8 @@
 # Slots as systemd units: a template unit per slot, one instance per port (a worker: one plain unit).
 # Its instances listen as the service's user (owns_port).
 PORT_OWNER=$SERVICE_USER
+# A port of an instance that nothing holds is nobody's (owns_port).
+unheld_is_ours() { return 1; }
 units_of() {
   local color=$1 port
   if [ -z "$(ports_of "$color")" ]; then echo "$UNIT-$color.service"; return; fi
