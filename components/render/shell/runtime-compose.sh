@@ -4,7 +4,16 @@ PORT_OWNER=root
 # Without Docker's userland proxy nothing listens on a published port: the kernel forwards it to the
 # container, ahead of any socket, for as long as a running container publishes it. Otherwise a port
 # nothing holds is nobody's: a stopped container's port is free for anyone to take (owns_port).
-unheld_is_ours() { [ -n "$(docker ps --quiet --filter status=running --filter "publish=$1")" ]; }
+# Docker's own word for it: a running container of this service's slots publishing host port PORT on
+# 127.0.0.1 or every address (`docker ps --filter publish=` would match a container port, of anyone's).
+unheld_is_ours() {
+  timeout 20 docker ps --filter status=running --filter label=com.docker.compose.project \
+    --format '{{.Label "com.docker.compose.project"}} {{.Ports}}' 2>/dev/null \
+    | awk -v blue="$APP-blue" -v green="$APP-green" -v port="$1" '
+        ($1 == blue || $1 == green) && (index($0, " 127.0.0.1:" port "->") || index($0, ", 127.0.0.1:" port "->") \
+          || index($0, " 0.0.0.0:" port "->") || index($0, ", 0.0.0.0:" port "->")) { found = 1 }
+        END { exit !found }'
+}
 definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
 # compose COLOR ARGS: docker compose on one slot's project. Its containers get the service's group,
 # which reads their mounted files.
