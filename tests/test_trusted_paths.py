@@ -57,6 +57,27 @@ def a_users_link_in_it(root: Path) -> None:
     os.lchown(root / "assets" / "key.txt", NOBODY, NOBODY)
 
 
+def roots_link_out_of_it(root: Path) -> None:
+    """Root's own link, to a directory a service writes: the service could put a link to the proxy's
+    keys there, and the proxy would serve it."""
+    plain(root)
+    (root.parent.parent / "shared").mkdir()
+    os.chown(root.parent.parent / "shared", NOBODY, NOBODY)
+    (root / "uploads").symlink_to(root.parent.parent / "shared")
+
+
+def roots_link_to_a_link_that_leads_out(root: Path) -> None:
+    plain(root)
+    (root / "outside").symlink_to("/etc")
+    (root / "assets" / "cfg").symlink_to("../outside")
+
+
+def roots_links_within_it(root: Path) -> None:
+    plain(root)
+    (root / "assets" / "home").symlink_to("../index.html")
+    (root / "again").symlink_to(root / "assets")
+
+
 def under_a_link_to_a_directory_all_write(root: Path) -> None:
     """/var/lock/site: /var/lock is a link to /run/lock, mode 1777."""
     shared = root.parent.parent / "run-lock"
@@ -72,9 +93,10 @@ def under_a_directory_all_write(root: Path) -> None:
     plain(root)
 
 
-FINE = [plain, missing]
+FINE = [plain, missing, roots_links_within_it]
 REFUSED = [a_link, someone_elses, written_by_all, a_users_directory_in_it, a_file_the_group_writes,
-           a_users_link_in_it, under_a_link_to_a_directory_all_write, under_a_directory_all_write]
+           a_users_link_in_it, roots_link_out_of_it, roots_link_to_a_link_that_leads_out,
+           under_a_link_to_a_directory_all_write, under_a_directory_all_write]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="owners other than root can be set by root alone")

@@ -35,15 +35,35 @@ root_only() {
 """
 
 
+LINKS_LEAVE = """# links_leave ROOT: a link in ROOT leads out of it (resolved to its end, existing or not). What a link
+# leads to is served as if it were in ROOT, and only ROOT is checked: root's own link into a directory a
+# service writes would let that service put anything there, a link to the proxy's keys among it.
+links_leave() {
+  local top link target
+  top=$(realpath -e -- "$1") || return 1
+  while IFS= read -r -d '' link; do
+    target=$(realpath -m -- "$link")
+    case $target in
+      "$top" | "$top"/*) ;;
+      *) echo "$link leads out of $1, to $target" >&2; return 0 ;;
+    esac
+  done < <(find "$1" -mindepth 1 -type l -print0)
+  return 1
+}
+"""
+
+
 def static_roots_check(roots: Iterable[str]) -> str:
     """Shell lines that fail before the proxy is touched if a static root, or anything in it, could be
-    changed by someone other than root: the proxy follows links in what it serves (Caddy always)."""
+    changed by someone other than root, or a link in it leads out of it: the proxy follows links in what
+    it serves (Caddy always)."""
     lines = []
     for root in sorted(set(roots)):
         message = (f"stackyard: the static root {root}, what is in it and the directories above it must be "
-                   "written by root alone: nothing was changed")
+                   "written by root alone, and no link in it may lead out of it: nothing was changed")
         lines.append(
             f"if ! root_only {sh(root)} || {{ [ -d {sh(root)} ] && [ -n \"$(find {sh(root)} -mindepth 1 "
-            f"\\( ! -user root -o \\( ! -type l -perm /022 \\) \\) -print -quit)\" ]; }}; then\n"
+            f"\\( ! -user root -o \\( ! -type l -perm /022 \\) \\) -print -quit)\" ]; }} \\\n"
+            f"    || {{ [ -d {sh(root)} ] && links_leave {sh(root)}; }}; then\n"
             f"  echo {sh(message)} >&2\n  exit 1\nfi\n")
-    return (ROOT_ONLY + "".join(lines)) if lines else ""
+    return (ROOT_ONLY + LINKS_LEAVE + "".join(lines)) if lines else ""
