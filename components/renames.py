@@ -22,11 +22,12 @@ def former_names(name: str, system: System, system_name: str) -> list[str]:
     systems = [system_name, *system.formerly]
     hosts = {host: [host, *(spec.formerly or ())] for host, spec in system.hosts.items()}
     olds: list[str] = []
-    for host, names in hosts.items():
-        prefix = f"{system_name}-{host}"
-        if name == prefix or name.startswith(prefix + "-"):
-            rest = name[len(prefix):]
-            olds += [f"{s}-{h}{rest}" for s in systems for h in names]
+    # The host the name is of: the longest whose prefix it has (`web-2-setup-base` is web-2's, not web's).
+    owners = [host for host in hosts if name == f"{system_name}-{host}" or name.startswith(f"{system_name}-{host}-")]
+    if owners:
+        host = max(owners, key=len)
+        rest = name[len(f"{system_name}-{host}"):]
+        olds += [f"{s}-{h}{rest}" for s in systems for h in hosts[host]]
     if not olds and (name == system_name or name.startswith(system_name + "-")):
         rest = name[len(system_name):]
         olds = [f"{s}{rest}" for s in systems]

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-BROWSER_PREFIXES = ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "PUBLIC_")
+BROWSER_PREFIXES = ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "PUBLIC_", "GATSBY_", "NUXT_PUBLIC_", "VUE_APP_",
+                    "EXPO_PUBLIC_", "STORYBOOK_", "SANITY_STUDIO_")
 """Variables the frontend build compiles into the JavaScript every visitor downloads."""
 ANYWHERE = {"0.0.0.0/0", "::/0"}
 

@@ -127,3 +127,14 @@ def test_advisories_name_the_host_or_service() -> None:
     assert [v.message for v in RULES["service-without-health-path"].check([host])] == [
         "box-setup: service api has a port but no health check"]
     assert [v.message for v in RULES["backups-keep-under-3"].check([host])] == ["box-setup: backups keep 2, under 3"]
+
+
+def test_the_policy_and_the_model_know_the_same_browser_prefixes_every_common_framework_among_them() -> None:
+    """A free `framework` slug may be any of them: a prefix one list lacks is a secret that reaches every
+    visitor unremarked."""
+    from components.model.rules import PUBLIC_PREFIXES
+    from guardrails import BROWSER_PREFIXES
+
+    assert BROWSER_PREFIXES == PUBLIC_PREFIXES
+    for prefix in ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "GATSBY_", "NUXT_PUBLIC_", "VUE_APP_", "EXPO_PUBLIC_"):
+        assert any(prefix.startswith(known) for known in BROWSER_PREFIXES), prefix

@@ -72,3 +72,18 @@ def read_stack_file_local() -> dict:
     local = read_stack_file(STACKS["local"])["stackyard:systems"]["local"]
     local["hosts"]["box"]["address"] = "10.213.0.4"
     return local
+
+
+def test_a_host_whose_name_starts_with_another_hosts_takes_no_alias_of_that_host() -> None:
+    """web was api; web-2 and api-2 were never renamed. web-2's resources start with "shop-web-" too, and
+    were given api's former names before: the names of api-2's live resources."""
+    from types import SimpleNamespace
+
+    from components.renames import former_names
+
+    host = SimpleNamespace
+    shop = SimpleNamespace(formerly=(), hosts={"web": host(formerly=("api",)), "web-2": host(formerly=()),
+                                               "api-2": host(formerly=())})
+    assert former_names("shop-web-2-setup-base", shop, "shop") == []
+    assert former_names("shop-web-setup-base", shop, "shop") == ["shop-api-setup-base"]
+    assert former_names("shop-web", shop, "shop") == ["shop-api"]

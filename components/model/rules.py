@@ -46,8 +46,10 @@ MAX_SERVICE_NAME = 28
 RESERVED_PORTS = {22: "SSH", 80: "HTTP", 443: "HTTPS", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis"}
 SLOT_SPAN = max(SLOT_OFFSET.values()) + MAX_INSTANCES  # the highest instance port above the service port
 
-# Variables with these prefixes are compiled into the browser bundle by Vite/Next/CRA.
-PUBLIC_PREFIXES = ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "PUBLIC_")
+# Variables with these prefixes are compiled into the browser bundle (Vite and Astro, Next, CRA, Gatsby,
+# Nuxt, Vue CLI, Expo, Storybook, Sanity Studio). The policy pack keeps the same list (BROWSER_PREFIXES).
+PUBLIC_PREFIXES = ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "PUBLIC_", "GATSBY_", "NUXT_PUBLIC_", "VUE_APP_",
+                   "EXPO_PUBLIC_", "STORYBOOK_", "SANITY_STUDIO_")
 
 
 class Rules:
