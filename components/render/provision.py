@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .layout import Paths, ServicePlan
-from .proxy import CADDY_MARK
+from .proxy import CADDY_ADMIN_DIRECTORY, CADDY_MARK
 from .quoting import (
     REDIS_QUOTING_SH,
     SQL_QUOTING_SH,
@@ -458,6 +458,15 @@ def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths =
     return HEADER + static_roots_check(static) + APT + f"""apt_install caddy
 install -d -m 0755 {paths.etc}/upstreams
 {writes}
+# Caddy's admin API on a socket only caddy (and root) reach, not on localhost:2019 (proxy.CADDY_ADMIN). A
+# running Caddy still listening there cannot take the new Caddyfile by a reload: it is restarted, once.
+install -d -m 0755 /etc/systemd/system/caddy.service.d
+cat > /etc/systemd/system/caddy.service.d/stackyard-admin.conf <<'EOF'
+[Service]
+RuntimeDirectory={CADDY_ADMIN_DIRECTORY.removeprefix("/run/")}
+RuntimeDirectoryMode=0700
+EOF
+systemctl daemon-reload
 # A Caddyfile stackyard did not write is kept once, under {paths.etc}/replaced, before it is replaced.
 if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile; then
   install -d -m 0700 {paths.etc}/replaced

@@ -72,13 +72,21 @@ def upstream_file(plan: ServicePlan, proxy: str, color: str = "blue") -> str:
     return "reverse_proxy " + " ".join(f"127.0.0.1:{port}" for port in ports) + "\n"
 
 
+CADDY_ADMIN_DIRECTORY = "/run/caddy-admin"
+CADDY_ADMIN = f"unix/{CADDY_ADMIN_DIRECTORY}/admin.sock"
+"""Caddy's admin API: a socket in a directory caddy's alone (its systemd RuntimeDirectory, mode 0700). Its
+default, localhost:2019, takes a whole new configuration from any local user: a service's user could
+route every hostname to itself or serve Caddy's own keys. `caddy reload` (the unit's ExecReload, as
+caddy) finds the socket in the Caddyfile it loads."""
+
+
 def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, security_headers: bool,
               static: dict[str, str], paths: Paths = Paths(), csp: str | None = None,
               containers: str | None = None) -> str:
     """Caddy gets and renews certificates itself; ``tls: internal`` uses its local CA instead. Caddy
     waits for an upstream's answer without a limit, so a service's readTimeout needs nothing here.
     ``containers``: the containers' network address, where the stable ports are served too."""
-    lines = [CADDY_MARK, "{"]
+    lines = [CADDY_MARK, "{", f"\tadmin {CADDY_ADMIN}"]
     if email:
         lines.append(f"\temail {caddy_token(email)}")
     if tls == "internal":
