@@ -186,6 +186,9 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a service named after stackyard's own directories",
      lambda c: systems(c)["material-kai"]["services"].update(claims=systems(c)["material-kai"]["services"]["mivaa"]),
      "systems.material-kai.services.claims", "a name stackyard keeps for itself"),
+    ("a service named after a system log directory a package keeps as root",
+     lambda c: systems(c)["material-kai"]["services"].update(nginx=systems(c)["material-kai"]["services"]["mivaa"]),
+     "systems.material-kai.services.nginx", "the name of a system log directory (/var/log/nginx)"),
     ("a service name whose user would collide with another's",
      lambda c: systems(c)["material-kai"]["services"].update(
          {"billing-reconciliation-worker-a": systems(c)["material-kai"]["services"].pop("mivaa")}),

@@ -41,6 +41,13 @@ SecretLookup = Callable[[str], SecretState]
 
 RESERVED_SERVICE_NAMES = frozenset({"claims", "watchdog", "upstreams", "accessories", "backup", "replaced"})
 """Directories stackyard keeps beside the services' own (/var/lib/stackyard/<name>, /etc/stackyard/<name>)."""
+SYSTEM_LOG_NAMES = frozenset({
+    "nginx", "caddy", "redis", "mysql", "mariadb", "postgresql", "letsencrypt", "apt", "journal", "private",
+    "installer", "unattended-upgrades", "dist-upgrade", "docker", "cloud-init", "sysstat", "runit", "restic",
+    "landscape", "fail2ban"})
+"""Directories under /var/log that packages stackyard installs (or the distribution) keep and write as
+root. A service's log directory is /var/log/<name>, its user's: a service so named, on a host that only
+later gets that package, would own the directory root's rotation and the package's scripts write in."""
 MAX_SERVICE_NAME = 28
 
 RESERVED_PORTS = {22: "SSH", 80: "HTTP", 443: "HTTPS", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis"}
@@ -364,6 +371,9 @@ class Rules:
                 # Its directories would be stackyard's own (/var/lib/stackyard/claims, /etc/stackyard/upstreams).
                 self.fail(spath, f"'{name}' is a name stackyard keeps for itself on the host: call the service "
                                  "something else")
+            if name in SYSTEM_LOG_NAMES:
+                self.fail(spath, f"'{name}' is the name of a system log directory (/var/log/{name}), which "
+                                 "would become the service's: call the service something else")
             if len(name) > MAX_SERVICE_NAME:
                 # svc-<name> is cut at 32 characters (Linux's limit): two long names would share one user.
                 self.fail(spath, f"a service's name is at most {MAX_SERVICE_NAME} characters (its user, "
