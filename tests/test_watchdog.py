@@ -126,6 +126,21 @@ def test_a_port_another_user_holds_is_no_healthy_instance_and_the_stranger_goes(
     assert "--- last answer: the port is held by a process that is not svc-mivaa's" in second
 
 
+def test_a_stranger_that_fails_the_watchdogs_checks_is_evicted_all_the_same(host: Host) -> None:
+    """It tells the watchdog's requests apart, fails them, and serves the proxy's: it goes at the first run,
+    and is never woken (thawed) as the instance would be."""
+    stranger = listen(host)
+    os.kill(stranger.pid, signal.SIGSTOP)
+    (host.tmp / "listener-uid").write_text("65534\n")
+    host.serving("blue")
+    host.answers(9000, "fail*")
+    first = host.run()
+    assert "instance 9000 failed its check (1 in a row): the port is held by a process that is not " \
+           "svc-mivaa's" in first
+    assert f"port 9000 is held by pid {stranger.pid} of uid 65534, not svc-mivaa's: killed" in first
+    assert stranger.wait(timeout=5) == -signal.SIGKILL
+
+
 def test_root_or_the_service_holding_its_port_is_never_killed(host: Host) -> None:
     own = listen(host)
     host.serving("blue")

@@ -74,11 +74,22 @@ evict_strangers() {
   done
 }
 # Wakes whatever holds PORT (kill -CONT): a frozen process cannot take a restart's stop signal.
+# Only the owner's: another user's process holding the port is evicted, never woken.
 thaw_port_holder() {
-  local _uid ino pid
-  while read -r _uid ino _; do
+  local uid ino pid owner
+  owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 0
+  while read -r uid ino _; do
+    [ "$uid" = "$owner" ] || continue
     for pid in $(holders "$ino"); do kill -CONT "$pid" 2>/dev/null || true; done
   done < <(listeners "$1")
+}
+# strangers_listen PORT: a socket of a user other than PORT_OWNER listens on PORT where the proxy's
+# connections land, whatever it answers (it may fail only the checks it tells apart, and serve the rest).
+strangers_listen() {
+  local uid _rest owner
+  owner=$(id -u "$PORT_OWNER" 2>/dev/null) || return 1
+  while read -r uid _rest; do [ "$uid" = "$owner" ] || return 0; done < <(listeners "$1")
+  return 1
 }
 # as_user USER COMMAND...: COMMAND as USER, in a session of its own with no terminal: code of that user's
 # (a build step, its PM2) can never type into the terminal of a root who runs a deploy by hand. Nor does

@@ -5,9 +5,14 @@
 # one counter file per instance port.
 log() { printf '%s\n' "$*"; }
 
-# Every path answers 2xx on this port.
+# Every path answers 2xx on this port, which the service alone holds, before and after.
 healthy() {
   local port=$1 path code
+  if strangers_listen "$port"; then
+    last_answer="the port is held by a process that is not $PORT_OWNER's"
+    stranger=yes
+    return 1
+  fi
   for path in "${PATHS[@]}"; do
     code=$(curl -s -o /dev/null --max-time "$TIMEOUT" -w '%{http_code}' "http://127.0.0.1:$port$path") || true
     if [[ $code != 2* ]]; then
