@@ -46,11 +46,11 @@ check_health() (
   while :; do
     code=$(curl -sS --max-time "$HEALTH_TIMEOUT" -o "$BASE/.health-answer" -w '%{http_code}' \
       "http://127.0.0.1:$port$HEALTH_PATH" 2>"$BASE/.health-error") || true
-    if [[ $code == 2* ]] && ! owns_port "$port"; then
-      log "port $port answers, but from a process that is not $PORT_OWNER's: another user holds it; refused"
-      return 1
-    fi
     if [[ $code == 2* ]]; then
+      if ! owns_port "$port"; then
+        log "port $port answers, but from a process that is not $PORT_OWNER's: another user holds it; refused"
+        return 1
+      fi
       log "port $port healthy after $try tries"
       return 0
     fi

@@ -1,9 +1,9 @@
 # Slots as PM2 processes (<name>-<color>-<i>) of the service's own PM2 daemon, which runs as its user
+# under its systemd unit, never under this SSH session: supervised, and back at boot from `pm2 save`.
 # Its processes listen as the service's user (owns_port).
 PORT_OWNER=$SERVICE_USER
 # A port of an instance that nothing holds is nobody's (owns_port).
 unheld_is_ours() { return 1; }
-# under its systemd unit, never under this SSH session: supervised, and back at boot from `pm2 save`.
 definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
 # PM2 as the service user, from its own home: run from the SSH session's directory (/root, 0700)
 # it cannot even start node.

@@ -8,23 +8,19 @@ log() { printf '%s\n' "$*"; }
 # Every path answers 2xx on this port, which the service alone holds, before and after.
 healthy() {
   local port=$1 path code
-  if strangers_listen "$port"; then
-    last_answer="the port is held by a process that is not $PORT_OWNER's"
-    stranger=yes
-    return 1
+  if ! strangers_listen "$port"; then
+    for path in "${PATHS[@]}"; do
+      code=$(curl -s -o /dev/null --max-time "$TIMEOUT" -w '%{http_code}' "http://127.0.0.1:$port$path") || true
+      if [[ $code != 2* ]]; then
+        last_answer="$path: HTTP ${code:-none}"
+        return 1
+      fi
+    done
+    owns_port "$port" && return 0
   fi
-  for path in "${PATHS[@]}"; do
-    code=$(curl -s -o /dev/null --max-time "$TIMEOUT" -w '%{http_code}' "http://127.0.0.1:$port$path") || true
-    if [[ $code != 2* ]]; then
-      last_answer="$path: HTTP ${code:-none}"
-      return 1
-    fi
-  done
-  if ! owns_port "$port"; then
-    last_answer="the port is held by a process that is not $PORT_OWNER's"
-    stranger=yes
-    return 1
-  fi
+  last_answer="the port is held by a process that is not $PORT_OWNER's"
+  stranger=yes
+  return 1
 }
 
 report() {
