@@ -461,11 +461,13 @@ install -d -m 0755 {paths.etc}/upstreams
 # Caddy's admin API on a socket only caddy (and root) reach, not on localhost:2019 (proxy.CADDY_ADMIN). A
 # running Caddy still listening there cannot take the new Caddyfile by a reload: it is restarted, once.
 install -d -m 0755 /etc/systemd/system/caddy.service.d
-cat > /etc/systemd/system/caddy.service.d/stackyard-admin.conf <<'EOF'
+cat > /etc/systemd/system/caddy.service.d/stackyard-admin.conf.new <<'EOF'
 [Service]
 RuntimeDirectory={CADDY_ADMIN_DIRECTORY.removeprefix("/run/")}
 RuntimeDirectoryMode=0700
 EOF
+mv -f /etc/systemd/system/caddy.service.d/stackyard-admin.conf.new \\
+  /etc/systemd/system/caddy.service.d/stackyard-admin.conf
 systemctl daemon-reload
 # A Caddyfile stackyard did not write is kept once, under {paths.etc}/replaced, before it is replaced.
 if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile; then
