@@ -418,3 +418,23 @@ def test_a_backup_directory_near_a_system_or_service_directory_is_refused() -> N
     for fine in ("/var/backups/stackyard", "/mnt/backups/stackyard", "/srv/backups"):
         assert refusal(lambda c, d=fine: host(c, "material-kai", "mivaa")["backups"].update(directory=d),
                        path) is None, fine
+
+
+def test_a_secret_copied_under_a_settings_key_never_reaches_the_message() -> None:
+    """A pull request can copy another key's ciphertext under a settings key (the passphrase provider's
+    ciphertexts are not bound to their key): CI decrypts it, and a type error that quoted the value would
+    print the secret, or its first characters, in the preview's output."""
+    from components.model import Settings, camel
+
+    token = "ghp_R3alTokenValue0123456789abcdefABCDEF"
+    for field in Settings.__dataclass_fields__:
+        key = camel(field)
+        config = copy.deepcopy(production_config())
+        secrets = canary_secrets(config)
+        config.pop(f"stackyard:{key}", None)
+        secrets[f"stackyard:{key}"] = token  # systems too: the whole key replaced by a copied ciphertext
+        with pytest.raises(pulumi.RunError) as err:
+            run_program(config, secrets)
+        message = str(err.value)
+        assert f"stackyard:{key} is stored as a secret" in message, message
+        assert token[:8] not in message, f"{key}: {message}"
