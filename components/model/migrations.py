@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +33,21 @@ def read_migrations(directory: str, root: Path = PROJECT_ROOT) -> tuple[list[Mig
         reason = ""
     if not exists:
         return [], [f"no directory '{directory[:80]}' (relative to {root}){reason}"]
+    # The files are read at preview, on whatever machine previews a pull request, and their text becomes a
+    # plain resource input that `preview --diff` prints: a link to /proc/self/environ or ~/.ssh would publish
+    # CI's own secrets. Only regular files of the project itself are read.
+    if not path.resolve().is_relative_to(root.resolve()):
+        return [], [f"'{directory[:80]}' leads out of the project ({root}) through a link"]
     migrations: list[Migration] = []
     problems: list[str] = []
     versions: dict[int, str] = {}
     for file in sorted(path.iterdir()):
         if file.suffix != ".sql":
+            continue
+        mode = file.lstat().st_mode
+        if not stat.S_ISREG(mode):
+            what = "a link" if stat.S_ISLNK(mode) else "not a regular file"
+            problems.append(f"'{file.name}' is {what}: migrations are read from the project's own files")
             continue
         match = FILE_NAME.match(file.name)
         if match is None:
@@ -48,7 +59,12 @@ def read_migrations(directory: str, root: Path = PROJECT_ROOT) -> tuple[list[Mig
             continue
         versions[version] = file.name
         data = file.read_bytes()
-        migrations.append(Migration(file.name, data.decode("utf-8"), hashlib.sha256(data).hexdigest()))
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            problems.append(f"'{file.name}' is not UTF-8 text (byte {err.start}): save it as UTF-8")
+            continue
+        migrations.append(Migration(file.name, text, hashlib.sha256(data).hexdigest()))
     if not migrations and not problems:
         problems.append(f"'{directory}' has no .sql files")
     migrations.sort(key=lambda m: int(FILE_NAME.match(m.name).group(1)))
