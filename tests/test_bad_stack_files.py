@@ -438,3 +438,14 @@ def test_a_secret_copied_under_a_settings_key_never_reaches_the_message() -> Non
         message = str(err.value)
         assert f"stackyard:{key} is stored as a secret" in message, message
         assert token[:8] not in message, f"{key}: {message}"
+
+
+def test_a_policy_name_is_measured_in_bytes_as_postgresql_cuts_it() -> None:
+    greek = "\u0391\u03c0\u03bf" * 18 + "!"  # Greek: 55 characters, 109 bytes
+    assert len(greek) <= 63 < len(greek.encode())
+
+    def mutate(config: dict) -> None:
+        supabase(config)["database"]["policies"][0]["name"] = greek
+
+    _, message = run_broken(mutate)
+    assert "systems.material-kai.supabase.database.policies[0].name: between 1 and 63 bytes" in message, message

@@ -32,7 +32,8 @@ def provider_of(reg: Registration) -> object:
 def test_material_kai_gets_seed_004s_extensions_rls_policy_and_auth(production: Run) -> None:
     extensions = sorted((r.inputs["name"], r.inputs["schema"]) for r in supabase(production, "Extension"))
     assert extensions == [("ltree", "extensions"), ("uuid-ossp", "extensions"), ("vector", "extensions")]
-    assert sorted(r.inputs["table"] for r in supabase(production, "RowLevelSecurity")) == ["api_keys", "documents"]
+    assert sorted(r.inputs["table"] for r in supabase(production, "RowLevelSecurity")) == [
+        "public.api_keys", "public.documents"]  # written as the object they name, so a respelling is no change
     (policy,) = supabase(production, "Policy")
     assert policy.inputs["name"] == "Users can only access their workspace data"
     assert policy.inputs["using"] == ("workspace_id IN (SELECT workspace_id FROM user_workspaces "
@@ -53,8 +54,8 @@ def test_policies_wait_for_rls_and_rls_waits_for_the_extensions(production: Run)
     for reg in supabase(production, "RowLevelSecurity"):
         assert extensions <= set(reg.dependencies)
     (policy,) = supabase(production, "Policy")
-    assert rls["documents"] in policy.dependencies
-    assert rls["api_keys"] not in policy.dependencies
+    assert rls["public.documents"] in policy.dependencies
+    assert rls["public.api_keys"] not in policy.dependencies
 
 
 def test_edge_secrets_are_wrapped_and_the_gateway_url_comes_from_the_dns_record(production: Run) -> None:

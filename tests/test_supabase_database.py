@@ -304,3 +304,38 @@ def test_removing_a_policy_and_rls_from_the_config_drops_them(db: Database) -> N
 def test_rls_on_a_missing_table_names_it(db: Database) -> None:
     with pytest.raises(SqlError, match=r"row-level security of public.nothing_here"):
         db.make(RowLevelSecurityProvider).create({"projectRef": REF, "table": "nothing_here"})
+
+
+@pytest.mark.parametrize("before,after", [("documents", "public.documents"), ("public.documents", "documents")])
+def test_a_table_written_with_or_without_its_schema_is_the_same_object(db: Database, before: str,
+                                                                       after: str) -> None:
+    """A replacement creates the new resource first, on the same object, then deletes the old one: had
+    respelling the table replaced the policy, the delete would have dropped the policy just made (and a
+    restrictive one gone opens other tenants' rows)."""
+    schema(db)
+    alice, _ = workspace_rows(db)
+    rls = db.make(RowLevelSecurityProvider)
+    guard = rls.create({"projectRef": REF, "table": before})
+    policy = db.make(PolicyProvider)
+    props = {**workspace_policy(name="workspace"), "table": before}
+    created = policy.create(props)
+
+    respelled = {**props, "table": after}
+    diff = policy.diff(created.id, created.outs, respelled)
+    assert diff.replaces == [] and diff.changes is False
+    diff = rls.diff(guard.id, guard.outs, {"projectRef": REF, "table": after})
+    assert diff.replaces == [] and diff.changes is False
+    policy.update(created.id, created.outs, respelled)  # what a change of another field does
+    assert db.rows("select title from documents", role="authenticated", user=alice) == [("alice doc",)]
+
+
+def test_a_policy_name_with_dots_and_backslashes_is_one_name(db: Database) -> None:
+    schema(db)
+    db.make(RowLevelSecurityProvider).create({"projectRef": REF, "table": "documents"})
+    policy = db.make(PolicyProvider)
+    name = r"v1.2 read \own 'rows'"
+    created = policy.create({**workspace_policy(name=name)})
+    assert db.rows("select policyname from pg_policies where tablename = 'documents'") == [(name,)]
+    assert created.outs["live"] is not None  # read back by its whole name
+    policy.delete(created.id, created.outs)
+    assert db.rows("select count(*) from pg_policies where tablename = 'documents'") == [(0,)]

@@ -86,8 +86,11 @@ def check_database(rules: Rules, path: str, system: System, supabase: Supabase) 
             rules.fail(f"{ppath}.name",
                        f"policy '{policy.name}' on {policy.table} is also at policies[{policies[key]}]")
         policies.setdefault(key, i)
-        if not policy.name.strip() or len(policy.name) > 63:
-            rules.fail(f"{ppath}.name", "between 1 and 63 characters")
+        # PostgreSQL cuts a name at 63 bytes, not characters: two longer names sharing those bytes are one
+        # policy, and the second would silently replace the first.
+        if not policy.name.strip() or len(policy.name.encode()) > 63:
+            rules.fail(f"{ppath}.name", "between 1 and 63 bytes (PostgreSQL cuts names at 63 bytes; "
+                                        f"this one has {len(policy.name.encode())})")
         if policy.using is None and policy.check is None:
             rules.fail(ppath, "a policy needs using, check or both")
         if policy.command == "insert" and policy.using is not None:

@@ -144,13 +144,13 @@ class SupabaseProject(pulumi.ComponentResource):
         keep = database.rls_on_removal == "keep"
         for table in database.row_level_security:
             self.row_level_security[table_name(table)] = RowLevelSecurity(
-                f"{name}-rls-{slug(table_name(table))}", provider(RowLevelSecurityProvider), ref, table,
+                f"{name}-rls-{slug(table_name(table))}", provider(RowLevelSecurityProvider), ref, table_name(table),
                 pulumi.ResourceOptions(parent=self, depends_on=schema_ready, retain_on_delete=keep))
         for policy in database.policies:
             guard = self.row_level_security.get(table_name(policy.table))
             self.policies.append(Policy(
                 f"{name}-policy-{slug(table_name(policy.table))}-{slug(policy.name)}", provider(PolicyProvider), ref,
-                {"table": policy.table, "name": policy.name, "command": policy.command,
+                {"table": table_name(policy.table), "name": policy.name, "command": policy.command,
                  "roles": sorted(policy.roles), "using": policy.using, "check": policy.check,
                  "permissive": policy.permissive},
                 pulumi.ResourceOptions(parent=self, depends_on=[*schema_ready, *([guard] if guard else [])])))

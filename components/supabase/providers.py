@@ -29,7 +29,7 @@ from pulumi.dynamic import (
 )
 
 from .api import ManagementApi
-from .sql import ApiSql, PostgresSql, SqlError, SqlRunner, ident, literal, table_name
+from .sql import ApiSql, PostgresSql, SqlError, SqlRunner, ident, literal, table_ident, table_name
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's placeholder for values known only after apply
 TOKEN_ENV = "SUPABASE_ACCESS_TOKEN"  # the Supabase CLI's variable, honoured when the config key is absent
@@ -90,7 +90,16 @@ class SupabaseProvider(ResourceProvider):
         return PostgresSql(dsn)
 
     def replaced_if_moved(self, olds: dict, news: dict, *keys: str) -> list[str]:
-        return [key for key in ("projectRef", *keys) if key in olds and olds.get(key) != news.get(key)]
+        """The keys whose change makes the resource another object. A table is compared as the object it
+        names: ``documents`` and ``public.documents`` are one table, and a replacement would create the
+        new resource (a no-op on the same object) and then delete the old one, dropping what it just made."""
+        def same(key: str) -> bool:
+            old, new = olds.get(key), news.get(key)
+            if key == "table" and isinstance(old, str) and isinstance(new, str):
+                return table_name(old) == table_name(new)
+            return old == new
+
+        return [key for key in ("projectRef", *keys) if key in olds and not same(key)]
 
 
 # --- settings documents -------------------------------------------------------------------
@@ -343,13 +352,13 @@ class RowLevelSecurityProvider(SupabaseProvider):
     def _enabled(self, props: dict) -> bool | None:
         table = table_name(props["table"])
         rows = self.sql(props["projectRef"]).query(
-            f"select relrowsecurity as enabled from pg_class where oid = to_regclass({literal(ident(table))})",
+            f"select relrowsecurity as enabled from pg_class where oid = to_regclass({literal(table_ident(table))})",
             what=f"row-level security of {table}")
         return rows[0]["enabled"] if rows else None
 
     def create(self, props: dict) -> CreateResult:
         table = table_name(props["table"])
-        self.sql(props["projectRef"]).query(f"alter table {ident(table)} enable row level security",
+        self.sql(props["projectRef"]).query(f"alter table {table_ident(table)} enable row level security",
                                             what=f"row-level security of {table}")
         return CreateResult(f"{props['projectRef']}/rls/{table}", {**props, "enabled": True})
 
@@ -370,7 +379,7 @@ class RowLevelSecurityProvider(SupabaseProvider):
     def delete(self, _id: str, props: dict) -> None:
         if self._enabled(props) is not None:
             table = table_name(props["table"])
-            self.sql(props["projectRef"]).query(f"alter table {ident(table)} disable row level security",
+            self.sql(props["projectRef"]).query(f"alter table {table_ident(table)} disable row level security",
                                                 what=f"row-level security of {table}")
 
 
@@ -401,8 +410,8 @@ class PolicyProvider(ConvergingProvider):
         table = table_name(props["table"])
         name = ident(props["name"])
         roles = ", ".join("public" if r == "public" else ident(r) for r in props.get("roles") or ["public"])
-        statement = (f"drop policy if exists {name} on {ident(table)}; "
-                     f"create policy {name} on {ident(table)} "
+        statement = (f"drop policy if exists {name} on {table_ident(table)}; "
+                     f"create policy {name} on {table_ident(table)} "
                      f"as {'permissive' if props.get('permissive', True) else 'restrictive'} "
                      f"for {props.get('command') or 'all'} to {roles}")
         if props.get("using") is not None:
@@ -427,7 +436,7 @@ class PolicyProvider(ConvergingProvider):
 
     def delete(self, _id: str, props: dict) -> None:
         table = table_name(props["table"])
-        self.sql(props["projectRef"]).query(f"drop policy if exists {ident(props['name'])} on {ident(table)}",
+        self.sql(props["projectRef"]).query(f"drop policy if exists {ident(props['name'])} on {table_ident(table)}",
                                             what=f"policy {props['name']!r} on {table}")
 
 

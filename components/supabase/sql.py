@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ..render.quoting import postgres_identifier, postgres_literal
 from .api import ManagementApi, SupabaseApiError
 
 
@@ -69,12 +70,18 @@ def last_result(cursor: Any) -> list[dict[str, Any]]:
 
 
 def ident(name: str) -> str:
-    """A quoted identifier; ``schema.table`` becomes ``"schema"."table"``."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+    """One quoted identifier (a policy, role, extension or schema name), dots and all: a policy named
+    ``v1.2 read`` is that name, not a schema and a name."""
+    return postgres_identifier(name)
+
+
+def table_ident(table: str) -> str:
+    """A table, ``schema.table`` (the model's tables have no dots but that one), as ``"schema"."table"``."""
+    return ".".join(postgres_identifier(part) for part in table_name(table).split(".", 1))
 
 
 def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+    return postgres_literal(text)
 
 
 def table_name(table: str) -> str:
