@@ -128,8 +128,8 @@ def test_create_refresh_update_delete_through_the_dynamic_provider_process(world
             if host.diff(id_, reg.urn, refreshed, inputs):
                 drifted.append(reg.name)
                 deployed.state[reg.urn] = (id_, inputs, host.update(id_, reg.urn, refreshed, inputs))
-        assert sorted(drifted) == ["kai-supabase-auth", "kai-supabase-edge-secrets",
-                           "kai-supabase-policy-public-documents-users-can-only-access-their-workspace-data"]
+        assert sorted(drifted) == [f"supabase-{REF}-auth", f"supabase-{REF}-edge-secrets",
+                           f"supabase-{REF}-policy-public-documents-users-can-only-access-their-workspace-data"]
         assert live.auth["jwt_exp"] == 3600 and "MIVAA_API_KEY" in live.secrets
 
         # --- a changed stack: rotated secret, new setting, one edge secret dropped ----------------

@@ -101,7 +101,14 @@ class SupabaseProject(pulumi.ComponentResource):
         def provider(cls: type[SupabaseProvider]) -> Any:
             return cls(spec.api_url, spec.access_token.secret, dsn_key, args.backoff)
 
-        child = pulumi.ResourceOptions(parent=self)
+        def named(what: str, **options: Any) -> tuple[str, pulumi.ResourceOptions]:
+            """A resource's name and options. The name is the project's, not the system's: a system renamed
+            without `formerly` would otherwise create each resource anew and then delete the old one, and
+            those deletes drop the policy, the extension and the edge secrets the new ones had just made.
+            The alias is the name stackyard gave it before, so a stack made then keeps its state."""
+            return f"supabase-{ref}-{what}", pulumi.ResourceOptions(parent=self, aliases=[
+                pulumi.Alias(name=f"{name}-{what}")], **options)
+
         self.settings: dict[str, Settings] = {}
         documents = {
             "auth": auth_fields(spec.auth, resolver) if spec.auth else None,
@@ -112,14 +119,16 @@ class SupabaseProject(pulumi.ComponentResource):
         }
         for area, fields in documents.items():
             if fields is not None and (fields[0] or fields[1]):
-                self.settings[area] = Settings(f"{name}-{area}", provider(SettingsProvider), ref, area,
-                                               fields[0], fields[1], child)
+                label, opts = named(area)
+                self.settings[area] = Settings(label, provider(SettingsProvider), ref, area, fields[0], fields[1],
+                                               opts)
 
         self.edge_secrets = None
         if spec.secrets:
+            label, opts = named("edge-secrets")
             self.edge_secrets = EdgeSecrets(
-                f"{name}-edge-secrets", provider(EdgeSecretsProvider), ref,
-                {key: resolver.resolve(value) for key, value in spec.secrets.items()}, child)
+                label, provider(EdgeSecretsProvider), ref,
+                {key: resolver.resolve(value) for key, value in spec.secrets.items()}, opts)
 
         self.extensions: dict[str, Extension] = {}
         self.migrations = None
@@ -129,31 +138,33 @@ class SupabaseProject(pulumi.ComponentResource):
             self.register_outputs({})
             return
         for extension in database.extensions:
-            self.extensions[extension] = Extension(f"{name}-extension-{extension}", provider(ExtensionProvider), ref,
-                                                   extension, database.extension_schema, child)
+            label, opts = named(f"extension-{extension}")
+            self.extensions[extension] = Extension(label, provider(ExtensionProvider), ref, extension,
+                                                   database.extension_schema, opts)
         schema_ready: list[pulumi.Resource] = list(self.extensions.values())
         if database.migrations is not None:
             files, _ = read_migrations(database.migrations)
+            label, opts = named("migrations", depends_on=schema_ready)
             self.migrations = Migrations(
-                f"{name}-migrations", provider(MigrationsProvider), ref,
-                [{"name": m.name, "checksum": m.checksum, "sql": m.sql} for m in files],
-                pulumi.ResourceOptions(parent=self, depends_on=schema_ready))
+                label, provider(MigrationsProvider), ref,
+                [{"name": m.name, "checksum": m.checksum, "sql": m.sql} for m in files], opts)
             schema_ready = [self.migrations]
         # Taking a table out of the list must not open it: by default its RLS stays on, and the resource
         # only leaves the state (retain_on_delete); `rlsOnRemoval: disable` asks for the provider's delete.
         keep = database.rls_on_removal == "keep"
         for table in database.row_level_security:
+            label, opts = named(f"rls-{slug(table_name(table))}", depends_on=schema_ready, retain_on_delete=keep)
             self.row_level_security[table_name(table)] = RowLevelSecurity(
-                f"{name}-rls-{slug(table_name(table))}", provider(RowLevelSecurityProvider), ref, table_name(table),
-                pulumi.ResourceOptions(parent=self, depends_on=schema_ready, retain_on_delete=keep))
+                label, provider(RowLevelSecurityProvider), ref, table_name(table), opts)
         for policy in database.policies:
             guard = self.row_level_security.get(table_name(policy.table))
+            label, opts = named(f"policy-{slug(table_name(policy.table))}-{slug(policy.name)}",
+                                depends_on=[*schema_ready, *([guard] if guard else [])])
             self.policies.append(Policy(
-                f"{name}-policy-{slug(table_name(policy.table))}-{slug(policy.name)}", provider(PolicyProvider), ref,
+                label, provider(PolicyProvider), ref,
                 {"table": table_name(policy.table), "name": policy.name, "command": policy.command,
                  "roles": sorted(policy.roles), "using": policy.using, "check": policy.check,
-                 "permissive": policy.permissive},
-                pulumi.ResourceOptions(parent=self, depends_on=[*schema_ready, *([guard] if guard else [])])))
+                 "permissive": policy.permissive}, opts))
         self.register_outputs({})
 
 

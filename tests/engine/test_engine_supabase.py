@@ -16,7 +16,8 @@ REF = KAI_REF
 DYNAMIC = "pulumi-python:dynamic/supabase:"
 SECRETS = {"jwtSecretKey": "CANARY-supabase-jwt-5d1c", "mivaaApiKey": "CANARY-supabase-mivaa-8e0a",
            "githubOauth": "CANARY-supabase-oauth-c3f7"}
-POLICY = "kai-supabase-policy-public-documents-users-can-only-access-their-workspace-data"
+POLICY = f"supabase-{REF}-policy-public-documents-users-can-only-access-their-workspace-data"
+AUTH, EDGE = f"supabase-{REF}-auth", f"supabase-{REF}-edge-secrets"
 
 
 def project(api_url: str) -> dict:
@@ -59,11 +60,11 @@ def test_up_refresh_repair_noop_and_destroy_through_the_engine(workspace, world)
     printed.append(refresh.output)
     drift = ws.preview("kai")
     printed.append(drift.output)
-    assert steps_by_op(drift.json()) == {"update": {"kai-supabase-auth", "kai-supabase-edge-secrets", POLICY}}
+    assert steps_by_op(drift.json()) == {"update": {AUTH, EDGE, POLICY}}
 
     repair = ws.up("kai")
     printed.append(repair.output)
-    assert repair.applied() == {"update": {"kai-supabase-auth", "kai-supabase-edge-secrets", POLICY}}
+    assert repair.applied() == {"update": {AUTH, EDGE, POLICY}}
     assert live.auth["jwt_exp"] == 3600 and "MIVAA_API_KEY" in live.secrets
     with postgres.connect(dbname) as conn:
         using = conn.execute("select qual from pg_policies where tablename = 'documents'").fetchone()[0]
@@ -97,3 +98,24 @@ def test_up_refresh_repair_noop_and_destroy_through_the_engine(workspace, world)
                             "('uuid-ossp', 'vector', 'ltree')").fetchone() == (0,)
     assert ws.export("kai")["deployment"].get("resources") in (None, [])
     assert live.auth["jwt_exp"] == 3600  # settings are left as they were
+
+
+def test_a_system_renamed_without_formerly_keeps_its_supabase_objects(workspace, world) -> None:
+    """The resources are named after the project, not the system: renamed without `formerly`, the engine
+    neither creates nor deletes one (a delete after its new copy's create dropped the policy)."""
+    fake, postgres, dbname = world
+    ws = workspace()
+    ws.init("kai", config={"stackyard:systems": {"kai": {"supabase": project(fake.url)}}},
+            secrets={**SECRETS, "supabaseAccessToken": fake.token})
+    assert errors(ws.up("kai").json()) == []
+
+    ws.set_config("kai", "systems", {"material-kai": {"supabase": project(fake.url)}})
+    renamed = ws.up("kai")
+    assert errors(renamed.json()) == []
+    database_steps = {op: sorted(n for n in names if n.startswith("supabase-"))
+                      for op, names in renamed.applied().items()}
+    assert {op: names for op, names in database_steps.items() if names} == {}, renamed.output
+    with postgres.connect(dbname) as conn:
+        assert conn.execute("select count(*) from pg_policies where tablename = 'documents'").fetchone() == (1,)
+    assert sorted(fake.projects[REF].secrets) == ["JWT_SECRET_KEY", "MIVAA_API_KEY"]
+    assert errors(ws.destroy("kai").json()) == []
