@@ -275,6 +275,22 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("insert policy with a USING clause",
      lambda c: supabase(c)["database"]["policies"][0].update(command="insert"),
      "systems.material-kai.supabase.database.policies[0].using", "insert policies take only check"),
+    # Each reads to PostgreSQL as `using (...) with check (...)`: a second clause the stack never asked for,
+    # its ' hidden from a count of quotes that knew only '...' strings.
+    ("policy expression ending its USING clause inside dollar quotes",
+     lambda c: supabase(c)["database"]["policies"][0].update(
+         using="$$'$$ is not null) with check ($$'$$ is not null"),
+     "systems.material-kai.supabase.database.policies[0].using", "no '$' outside quotes"),
+    ("policy expression ending its USING clause inside a quoted identifier",
+     lambda c: supabase(c)["database"]["policies"][0].update(using='"\'" is not null) with check ("\'" is not null'),
+     "systems.material-kai.supabase.database.policies[0].using", "unbalanced parentheses or quotes"),
+    ("policy expression ending its USING clause inside an E'...' string",
+     lambda c: supabase(c)["database"]["policies"][0].update(
+         using="E'\\'' is not null) with check (E'\\'' is not null"),
+     "systems.material-kai.supabase.database.policies[0].using", "no E'...' escape strings"),
+    ("policy expression with a positional parameter",
+     lambda c: supabase(c)["database"]["policies"][0].update(using="owner = $1"),
+     "systems.material-kai.supabase.database.policies[0].using", "no '$' outside quotes"),
     ("unknown OAuth provider", lambda c: supabase(c)["auth"].update(external={"githb": {"clientId": "x"}}),
      "systems.material-kai.supabase.auth.external.githb", "unknown OAuth provider"),
     ("migrations directory that does not exist",

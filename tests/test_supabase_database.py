@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
+from components.model.formats import sql_expression
 from components.model.migrations import read_migrations
 from components.supabase.providers import (
     ExtensionProvider,
@@ -283,6 +285,37 @@ def test_a_policy_edited_by_hand_shows_as_drift_and_is_put_back(db: Database) ->
     assert policy.diff(created.id, refreshed.outs, props).changes is True
     policy.update(created.id, refreshed.outs, props)
     assert db.rows("select title from documents", role="authenticated", user=alice) == [("alice doc",)]
+
+
+# Pieces that hide a quote or a parenthesis from a naive count, or that PostgreSQL reads as a literal's edge.
+HIDERS = ["'", '"', "$$", "$q$", "E'", "e'", "U&'", "\\", "''", '""', "(", ")", "x", "$$'$$", "$q$'$q$",
+          "E'\\''", '"\'"', '"(")']
+
+
+def test_an_accepted_policy_expression_never_adds_a_with_check_clause(postgres: PostgresServer) -> None:
+    """The expression is written into `using (...)`: whatever the stack file's check accepts must stay
+    inside it, so PostgreSQL never stores a WITH CHECK clause the stack did not ask for. Each expression
+    of a generated corpus that tries to close the clause, and that the check accepts, is created as the
+    provider writes it (PolicyProvider._apply), and must come out with a USING clause only."""
+    corpus = {f"{a}{b} is not null) with check ({c}{d} is not null"
+              for a in HIDERS for b in ("", *HIDERS[:12]) for c in HIDERS for d in ("", *HIDERS[:12])
+              if len(a + b + c + d) <= 10}
+    accepted = sorted(e for e in corpus if sql_expression(e) is None)
+    with postgres.connect(postgres.create_database(), autocommit=False) as conn:
+        conn.execute("create table t (x int)")
+        created = []
+        for expression in accepted:
+            try:
+                with conn.transaction(force_rollback=True):
+                    conn.execute(f"create policy p on t using ({expression})")
+                    created.append((expression, *conn.execute(
+                        "select polqual is not null, polwithcheck is not null from pg_policy "
+                        "where polname = 'p'").fetchone()))
+            except psycopg.Error:
+                continue  # PostgreSQL refused it: nothing was created
+    assert [expression for expression, _, with_check in created if with_check] == []
+    # Not toothless: many were created, each with the clause's text inside a literal of its USING clause.
+    assert len(created) > 100 and all(using for _, using, _ in created)
 
 
 def test_removing_a_policy_and_rls_from_the_config_drops_them(db: Database) -> None:

@@ -237,21 +237,36 @@ def database_name(value: str) -> str | None:
 
 
 def sql_expression(value: str) -> str | None:
-    """A condition such as ``user_id = auth.uid()``: one SQL expression, never a second statement."""
+    """A condition such as ``user_id = auth.uid()``: one SQL expression, never a second statement.
+
+    It is written into ``using (...)`` or ``with check (...)``, so it must not close that parenthesis:
+    parentheses are counted outside '...' strings and "..." identifiers (each with its quote doubled
+    inside), and whatever PostgreSQL would read as a literal that this count cannot follow is refused:
+    a dollar-quoted $$...$$ or $tag$...$tag$ body and an E'...' string (where \\' is a quote) could
+    each hide a ' and end the expression early, adding a WITH CHECK clause the stack never asked for."""
     if "\x00" in value or ";" in value or "--" in value or "/*" in value or len(value) > 8192:
         return "one SQL expression: no ';', no comments ('--', '/*'), at most 8192 characters"
     depth = 0
-    quoted = False
-    for char in value:
-        if char == "'":
-            quoted = not quoted
-        elif not quoted and char == "(":
+    quote = None  # the quote of the literal or identifier being read: ' or "
+    for index, char in enumerate(value):
+        if quote:
+            if char == quote:  # a doubled quote closes and at once reopens: the same thing
+                quote = None
+        elif char in "'\"":
+            # An opening quote right after e or E may start an E'...' string; `date'...'` needs a space.
+            if char == "'" and index and value[index - 1] in "eE":
+                return ("no E'...' escape strings (their \\' hides a quote): write a plain '...', with a "
+                        "space before it after a word ending in e")
+            quote = char
+        elif char == "$":  # dollar quotes hide quotes and parentheses; $1 means nothing in a policy
+            return "no '$' outside quotes: no dollar-quoted $$...$$ strings, no $1 parameters"
+        elif char == "(":
             depth += 1
-        elif not quoted and char == ")":
+        elif char == ")":
             depth -= 1
             if depth < 0:
                 break
-    if depth != 0 or quoted:
+    if depth != 0 or quote:
         return "unbalanced parentheses or quotes: one SQL expression"
     return None
 
