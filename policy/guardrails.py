@@ -9,8 +9,9 @@ Mandatory rules stop `pulumi preview`/`up`; advisory ones are reported and let i
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,9 +187,28 @@ def no_secret_in_plain_outputs(resources: list[Resource]) -> list[Violation]:
     secrets = secret_values(resources)
     found = []
     for stack in of_type(resources, "pulumi:pulumi:Stack"):
-        text = repr(stack.props)
-        found += [Violation(stack, "a stack output holds a secret value") for s in secrets if s in text][:1]
+        texts = list(strings(stack.props))
+        # An output may also be JSON text (Output.json_dumps) holding the secret with its \\ and " escaped.
+        forms = secrets | {json.dumps(secret)[1:-1] for secret in secrets}
+        if any(form in text for form in forms for text in texts):
+            found.append(Violation(stack, "a stack output holds a secret value"))
     return found
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string inside ``value`` (keys too, and numbers as text) exactly as it is: not its repr, which
+    doubles each backslash and escapes quotes, so a secret holding one would never be found in it."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from strings(key)
+            yield from strings(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield str(value)
 
 
 # --- advisory ------------------------------------------------------------------------------------

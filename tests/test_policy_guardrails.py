@@ -5,6 +5,7 @@ engine tier runs the same pack through the real `pulumi preview --policy-pack`."
 from __future__ import annotations
 
 import copy
+import json
 import sys
 
 import pytest
@@ -117,6 +118,41 @@ def test_a_secret_in_a_plain_stack_output_is_stopped(production: Run) -> None:
     stack = Resource("pulumi:pulumi:Stack", "stackyard-production", {"leak": f"key={secret}"})
     found = RULES["no-secret-in-plain-outputs"].check([*resources(production), stack])
     assert [v.message for v in found] == ["a stack output holds a secret value"]
+
+
+# Secrets a repr would have escaped: a backslash, both quote kinds, and a one-line JSON key file, whose
+# private key's newlines are the two characters \\n and whose quotes are ".
+AWKWARD_SECRETS = [
+    "ab\\cd-1234-secret",
+    "it's-a \"quoted\" secret",
+    '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBg\\n'
+    '-----END PRIVATE KEY-----\\n"}',
+]
+
+
+def kept_secret(secret: str) -> Resource:
+    """A single-value secret file written to a host: what makes ``secret`` one the stack keeps secret."""
+    return Resource("command:remote:Command", "key-file", {"create": "bash -s", "stdin": secret, "logging": "none"})
+
+
+@pytest.mark.parametrize("secret", AWKWARD_SECRETS)
+def test_a_secret_with_backslashes_or_quotes_in_a_plain_stack_output_is_stopped(secret: str) -> None:
+    stack = Resource("pulumi:pulumi:Stack", "stackyard-production", {"app": {"config": [f"key={secret}"]}})
+    found = RULES["no-secret-in-plain-outputs"].check([kept_secret(secret), stack])
+    assert [v.message for v in found] == ["a stack output holds a secret value"]
+    # As JSON text, where its backslashes and double quotes are escaped.
+    as_json = Resource("pulumi:pulumi:Stack", "stackyard-production", {"app": json.dumps({"key": secret})})
+    found = RULES["no-secret-in-plain-outputs"].check([kept_secret(secret), as_json])
+    assert [v.message for v in found] == ["a stack output holds a secret value"]
+    clean = Resource("pulumi:pulumi:Stack", "stackyard-production", {"app": {"config": ["key=elsewhere"]}})
+    assert RULES["no-secret-in-plain-outputs"].check([kept_secret(secret), clean]) == []
+
+
+@pytest.mark.parametrize("secret", AWKWARD_SECRETS)
+def test_a_secret_with_backslashes_or_quotes_in_a_command_line_is_stopped(secret: str) -> None:
+    smuggled = Resource("command:remote:Command", "smuggled", {"create": f"/srv/app/deploy {secret}"})
+    found = [v.message for v in RULES["remote-command-carries-no-secret"].check([kept_secret(secret), smuggled])]
+    assert found and all(v.startswith("smuggled: its create command line") for v in found)
 
 
 def test_advisories_name_the_host_or_service() -> None:
