@@ -84,3 +84,37 @@ def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_noth
     else:
         assert done.stdout.strip().endswith("refused"), done.stdout
         assert calls == ""  # docker was never asked: nothing was built
+
+
+@pytest.mark.skipif(subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
+                    reason="the docker CLI's compose plugin is not installed (make deps installs it)")
+@pytest.mark.parametrize("dotenv", ["a link to a secret", "compose settings"])
+def test_root_s_compose_reads_nothing_of_the_release_as_its_own_settings(dotenv: str, tmp_path: Path) -> None:
+    """The real `docker compose config`, through the runtime's compose(), on a release whose .env is a link
+    to a secret (compose quoted its first line in an error) or sets COMPOSE_* and interpolated values."""
+    paths = Paths(srv=str(tmp_path / "srv"), var=str(tmp_path / "var"), etc=str(tmp_path / "etc"))
+    plan = ServicePlan(name="ai", runtime="compose", repo="r", ref="main", command="", port=8000, paths=paths,
+                       build_context="svc", dockerfile="Dockerfile")
+    release = Path(paths.app("ai")) / "slots" / "blue"
+    release.mkdir(parents=True)
+    secret = tmp_path / "s3-secret-key"
+    secret.write_text("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n")
+    if dotenv == "a link to a secret":
+        (release / ".env").symlink_to(secret)
+    else:
+        (release / ".env").write_text(f"COMPOSE_FILE={tmp_path}/theirs.yaml\nFROM_RELEASE=theirs\n")
+        (tmp_path / "theirs.yaml").write_text("services:\n  theirs:\n    image: theirs\n    privileged: true\n")
+    header = service_header(plan, None)
+    definition = tmp_path / "definition.yaml"
+    definition.write_text("services:\n  app:\n    image: app\n    group_add: ['${STACKYARD_SERVICE_GID:?}']\n"
+                          "    environment: {FROM: '${FROM_RELEASE:-ours}'}\n")
+    script = tmp_path / "config"
+    script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + header + f"DEFINITION_BLUE={definition}\n"
+                      + "SERVICE_USER=root\nlog() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh")
+                      + shell("runtime-compose.sh") + "compose blue config\n")
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")})
+    assert "wJalrXUtnFEMI" not in done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "theirs" not in done.stdout and "privileged" not in done.stdout
+    assert "FROM: ours" in done.stdout

@@ -16,12 +16,15 @@ unheld_is_ours() {
 }
 definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
 # compose COLOR ARGS: docker compose on one slot's project. Its containers get the service's group,
-# which reads their mounted files.
+# which reads their mounted files. The definition is stackyard's, and nothing in the release is read as
+# compose's own settings: root would otherwise read the release's .env, which its repository or the
+# service's user could make a link to a secret (compose quotes a line it cannot parse in its error, into
+# the deploy's log), or fill with COMPOSE_* settings of their choosing.
 compose() {
   local color=$1 gid
   shift
   gid=$(id -g "$SERVICE_USER")
-  STACKYARD_SERVICE_GID=$gid docker compose --project-name "$APP-$color" \
+  STACKYARD_SERVICE_GID=$gid docker compose --project-name "$APP-$color" --env-file /dev/null \
     --project-directory "$BASE/slots/$color" --file "$(definition_of "$color")" "$@"
 }
 # inside_release COLOR: the slot's release becomes root's, then its build context and Dockerfile must
