@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .layout import ServicePlan
+from .quoting import write_whole
 
 NETWORK = "stackyard"
 """The Docker network every compose service's containers join."""
@@ -110,12 +111,11 @@ def network_script(plan: DockerPlan, *, ports: Sequence[int], proxy: str | None,
         unit = "caddy" if proxy == "caddy" else "nginx"
         lines += [
             f"install -d -m 0755 /etc/systemd/system/{unit}.service.d",
-            f"cat > /etc/systemd/system/{unit}.service.d/stackyard-docker.conf <<'EOF'",
-            "# Written by stackyard: the proxy listens on the containers' network, which Docker creates.",
-            "[Unit]",
-            "Wants=docker.service",
-            "After=docker.service",
-            "EOF",
+            write_whole(f"/etc/systemd/system/{unit}.service.d/stackyard-docker.conf", "\n".join([
+                "# Written by stackyard: the proxy listens on the containers' network, which Docker creates.",
+                "[Unit]",
+                "Wants=docker.service",
+                "After=docker.service"])).rstrip("\n"),
             "systemctl daemon-reload",
         ]
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ from .quoting import (
     postgres_identifier,
     postgres_literal,
     sh,
+    write_whole,
 )
 from .scripts import shell
 from .trusted_paths import static_roots_check
@@ -70,7 +71,7 @@ METADATA_GUARD = (
                "#!/usr/bin/env bash\n" + shell("metadata-guard.sh"))
     + "chmod 0755 /usr/local/sbin/stackyard-metadata-guard.new\n"
     "mv -f /usr/local/sbin/stackyard-metadata-guard.new /usr/local/sbin/stackyard-metadata-guard\n"
-    + heredoc_to("cat > /etc/systemd/system/stackyard-metadata-guard.service", "\n".join([
+    + write_whole("/etc/systemd/system/stackyard-metadata-guard.service", "\n".join([
         "[Unit]",
         "Description=only root asks the cloud's metadata service, managed by stackyard",
         # Before the network, every service and Docker: nothing that could ask runs a moment unguarded,
@@ -145,10 +146,8 @@ if ! sshd -t; then
 fi
 systemctl reload ssh 2>/dev/null || systemctl reload sshd
 
-cat > /etc/apt/apt.conf.d/20auto-upgrades <<'EOF'
-APT::Periodic::Update-Package-Lists "1";
-APT::Periodic::Unattended-Upgrade "1";
-EOF
+{write_whole("/etc/apt/apt.conf.d/20auto-upgrades",
+              'APT::Periodic::Update-Package-Lists "1";' + chr(10) + 'APT::Periodic::Unattended-Upgrade "1";')}\
 
 {firewall}{METADATA_GUARD}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
 {heredoc_to("cat > /usr/local/sbin/stackyard-claim.new", CLAIM_HELPER)}\
@@ -340,8 +339,9 @@ def install_files(files: dict[str, tuple[str, str]]) -> str:
 
 
 def _write_missing(files: dict[str, str]) -> str:
-    """Heredocs that create each file only if it does not exist yet."""
-    return "\n".join(f"if [ ! -f {sh(path)} ]; then\n{heredoc_to(f'cat > {sh(path)}', content)}fi"
+    """Creates each file only if it is missing or empty (what a write cut short left before they were
+    written whole: an empty upstream fails `nginx -t`, and with it every later proxy step and deploy)."""
+    return "\n".join(f"if [ ! -s {sh(path)} ]; then\n{write_whole(path, content)}fi"
                       for path, content in sorted(files.items()))
 
 
@@ -401,9 +401,8 @@ fi""")
     # names the certificates) can load: a bootstrap site, only while a certificate is missing.
     bootstrap_needed = " || ".join(f"[ ! -f {paths.certs}/{h}/fullchain.pem ]" for h in hostnames)
     bootstrap_step = "" if tls == "internal" or not hostnames else f"""\
-if [ ! -f /etc/nginx/sites-available/stackyard.conf ] && {{ {bootstrap_needed}; }}; then
-cat > /etc/nginx/sites-available/stackyard.conf <<'EOF'
-{bootstrap}EOF
+if [ ! -s /etc/nginx/sites-available/stackyard.conf ] && {{ {bootstrap_needed}; }}; then
+{write_whole("/etc/nginx/sites-available/stackyard.conf", bootstrap)}\
 ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
 systemctl reload nginx || systemctl restart nginx
 fi

@@ -66,6 +66,13 @@ def heredoc_to(command: str, content: str) -> str:
     return f"{command} {opening}\n{body}{tag}\n"
 
 
+def write_whole(path: str, content: str) -> str:
+    """Writes ``content`` to ``path`` (a path of root's, not a variable) whole or not at all: into
+    ``path.new``, then renamed over it. A step killed mid-write leaves a ``.new`` the next run writes
+    again, never a short ``path`` that a check of "is it there?" would take as done."""
+    return heredoc_to(f"cat > {sh(path + '.new')}", content) + f"mv -f {sh(path + '.new')} {sh(path)}\n"
+
+
 # --- environment files ------------------------------------------------------------------------
 
 
