@@ -248,6 +248,21 @@ def test_a_changed_secret_file_reaches_a_new_release_of_the_same_commit(host: De
     assert (serving / "key.json").read_text() == "old secret"  # never changed under the old process
 
 
+def test_a_killed_secret_write_s_temporary_file_never_reaches_a_release(host: DeployHost) -> None:
+    """A write killed between mktemp and mv leaves a root-only .stackyard.* beside the files: copied as the
+    service's user (runuser is a stub here, so root copies), it failed every later deploy."""
+    files = host.at("/etc/stackyard/mivaa/files")
+    files.mkdir(parents=True)
+    (files / "key.json").write_text("the secret")
+    (files / ".stackyard.Ab3dE6gH").write_text("half a rotated secret")
+    (files / ".stackyard.Ab3dE6gH").chmod(0o600)
+    result = host.deploy()
+    assert result.returncode == 0, result.stderr
+    release = (host.base / "slots/blue").resolve()
+    assert (release / "key.json").read_text() == "the secret"
+    assert not list(release.glob(".stackyard.*")) and not list(files.glob(".stackyard.*"))
+
+
 def test_a_release_is_built_where_it_runs_and_a_half_built_one_is_built_again(host: DeployHost) -> None:
     sha = host.git("rev-parse", "HEAD")
     release = host.base / "releases" / sha

@@ -147,6 +147,11 @@ fi
 
 repair
 
+# A secret file's write that was killed left its temporary file (root's, 0600, .stackyard.*) beside the
+# files: the service's user cannot read it, so copying the files would fail every deploy, and it would
+# change their digest. Every write this deploy follows has ended (the deploy runs after them).
+if [ -d "$FILES" ]; then find "$FILES" -name '.stackyard.*' -type f -delete; fi
+
 if [[ $REF =~ ^[0-9a-f]{40}$ ]]; then
   sha=$REF
 else
