@@ -53,6 +53,15 @@ STUBS = {
     "systemctl": """echo "systemctl $*" >> "$STUB/calls.log"
 action=$1; shift
 units=(); for a in "$@"; do case $a in -*) ;; *) units+=("$a") ;; esac; done
+# As systemd: an instance of a template whose unit file is not installed cannot be started, enabled or
+# disabled (a slot never prepared has none), and the whole command fails.
+case $action in restart|start|enable|disable)
+  for u in "${units[@]}"; do
+    if [[ $u == stackyard-*@*.service ]] && [ ! -f "$STUB_ROOT/etc/systemd/system/${u%@*}@.service" ]; then
+      echo "Failed to $action unit: Unit file $u does not exist." >&2; exit 1
+    fi
+  done ;;
+esac
 case $action in
   restart|start) for u in "${units[@]}"; do /usr/bin/touch "$STUB/running/$u"; done ;;
   stop) for u in "${units[@]}"; do /usr/bin/rm -f "$STUB/running/$u"; done ;;

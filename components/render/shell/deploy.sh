@@ -69,7 +69,7 @@ check_health() (
 record_of() { cat "$BASE/state/$1" 2>/dev/null || true; }
 # The record goes only once the slot is stopped: a slot that would not stop is stopped by the next repair.
 stop_and_forget() {
-  stop_slot "$1" || { log "the $1 slot did not stop; the next deploy stops it"; return 1; }
+  stop_if_prepared "$1" || { log "the $1 slot did not stop; the next deploy stops it"; return 1; }
   rm -f "$BASE/state/$1"
 }
 
@@ -127,7 +127,7 @@ prepare_slot() {
     cp -R --preserve=mode "$FILES" "$slot/files"
     chown -R "root:$ENV_GROUP" "$slot/files"
   fi
-  if [ "$color" = blue ]; then definition=$DEFINITION_BLUE; else definition=$DEFINITION_GREEN; fi
+  definition=$(definition_of "$color")
   staged="$ETC/staged/${definition##*/}"
   cp "$staged" "$definition.new"
   chmod 0644 "$definition.new"

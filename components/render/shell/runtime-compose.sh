@@ -14,7 +14,6 @@ unheld_is_ours() {
           || index($0, " 0.0.0.0:" port "->") || index($0, ", 0.0.0.0:" port "->")) { found = 1 }
         END { exit !found }'
 }
-definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
 # compose COLOR ARGS: docker compose on one slot's project. Its containers get the service's group,
 # which reads their mounted files. The definition is stackyard's, and nothing in the release is read as
 # compose's own settings: root would otherwise read the release's .env, which its repository or the

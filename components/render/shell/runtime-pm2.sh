@@ -4,7 +4,6 @@
 PORT_OWNER=$SERVICE_USER
 # A port of an instance that nothing holds is nobody's (owns_port).
 unheld_is_ours() { return 1; }
-definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
 # PM2 as the service user, from its own home: run from the SSH session's directory (/root, 0700)
 # it cannot even start node.
 pm2_run() { (cd "$STATE" && as_user "$SERVICE_USER" env HOME="$STATE" PM2_HOME="$PM2_HOME" pm2 "$@"); }
