@@ -157,6 +157,7 @@ class HostProvisioning(pulumi.ComponentResource):
         paths = self.args.paths
         upstreams = {paths.upstream(p.name, proxy.kind): upstream_file(p, proxy.kind)
                      for p in plans if p.port is not None}
+        served = {paths.upstream(p.name, proxy.kind): p.hostnames for p in plans if p.port is not None}
         # Containers call the host's services by name at the network's address (render/docker.py).
         containers = self.docker.gateway if self.composed else None
         if proxy.kind == "caddy":
@@ -164,7 +165,7 @@ class HostProvisioning(pulumi.ComponentResource):
                 caddyfile(plans, email=proxy.email, tls=proxy.tls, security_headers=proxy.security_headers,
                           static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy,
                           containers=containers),
-                upstreams, paths, static=proxy.static.values())
+                upstreams, paths, static=proxy.static.values(), served=served)
         else:
             hostnames = served_hostnames(plans, proxy.static)
             script = provision.nginx_setup_script(
@@ -173,7 +174,7 @@ class HostProvisioning(pulumi.ComponentResource):
                                 static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy,
                                 containers=containers),
                 bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams,
-                replaces=list(proxy.replaces), paths=paths, static=proxy.static.values())
+                replaces=list(proxy.replaces), paths=paths, static=proxy.static.values(), served=served)
         return self.remote.step("proxy", script, after=after)
 
     def _backups(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from test_render_tools import all_scripts
 
-from components.render.provision import _write_missing
+from components.render.layout import Paths
+from components.render.provision import initial_upstreams
 
 TEMPORARY = {'"$t"', '"$tmp"', '"$1.new"'}
 """Targets that are files of mktemp (renamed into place after), or a helper's own .new."""
@@ -36,7 +37,7 @@ def test_a_file_a_killed_write_left_empty_or_half_made_is_written_again(tmp_path
                str(bootstrap): "server { listen 80; }\n"}
     upstream.write_text("")  # the shell's open truncated it, and the step was killed before cat wrote
     Path(f"{bootstrap}.new").write_text("server { li")  # killed mid-write of the .new: bootstrap never made
-    run(_write_missing(content), tmp_path)
+    run(initial_upstreams(content, {}, Paths(etc=str(tmp_path))), tmp_path)
     assert upstream.read_text() == content[str(upstream)]
     assert bootstrap.read_text() == content[str(bootstrap)]
     assert not Path(f"{bootstrap}.new").exists()
@@ -45,5 +46,6 @@ def test_a_file_a_killed_write_left_empty_or_half_made_is_written_again(tmp_path
 def test_a_file_already_there_is_left_as_it_is(tmp_path: Path) -> None:
     upstream = tmp_path / "app.nginx"
     upstream.write_text("upstream stackyard_app { server 127.0.0.1:4200; }\n")  # the deploy's switch made it
-    run(_write_missing({str(upstream): "upstream stackyard_app { server 127.0.0.1:4100; }\n"}), tmp_path)
+    run(initial_upstreams({str(upstream): "upstream stackyard_app { server 127.0.0.1:4100; }\n"}, {},
+                          Paths(etc=str(tmp_path))), tmp_path)
     assert "4200" in upstream.read_text()

@@ -338,11 +338,55 @@ def install_files(files: dict[str, tuple[str, str]]) -> str:
     )
 
 
-def _write_missing(files: dict[str, str]) -> str:
-    """Creates each file only if it is missing or empty (what a write cut short left before they were
-    written whole: an empty upstream fails `nginx -t`, and with it every later proxy step and deploy)."""
-    return "\n".join(f"if [ ! -s {sh(path)} ]; then\n{write_whole(path, content)}fi"
-                      for path, content in sorted(files.items()))
+UPSTREAM_TAKE_OVER = r"""# take_over PATH HEADER HOSTNAME...: a service's new upstream starts from the one that served
+# one of its hostnames after the last proxy step, when that was another service's (a renamed service's former
+# self, which runs until its removal at the end of the update): its hostnames stay served until this
+# service's first deploy switches them, where a fresh upstream would route them to slots nothing
+# listens on yet.
+take_over() {
+  local path=$1 header=$2 host previous servers
+  shift 2
+  for host in "$@"; do
+    previous=$(awk -v h="$host" '$1 == h { print $2; exit }' "$UPSTREAM_MAP" 2>/dev/null) || true
+    # Another service's upstream file, named as stackyard names them, and nothing else.
+    if [[ ! $previous =~ ^"$UPSTREAM_DIR"/[a-z0-9][a-z0-9-]*\.(nginx|caddy)$ ]] || [ "$previous" = "$path" ]; then
+      continue
+    fi
+    servers=$(grep -E '^ *(server|reverse_proxy) 127\.0\.0\.1:[0-9]+' "$previous" 2>/dev/null) || continue
+    { if [ -n "$header" ]; then printf '%s\n' "$header"; fi
+      printf '%s\n' "$servers"
+      if [ -n "$header" ]; then printf '}\n'; fi; } > "$path.new"
+    mv -f "$path.new" "$path"
+    echo "stackyard: $path starts as $previous, which served $host, until the first deploy of its service" >&2
+    return 0
+  done
+  return 1
+}
+"""
+
+
+def initial_upstreams(upstreams: dict[str, str], hostnames: dict[str, Sequence[str]], paths: Paths) -> str:
+    """Creates each service's upstream if it is missing or empty: from the upstream that served one of its
+    ``hostnames`` after the last proxy step (take_over), else pointing at its blue slot (or the process it
+    replaces). After that, upstreams are the deploys'."""
+    lines = [f"UPSTREAM_DIR={sh(paths.etc + '/upstreams')}", f"UPSTREAM_MAP={sh(hostname_map_path(paths))}",
+             UPSTREAM_TAKE_OVER]
+    for path, content in sorted(upstreams.items()):
+        header = content.splitlines()[0] if content.startswith("upstream ") else ""
+        names = "".join(f" {sh(h)}" for h in hostnames.get(path, ()))
+        lines.append(f"if [ ! -s {sh(path)} ] && ! take_over {sh(path)} {sh(header)}{names}; then\n"
+                     f"{write_whole(path, content)}fi")
+    return "\n".join(lines) + "\n"
+
+
+def hostname_map_path(paths: Paths) -> str:
+    return f"{paths.etc}/upstreams/hostnames"
+
+
+def hostname_map(hostnames: dict[str, Sequence[str]], paths: Paths) -> str:
+    """Which upstream serves each hostname, written once the proxy took its new configuration."""
+    return write_whole(hostname_map_path(paths), "".join(
+        f"{host} {path}\n" for path, hosts in sorted(hostnames.items()) for host in hosts))
 
 
 NGINX_HTTP = """# Managed by stackyard: every server of this nginx, its own sites' and any other's.
@@ -373,7 +417,7 @@ worker_rlimit_nofile 4096;
 
 def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
                        upstreams: dict[str, str], replaces: Sequence[str] = (), paths: Paths = Paths(),
-                       static: Iterable[str] = ()) -> str:
+                       static: Iterable[str] = (), served: dict[str, Sequence[str]] | None = None) -> str:
     """Installs nginx, gets a certificate per hostname (certbot webroot, or self-signed for
     ``tls: internal``) unless one is there already, then installs the full site and disables the sites
     it ``replaces``, in one checked reload. Upstream files are written only if missing: after the
@@ -395,7 +439,8 @@ fi""")
   certbot certonly --webroot --webroot-path {paths.acme_root} --domain {hostname} --non-interactive \\
     --agree-tos {mail} --deploy-hook 'systemctl reload nginx'
 fi""")
-    writes = _write_missing(upstreams)
+    served = served or {}
+    writes = initial_upstreams(upstreams, served, paths)
     packages = "nginx" + (" certbot" if tls != "internal" and hostnames else " openssl")
     # certbot's webroot challenge needs port 80 answering for the hostnames before the full site (which
     # names the certificates) can load: a bootstrap site, only while a certificate is missing.
@@ -446,14 +491,15 @@ if ! nginx -t; then
 fi
 systemctl enable --quiet nginx
 systemctl reload nginx || systemctl restart nginx
-"""
+{hostname_map(served, paths)}"""
 
 
 def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths = Paths(),
-                       static: Iterable[str] = ()) -> str:
+                       static: Iterable[str] = (), served: dict[str, Sequence[str]] | None = None) -> str:
     """Installs Caddy and its Caddyfile, in a checked reload; the ``static`` roots, which Caddy serves
     following any link, must be root's alone first (trusted_paths)."""
-    writes = _write_missing(upstreams)
+    served = served or {}
+    writes = initial_upstreams(upstreams, served, paths)
     return HEADER + static_roots_check(static) + APT + f"""apt_install caddy
 install -d -m 0755 {paths.etc}/upstreams
 {writes}
@@ -483,4 +529,4 @@ fi
 mv /etc/caddy/Caddyfile.new /etc/caddy/Caddyfile
 systemctl enable --quiet caddy
 systemctl reload caddy || systemctl restart caddy
-"""
+{hostname_map(served, paths)}"""

@@ -1,4 +1,5 @@
-"""Renaming a system and its host of a running stack deletes nothing on the host.
+"""Renaming a system and its host of a running stack deletes nothing on the host; renaming a service
+moves its hostname to the new one without a failed request.
 
 The review: every step is named after its system and host, so a rename created each anew and deleted
 the old ones last; those deletes stop the services and the databases. With `formerly`, each resource
@@ -8,9 +9,12 @@ rename is then undone the same way.
 
 from __future__ import annotations
 
+import time
+
 import yaml
 
-from local import LocalStack
+from load import Load
+from local import FIGURES, LocalStack
 
 SERVICES = ("stackyard-fastapi-sample-*", "stackyard-flask-sample-pm2", "mariadb", "redis-server")
 
@@ -62,3 +66,37 @@ def test_a_renamed_system_and_host_keep_everything_on_the_host(stack: LocalStack
     # The former names are kept as a record; they name nothing that still exists.
     stack.edit_system(lambda system: (system.pop("formerly"), system["hosts"]["box"].pop("formerly")))
     assert not {k: v for k, v in stack.up().applied().items() if k in ("delete", "create")}
+
+
+def rename_service(stack: LocalStack, old: str, new: str, port: int) -> None:
+    """The service's entry under a new name and port (its old slots run until its removal, so the new
+    ones need ports of their own), the same hostname."""
+    def change(system: dict) -> None:
+        spec = system["services"].pop(old)
+        spec["port"] = port
+        system["services"][new] = spec
+
+    stack.edit_system(change)
+
+
+def test_a_renamed_service_s_hostname_is_served_throughout(stack: LocalStack) -> None:
+    """The proxy step runs before the new service's first deploy: its new upstream starts as the old
+    service's (provision.take_over), and the old one goes only once the new one serves. The review found
+    the hostname routed to the new service's empty slots from the proxy step until its deploy ended."""
+    hostname = "fastapi.stackyard.test"
+    for old, new, port in (("fastapi-sample", "fastapi-app", 8200), ("fastapi-app", "fastapi-sample", 8000)):
+        rename_service(stack, old, new, port)
+        with Load(hostname, 20.0) as load:
+            time.sleep(2)
+            started = time.monotonic()
+            result = stack.up()
+            seconds = time.monotonic() - started
+            time.sleep(2)
+        FIGURES.append(f"service {old} renamed {new} (pulumi up, {seconds:.1f} s) under 20 req/s: "
+                       f"{load.tally.summary()}")
+        assert load.tally.failed == 0, load.tally.summary()
+        assert f"local-box-setup-{old}-service" in result.applied().get("delete", set()), result.applied()
+        assert stack.ssh(f"cat /srv/{new}/active").returncode == 0
+        running = stack.ssh(f"systemctl list-units --state=active --plain --no-legend 'stackyard-{old}-*'").stdout
+        assert running.strip() == "", running
+        assert stack.health(hostname)[0] == 200
