@@ -81,6 +81,7 @@ class Rules:
             self.check_frontends(path, system)
             self.check_github(path, system)
             self.check_services(path, system)
+            self.check_hostnames(path, system)
             check_supabase(self, path, system)
         self.check_global(systems)
         self.check_ssh_key_adoption()
@@ -461,6 +462,29 @@ class Rules:
                     if site != "Caddyfile":
                         self.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
                                   "a Caddy has one site file: replaces: [Caddyfile]")
+
+    def check_hostnames(self, path: str, system: System) -> None:
+        """A hostname is served by one thing per host: nginx keeps the first server block of a name (and
+        only warns), Caddy refuses the config, so a second use would silently serve the other's site."""
+        first: dict[tuple[str, str], str] = {}
+
+        def use(host: str, hostname: str | None, where: str, what: str) -> None:
+            if hostname is None:
+                return
+            if (host, hostname) in first:
+                self.fail(where, f"{hostname} is already served on host '{host}' by {first[host, hostname]}: "
+                                 "a hostname is served by one service or static site per host; remove one")
+            else:
+                first[host, hostname] = what
+
+        for spath, service in self.named(f"{path}.services", "service", system.services):
+            for i, hostname in enumerate(service.hostnames or ()):
+                use(service.host, hostname, f"{spath}.hostnames[{i}]", f"{spath}.hostnames[{i}]")
+        for hname, host in (system.hosts or {}).items():
+            proxy = host.proxy if host is not None else None
+            for hostname in ((proxy.static if proxy is not None else None) or {}):
+                where = f"{path}.hosts.{hname}.proxy.static.{hostname}"
+                use(hname, hostname, where, f"the static site {where}")
 
     def check_host_paths(self, hpath: str, host, system: System) -> None:
         """Directories root serves or writes from: see host_paths."""
