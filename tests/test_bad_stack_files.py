@@ -304,6 +304,14 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: productivity(c)["services"]["flask-backend"]["hostnames"].append("www.productivity.example.com"),
      "systems.productivity.hosts.app.proxy.static.www.productivity.example.com",
      "already served on host 'app' by systems.productivity.services.flask-backend.hostnames[1]"),
+    ("a deploy user named like a service's user, made a passwordless sudoer by cloud-init",
+     lambda c: host(c, "material-kai", "mivaa").update(deployUser="svc-mivaa"),
+     "systems.material-kai.hosts.mivaa.deployUser", "a name stackyard gives services' users"),
+    ("root as the deploy user", lambda c: host(c).update(deployUser="root"),
+     "systems.mehko.hosts.api.deployUser", "root itself"),
+    ("an existing server's login user that is a daemon's account",
+     lambda c: productivity(c)["hosts"]["app"].update(user="www-data"),
+     "systems.productivity.hosts.app.user", "a system account a daemon runs as"),
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
 
@@ -473,3 +481,21 @@ def test_a_policy_name_is_measured_in_bytes_as_postgresql_cuts_it() -> None:
 
     _, message = run_broken(mutate)
     assert "systems.material-kai.supabase.database.policies[0].name: between 1 and 63 bytes" in message, message
+
+
+def test_a_login_or_deploy_user_is_never_a_service_user_nor_a_daemon_account() -> None:
+    """cloud-init makes the deploy user a passwordless sudoer: named svc-<name>, a service's user would be
+    root; named after a daemon's account (www-data, postgres), the daemon would. An existing server's
+    login user may be root (stackyard then runs its steps without sudo), never one of those."""
+    taken = ["svc-mivaa", "svc-x", "www-data", "nobody", "caddy", "redis", "mysql", "postgres", "daemon", "bin",
+             "sys", "sshd", "systemd-network", "_apt", "messagebus"]
+    deploy = "systems.material-kai.hosts.mivaa.deployUser"
+    login = "systems.productivity.hosts.app.user"
+    for name in taken:
+        assert refusal(lambda c, n=name: host(c, "material-kai", "mivaa").update(deployUser=n), deploy), name
+        assert refusal(lambda c, n=name: productivity(c)["hosts"]["app"].update(user=n), login), name
+    assert refusal(lambda c: host(c, "material-kai", "mivaa").update(deployUser="root"), deploy)
+    assert refusal(lambda c: productivity(c)["hosts"]["app"].update(user="root"), login) is None
+    for fine in ("deploy", "admin", "ubuntu", "ops"):
+        assert refusal(lambda c, n=fine: host(c, "material-kai", "mivaa").update(deployUser=n), deploy) is None
+        assert refusal(lambda c, n=fine: productivity(c)["hosts"]["app"].update(user=n), login) is None

@@ -207,7 +207,54 @@ process_name = matching(
 size = matching(r"[1-9][0-9]{0,5}(KB|MB|GB)", "is not a size such as 512KB, 10MB or 1GB")
 
 
-linux_user = matching(r"[a-z_][a-z0-9_-]{0,31}", "is not a valid Linux user name")
+linux_user_name = matching(r"[a-z_][a-z0-9_-]{0,31}", "is not a valid Linux user name")
+
+# Accounts the distribution and the packages stackyard installs keep for their daemons (base-passwd,
+# nginx's www-data, caddy, redis, mysql, postgres, ...). A login user or sudoer of that name would hand
+# the daemon's files and processes to whoever logs in, and the daemon would run as a sudoer.
+SYSTEM_ACCOUNTS = frozenset({
+    "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
+    "backup", "list", "irc", "gnats", "nobody", "messagebus", "sshd", "syslog", "uuidd", "tcpdump", "tss",
+    "landscape", "pollinate", "usbmux", "dnsmasq", "polkitd", "lxd", "ntp", "chrony", "caddy", "nginx",
+    "redis", "mysql", "mariadb", "postgres", "docker", "containerd", "dhcpcd", "statd", "avahi"})
+SYSTEM_ACCOUNT_PREFIXES = ("systemd-", "_", "debian-")
+SERVICE_USER_PREFIX = "svc-"
+"""A service's user is svc-<service> (components/render/layout.py): no login user may take such a name."""
+
+
+def taken_account(value: str) -> str | None:
+    """What a user name already belongs to, when it is not a person's to log in with; else None."""
+    if value.startswith(SERVICE_USER_PREFIX):
+        return "a name stackyard gives services' users (svc-<service>)"
+    if value in SYSTEM_ACCOUNTS or value.startswith(SYSTEM_ACCOUNT_PREFIXES):
+        return "a system account a daemon runs as"
+    return None
+
+
+def linux_user(value: str) -> str | None:
+    """The user stackyard logs in as on a server that exists: root (the usual login of a server set up by
+    hand, and what stackyard then runs its steps as without sudo), or an admin user with sudo; never a
+    service's user or a daemon's system account."""
+    message = linux_user_name(value)
+    taken = None if message else taken_account(value)
+    if taken:
+        return f"{shown(value)} is {taken}: log in as root or an admin user with sudo"
+    return message
+
+
+def deploy_user(value: str) -> str | None:
+    """The user cloud-init creates on a server stackyard makes: a passwordless sudoer holding the SSH keys.
+
+    Unlike an existing server's login user (`linux_user`), never root: the deploy user is there so that
+    root's SSH logins can be switched off (cloud-init's disable_root), and keys given to a deploy user
+    named root would meet that switch."""
+    message = linux_user_name(value)
+    taken = None if message else ("root itself, whose SSH logins cloud-init switches off" if value == "root"
+                                  else taken_account(value))
+    if taken:
+        return (f"{shown(value)} is {taken}: cloud-init makes the deploy user a passwordless sudoer; give it a "
+                "name of its own such as 'deploy'")
+    return message
 
 
 supabase_ref = matching(_SUPABASE_REF, "is not a Supabase project ref (20 lowercase letters, as in <ref>.supabase.co)")

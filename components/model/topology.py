@@ -188,8 +188,9 @@ class CreatedHost(HostSetup):
 
     ssh_keys: list[str] = spec("extra OpenSSH public keys for the deploy user (besides stackyard:sshKeys)",
                                default=[], kind=kinds.SSH_PUBLIC_KEY)
-    deploy_user: str = spec("non-root user cloud-init creates with the SSH keys", default="deploy",
-                            kind=kinds.LINUX_USER)
+    deploy_user: str = spec("non-root user cloud-init creates with the SSH keys, a passwordless sudoer: "
+                            "never root, a service's user (svc-<name>) or a daemon's system account",
+                            default="deploy", kind=kinds.DEPLOY_USER)
     open_ports: list[int] = spec("TCP ports opened to the world in the cloud firewall besides SSH",
                                  default=[], check=formats.port)
     ipv6: bool = spec("give the server a public IPv6 address", default=True)
@@ -255,7 +256,9 @@ class ExistingHost(HostSetup):
     provider: Literal["existing"] = spec("existing")
     address: str = spec("public IPv4 address (or hostname) SSH connects to", kind=kinds.ADDRESS)
     ipv6: str | None = spec("public IPv6 address, if it has one", default=None, kind=kinds.IPV6)
-    user: str = spec("user stackyard connects as", default="root", kind=kinds.LINUX_USER)
+    user: str = spec("user stackyard connects as: root, or an admin user with passwordless sudo (never a "
+                     "service's user, svc-<name>, or a daemon's system account)", default="root",
+                     kind=kinds.LINUX_USER)
     access: Access = spec("SSH access", default=Access())
 
 
