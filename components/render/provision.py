@@ -195,7 +195,28 @@ def service_user_script(plan: ServicePlan) -> str:
     parents = sorted({"/".join(parts[:i]) for f in plan.files for parts in [f.strip("/").split("/")]
                       for i in range(1, len(parts))})
     file_directories = "".join(f"install -d -m 0750 -o root -g {user} {sh(etc + '/files/' + d)}\n" for d in parents)
-    return HEADER + f"""if ! id -u {user} >/dev/null 2>&1; then
+    # A user of that name made by someone else (an operator, an earlier tool) is used only if it is what
+    # useradd --system would have made: a system user that no root-granting group holds. Otherwise the
+    # service would run as a login user, or as one that sudo, docker or lxd makes root.
+    not_system = f"stackyard: the user {plan.user} exists and is not a system user (uid "
+    not_system_fix = ("): a service runs as a system user of its own; remove or rename that user (userdel) and "
+                      "run again")
+    in_group = f"stackyard: the user {plan.user} is in the group "
+    in_group_fix = f", which makes it root: take it out (gpasswd -d {plan.user} <group>) and run again"
+    return HEADER + f"""if id -u {user} >/dev/null 2>&1; then
+  uid=$(id -u {user})
+  if [ "$uid" -eq 0 ] || [ "$uid" -ge 1000 ]; then
+    echo {sh(not_system)}"$uid"{sh(not_system_fix)} >&2
+    exit 1
+  fi
+  for group in $(id -nG {user}); do
+    case $group in
+      root|sudo|admin|wheel|docker|lxd)
+        echo {sh(in_group)}"$group"{sh(in_group_fix)} >&2
+        exit 1;;
+    esac
+  done
+else
   useradd --system --home-dir {sh(plan.paths.state(plan.name))} --shell /usr/sbin/nologin {user}
 fi
 install -d -m 0755 -o root -g root {sh(base)} {sh(base + "/releases")} {sh(base + "/slots")} {sh(base + "/state")} \\
