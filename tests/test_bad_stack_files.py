@@ -312,6 +312,13 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("an existing server's login user that is a daemon's account",
      lambda c: productivity(c)["hosts"]["app"].update(user="www-data"),
      "systems.productivity.hosts.app.user", "a system account a daemon runs as"),
+    ("an accessory user that is the server's superuser (its password would be set and handed to a service)",
+     lambda c: host(c, "material-kai", "mivaa").update(
+         accessories={"postgresql": {"database": "mivaa", "user": "postgres"}}),
+     "systems.material-kai.hosts.mivaa.accessories.postgresql.user", "a name the database server keeps"),
+    ("an accessory database that is MySQL's own",
+     lambda c: productivity(c)["hosts"]["app"]["accessories"]["mysql"].update(database="mysql"),
+     "systems.productivity.hosts.app.accessories.mysql.database", "a name the database server keeps"),
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
 
@@ -499,3 +506,19 @@ def test_a_login_or_deploy_user_is_never_a_service_user_nor_a_daemon_account() -
     for fine in ("deploy", "admin", "ubuntu", "ops"):
         assert refusal(lambda c, n=fine: host(c, "material-kai", "mivaa").update(deployUser=n), deploy) is None
         assert refusal(lambda c, n=fine: productivity(c)["hosts"]["app"].update(user=n), login) is None
+
+
+def test_an_accessory_database_or_user_is_never_one_the_server_keeps() -> None:
+    path = "systems.material-kai.hosts.mivaa.accessories.postgresql"
+
+    def accessory(database: str, user: str) -> Mutation:
+        return lambda c: host(c, "material-kai", "mivaa").update(
+            accessories={"postgresql": {"database": database, "user": user}})
+
+    for name in ("postgres", "root", "mysql", "template0", "template1", "information_schema",
+                 "performance_schema", "sys", "pg_monitor", "pg_anything", "Postgres", "public"):
+        assert refusal(accessory(name, "mivaa"), f"{path}.database"), name
+        assert refusal(accessory("mivaa", name), f"{path}.user"), name
+    for fine in ("mivaa", "shop", "app_data", "postgresql_app"):
+        assert refusal(accessory(fine, fine), f"{path}.database") is None, fine
+        assert refusal(accessory(fine, fine), f"{path}.user") is None, fine

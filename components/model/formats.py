@@ -275,11 +275,24 @@ def sql_table(value: str) -> str | None:
     return None
 
 
+# Databases and users the servers keep for themselves: their superusers (root, mysql, mariadb.sys,
+# postgres), their system schemas and templates, and the names PostgreSQL reserves for roles. The
+# accessory's user gets a password set (ALTER USER / ALTER ROLE) and its database is granted to it: named
+# so, the service would get the superuser, or the server's own catalogue.
+RESERVED_DATABASE_NAMES = frozenset({
+    "root", "mysql", "mariadb", "sys", "information_schema", "performance_schema", "postgres", "template0",
+    "template1", "public", "none", "current_user", "current_role", "session_user"})
+
+
 def database_name(value: str) -> str | None:
-    """A MySQL/MariaDB or PostgreSQL database or user name: an identifier that needs no quoting anywhere."""
+    """A MySQL/MariaDB or PostgreSQL database or user name: an identifier that needs no quoting anywhere,
+    and none that the server keeps for itself."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,31}", value):
         return (f"{shown(value)} is not a database or user name (letters, digits and '_', starting with a letter "
                 "or '_', at most 32 characters)")
+    if value.lower() in RESERVED_DATABASE_NAMES or value.lower().startswith("pg_"):
+        return (f"{shown(value)} is a name the database server keeps for itself (its superuser, a system "
+                "database or a reserved role): give the application's own name, e.g. 'shop'")
     return None
 
 
