@@ -49,6 +49,8 @@ SYSTEM_LOG_NAMES = frozenset({
 root. A service's log directory is /var/log/<name>, its user's: a service so named, on a host that only
 later gets that package, would own the directory root's rotation and the package's scripts write in."""
 MAX_SERVICE_NAME = 28
+MAX_KEEP = 1000
+"""Most releases, dumps, copies or rotated logs kept: more is a full disk, not a retention policy."""
 
 RESERVED_PORTS = {22: "SSH", 80: "HTTP", 443: "HTTPS", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis"}
 SLOT_SPAN = max(SLOT_OFFSET.values()) + MAX_INSTANCES  # the highest instance port above the service port
@@ -68,6 +70,12 @@ class Rules:
 
     def fail(self, path: str, message: str) -> None:
         self.problems.append((path, message))
+
+    def within(self, path: str, value: int | None, low: int, high: int, unit: str = "") -> None:
+        """A number the scripts use as it is: 0 or a negative one means "never" or "none" to them (curl
+        --max-time 0 never times out, sleep 0 spins), and a huge one holds a deploy or fills a disk."""
+        if value is not None and not low <= value <= high:
+            self.fail(path, f"{value} is out of range: at least {low} and at most {high}{unit}")
 
     def run(self) -> None:
         systems = self.settings.systems or {}
@@ -291,6 +299,7 @@ class Rules:
             elif record.ttl != 1 and not 60 <= record.ttl <= 86400:
                 self.fail(f"{rpath}.ttl",
                           f"{record.ttl} is not a TTL Cloudflare accepts (1 for automatic, or 60-86400)")
+        self.within(f"{rpath}.priority", record.priority, 0, 65535)
         if kind == "MX" and record.priority is None:
             self.fail(f"{rpath}.priority", "required for MX records")
         if kind != "MX" and record.priority is not None:
@@ -393,6 +402,13 @@ class Rules:
                 self.fail(f"{spath}.instances", f"must be between 1 and {MAX_INSTANCES}")
             if service.keep_releases is not None and service.keep_releases < 2:
                 self.fail(f"{spath}.keepReleases", "keep at least 2 releases, so a rollback has one to go to")
+            else:
+                # Each release is a whole checkout with its dependencies (a venv, node_modules).
+                self.within(f"{spath}.keepReleases", service.keep_releases, 2, 50)
+            if service.health is not None:
+                self.within(f"{spath}.health.interval", service.health.interval, 1, 3600, " seconds")
+                self.within(f"{spath}.health.timeout", service.health.timeout, 1, 300, " seconds")
+                self.within(f"{spath}.health.retries", service.health.retries, 1, 100)
             if service.hostnames and service.port is None:
                 self.fail(f"{spath}.port", "required: services with hostnames need a port for the proxy to serve")
             if service.hostnames and host is not None and host.proxy is None:
@@ -445,6 +461,8 @@ class Rules:
             self.check_docker(f"{path}.hosts.{hname}", hname, host, system)
             if host.backups is not None and host.backups.keep < 1:
                 self.fail(f"{path}.hosts.{hname}.backups.keep", "keep at least one dump")
+            elif host.backups is not None:
+                self.within(f"{path}.hosts.{hname}.backups.keep", host.backups.keep, 1, MAX_KEEP)
             offsite = host.backups.offsite if host.backups is not None else None
             if offsite is not None:
                 opath = f"{path}.hosts.{hname}.backups.offsite"
@@ -455,6 +473,8 @@ class Rules:
                     self.fail(f"{opath}.repository", "an S3 repository: s3:https://<endpoint>/<bucket>[/<path>]")
                 if offsite.keep is not None and offsite.keep < 1:
                     self.fail(f"{opath}.keep", "keep at least one copy")
+                else:
+                    self.within(f"{opath}.keep", offsite.keep, 1, MAX_KEEP)
             self.check_accessories(f"{path}.hosts.{hname}", system, host)
             self.check_host_paths(f"{path}.hosts.{hname}", host, system)
             if host.proxy is not None and host.proxy.kind == "caddy":
@@ -518,6 +538,8 @@ class Rules:
             return
         if logs.keep is not None and logs.keep < 1:
             self.fail(f"{spath}.logs.keep", "keep at least 1 rotated file")
+        else:
+            self.within(f"{spath}.logs.keep", logs.keep, 1, MAX_KEEP)
         for i, path in enumerate(logs.files or ()):
             if path is None:
                 continue
@@ -596,10 +618,8 @@ class Rules:
         rate = limits.rate_limit
         if rate is None:
             return
-        if rate.requests is not None and rate.requests < 1:
-            self.fail(f"{spath}.limits.rateLimit.requests", "at least 1")
-        if rate.window is not None and rate.window < 1:
-            self.fail(f"{spath}.limits.rateLimit.window", "at least 1 second")
+        self.within(f"{spath}.limits.rateLimit.requests", rate.requests, 1, 1_000_000)
+        self.within(f"{spath}.limits.rateLimit.window", rate.window, 1, 86400, " seconds")
         proxy = host.proxy if host is not None else None
         if proxy is not None and proxy.kind == "caddy":
             # Caddy's rate limiter is a plugin (caddy-ratelimit) that the distribution packages do not have.
@@ -610,10 +630,8 @@ class Rules:
         watchdog = service.watchdog
         if watchdog is None or not watchdog.enabled:
             return
-        for name in ("interval", "failures", "restarts"):
-            value = getattr(watchdog, name)
-            if value is not None and value < 1:
-                self.fail(f"{spath}.watchdog.{name}", "at least 1")
+        for name, high, unit in (("interval", 3600, " seconds"), ("failures", 100, ""), ("restarts", 100, "")):
+            self.within(f"{spath}.watchdog.{name}", getattr(watchdog, name), 1, high, unit)
         if watchdog.paths and (service.port is None or service.health is None):
             self.fail(f"{spath}.watchdog.paths", "only a service with a port and a health check is watched")
 

@@ -453,9 +453,9 @@ class Health:
     """How a new release proves it is up before it takes traffic."""
 
     path: str = spec("HTTP path that answers 2xx when healthy", default="/health", kind=kinds.HTTP_PATH)
-    interval: int = spec("seconds between tries", default=2)
-    timeout: int = spec("seconds one try may take", default=5)
-    retries: int = spec("tries before the deploy gives up and keeps the old release", default=15)
+    interval: int = spec("seconds between tries (1-3600)", default=2)
+    timeout: int = spec("seconds one try may take (1-300)", default=5)
+    retries: int = spec("tries before the deploy gives up and keeps the old release (1-100)", default=15)
     command: str | None = spec(
         "compose: the command Docker runs in the container as its health check (default: a GET of path "
         "with whichever of curl, wget, python3 or node the image has)", default=None, kind=kinds.SHELL)
@@ -556,7 +556,7 @@ class Service:
     health: Health | None = spec("health check gating every deploy (services with a port)", default=Health())
     hostnames: list[str] = spec("public hostnames the proxy routes to the service", default=[],
                                 kind=kinds.HOSTNAME)
-    keep_releases: int = spec("releases kept for rollback", default=5)
+    keep_releases: int = spec("releases kept for rollback (2-50)", default=5)
     replaces: Replaces | None = spec("the processes serving it today outside stackyard, retired once it serves",
                                      default=None)
     logs: Logs = spec("log rotation of its log files and PM2 logs", default=Logs())
