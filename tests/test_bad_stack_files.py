@@ -339,6 +339,12 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a rate limit window of thirty years",
      lambda c: systems(c)["material-kai"]["services"]["mivaa"]["limits"]["rateLimit"].update(window=10**9),
      "systems.material-kai.services.mivaa.limits.rateLimit.window", "at least 1 and at most 86400 seconds"),
+    ("PORT in a service's env (systemd reads it over each instance's own port)",
+     lambda c: systems(c)["material-kai"]["services"]["mivaa"]["env"].update(PORT="8000"),
+     "systems.material-kai.services.mivaa.env.PORT", "stackyard sets PORT for the service (each instance's own"),
+    ("PM2_HOME in a PM2 service's env",
+     lambda c: productivity(c)["services"]["flask-backend"]["env"].update(PM2_HOME="/root/.pm2"),
+     "systems.productivity.services.flask-backend.env.PM2_HOME", "stackyard sets PM2_HOME for the service"),
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
 

@@ -49,6 +49,18 @@ SYSTEM_LOG_NAMES = frozenset({
 root. A service's log directory is /var/log/<name>, its user's: a service so named, on a host that only
 later gets that package, would own the directory root's rotation and the package's scripts write in."""
 MAX_SERVICE_NAME = 28
+
+# Variables stackyard sets for a service itself (components/render/units.py), by runtime: what it is there.
+# The env file's values win over systemd's Environment= lines, so a PORT there put every instance on one
+# port (PM2 and compose put stackyard's PORT over the env file's: the value was silently ignored); a PATH,
+# HOME or PM2_HOME there takes the service off its release's tools and its own directories.
+STACKYARD_ENV = {
+    "PORT": {"systemd": "each instance's own port", "pm2": "each instance's own port",
+             "compose": "the container's port"},
+    "PATH": {"systemd": "the release's .venv/bin first", "pm2": "the PM2 daemon's"},
+    "HOME": {"systemd": "the service user's state directory", "pm2": "the service user's state directory"},
+    "PM2_HOME": {"pm2": "the service's own PM2 daemon"},
+}
 MAX_KEEP = 1000
 """Most releases, dumps, copies or rotated logs kept: more is a full disk, not a retention policy."""
 
@@ -442,6 +454,9 @@ class Rules:
             self.check_compose(spath, service, system)
             for key, value in (service.env or {}).items():
                 self.check_value(f"{spath}.env.{key}", system, value, service.host)
+                if service.runtime in STACKYARD_ENV.get(key, {}):
+                    self.fail(f"{spath}.env.{key}", f"stackyard sets {key} for the service "
+                                                    f"({STACKYARD_ENV[key][service.runtime]}): leave it out of env")
             for name, value in (service.files or {}).items():
                 fpath = f"{spath}.files.{name}"
                 if ".." in name.split("/"):

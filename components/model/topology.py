@@ -548,7 +548,8 @@ class Service:
     build: ImageBuild | None = spec("compose: the image's build context and Dockerfile (default: the "
                                     "repository's root and its Dockerfile)", default=None)
     instances: int = spec("instances behind the proxy's upstream", default=1)
-    env: dict[str, Value] = spec("environment; secrets reach the host only as a 0600 file", default={},
+    env: dict[str, Value] = spec("environment; secrets reach the host only as a 0600 file. Not PORT, PATH, HOME "
+                                 "or PM2_HOME: stackyard sets them", default={},
                                  kind=kinds.VALUE, keys=kinds.ENV_KEY)
     files: dict[str, Value] = spec("files for the service, mode 0600: copied into every release (path relative "
                                    "to it), or for compose mounted read-only at an absolute container path",
