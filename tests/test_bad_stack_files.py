@@ -345,6 +345,12 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("PM2_HOME in a PM2 service's env",
      lambda c: productivity(c)["services"]["flask-backend"]["env"].update(PM2_HOME="/root/.pm2"),
      "systems.productivity.services.flask-backend.env.PM2_HOME", "stackyard sets PM2_HOME for the service"),
+    ("a service replacing SSH (stopped and disabled once it serves)",
+     lambda c: systems(c)["material-kai"]["services"]["mivaa"].update(replaces={"systemd": ["mivaa", "ssh.service"]}),
+     "systems.material-kai.services.mivaa.replaces.systemd[1]", "a unit the system or stackyard needs"),
+    ("a service replacing every process of the old PM2",
+     lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(pm2=["all"]),
+     "systems.productivity.services.flask-backend.replaces.pm2[0]", "PM2 reads 'all' as every process"),
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
 
@@ -548,3 +554,18 @@ def test_an_accessory_database_or_user_is_never_one_the_server_keeps() -> None:
     for fine in ("mivaa", "shop", "app_data", "postgresql_app"):
         assert refusal(accessory(fine, fine), f"{path}.database") is None, fine
         assert refusal(accessory(fine, fine), f"{path}.user") is None, fine
+
+
+def test_replaces_never_names_a_unit_the_system_or_stackyard_needs() -> None:
+    path = "systems.material-kai.services.mivaa.replaces.systemd[0]"
+
+    def replacing(unit: str) -> Mutation:
+        return lambda c: systems(c)["material-kai"]["services"]["mivaa"].update(replaces={"systemd": [unit]})
+
+    for unit in ("nginx", "caddy.service", "ssh", "sshd", "systemd-journald", "systemd-networkd.service",
+                 "stackyard-mivaa-blue@9000", "stackyard-mivaa-watchdog.timer", "docker", "containerd", "cron",
+                 "mariadb", "mysql", "redis-server", "postgresql", "postgresql@16-main", "ufw", "dbus",
+                 "getty@tty1", "multi-user.target", "user@0.service"):
+        assert refusal(replacing(unit), path), unit
+    for fine in ("mivaa", "mivaa-api.service", "gunicorn@8000", "old-sync.timer", "nginx-exporter"):
+        assert refusal(replacing(fine), path) is None, fine

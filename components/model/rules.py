@@ -62,6 +62,15 @@ STACKYARD_ENV = {
     "PM2_HOME": {"pm2": "the service's own PM2 daemon"},
 }
 MAX_KEEP = 1000
+
+# systemd units a service's `replaces` may never stop and disable: the system's own, SSH, and what stackyard
+# installs and runs (the proxies, Docker, the databases, the firewall, its own units, stackyard-*).
+SYSTEM_UNITS = frozenset({
+    "nginx", "caddy", "ssh", "sshd", "docker", "containerd", "cron", "crond", "mariadb", "mysql", "redis",
+    "redis-server", "postgresql", "ufw", "dbus", "dbus-broker", "getty", "serial-getty", "console-getty", "user",
+    "cloud-init", "cloud-config", "cloud-final", "networking", "unattended-upgrades", "rsyslog", "polkit",
+    "snapd", "chrony", "ntp", "apparmor", "multipathd", "fail2ban", "emergency", "rescue"})
+SYSTEM_UNIT_PREFIXES = ("systemd-", "stackyard-", "cloud-init")
 """Most releases, dumps, copies or rotated logs kept: more is a full disk, not a retention policy."""
 
 RESERVED_PORTS = {22: "SSH", 80: "HTTP", 443: "HTTPS", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis"}
@@ -652,7 +661,20 @@ class Rules:
 
     def check_replaces(self, spath: str, service: Service) -> None:
         replaces = service.replaces
-        if replaces is None or replaces.listen is None:
+        if replaces is None:
+            return
+        for i, unit in enumerate(replaces.systemd or ()):
+            problem = unit is not None and protected_unit(unit)
+            if problem:
+                self.fail(f"{spath}.replaces.systemd[{i}]", f"'{unit}' is {problem}, never a service's old process: "
+                                                            "name the unit the old service runs as")
+        for i, name in enumerate(replaces.pm2 or ()):
+            if name is not None and (name == "all" or name.isdigit()):
+                # `pm2 delete all` deletes every process of that PM2, and a number is a process's ID there.
+                what = "every process" if name == "all" else "a process ID"
+                self.fail(f"{spath}.replaces.pm2[{i}]", f"PM2 reads '{name}' as {what}: name the old process "
+                                                        "(`pm2 list` shows the names)")
+        if replaces.listen is None:
             return
         if service.port is None:
             self.fail(f"{spath}.replaces.listen", "only a service with a port takes over a port's traffic")
@@ -727,6 +749,18 @@ class Rules:
                         claim(("gh-secret", system.github.owner, repo, key),
                               f"systems.{sname}.github.repositories.{repo}.secrets.{key}",
                               f"secret {key} of {system.github.owner}/{repo}")
+
+
+def protected_unit(unit: str) -> str | None:
+    """What a systemd unit is, when stopping and disabling it would stop the system, stackyard, or what
+    stackyard runs (the proxy, Docker, the databases, SSH); else None."""
+    base, _, suffix = unit.rpartition(".") if "." in unit else (unit, "", "service")
+    if suffix in ("target", "slice", "scope", "mount", "automount", "swap", "device"):
+        return f"a systemd {suffix}, part of the system"
+    base = base.split("@", 1)[0]
+    if base.startswith(SYSTEM_UNIT_PREFIXES) or base in SYSTEM_UNITS:
+        return "a unit the system or stackyard needs"
+    return None
 
 
 def ssh_server(repo: str) -> tuple[str, int] | None:
