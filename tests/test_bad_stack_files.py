@@ -351,6 +351,16 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a service replacing every process of the old PM2",
      lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(pm2=["all"]),
      "systems.productivity.services.flask-backend.replaces.pm2[0]", "PM2 reads 'all' as every process"),
+    ("a service file that is the release directory itself",
+     lambda c: systems(c)["material-kai"]["services"]["mivaa"].update(files={".": "x"}),
+     "systems.material-kai.services.mivaa.files..", "the release directory itself"),
+    ("one file given twice, as a and ./a",
+     lambda c: systems(c)["material-kai"]["services"]["mivaa"].update(files={"key.json": "a", "./key.json": "b"}),
+     "systems.material-kai.services.mivaa.files../key.json", "write it as 'key.json'"),
+    ("a service file that is another's directory",
+     lambda c: systems(c)["material-kai"]["services"]["mivaa"].update(files={"config": "a", "config/key.json": "b"}),
+     "systems.material-kai.services.mivaa.files.config", "is a directory of systems.material-kai.services.mivaa"
+     ".files.config/key.json"),
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
 

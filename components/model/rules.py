@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -468,8 +469,18 @@ class Rules:
                                                     f"({STACKYARD_ENV[key][service.runtime]}): leave it out of env")
             for name, value in (service.files or {}).items():
                 fpath = f"{spath}.files.{name}"
+                # Written as it is, `./a` beside `a` is two values for one file, `.` the release itself.
+                normal = posixpath.normpath(name)
+                inside = [other for other in service.files or {} if other.startswith(name.rstrip("/") + "/")]
                 if ".." in name.split("/"):
                     self.fail(fpath, "paths may not contain '..'")
+                elif normal == ".":
+                    self.fail(fpath, "is the release directory itself: give a file's path, e.g. config/key.json")
+                elif normal != name:
+                    self.fail(fpath, f"write it as '{normal}' (no '.' parts, no doubled or trailing '/')")
+                elif inside:
+                    self.fail(fpath, f"is a directory of {spath}.files.{inside[0]}: one path is a file or a "
+                                     "directory, never both")
                 elif service.runtime == "compose" and not name.startswith("/"):
                     self.fail(fpath, "compose files are mounted into the container: give an absolute path")
                 elif service.runtime != "compose" and name.startswith("/"):
