@@ -361,6 +361,12 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: systems(c)["material-kai"]["services"]["mivaa"].update(files={"config": "a", "config/key.json": "b"}),
      "systems.material-kai.services.mivaa.files.config", "is a directory of systems.material-kai.services.mivaa"
      ".files.config/key.json"),
+    ("a backup schedule whose times never come (cron skips it silently)",
+     lambda c: host(c, "material-kai", "mivaa")["backups"].update(schedule="99 99 99 99 99"),
+     "systems.material-kai.hosts.mivaa.backups.schedule", "its minute field '99' is not a cron field of values 0-59"),
+    ("a backup schedule with a step of 0",
+     lambda c: host(c, "material-kai", "mivaa")["backups"].update(schedule="17 */0 * * *"),
+     "systems.material-kai.hosts.mivaa.backups.schedule", "its hour field '*/0'"),
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
 
@@ -579,3 +585,18 @@ def test_replaces_never_names_a_unit_the_system_or_stackyard_needs() -> None:
         assert refusal(replacing(unit), path), unit
     for fine in ("mivaa", "mivaa-api.service", "gunicorn@8000", "old-sync.timer", "nginx-exporter"):
         assert refusal(replacing(fine), path) is None, fine
+
+
+def test_a_backup_schedule_is_five_cron_fields_in_their_ranges() -> None:
+    path = "systems.material-kai.hosts.mivaa.backups.schedule"
+
+    def scheduled(schedule: str) -> Mutation:
+        return lambda c: host(c, "material-kai", "mivaa")["backups"].update(schedule=schedule)
+
+    for bad in ("60 3 * * *", "17 24 * * *", "17 3 0 * *", "17 3 32 * *", "17 3 * 0 *", "17 3 * 13 *",
+                "17 3 * * 8", "*/0 * * * *", "17 5-2 * * *", "17 3 * foo *", "17 3 * * sat-sun", "1- 3 * * *",
+                "17 3 * * mon/0", "@daily"):
+        assert refusal(scheduled(bad), path), bad
+    for fine in ("17 3 * * *", "*/15 * * * *", "0 0-23/6 * * *", "0,30 4 1,15 * *", "5 4 * jan-jun mon-fri",
+                 "0 2 * * 7", "0 2 * * SUN", "59 23 31 12 0-6"):
+        assert refusal(scheduled(fine), path) is None, fine

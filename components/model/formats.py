@@ -377,11 +377,40 @@ def git_ref(value: str) -> str | None:
     return None
 
 
+_MONTHS = {name: i + 1 for i, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
+_WEEKDAYS = {name: i for i, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+_CRON_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
+                ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _WEEKDAYS))
+
+
+def _cron_field(text: str, low: int, high: int, names: dict[str, int]) -> bool:
+    """Whether one field is a list of `*`, values and ranges (low <= high) in range, each with an optional
+    step above 0."""
+    for part in text.split(","):
+        item, slash, step = part.partition("/")
+        if slash and not (step.isdigit() and int(step) > 0):
+            return False
+        if item == "*":
+            continue
+        bounds = item.split("-")
+        values = [int(b) if b.isdigit() else names.get(b.lower()) for b in bounds]
+        if len(values) > 2 or any(v is None or not low <= v <= high for v in values) or values != sorted(values):
+            return False
+    return True
+
+
 def cron_schedule(value: str) -> str | None:
-    """Five cron fields: minute hour day month weekday (numbers, names, * / , -)."""
+    """Five cron fields: minute hour day month weekday (numbers, names, * / , -). cron skips a line it
+    cannot read, or one whose values never come (minute 99), without a word: the backups would not run."""
     fields = value.split(" ")
     if len(fields) != 5 or not all(re.fullmatch(r"[A-Za-z0-9*/,-]{1,64}", f) for f in fields):
         return f"{shown(value)} is not a cron schedule of five fields such as '17 3 * * *'"
+    for text, (field, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        if not _cron_field(text, low, high, names):
+            named = f" or names such as {next(iter(names))}" if names else ""
+            return (f"{shown(value)}: its {field} field {shown(text)} is not a cron field of values {low}-{high}"
+                    f"{named}, ranges low-high and steps above 0 (e.g. '*/15')")
     return None
 
 
