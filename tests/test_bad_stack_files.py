@@ -367,6 +367,14 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a backup schedule with a step of 0",
      lambda c: host(c, "material-kai", "mivaa")["backups"].update(schedule="17 */0 * * *"),
      "systems.material-kai.hosts.mivaa.backups.schedule", "its hour field '*/0'"),
+    ("a host named like another host's provisioning resources",
+     lambda c: systems(c)["material-kai"]["hosts"].update(
+         {"mivaa-setup": copy.deepcopy(host(c, "material-kai", "mivaa"))}),
+     "systems.material-kai.hosts.mivaa-setup", "host 'mivaa''s resources are named mivaa-setup-..."),
+    ("a host named like another host's provisioning step",
+     lambda c: systems(c)["material-kai"]["hosts"].update(
+         {"mivaa-setup-base": copy.deepcopy(host(c, "material-kai", "mivaa"))}),
+     "systems.material-kai.hosts.mivaa-setup-base", "would share their names"),
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
 

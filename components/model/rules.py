@@ -192,6 +192,16 @@ class Rules:
                 yield f"{path}.{name}", entry
 
     def check_hosts(self, path: str, system: System) -> None:
+        hosts = system.hosts or {}
+        for name in hosts:
+            # A host's provisioning resources are named <system>-<host>-setup-<step>: a host named
+            # <other>-setup... would have names that begin the same way (renames.former_names could not tell
+            # whose a resource is, and two could collide).
+            other = next((o for o in hosts if name == f"{o}-setup" or name.startswith(f"{o}-setup-")), None)
+            if other is not None:
+                self.fail(f"{path}.hosts.{name}", f"host '{other}''s resources are named {other}-setup-...: a "
+                                                  f"host named '{name}' would share their names; call it "
+                                                  "something else")
         for hpath, host in self.named(f"{path}.hosts", "host", system.hosts):
             if host.access is not None and host.access.private_key is not None:
                 self.check_value(f"{hpath}.access.privateKey", system, host.access.private_key)
