@@ -145,7 +145,7 @@ def test_create_refresh_update_delete_through_the_dynamic_provider_process(world
             if host.diff(id_, reg.urn, outs, inputs):
                 updated.append(reg.name)
                 deployed.state[reg.urn] = (id_, inputs, host.update(id_, reg.urn, outs, inputs))
-        assert sorted(updated) == ["kai-supabase-auth", "kai-supabase-edge-secrets"]
+        assert sorted(updated) == [f"supabase-{REF}-auth", f"supabase-{REF}-edge-secrets"]
         assert live.auth["jwt_exp"] == 7200
         assert {n: d for n, (d, _) in live.secrets.items()} == {"JWT_SECRET_KEY": sha("jwt-secret-two")}
 
@@ -173,9 +173,9 @@ def test_create_refresh_update_delete_through_the_dynamic_provider_process(world
             # Migrations are never un-applied, so the tables stay, and with them the extensions they use.
             assert conn.execute("select count(*) from pg_extension where extname in "
                                 "('uuid-ossp', 'vector', 'ltree')").fetchone() == (3,)
-        assert sorted(name for name, _ in refused) == ["kai-supabase-extension-ltree",
-                                                       "kai-supabase-extension-uuid-ossp",
-                                                       "kai-supabase-extension-vector"]
+        assert sorted(name for name, _ in refused) == [f"supabase-{REF}-extension-ltree",
+                                                       f"supabase-{REF}-extension-uuid-ossp",
+                                                       f"supabase-{REF}-extension-vector"]
         assert all("still used" in message for _, message in refused), refused
         # Settings documents are left as they were.
         assert live.auth["jwt_exp"] == 7200
