@@ -59,7 +59,7 @@ def test_a_renamed_service_s_upstream_starts_as_its_former_self_s(proxy: str, tm
     assert all(str(port) not in text for port in new.slot_ports("blue")), text
     if proxy == "nginx":
         assert text.startswith("upstream stackyard_backend {\n") and text.endswith("}\n")
-    assert "served api.example.com" in said
+    assert "which served its hostnames" in said
     # The new service's first deploy sees a process that is not one of its slots: it deploys and switches.
     assert served_color(paths, new, proxy) == "legacy"
     assert f"{HOST} {new_path}" in Path(paths.etc, "upstreams", "hostnames").read_text()
@@ -90,3 +90,30 @@ def test_an_upstream_already_there_is_the_deploys_and_is_left_alone(tmp_path: Pa
     proxy_step(paths, "nginx", {new_path: new.hostnames}, {new_path: upstream_file(new, "nginx")})
 
     assert Path(new_path).read_text() == upstream_file(new, "nginx", "green")
+
+
+@pytest.mark.parametrize("case", ["hostnames from two services", "an old hostname and a new one",
+                                  "the other proxy's upstream"])
+def test_an_upstream_is_taken_over_only_from_one_that_served_every_hostname(case: str, tmp_path: Path) -> None:
+    """Merging two services into one, or adding a hostname while taking one over, would have sent every
+    hostname of the new service to one old service's process (the fourteenth review)."""
+    paths = Paths(etc=str(tmp_path / "etc"))
+    (tmp_path / "etc" / "upstreams").mkdir(parents=True)
+    shop = ServicePlan(name="shop", runtime="systemd", repo="r", ref="main", port=8000,
+                       hostnames=("shop.example.com",), paths=paths)
+    admin = ServicePlan(name="admin", runtime="systemd", repo="r", ref="main", port=8100,
+                        hostnames=("admin.example.com",), paths=paths)
+    hostnames = {"hostnames from two services": ("shop.example.com", "admin.example.com"),
+                 "an old hostname and a new one": ("shop.example.com", "new.example.com"),
+                 "the other proxy's upstream": ("shop.example.com",)}[case]
+    portal = ServicePlan(name="portal", runtime="systemd", repo="r", ref="main", port=8200, hostnames=hostnames,
+                         paths=paths)
+    old_kind = "nginx" if case == "the other proxy's upstream" else "caddy"
+    served = {paths.upstream(p.name, old_kind): p.hostnames for p in (shop, admin)}
+    proxy_step(paths, old_kind, served, {paths.upstream(p.name, old_kind): upstream_file(p, old_kind)
+                                          for p in (shop, admin)})
+    new_path = paths.upstream(portal.name, "caddy")
+
+    proxy_step(paths, "caddy", {new_path: portal.hostnames}, {new_path: upstream_file(portal, "caddy")})
+
+    assert Path(new_path).read_text() == upstream_file(portal, "caddy")

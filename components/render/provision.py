@@ -359,29 +359,32 @@ def install_files(files: dict[str, tuple[str, str]]) -> str:
     )
 
 
-UPSTREAM_TAKE_OVER = r"""# take_over PATH HEADER HOSTNAME...: a service's new upstream starts from the one that served
-# one of its hostnames after the last proxy step, when that was another service's (a renamed service's former
-# self, which runs until its removal at the end of the update): its hostnames stay served until this
-# service's first deploy switches them, where a fresh upstream would route them to slots nothing
-# listens on yet.
+UPSTREAM_TAKE_OVER = r"""# take_over PATH HEADER HOSTNAME...: a service's new upstream starts as the one that served all
+# its hostnames after the last proxy step, when that was another service's (a renamed service's former self,
+# which runs until its removal at the end of the update): they stay served until this service's first
+# deploy switches them, where a fresh upstream would route them to slots nothing listens on yet. Only
+# when every hostname had that one upstream, of this proxy: a service that takes hostnames from two, or a
+# new hostname beside an old one, must not send one service's traffic to another's process.
 take_over() {
-  local path=$1 header=$2 host previous servers
+  local path=$1 header=$2 host found previous="" servers
   shift 2
+  [ "$#" -gt 0 ] || return 1
   for host in "$@"; do
-    previous=$(awk -v h="$host" '$1 == h { print $2; exit }' "$UPSTREAM_MAP" 2>/dev/null) || true
-    # Another service's upstream file, named as stackyard names them, and nothing else.
-    if [[ ! $previous =~ ^"$UPSTREAM_DIR"/[a-z0-9][a-z0-9-]*\.(nginx|caddy)$ ]] || [ "$previous" = "$path" ]; then
-      continue
-    fi
-    servers=$(grep -E '^ *(server|reverse_proxy) 127\.0\.0\.1:[0-9]+' "$previous" 2>/dev/null) || continue
-    { if [ -n "$header" ]; then printf '%s\n' "$header"; fi
-      printf '%s\n' "$servers"
-      if [ -n "$header" ]; then printf '}\n'; fi; } > "$path.new"
-    mv -f "$path.new" "$path"
-    echo "stackyard: $path starts as $previous, which served $host, until the first deploy of its service" >&2
-    return 0
+    found=$(awk -v h="$host" '$1 == h { print $2; exit }' "$UPSTREAM_MAP" 2>/dev/null) || true
+    if [ -z "$found" ] || { [ -n "$previous" ] && [ "$found" != "$previous" ]; }; then return 1; fi
+    previous=$found
   done
-  return 1
+  # Another service's upstream file of the same proxy, named as stackyard names them, and nothing else.
+  if [[ ! $previous =~ ^"$UPSTREAM_DIR"/[a-z0-9][a-z0-9-]*\.(nginx|caddy)$ ]] || [ "$previous" = "$path" ] \
+    || [ "${previous##*.}" != "${path##*.}" ]; then
+    return 1
+  fi
+  servers=$(grep -E '^ *(server|reverse_proxy) 127\.0\.0\.1:[0-9]+' "$previous" 2>/dev/null) || return 1
+  { if [ -n "$header" ]; then printf '%s\n' "$header"; fi
+    printf '%s\n' "$servers"
+    if [ -n "$header" ]; then printf '}\n'; fi; } > "$path.new"
+  mv -f "$path.new" "$path"
+  echo "stackyard: $path starts as $previous, which served its hostnames, until the first deploy of its service" >&2
 }
 """
 
