@@ -63,6 +63,12 @@ case $action in restart|start|enable|disable)
   done ;;
 esac
 case $action in
+  list-units) for u in $(/usr/bin/ls "$STUB/running/" 2>/dev/null); do
+      for pattern in "${units[@]}"; do
+        # shellcheck disable=SC2053
+        if [[ $u == $pattern ]]; then echo "$u loaded active running stub"; fi
+      done
+    done ;;
   restart|start) for u in "${units[@]}"; do /usr/bin/touch "$STUB/running/$u"; done ;;
   stop) for u in "${units[@]}"; do /usr/bin/rm -f "$STUB/running/$u"; done ;;
   disable) if [[ " $* " == *" --now "* ]]; then

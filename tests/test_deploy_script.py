@@ -288,7 +288,7 @@ def test_removal_stops_both_slots_drops_the_upstream_and_keeps_the_data(host: De
     assert any(c.startswith("systemctl disable --quiet --now stackyard-mivaa-blue@9000") for c in calls)
     # The green slot was never prepared: systemd refuses to disable a unit with no file, and so does the
     # stub, which made this removal fail (as it did on the real host, in tests/e2e/test_15_rename.py).
-    assert not any("stackyard-mivaa-green@" in c for c in calls)
+    assert not any(c.startswith("systemctl disable") and "stackyard-mivaa-green@" in c for c in calls)
     assert not (host.root / "etc/stackyard/upstreams/mivaa.nginx").exists()
     assert not (host.base / "active").exists()
     assert not host.at("/etc/stackyard/mivaa/slots").exists()  # the slots' copies of the env file go
@@ -307,6 +307,24 @@ def test_removal_after_both_slots_served_stops_both(host: DeployHost) -> None:
         assert any(c.startswith(f"systemctl disable --quiet --now stackyard-mivaa-{color}@{port}")
                    for c in host.calls())
     assert host.running() == set()
+
+
+@pytest.mark.parametrize("before,after", [(None, 8000), (8000, None)], ids=["a worker gains a port",
+                                                                         "a service loses its port"])
+def test_a_slot_whose_units_changed_naming_is_still_stopped(host: DeployHost, before, after) -> None:
+    """A worker's slot is one unit (stackyard-x-blue.service), a service's a template's instances
+    (stackyard-x-blue@9000.service): after the change, the old slot's units are the other naming's, and a
+    stop of the new naming's alone left them running, two workers at once (the fourteenth review)."""
+    first = host.plan(port=before, instances=1, health_path=None if before is None else "/health")
+    assert host.deploy(first).returncode == 0
+    old_units = set(host.running())
+    assert old_units
+    host.commit("v2")
+    second = host.plan(port=after, instances=1, health_path=None if after is None else "/health")
+    result = host.deploy(second)
+    assert result.returncode == 0, result.stderr
+    assert not (old_units & host.running()), host.running()
+    assert host.running()
 
 
 def old_pm2(host: DeployHost, *processes: str, alive: bool = True) -> None:

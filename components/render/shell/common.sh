@@ -97,7 +97,3 @@ strangers_listen() {
 as_user() { local user=$1; shift; setsid --wait runuser -u "$user" -- "$@" < /dev/null 9>&-; }
 # definition_of COLOR: where the slot's process definition is (a unit, an ecosystem or a compose file).
 definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
-# stop_if_prepared COLOR: stops the slot if it was ever prepared. One with no process definition (never
-# deployed to, or a deploy stopped before writing it) runs nothing, and systemd refuses to disable a unit
-# whose file is not there (compose, a project file that is not): a repair or a removal would fail for ever.
-stop_if_prepared() { if [ -f "$(definition_of "$1")" ]; then stop_slot "$1"; fi; }

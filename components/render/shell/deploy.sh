@@ -69,7 +69,7 @@ check_health() (
 record_of() { cat "$BASE/state/$1" 2>/dev/null || true; }
 # The record goes only once the slot is stopped: a slot that would not stop is stopped by the next repair.
 stop_and_forget() {
-  stop_if_prepared "$1" || { log "the $1 slot did not stop; the next deploy stops it"; return 1; }
+  stop_slot "$1" || { log "the $1 slot did not stop; the next deploy stops it"; return 1; }
   rm -f "$BASE/state/$1"
 }
 

@@ -59,7 +59,8 @@ start_slot() {
   inside_release "$1" || return 1
   compose "$1" up --detach --build --remove-orphans --wait --wait-timeout "$COMPOSE_WAIT"
 }
-stop_slot() { compose "$1" down --timeout 30; }
+# A slot never prepared has no project file, and nothing running (compose refuses a file that is not there).
+stop_slot() { if [ -f "$(definition_of "$1")" ]; then compose "$1" down --timeout 30; fi; }
 # Removal: nothing besides the slots' projects.
 forget_runtime() { :; }
 # The watchdog's pieces (see runtime-systemd.sh). A hung process (not only a stopped one, which thaw

@@ -16,9 +16,17 @@ start_slot() {
   # shellcheck disable=SC2046
   systemctl enable --quiet $(units_of "$1")
 }
+# stop_slot COLOR: the slot's units under either naming (a service that gained or lost its port left its
+# old slot's units running under the other), those whose unit file is there: systemd refuses to disable
+# one whose file is not (a slot never prepared), and the whole command with it.
 stop_slot() {
-  # shellcheck disable=SC2046
-  systemctl disable --quiet --now $(units_of "$1")
+  local color=$1 dir=${DEFINITION_BLUE%/*} unit units=() loaded
+  loaded=$(systemctl list-units --all --plain --no-legend "$UNIT-$color@*.service") || return 1
+  for unit in $(units_of "$color") "$UNIT-$color.service" $(awk '{ print $1 }' <<<"$loaded"); do
+    if [[ $unit == *@* ]]; then [ -f "$dir/${unit%@*}@.service" ] || continue; else [ -f "$dir/$unit" ] || continue; fi
+    [[ " ${units[*]} " == *" $unit "* ]] || units+=("$unit")
+  done
+  if [ "${#units[@]}" -gt 0 ]; then systemctl disable --quiet --now "${units[@]}"; fi
 }
 # Removal: nothing besides the slots' units.
 forget_runtime() { :; }
