@@ -486,6 +486,9 @@ class Rules:
                     self.fail(fpath, "paths may not contain '..'")
                 elif normal == ".":
                     self.fail(fpath, "is the release directory itself: give a file's path, e.g. config/key.json")
+                elif any(part.startswith(".stackyard.") for part in name.split("/")):
+                    # What a killed write leaves is named so, and each deploy removes it from the files.
+                    self.fail(fpath, "names starting with '.stackyard.' are stackyard's temporary files: rename it")
                 elif normal != name:
                     self.fail(fpath, f"write it as '{normal}' (no '.' parts, no doubled or trailing '/')")
                 elif inside:
