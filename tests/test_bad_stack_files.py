@@ -592,10 +592,18 @@ def test_replaces_never_names_a_unit_the_system_or_stackyard_needs() -> None:
     for unit in ("nginx", "caddy.service", "ssh", "sshd", "systemd-journald", "systemd-networkd.service",
                  "stackyard-mivaa-blue@9000", "stackyard-mivaa-watchdog.timer", "docker", "containerd", "cron",
                  "mariadb", "mysql", "redis-server", "postgresql", "postgresql@16-main", "ufw", "dbus",
-                 "getty@tty1", "multi-user.target", "user@0.service"):
+                 "getty@tty1", "multi-user.target", "user@0.service", "mysqld", "mysqld.service", "syslog.service",
+                 "dbus-org.freedesktop.login1.service"):
         assert refusal(replacing(unit), path), unit
     for fine in ("mivaa", "mivaa-api.service", "gunicorn@8000", "old-sync.timer", "nginx-exporter"):
         assert refusal(replacing(fine), path) is None, fine
+
+
+def test_a_worker_sets_its_own_port_variable_where_stackyard_sets_none() -> None:
+    path = "systems.productivity.services.podfactory-sync.env.PORT"
+    assert refusal(lambda c: productivity(c)["services"]["podfactory-sync"]["env"].update(PORT="9100"), path) is None
+    assert refusal(lambda c: productivity(c)["services"]["podfactory-sync"]["env"].update(HOME="/tmp"), path.replace(
+        "PORT", "HOME"))
 
 
 def test_a_backup_schedule_is_five_cron_fields_in_their_ranges() -> None:

@@ -23,6 +23,8 @@ USERS = {
     "a system user in admin": ((998, "svc-mivaa admin"), False),
     "a system user in wheel": ((998, "svc-mivaa wheel"), False),
     "a system user in docker": ((998, "svc-mivaa docker"), False),
+    "a system user in disk (raw block devices)": ((998, "svc-mivaa disk"), False),
+    "a system user in shadow (every password hash)": ((998, "svc-mivaa shadow"), False),
     "a system user in a harmless group": ((998, "svc-mivaa ssl-cert"), True),
 }
 

@@ -63,6 +63,7 @@ STACKYARD_ENV = {
     "PM2_HOME": {"pm2": "the service's own PM2 daemon"},
 }
 MAX_KEEP = 1000
+"""Most releases, dumps, copies or rotated logs kept: more is a full disk, not a retention policy."""
 
 # systemd units a service's `replaces` may never stop and disable: the system's own, SSH, and what stackyard
 # installs and runs (the proxies, Docker, the databases, the firewall, its own units, stackyard-*).
@@ -70,9 +71,10 @@ SYSTEM_UNITS = frozenset({
     "nginx", "caddy", "ssh", "sshd", "docker", "containerd", "cron", "crond", "mariadb", "mysql", "redis",
     "redis-server", "postgresql", "ufw", "dbus", "dbus-broker", "getty", "serial-getty", "console-getty", "user",
     "cloud-init", "cloud-config", "cloud-final", "networking", "unattended-upgrades", "rsyslog", "polkit",
-    "snapd", "chrony", "ntp", "apparmor", "multipathd", "fail2ban", "emergency", "rescue"})
-SYSTEM_UNIT_PREFIXES = ("systemd-", "stackyard-", "cloud-init")
-"""Most releases, dumps, copies or rotated logs kept: more is a full disk, not a retention policy."""
+    "snapd", "chrony", "ntp", "apparmor", "multipathd", "fail2ban", "emergency", "rescue",
+    # Other names of the same units (Debian's aliases): mysqld is MariaDB, syslog is rsyslog.
+    "mysqld", "syslog", "postgresql-common"})
+SYSTEM_UNIT_PREFIXES = ("systemd-", "stackyard-", "cloud-init", "dbus-org.")
 
 RESERVED_PORTS = {22: "SSH", 80: "HTTP", 443: "HTTPS", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis"}
 SLOT_SPAN = max(SLOT_OFFSET.values()) + MAX_INSTANCES  # the highest instance port above the service port
@@ -474,7 +476,8 @@ class Rules:
             self.check_compose(spath, service, system)
             for key, value in (service.env or {}).items():
                 self.check_value(f"{spath}.env.{key}", system, value, service.host)
-                if service.runtime in STACKYARD_ENV.get(key, {}):
+                # A worker (no port) gets no PORT from stackyard: its own is its to set.
+                if service.runtime in STACKYARD_ENV.get(key, {}) and not (key == "PORT" and service.port is None):
                     self.fail(f"{spath}.env.{key}", f"stackyard sets {key} for the service "
                                                     f"({STACKYARD_ENV[key][service.runtime]}): leave it out of env")
             for name, value in (service.files or {}).items():

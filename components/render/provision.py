@@ -211,7 +211,7 @@ def service_user_script(plan: ServicePlan) -> str:
   fi
   for group in $(id -nG {user}); do
     case $group in
-      root|sudo|admin|wheel|docker|lxd)
+      root|sudo|admin|wheel|docker|lxd|disk|shadow)
         echo {sh(in_group)}"$group"{sh(in_group_fix)} >&2
         exit 1;;
     esac
