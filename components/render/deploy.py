@@ -39,7 +39,7 @@ def service_header(plan: ServicePlan, proxy: str | None) -> str:
         "# The names every script of the service may read; not each reads them all.\n"
         "# shellcheck disable=SC2034\n{\n"
         "ROOT=${STACKYARD_ROOT:-}\n"
-        + sh_assignments({"APP": plan.name, "UNIT": plan.unit, "SERVICE_USER": plan.user,
+        + sh_assignments({"APP": plan.name, "RUNTIME": plan.runtime, "UNIT": plan.unit, "SERVICE_USER": plan.user,
                           "UPSTREAM_NAME": upstream_name(plan),
                           "PM2_HOME": plan.paths.pm2_home(plan.name), "WATCHDOG_UNIT": plan.watchdog_unit})
         + "".join(f"{name}={sh_path(path)}\n" if path else f"{name}=\n" for name, path in paths.items())

@@ -33,9 +33,12 @@ files_digest() {
   (cd "$FILES" && find . -type f -print0 | sort -z | while IFS= read -r -d '' name; do
      printf '%s\0' "$name"; sha256sum < "$name"; done) | sha256sum | cut -c1-16
 }
-# What a slot is started with besides its commit: the env file, the process definitions, the files.
+# What a slot is started with besides its commit: the env file, the process definitions, the files. The
+# definitions of this runtime and naming only: the staged directory keeps those of a runtime the service
+# had before (systemd units beside PM2 files), and hashing them all made a move back look like no change.
 settings_id() {
-  { cat "$ENV_FILE" "$ETC/staged/"* 2>/dev/null || true; files_digest; } | sha256sum | cut -c1-16
+  { cat "$ENV_FILE" "$ETC/staged/${DEFINITION_BLUE##*/}" "$ETC/staged/${DEFINITION_GREEN##*/}" 2>/dev/null \
+      || true; files_digest; } | sha256sum | cut -c1-16
 }
 
 # check_health PORT: 2xx on HEALTH_PATH within the budget. The last answer's body is kept for root
@@ -69,7 +72,7 @@ check_health() (
 record_of() { cat "$BASE/state/$1" 2>/dev/null || true; }
 # The record goes only once the slot is stopped: a slot that would not stop is stopped by the next repair.
 stop_and_forget() {
-  stop_slot "$1" || { log "the $1 slot did not stop; the next deploy stops it"; return 1; }
+  { stop_slot "$1" && stop_other_runtimes "$1"; } || { log "the $1 slot did not stop; the next deploy stops it"; return 1; }
   rm -f "$BASE/state/$1"
 }
 
