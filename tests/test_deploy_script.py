@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -18,12 +19,23 @@ from pathlib import Path
 import pytest
 
 from components import git_refs
+from components.render.proxy import upstream_file
 from deploy_host import DeployHost, unit_ports
 
 
 @pytest.fixture
 def host(tmp_path: Path) -> DeployHost:
     return DeployHost(tmp_path)
+
+
+
+def socket_on(port: int) -> socket.socket:
+    """A real listener on 127.0.0.1:port (ss sees it; the stubbed units listen on nothing)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    return sock
 
 
 def test_first_deploy_switches_only_after_every_instance_is_healthy(host: DeployHost) -> None:
@@ -94,10 +106,50 @@ def test_a_port_another_user_holds_never_takes_the_services_traffic(host: Deploy
         squatter.kill()
         squatter.wait()
     assert result.returncode == 1, result.stdout
-    assert "port 10000 answers, but from a process that is not svc-mivaa's" in result.stdout
+    # Refused before the slot starts (its ports must be free); one taken after that check is refused at
+    # the health check ("answers, but from a process that is not svc-mivaa's": test_port_owner.py).
+    assert "port 10000 of the green slot is in use" in result.stdout
     assert host.upstream() == before
     assert host.active() == ("blue", first)
     assert host.violations() == []
+
+
+def test_an_upstream_written_afresh_is_pointed_back_at_the_serving_slot(host: DeployHost) -> None:
+    """A proxy added to the host, or changed to the other kind, writes the service's upstream afresh, at the
+    blue slot, while it serves from green: the next deploy of the same commit left it there, routing to
+    nothing until another commit came (the fifteenth review)."""
+    assert host.deploy().returncode == 0
+    host.commit("v2")
+    assert host.deploy().returncode == 0
+    assert host.active()[0] == "green"
+    served = host.upstream()
+    upstream = host.root / "etc/stackyard/upstreams/mivaa.nginx"
+    upstream.write_text(upstream_file(host.plan(), "nginx", "blue"))  # what the proxy step writes afresh
+
+    result = host.deploy()
+
+    assert result.returncode == 0, result.stderr
+    assert "back to the green slot" in result.stdout
+    assert host.upstream() == served
+    assert host.violations() == []
+
+
+def test_a_port_moved_onto_the_other_slot_s_ports_is_refused_before_anything_starts(host: DeployHost) -> None:
+    """Port 8000 serving from green (10000-10002); moved to 9000, the blue slot's ports are 10000-10002,
+    held by the serving instances, which then answered the new release's health check in its place."""
+    assert host.deploy().returncode == 0
+    host.commit("v2")
+    assert host.deploy().returncode == 0
+    holding = {port: socket_on(port) for port in (10000,)}  # the serving instance, as the real host has it
+    try:
+        host.commit("v3")
+        result = host.deploy(host.plan(port=9000))
+    finally:
+        for sock in holding.values():
+            sock.close()
+    assert result.returncode == 1
+    assert "port 10000 of the blue slot is in use" in result.stdout
+    assert host.active()[0] == "green"
 
 
 def test_a_failed_deploy_leaves_the_serving_slot_its_own_env_file_and_definition(host: DeployHost) -> None:

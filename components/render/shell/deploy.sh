@@ -94,6 +94,12 @@ repair() {
       log "repair: the proxy routes to the $served slot, which does not answer; back to the $active slot"
       switch_to "$active"
     fi
+  elif [ "$served" != "$active" ] && [ "$active" != none ] && [ "$served" != none ] && slot_answers "$active"; then
+    # The proxy routes to a slot nothing started, or to what served before stackyard: an upstream written
+    # afresh (a proxy added to the host, or of another kind) points at the blue slot, wherever the service
+    # runs. Back to the slot that serves, or it would wait for the next commit.
+    log "repair: the proxy routes to the $served slot, which is not the service's; back to the $active slot"
+    switch_to "$active"
   fi
   # A slot started beside the active one and never stopped (a deploy stopped halfway) goes, unless the
   # proxy still routes to it.
@@ -206,6 +212,15 @@ fi
 
 if [ "$active" = none ]; then next=blue; else next=$(other "$active"); fi
 retire_worker_legacy
+# The slot's ports are free before it starts: one held (the other slot's instance, after the service's
+# port moved by the slots' distance; anyone's) would answer the new release's health check in its place.
+for port in $(ports_of "$next"); do
+  if [ -n "$(listeners "$port" all)" ]; then
+    log "deploy of $sha refused: port $port of the $next slot is in use (a service port moved by the slots'" \
+      "distance lands on the other slot's ports: move it further); the $active slot keeps serving $active_sha"
+    exit 1
+  fi
+done
 printf '%s %s %s\n' "$sha" "$settings" "$release_id" | put "$BASE/state/$next"
 prepare_slot "$next" "$release"
 log "starting $sha in the $next slot"
