@@ -36,14 +36,20 @@ class GithubActionsSecrets(pulumi.ComponentResource):
         provider = github.Provider(f"{name}-{args.spec.owner}", owner=args.spec.owner, token=token,
                                    opts=pulumi.ResourceOptions(parent=self))
         child = pulumi.ResourceOptions(parent=self, provider=provider)
+        owner = args.spec.owner.lower()
         for repo, spec in args.spec.repositories.items():
             for key, value in spec.secrets.items():
-                # Every Actions secret is secret to Pulumi too, even values typed in plain text.
+                # Named as GitHub knows it (owner, repository and secret name without case), not after the
+                # system: a respelling, or a system renamed without `formerly`, would otherwise create the
+                # "new" secret, then delete the old one, which is the same secret. The alias is the name a
+                # stack made before had; the name's own respelling is ignored for the same reason.
                 github.ActionsSecret(
-                    f"{name}-{repo}-{key}",
+                    f"github-{owner}-{repo.lower()}-{key.upper()}",
                     repository=repo,
                     secret_name=key,
                     value=pulumi.Output.secret(args.resolver.resolve(value)),
-                    opts=child,
+                    opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                        aliases=[pulumi.Alias(name=f"{name}-{repo}-{key}")],
+                        ignore_changes=["secretName", "repository"])),
                 )
         self.register_outputs({})

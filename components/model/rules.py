@@ -396,12 +396,21 @@ class Rules:
             rpath = f"{path}.github.repositories.{repo}"
             if formats.repository(f"{github.owner}/{repo}"):
                 self.fail(rpath, f"'{github.owner}/{repo}' is not a valid GitHub repository name")
+            # GitHub compares repository and secret names without case: two spellings are one repository,
+            # one secret, and each entry would write it and, removed, delete it under the other.
+            twin = next((other for other in github.repositories or {}
+                         if other != repo and other.lower() == repo.lower()), None)
+            if twin is not None:
+                self.fail(rpath, f"is repository {twin} too (GitHub ignores case): keep one")
             if spec is None:
                 continue
             for key, value in (spec.secrets or {}).items():
                 spath = f"{rpath}.secrets.{key}"
                 if key.upper().startswith("GITHUB_"):
                     self.fail(spath, "GitHub reserves names starting with GITHUB_ (use e.g. GH_TOKEN)")
+                twin = next((other for other in spec.secrets if other != key and other.upper() == key.upper()), None)
+                if twin is not None:
+                    self.fail(spath, f"is secret {twin} too (GitHub ignores case in secret names): keep one")
                 self.check_value(spath, system, value)
 
     # --- services -------------------------------------------------------------------------
@@ -773,7 +782,8 @@ class Rules:
             if system.github is not None:
                 for repo, spec in (system.github.repositories or {}).items():
                     for key in ((spec.secrets if spec else None) or {}):
-                        claim(("gh-secret", system.github.owner, repo, key),
+                        # GitHub compares owners, repositories and secret names without case.
+                        claim(("gh-secret", (system.github.owner or "").lower(), repo.lower(), key.upper()),
                               f"systems.{sname}.github.repositories.{repo}.secrets.{key}",
                               f"secret {key} of {system.github.owner}/{repo}")
 
