@@ -40,7 +40,8 @@ from .topology import (
 SecretState = Literal["secret", "plain", "missing"]
 SecretLookup = Callable[[str], SecretState]
 
-RESERVED_SERVICE_NAMES = frozenset({"claims", "watchdog", "upstreams", "accessories", "backup", "replaced"})
+RESERVED_SERVICE_NAMES = frozenset({"claims", "watchdog", "upstreams", "accessories", "backup", "replaced",
+                                    "self-signed"})
 """Directories stackyard keeps beside the services' own (/var/lib/stackyard/<name>, /etc/stackyard/<name>)."""
 SYSTEM_LOG_NAMES = frozenset({
     "nginx", "caddy", "redis", "mysql", "mariadb", "postgresql", "letsencrypt", "apt", "journal", "private",

@@ -439,6 +439,38 @@ worker_rlimit_nofile 4096;
 """nginx's main-context settings: Debian and Ubuntu include /etc/nginx/modules-enabled/*.conf there."""
 
 
+def certificate_script(hostname: str, *, tls: str, email: str | None, paths: Paths = Paths()) -> str:
+    """The nginx host's certificate for ``hostname``: self-signed for ``tls: internal`` (a year at most,
+    what Mozilla's profiles and browsers accept, made again a month before it ends), else certbot's,
+    through the webroot challenge the site serves on port 80."""
+    live = f"{paths.certs}/{hostname}"
+    if tls == "internal":
+        return f"""if ! openssl x509 -checkend 2592000 -noout -in {live}/fullchain.pem 2>/dev/null; then
+  install -d -m 0700 {live}
+  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN={hostname}" \\
+    -addext "subjectAltName=DNS:{hostname}" -keyout {live}/privkey.pem -out {live}/fullchain.pem 2>/dev/null
+fi"""
+    mail = f"--email {sh(email)}" if email else "--register-unsafely-without-email"
+    renewal = f"{paths.certs.rsplit('/', 1)[0]}/renewal/{hostname}.conf"
+    aside = f"{paths.etc}/self-signed/{hostname}"
+    # Certbot's own certificate, or none yet. What `tls: internal` left there is stackyard's self-signed one:
+    # certbot would make its lineage beside it (<hostname>-0001), the site would go on serving the old one,
+    # and nothing would renew it. It is set aside while certbot makes its own, and comes back if certbot fails.
+    return f"""if [ ! -f {sh(renewal)} ]; then
+  if [ -e {sh(live)} ]; then
+    install -d -m 0700 {sh(paths.etc + "/self-signed")}
+    rm -rf {sh(aside)}
+    mv {sh(live)} {sh(aside)}
+  fi
+  if ! certbot certonly --webroot --webroot-path {paths.acme_root} --domain {hostname} --non-interactive \\
+    --agree-tos {mail} --deploy-hook 'systemctl reload nginx'; then
+    if [ ! -e {sh(live)} ] && [ -e {sh(aside)} ]; then mv {sh(aside)} {sh(live)}; fi
+    echo "stackyard: certbot got no certificate for {hostname}; the site keeps the one it had" >&2
+    exit 1
+  fi
+fi"""
+
+
 def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
                        upstreams: dict[str, str], replaces: Sequence[str] = (), paths: Paths = Paths(),
                        static: Iterable[str] = (), served: dict[str, Sequence[str]] | None = None) -> str:
@@ -447,22 +479,7 @@ def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None,
     it ``replaces``, in one checked reload. Upstream files are written only if missing: after the
     first deploy they belong to the deploy script. First of all, the ``static`` roots must be root's
     alone (trusted_paths)."""
-    certs = []
-    for hostname in hostnames:
-        live = f"{paths.certs}/{hostname}"
-        if tls == "internal":
-            # A year at most (what Mozilla's profiles and browsers accept), made again a month before it ends.
-            certs.append(f"""if ! openssl x509 -checkend 2592000 -noout -in {live}/fullchain.pem 2>/dev/null; then
-  install -d -m 0700 {live}
-  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN={hostname}" \\
-    -addext "subjectAltName=DNS:{hostname}" -keyout {live}/privkey.pem -out {live}/fullchain.pem 2>/dev/null
-fi""")
-        else:
-            mail = f"--email {sh(email)}" if email else "--register-unsafely-without-email"
-            certs.append(f"""if [ ! -f {live}/fullchain.pem ]; then
-  certbot certonly --webroot --webroot-path {paths.acme_root} --domain {hostname} --non-interactive \\
-    --agree-tos {mail} --deploy-hook 'systemctl reload nginx'
-fi""")
+    certs = [certificate_script(hostname, tls=tls, email=email, paths=paths) for hostname in hostnames]
     served = served or {}
     writes = initial_upstreams(upstreams, served, paths)
     packages = "nginx" + (" certbot" if tls != "internal" and hostnames else " openssl")
