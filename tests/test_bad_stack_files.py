@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable
 
@@ -178,8 +179,14 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: productivity(c)["hosts"]["app"]["access"].pop("hostKey"),
      "systems.productivity.hosts.app.access.hostKey", "required: the server's ed25519 host key"),
     ("an RSA host key",
-     lambda c: productivity(c)["hosts"]["app"]["access"].update(hostKey="ssh-rsa " + "A" * 60),
+     lambda c: productivity(c)["hosts"]["app"]["access"].update(
+         hostKey="ssh-rsa " + base64.b64encode(b"\x00\x00\x00\x07ssh-rsa" + b"\x01" * 64).decode()),
      "systems.productivity.hosts.app.access.hostKey", "only an ed25519 host key can be pinned"),
+    ("a host key cut short when pasted (its fingerprint was a traceback at preview)",
+     lambda c: productivity(c)["hosts"]["app"]["access"].update(
+         hostKey="ssh-ed25519 " + base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + b"k" * 32)
+         .decode()[:-1]),
+     "systems.productivity.hosts.app.access.hostKey", "the key is cut or mistyped"),
     ("a host key for a server stackyard creates",
      lambda c: host(c).pop("adopt"),
      "systems.mehko.hosts.api.access.hostKey", "gets a host key stackyard makes"),
@@ -296,6 +303,12 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a file named like stackyard's temporary files (each deploy removes them)",
      lambda c: systems(c)["material-kai"]["services"]["mivaa"].update(files={"config/.stackyard.yml": "x: 1"}),
      "systems.material-kai.services.mivaa.files.config/.stackyard.yml", "stackyard's temporary files"),
+    ("replaces.listen naming another service's port (its hostnames would reach that service)",
+     lambda c: systems(c)["mehko"]["services"]["api-gateway"].update(replaces={"listen": 3000}),
+     "systems.mehko.services.api-gateway.replaces.listen", "port 3000 is systems.mehko.services.ai-server's"),
+    ("replaces.listen naming a port the host keeps for itself",
+     lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(listen=3306),
+     "systems.productivity.services.flask-backend.replaces.listen", "port 3306 is MySQL's"),
     ("migrations directory that does not exist",
      lambda c: supabase(c)["database"].update(migrations="supabase/migrationz"),
      "systems.material-kai.supabase.database.migrations", "no directory 'supabase/migrationz'"),

@@ -6,6 +6,8 @@ value pasted by mistake (a multi-line key, a very long token) never floods or ga
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from collections.abc import Callable
@@ -154,6 +156,16 @@ def ssh_public_key(value: str) -> str | None:
         return "a key is one line, with no space or newline before or after it (YAML: no '|' block)"
     if not _SSH_KEY.fullmatch(value):
         return "not an OpenSSH public key (expected 'ssh-ed25519 AAAA... comment')"
+    # The key itself, not only its characters: one pasted a character short would pass the pattern and fail
+    # later (a pinned host key's fingerprint, cloud-init), far from its path.
+    kind, blob = value.split(" ")[:2]
+    try:
+        data = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return "the key is cut or mistyped: its base64 does not decode (copy the whole line again)"
+    length = int.from_bytes(data[:4], "big") if len(data) >= 4 else -1
+    if data[4:4 + length].decode("ascii", "replace") != kind:
+        return f"the key is cut or mistyped: its data is not a {kind} key (copy the whole line again)"
     return None
 
 

@@ -512,6 +512,17 @@ class Rules:
                 elif service.runtime != "compose" and name.startswith("/"):
                     self.fail(fpath, "give a path relative to the release directory")
                 self.check_value(fpath, system, value, service.host)
+        # An old process's port is taken over from outside stackyard, never from a service of the stack or a
+        # port the host keeps for itself: its upstream would route the new hostnames to that service.
+        for spath, service in self.named(f"{path}.services", "service", system.services):
+            listen = service.replaces.listen if service.replaces is not None else None
+            owner = taken.get((service.host, listen)) if listen is not None else None
+            if owner is not None and owner != spath:
+                self.fail(f"{spath}.replaces.listen", f"port {listen} is {owner}'s on host '{service.host}': "
+                                                      "replaces.listen names a process outside the stack")
+            elif listen in RESERVED_PORTS:
+                self.fail(f"{spath}.replaces.listen", f"port {listen} is {RESERVED_PORTS[listen]}'s, not a "
+                                                      "service's")
         for hname, host in hosts.items():
             if host is None or not getattr(host, "provision", False):
                 continue
