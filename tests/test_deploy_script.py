@@ -152,6 +152,31 @@ def test_a_port_moved_onto_the_other_slot_s_ports_is_refused_before_anything_sta
     assert host.active()[0] == "green"
 
 
+def test_without_a_health_check_a_changed_port_never_moves_the_proxy_to_ports_nothing_serves(
+        host: DeployHost) -> None:
+    """No health path: the repair cannot tell a slot serves, so it leaves the upstream as it is. It took
+    "answers" for true on the new port's instances, where nothing listened (the sixteenth review)."""
+    plan = host.plan(health_path=None)
+    assert host.deploy(plan).returncode == 0
+    result = host.deploy(host.plan(health_path=None, port=8500))
+    assert "back to the blue slot" not in result.stdout
+    assert host.violations() == []
+
+
+def test_a_slot_a_watchdog_restarted_after_the_switch_is_stopped_not_a_lasting_refusal(host: DeployHost) -> None:
+    """A watchdog run that read `active` before a switch restarted an instance of the slot just left: the
+    next deploy found its port in use and refused every time (the sixteenth review)."""
+    assert host.deploy().returncode == 0
+    host.commit("v2")
+    assert host.deploy().returncode == 0
+    (host.tmp / "running" / "stackyard-mivaa-blue@9001.service").touch()  # the watchdog's restart
+    host.commit("v3")
+    result = host.deploy()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert host.active()[0] == "blue"
+    assert host.violations() == []
+
+
 def test_a_failed_deploy_leaves_the_serving_slot_its_own_env_file_and_definition(host: DeployHost) -> None:
     host.env_file().write_text('LOG_LEVEL="info"\n')
     plan = host.plan()

@@ -52,7 +52,7 @@ def stop_others(tmp_path: Path, runtime: str, left_by: str) -> tuple[set[str], s
     plan = ServicePlan(name="api", runtime=runtime, repo="r", ref="main", command="x", port=8000, instances=2,
                        paths=Paths(srv=str(tmp_path / "srv"), etc=str(tmp_path / "etc"), var=str(tmp_path / "var")))
     script = ("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, "nginx") + shell("common.sh")
-              + "stop_other_runtimes blue\n")
+              + "stop_other_runtimes blue leaving\n")
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
                           env={"PATH": f"{bin_}:/usr/bin:/bin", "STUB": str(stub), "APP_COLOR": "api-blue"})
     assert done.returncode == 0, done.stderr
@@ -72,3 +72,26 @@ def test_the_service_s_own_runtime_is_left_to_its_own_stop(tmp_path: Path) -> No
     running, _, calls = stop_others(tmp_path, "systemd", "systemd")
     assert set(RUNNING["systemd"]) <= running, calls  # stop_slot's to stop, not this
     assert "stackyard-api-green@10000.service" in running
+
+
+def test_stopping_a_failed_new_slot_never_stops_the_old_pm2_that_serves(tmp_path: Path) -> None:
+    """Moved from PM2 to systemd, the new slot failed its health check and was stopped: the old PM2 daemon,
+    which held the serving slot's processes too, went with it (the sixteenth review). Only a slot the
+    service is leaving takes the daemon."""
+    stub = tmp_path / "stub"
+    (stub / "running").mkdir(parents=True)
+    (stub / "running" / "stackyard-api-pm2.service").touch()
+    (stub / "containers").write_text("")
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    for name, text in (("systemctl", SYSTEMCTL), ("docker", DOCKER)):
+        (bin_ / name).write_text(text)
+        (bin_ / name).chmod(0o755)
+    plan = ServicePlan(name="api", runtime="systemd", repo="r", ref="main", command="x", port=8000, instances=2,
+                       paths=Paths(srv=str(tmp_path / "srv"), etc=str(tmp_path / "etc"), var=str(tmp_path / "var")))
+    script = ("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, "nginx") + shell("common.sh")
+              + "stop_other_runtimes green\n")
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                          env={"PATH": f"{bin_}:/usr/bin:/bin", "STUB": str(stub), "APP_COLOR": "api-green"})
+    assert done.returncode == 0, done.stderr
+    assert (stub / "running" / "stackyard-api-pm2.service").exists()

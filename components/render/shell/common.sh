@@ -97,18 +97,23 @@ strangers_listen() {
 as_user() { local user=$1; shift; setsid --wait runuser -u "$user" -- "$@" < /dev/null 9>&-; }
 # definition_of COLOR: where the slot's process definition is (a unit, an ecosystem or a compose file).
 definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$DEFINITION_GREEN"; fi; }
-# stop_other_runtimes COLOR: what another runtime runs of the slot. A service moved to another runtime
-# (systemd, PM2, compose) left its serving slot to the old one, whose scripts are no longer rendered: its
-# units, its PM2 daemon (which holds only the old runtime's processes) and its containers are stopped
-# with the slot, or the old process would run on beside the new one (two syncs at once).
+# stop_other_runtimes COLOR [leaving]: what another runtime runs of the slot. A service moved to another
+# runtime (systemd, PM2, compose) left its serving slot to the old one, whose scripts are no longer
+# rendered: its units and containers of that colour are stopped with the slot, or the old process would run
+# on beside the new one (two syncs at once). The old PM2 daemon holds both colours' processes, so it goes
+# only when the service is leaving it ("leaving": after the switch away from its slot, or at removal);
+# stopping a failed new slot must not take the old runtime's serving one with it.
 stop_other_runtimes() {
   local color=$1 patterns=() units
   if [ "$RUNTIME" != systemd ]; then patterns+=("$UNIT-$color.service" "$UNIT-$color@*.service"); fi
-  if [ "$RUNTIME" != pm2 ]; then patterns+=("$UNIT-pm2.service"); fi
-  units=$(systemctl list-units --all --plain --no-legend "${patterns[@]}" | awk '{ print $1 }') || return 1
-  if [ -n "$units" ]; then
-    # shellcheck disable=SC2086
-    systemctl disable --quiet --now $units || return 1
+  if [ "$RUNTIME" != pm2 ] && [ "${2:-}" = leaving ]; then patterns+=("$UNIT-pm2.service"); fi
+  # (No pattern at all would list every unit of the host.)
+  if [ "${#patterns[@]}" -gt 0 ]; then
+    units=$(systemctl list-units --all --plain --no-legend "${patterns[@]}" | awk '{ print $1 }') || return 1
+    if [ -n "$units" ]; then
+      # shellcheck disable=SC2086
+      systemctl disable --quiet --now $units || return 1
+    fi
   fi
   if [ "$RUNTIME" != compose ] && command -v docker >/dev/null \
     && [ -n "$(docker ps --all --quiet --filter "label=com.docker.compose.project=$APP-$color")" ]; then

@@ -72,7 +72,8 @@ check_health() (
 record_of() { cat "$BASE/state/$1" 2>/dev/null || true; }
 # The record goes only once the slot is stopped: a slot that would not stop is stopped by the next repair.
 stop_and_forget() {
-  { stop_slot "$1" && stop_other_runtimes "$1"; } || { log "the $1 slot did not stop; the next deploy stops it"; return 1; }
+  { stop_slot "$1" && stop_other_runtimes "$1" "${2:-}"; } \
+    || { log "the $1 slot did not stop; the next deploy stops it"; return 1; }
   rm -f "$BASE/state/$1"
 }
 
@@ -94,10 +95,12 @@ repair() {
       log "repair: the proxy routes to the $served slot, which does not answer; back to the $active slot"
       switch_to "$active"
     fi
-  elif [ "$served" != "$active" ] && [ "$active" != none ] && [ "$served" != none ] && slot_answers "$active"; then
+  elif [ "$served" != "$active" ] && [ "$active" != none ] && [ "$served" != none ] && [ -n "$HEALTH_PATH" ] \
+    && slot_answers "$active"; then
     # The proxy routes to a slot nothing started, or to what served before stackyard: an upstream written
     # afresh (a proxy added to the host, or of another kind) points at the blue slot, wherever the service
-    # runs. Back to the slot that serves, or it would wait for the next commit.
+    # runs. Back to the slot that serves, or it would wait for the next commit. Only where a health check
+    # can say the slot serves: without one, "answers" would be true of ports nothing listens on.
     log "repair: the proxy routes to the $served slot, which is not the service's; back to the $active slot"
     switch_to "$active"
   fi
@@ -214,8 +217,18 @@ if [ "$active" = none ]; then next=blue; else next=$(other "$active"); fi
 retire_worker_legacy
 # The slot's ports are free before it starts: one held (the other slot's instance, after the service's
 # port moved by the slots' distance; anyone's) would answer the new release's health check in its place.
+# What of this service still runs in that slot without a record (a watchdog's restart that raced the last
+# switch) is stopped first. A first deploy killed after its switch left the proxy on that slot with nothing
+# active: it is restarted as it always was.
+restarting=no
+if [ "$active" = none ] && [ "$(served_color)" = "$next" ]; then
+  restarting=yes
+elif ! stop_slot "$next"; then
+  log "deploy of $sha failed: what runs in the $next slot would not stop; the $active slot keeps serving $active_sha"
+  exit 1
+fi
 for port in $(ports_of "$next"); do
-  if [ -n "$(listeners "$port" all)" ]; then
+  if [ "$restarting" = no ] && [ -n "$(listeners "$port" all)" ]; then
     log "deploy of $sha refused: port $port of the $next slot is in use (a service port moved by the slots'" \
       "distance lands on the other slot's ports: move it further); the $active slot keeps serving $active_sha"
     exit 1
@@ -251,7 +264,7 @@ printf '%s %s %s %s\n' "$next" "$sha" "$settings" "$release_id" | put "$BASE/act
 log "switched to $sha in the $next slot"
 
 # After the commit: nothing here can leave the proxy without a slot.
-if [ "$active" != none ]; then stop_and_forget "$active"; fi
+if [ "$active" != none ]; then stop_and_forget "$active" leaving; fi
 retire_service_legacy
 if [ "$active_sha" != none ] && [ -n "$active_sha" ]; then printf '%s\n' "$active_sha" | put "$BASE/previous"; fi
 link "releases/$release_id" "$BASE/current"

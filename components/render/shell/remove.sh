@@ -11,7 +11,7 @@ if [ -n "$(find "$claims" -mindepth 1 -maxdepth 1 2>/dev/null)" ]; then
 fi
 systemctl disable --quiet --now "$WATCHDOG_UNIT.timer" 2>/dev/null || true
 rm -f "$LOGROTATE"  # the logs themselves stay
-for color in blue green; do stop_slot "$color"; stop_other_runtimes "$color"; done
+for color in blue green; do stop_slot "$color"; stop_other_runtimes "$color" leaving; done
 forget_runtime
 if [ -n "$UPSTREAM" ]; then rm -f "$UPSTREAM"; fi
 rm -f "$BASE/active" "$BASE/state/blue" "$BASE/state/green"
