@@ -89,8 +89,11 @@ class VercelProject(pulumi.ComponentResource):
                 # target (each target is in one group per key); the older name joined every target.
                 old = f"{name}-{key}-{'-'.join(targets)}"
                 env_id = adopted_env_id(adopt, key, targets)
+                # A replacement (a value moved between plain text and {secret:}, which Vercel cannot change in
+                # place) deletes first: Vercel refuses a second variable of one key and target, so a create
+                # before the delete failed every `up` after it.
                 options = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=old)] if len(targets) > 1
-                                                 else [])
+                                                 else [], delete_before_replace=True)
                 if env_id and isinstance(value, SecretRef):
                     # Vercel never returns a sensitive value, so the import reads it as null: the value is
                     # written on the next change of it, not compared now. Drop `adopt` after the first up.

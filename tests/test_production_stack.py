@@ -214,3 +214,8 @@ def test_a_hetzner_server_goes_before_its_replacement_comes(production: Run) -> 
     # Hetzner server names are unique in a project: create-before-delete would fail on the name.
     assert production.named("mehko-api", "hcloud:index/server:Server").delete_before_replace
     assert not production.named("material-kai-mivaa", "digitalocean:index/droplet:Droplet").delete_before_replace
+    # Vercel refuses a second variable of one key and target: a variable replaced (plain text <-> secret)
+    # must go before its replacement comes, or every `up` after it fails (the sixteenth review).
+    variables = [r for r in production.resources
+                 if r.type == "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"]
+    assert variables and all(r.delete_before_replace for r in variables)

@@ -520,9 +520,12 @@ class Rules:
             if owner is not None and owner != spath:
                 self.fail(f"{spath}.replaces.listen", f"port {listen} is {owner}'s on host '{service.host}': "
                                                       "replaces.listen names a process outside the stack")
-            elif listen in RESERVED_PORTS:
-                self.fail(f"{spath}.replaces.listen", f"port {listen} is {RESERVED_PORTS[listen]}'s, not a "
-                                                      "service's")
+            elif listen is not None:
+                host = (system.hosts or {}).get(service.host)
+                ssh = host.access.ssh_port if host is not None and host.access else 22
+                reserved = {**RESERVED_PORTS, ssh: "SSH"}
+                if listen in reserved:
+                    self.fail(f"{spath}.replaces.listen", f"port {listen} is {reserved[listen]}'s, not a service's")
         for hname, host in hosts.items():
             if host is None or not getattr(host, "provision", False):
                 continue
