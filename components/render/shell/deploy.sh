@@ -218,12 +218,13 @@ retire_worker_legacy
 # The slot's ports are free before it starts: one held (the other slot's instance, after the service's
 # port moved by the slots' distance; anyone's) would answer the new release's health check in its place.
 # What of this service still runs in that slot without a record (a watchdog's restart that raced the last
-# switch) is stopped first. A first deploy killed after its switch left the proxy on that slot with nothing
+# switch) is stopped first (systemd's units only: PM2's stop, run before its daemon's unit is up, started
+# a daemon of its own that the slot's start then failed on, seen on the real host). A first deploy killed after its switch left the proxy on that slot with nothing
 # active: it is restarted as it always was.
 restarting=no
 if [ "$active" = none ] && [ "$(served_color)" = "$next" ]; then
   restarting=yes
-elif ! stop_slot "$next"; then
+elif [ "$RUNTIME" = systemd ] && ! stop_slot "$next"; then
   log "deploy of $sha failed: what runs in the $next slot would not stop; the $active slot keeps serving $active_sha"
   exit 1
 fi
