@@ -38,12 +38,15 @@ RUNNING = {"systemd": ["stackyard-api-blue@9000.service", "stackyard-api-blue@90
            "pm2": ["stackyard-api-pm2.service"], "compose": []}
 
 
-def stop_others(tmp_path: Path, runtime: str, left_by: str) -> tuple[set[str], str, str]:
+def run_stop(tmp_path: Path, runtime: str, running: list[str], containers: str, call: str,
+             color: str = "blue") -> tuple[set[str], str, str]:
+    """Runs ``call`` (stop_other_runtimes ...) for a service of ``runtime`` with ``running`` units and compose
+    ``containers`` on the stubbed host; returns the units still running, the containers, the calls made."""
     stub = tmp_path / "stub"
     (stub / "running").mkdir(parents=True)
-    for unit in RUNNING[left_by] + ["stackyard-api-green@10000.service"] * (runtime == "systemd"):
+    for unit in running:
         (stub / "running" / unit).touch()
-    (stub / "containers").write_text("label=com.docker.compose.project=api-blue\n" if left_by == "compose" else "")
+    (stub / "containers").write_text(containers)
     bin_ = tmp_path / "bin"
     bin_.mkdir()
     for name, text in (("systemctl", SYSTEMCTL), ("docker", DOCKER)):
@@ -52,12 +55,19 @@ def stop_others(tmp_path: Path, runtime: str, left_by: str) -> tuple[set[str], s
     plan = ServicePlan(name="api", runtime=runtime, repo="r", ref="main", command="x", port=8000, instances=2,
                        paths=Paths(srv=str(tmp_path / "srv"), etc=str(tmp_path / "etc"), var=str(tmp_path / "var")))
     script = ("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, "nginx") + shell("common.sh")
-              + "stop_other_runtimes blue leaving\n")
+              + call + "\n")
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
-                          env={"PATH": f"{bin_}:/usr/bin:/bin", "STUB": str(stub), "APP_COLOR": "api-blue"})
+                          env={"PATH": f"{bin_}:/usr/bin:/bin", "STUB": str(stub), "APP_COLOR": f"api-{color}"})
     assert done.returncode == 0, done.stderr
+    calls = stub / "calls.log"
     return ({p.name for p in (stub / "running").iterdir()}, (stub / "containers").read_text(),
-            (stub / "calls.log").read_text())
+            calls.read_text() if calls.exists() else "")
+
+
+def stop_others(tmp_path: Path, runtime: str, left_by: str) -> tuple[set[str], str, str]:
+    running = RUNNING[left_by] + ["stackyard-api-green@10000.service"] * (runtime == "systemd")
+    containers = "label=com.docker.compose.project=api-blue\n" if left_by == "compose" else ""
+    return run_stop(tmp_path, runtime, running, containers, "stop_other_runtimes blue leaving")
 
 
 @pytest.mark.parametrize("runtime,left_by", [("pm2", "systemd"), ("compose", "systemd"), ("systemd", "pm2"),
@@ -78,20 +88,6 @@ def test_stopping_a_failed_new_slot_never_stops_the_old_pm2_that_serves(tmp_path
     """Moved from PM2 to systemd, the new slot failed its health check and was stopped: the old PM2 daemon,
     which held the serving slot's processes too, went with it (the sixteenth review). Only a slot the
     service is leaving takes the daemon."""
-    stub = tmp_path / "stub"
-    (stub / "running").mkdir(parents=True)
-    (stub / "running" / "stackyard-api-pm2.service").touch()
-    (stub / "containers").write_text("")
-    bin_ = tmp_path / "bin"
-    bin_.mkdir()
-    for name, text in (("systemctl", SYSTEMCTL), ("docker", DOCKER)):
-        (bin_ / name).write_text(text)
-        (bin_ / name).chmod(0o755)
-    plan = ServicePlan(name="api", runtime="systemd", repo="r", ref="main", command="x", port=8000, instances=2,
-                       paths=Paths(srv=str(tmp_path / "srv"), etc=str(tmp_path / "etc"), var=str(tmp_path / "var")))
-    script = ("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, "nginx") + shell("common.sh")
-              + "stop_other_runtimes green\n")
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
-                          env={"PATH": f"{bin_}:/usr/bin:/bin", "STUB": str(stub), "APP_COLOR": "api-green"})
-    assert done.returncode == 0, done.stderr
-    assert (stub / "running" / "stackyard-api-pm2.service").exists()
+    running, _, calls = run_stop(tmp_path, "systemd", ["stackyard-api-pm2.service"], "",
+                                 "stop_other_runtimes green", color="green")
+    assert "stackyard-api-pm2.service" in running, calls
