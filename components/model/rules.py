@@ -460,8 +460,7 @@ class Rules:
             if service.port is not None and service.port + SLOT_SPAN > 65535:
                 self.fail(f"{spath}.port", f"instances use ports up to port+{SLOT_SPAN}: pick a port below "
                                            f"{65535 - SLOT_SPAN}")
-            ssh = host.access.ssh_port if host is not None and host.access else 22
-            reserved = {**RESERVED_PORTS, ssh: "SSH"}
+            reserved = reserved_ports(host)
             for port in service_ports(service):
                 owner = taken.get((service.host, port))
                 if port in reserved:
@@ -521,9 +520,7 @@ class Rules:
                 self.fail(f"{spath}.replaces.listen", f"port {listen} is {owner}'s on host '{service.host}': "
                                                       "replaces.listen names a process outside the stack")
             elif listen is not None:
-                host = (system.hosts or {}).get(service.host)
-                ssh = host.access.ssh_port if host is not None and host.access else 22
-                reserved = {**RESERVED_PORTS, ssh: "SSH"}
+                reserved = reserved_ports((system.hosts or {}).get(service.host))
                 if listen in reserved:
                     self.fail(f"{spath}.replaces.listen", f"port {listen} is {reserved[listen]}'s, not a service's")
         for hname, host in hosts.items():
@@ -801,6 +798,13 @@ class Rules:
                         claim(("gh-secret", (system.github.owner or "").lower(), repo.lower(), key.upper()),
                               f"systems.{sname}.github.repositories.{repo}.secrets.{key}",
                               f"secret {key} of {system.github.owner}/{repo}")
+
+
+def reserved_ports(host) -> dict[int, str]:
+    """The ports a host keeps for itself (no service's): SSH's, on the host's own SSH port too, and the
+    proxy's and the databases'."""
+    ssh = host.access.ssh_port if host is not None and host.access else 22
+    return {**RESERVED_PORTS, ssh: "SSH"}
 
 
 def protected_unit(unit: str) -> str | None:
