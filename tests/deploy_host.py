@@ -63,6 +63,7 @@ case $action in restart|start|enable|disable)
   done ;;
 esac
 case $action in
+  is-active) [ -e "$STUB/running/${units[0]}" ]; exit ;;
   list-units) for u in $(/usr/bin/ls "$STUB/running/" 2>/dev/null); do
       for pattern in "${units[@]}"; do
         # shellcheck disable=SC2053
@@ -82,8 +83,15 @@ check_invariant
 """,
     "nginx": 'echo "nginx $*" >> "$STUB/calls.log"\n',
     "sleep": "exit 0\n",
-    # The old PM2 of a taken-over host: knows the processes listed in $STUB/pm2-processes.
+    # The old PM2 of a taken-over host: knows the processes listed in $STUB/pm2-processes. The service's
+    # own PM2 runs under its unit: a command run with the unit down would start a daemon outside it (as
+    # the real pm2 does), a violation; `save` writes the dump the unit's start resurrects.
     "pm2": 'echo "pm2 $PM2_HOME $*" >> "$STUB/calls.log"\n'
+           'if [ "$PM2_HOME" != /root/.pm2 ] && [ "$1" != kill ] \\\n'
+           '    && [ ! -e "$STUB/running/stackyard-mivaa-pm2.service" ]; then\n'
+           '  echo "pm2 $*: run with its unit down, a daemon of its own" >> "$STUB/violations"\n'
+           'fi\n'
+           'if [ "$1" = save ]; then /usr/bin/mkdir -p "$STUB_ROOT$PM2_HOME"; : > "$STUB_ROOT$PM2_HOME/dump.pm2"; fi\n'
            'if [ "$1" = delete ] && [ -e "$STUB/pm2-delete-fails" ]; then exit 1; fi\n'
            'if [ "$1" = describe ]; then grep -qx "$2" "$STUB/pm2-processes"; fi\n',
     # Answers like curl -sS -o FILE -w '%{http_code}': nothing from a port no running unit serves; else

@@ -114,19 +114,25 @@ def test_a_port_another_user_holds_never_takes_the_services_traffic(host: Deploy
     assert host.violations() == []
 
 
-def test_an_upstream_written_afresh_is_pointed_back_at_the_serving_slot(host: DeployHost) -> None:
+@pytest.mark.parametrize("health", ["answers", "no health path", "one probe fails"])
+def test_an_upstream_written_afresh_is_pointed_back_at_the_serving_slot(host: DeployHost, health: str) -> None:
     """A proxy added to the host, or changed to the other kind, writes the service's upstream afresh, at the
     blue slot, while it serves from green: the next deploy of the same commit left it there, routing to
-    nothing until another commit came (the fifteenth review)."""
-    assert host.deploy().returncode == 0
+    nothing until another commit came (the fifteenth review). And so it still did where the service has
+    no health path, or where one probe of the green slot failed: the deploy said "already serving" (the
+    seventeenth review). The serving slot is told by what listens on its ports."""
+    plan = host.plan(health_path=None) if health == "no health path" else host.plan()
+    assert host.deploy(plan).returncode == 0
     host.commit("v2")
-    assert host.deploy().returncode == 0
+    assert host.deploy(plan).returncode == 0
     assert host.active()[0] == "green"
     served = host.upstream()
     upstream = host.root / "etc/stackyard/upstreams/mivaa.nginx"
-    upstream.write_text(upstream_file(host.plan(), "nginx", "blue"))  # what the proxy step writes afresh
+    upstream.write_text(upstream_file(plan, "nginx", "blue"))  # what the proxy step writes afresh
+    if health == "one probe fails":
+        host.script_health(10000, "fail")
 
-    result = host.deploy()
+    result = host.deploy(plan)
 
     assert result.returncode == 0, result.stderr
     assert "back to the green slot" in result.stdout
@@ -150,6 +156,26 @@ def test_a_port_moved_onto_the_other_slot_s_ports_is_refused_before_anything_sta
     assert result.returncode == 1
     assert "port 10000 of the blue slot is in use" in result.stdout
     assert host.active()[0] == "green"
+
+
+def test_a_first_upstream_at_ports_another_service_serves_is_no_restart(host: DeployHost) -> None:
+    """A renamed service's upstream starts as its former self's, which served from its green slot: ports
+    equal to the new service's blue ones. The first deploy took the proxy on its next slot with nothing
+    active for a deploy killed after its switch, skipped the check of the ports, and started its units on
+    ports another service held (the seventeenth review). Only a slot with a record is restarted."""
+    plan = host.plan(instances=1)
+    upstream = host.root / "etc/stackyard/upstreams/mivaa.nginx"
+    upstream.parent.mkdir(parents=True)
+    upstream.write_text(upstream_file(plan, "nginx", "blue"))  # the former self's green: 9000
+    former = socket_on(9000)
+    try:
+        result = host.deploy(plan)
+    finally:
+        former.close()
+    assert result.returncode == 1
+    assert "port 9000 of the blue slot is in use" in result.stdout
+    assert not any(call.startswith("systemctl restart") for call in host.calls())
+    assert not (host.base / "active").exists()
 
 
 def test_without_a_health_check_a_changed_port_never_moves_the_proxy_to_ports_nothing_serves(

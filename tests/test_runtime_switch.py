@@ -5,6 +5,7 @@ a removal) stops what any other runtime runs of it: systemd units, the PM2 daemo
 from __future__ import annotations
 
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from components.render.deploy import service_header
 from components.render.layout import Paths, ServicePlan
 from components.render.scripts import shell
+from deploy_host import DeployHost
 
 # systemd and docker as the host would answer, from what $STUB/running and $STUB/containers hold.
 SYSTEMCTL = """#!/bin/bash
@@ -91,3 +93,64 @@ def test_stopping_a_failed_new_slot_never_stops_the_old_pm2_that_serves(tmp_path
     running, _, calls = run_stop(tmp_path, "systemd", ["stackyard-api-pm2.service"], "",
                                  "stop_other_runtimes green", color="green")
     assert "stackyard-api-pm2.service" in running, calls
+
+
+
+# A move between runtimes, stopped at every step of its deploy (killed, or the step failing), then the
+# next deploy run as `pulumi up` would: once it ends, only the new runtime runs the service, and no pm2
+# command ever ran while the service's PM2 unit was down (it would start a daemon outside the unit).
+SWITCHES = {"pm2-to-systemd": ("pm2", "systemd"), "systemd-to-pm2": ("systemd", "pm2")}
+OLD_UNITS = {"pm2": lambda unit: unit == "stackyard-mivaa-pm2.service",
+             "systemd": lambda unit: unit.startswith("stackyard-mivaa-blue@")}
+
+
+@pytest.fixture(scope="module", params=list(SWITCHES))
+def moving(request, tmp_path_factory):
+    """A host serving v1 from blue under the first runtime, v2 committed, the second runtime's plan, and how
+    many steps its deploy takes. (The stubbed host serves only systemd's units: PM2 runs with no health
+    path, whose check would find nothing on its ports.)"""
+    before, after = SWITCHES[request.param]
+    host = DeployHost(tmp_path_factory.mktemp(request.param))
+    host.at("/var/lib/stackyard/mivaa").mkdir(parents=True)
+
+    def plan(runtime: str) -> ServicePlan:
+        return host.plan(runtime=runtime, **({"health_path": None} if runtime == "pm2" else {}))
+
+    assert host.deploy(plan(before)).returncode == 0
+    v2 = host.commit("v2")
+    counting = host.copy_to(tmp_path_factory.mktemp("count"))
+    done = counting.deploy(plan(after), inject=(10**6, "kill"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return host, before, plan(after), v2, counting.count()
+
+
+def stopped_then_redeployed(host: DeployHost, before: str, plan: ServicePlan, v2: str, tmp: Path, step: int,
+                            mode: str) -> list[str]:
+    copy = host.copy_to(tmp)
+    copy.deploy(plan, inject=(step, mode))
+    where = f"{mode} at step {step} ({copy.injected() or 'never reached'})"
+    again = copy.deploy(plan)
+    if again.returncode != 0:
+        return [f"{where}: the next deploy failed:\n{again.stdout}{again.stderr}"]
+    problems = [f"{where}: {v}" for v in copy.violations() if "daemon of its own" in v]
+    if copy.active() != ("green", v2):
+        problems.append(f"{where}: active is {copy.active()}")
+    left = sorted(unit for unit in copy.running() if OLD_UNITS[before](unit))
+    if left:
+        problems.append(f"{where}: the old runtime still runs {left}")
+    return problems
+
+
+@pytest.mark.parametrize("mode", ["kill", "fail"])
+def test_a_runtime_switch_stopped_at_any_step_leaves_only_the_new_runtime_once_the_next_deploy_ends(
+        moving, mode: str, tmp_path: Path) -> None:
+    """The seventeenth review: moved off PM2, a deploy killed between the switch and the stop of what PM2
+    ran left the PM2 unit enabled and running for good (the next deploy's repair stopped the slot without
+    "leaving"), holding the blue ports. And a repair's stop of a PM2 slot ran pm2 with its unit down."""
+    host, before, plan, v2, steps = moving
+    assert steps > 30
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = pool.map(lambda step: stopped_then_redeployed(host, before, plan, v2, tmp_path / str(step), step,
+                                                              mode), range(1, steps + 1))
+        problems = [problem for each in found for problem in each]
+    assert problems == []

@@ -68,7 +68,8 @@ check_health() (
   done
 )
 
-# The slot a deploy prepared, and with what: "sha settings release", removed once the slot is stopped.
+# The slot a deploy prepared, and with what: "sha settings release runtime", removed once the slot is
+# stopped. `active` is the serving slot's colour and record.
 record_of() { cat "$BASE/state/$1" 2>/dev/null || true; }
 # The record goes only once the slot is stopped: a slot that would not stop is stopped by the next repair.
 stop_and_forget() {
@@ -79,9 +80,9 @@ stop_and_forget() {
 
 # repair: what a deploy killed or failing halfway left is put right before anything else.
 repair() {
-  local served record
-  active=none active_sha=none active_settings=none
-  if [ -f "$BASE/active" ]; then read -r active active_sha active_settings _ < "$BASE/active"; fi
+  local served record leaving
+  active=none active_sha=none active_settings=none active_runtime=none
+  if [ -f "$BASE/active" ]; then read -r active active_sha active_settings _ active_runtime _ < "$BASE/active"; fi
   served=$(served_color)
   if [ "$served" != none ] && [ "$served" != "$active" ] && [ -s "$BASE/state/$served" ]; then
     # The proxy routes to a slot `active` does not name: a deploy was stopped after its switch.
@@ -90,28 +91,38 @@ repair() {
       log "repair: the proxy routes to the $served slot, which answers: it is the active one"
       reload_proxy
       printf '%s %s\n' "$served" "$record" | put "$BASE/active"
-      read -r active active_sha active_settings _ < "$BASE/active"
+      read -r active active_sha active_settings _ active_runtime _ < "$BASE/active"
     elif [ "$active" != none ] && slot_answers "$active"; then
       log "repair: the proxy routes to the $served slot, which does not answer; back to the $active slot"
       switch_to "$active"
     fi
-  elif [ "$served" != "$active" ] && [ "$active" != none ] && [ "$served" != none ] && [ -n "$HEALTH_PATH" ] \
-    && slot_answers "$active"; then
+  elif [ "$served" != "$active" ] && [ "$active" != none ] && [ "$served" != none ] && slot_listens "$active"; then
     # The proxy routes to a slot nothing started, or to what served before stackyard: an upstream written
     # afresh (a proxy added to the host, or of another kind) points at the blue slot, wherever the service
-    # runs. Back to the slot that serves, or it would wait for the next commit. Only where a health check
-    # can say the slot serves: without one, "answers" would be true of ports nothing listens on.
+    # runs. Back to the committed slot, whose instances all listen as the service's (its health is not
+    # asked: a probe that failed once, or a service with no health path, would leave the proxy where
+    # nothing of the deploy's runs until the next commit, and the deploy would say "already serving").
     log "repair: the proxy routes to the $served slot, which is not the service's; back to the $active slot"
     switch_to "$active"
   fi
   # A slot started beside the active one and never stopped (a deploy stopped halfway) goes, unless the
-  # proxy still routes to it.
+  # proxy still routes to it. Once the active slot is this runtime's, whatever another runtime still runs
+  # goes with it (a stop after the switch away from PM2 would have taken its daemon: "leaving").
+  leaving=
+  if [ "$active_runtime" = "$RUNTIME" ]; then leaving=leaving; fi
   for color in blue green; do
     if [ "$color" != "$active" ] && [ -e "$BASE/state/$color" ] && [ "$(served_color)" != "$color" ]; then
       log "repair: stopping the $color slot a stopped deploy left running"
-      stop_and_forget "$color"
+      stop_and_forget "$color" $leaving
     fi
   done
+}
+
+# The slot's every instance listens as the service's (PORT_OWNER) and nobody else.
+slot_listens() {
+  local port
+  [ "$1" != legacy ] || return 1
+  for port in $(ports_of "$1"); do owns_port "$port" || return 1; done
 }
 
 # The slot answers its health path on every instance (one quick try each).
@@ -219,10 +230,12 @@ retire_worker_legacy
 # port moved by the slots' distance; anyone's) would answer the new release's health check in its place.
 # What of this service still runs in that slot without a record (a watchdog's restart that raced the last
 # switch) is stopped first (systemd's units only: PM2's stop, run before its daemon's unit is up, started
-# a daemon of its own that the slot's start then failed on, seen on the real host). A first deploy killed after its switch left the proxy on that slot with nothing
-# active: it is restarted as it always was.
+# a daemon of its own that the slot's start then failed on, seen on the real host). A first deploy killed
+# after its switch left the proxy on that slot with nothing active, and its record: it is restarted as it
+# always was. (An upstream that only starts there, a renamed service's that its former self's slot
+# serves, is no restart: its ports are checked.)
 restarting=no
-if [ "$active" = none ] && [ "$(served_color)" = "$next" ]; then
+if [ "$active" = none ] && [ "$(served_color)" = "$next" ] && [ -s "$BASE/state/$next" ]; then
   restarting=yes
 elif [ "$RUNTIME" = systemd ] && ! stop_slot "$next"; then
   log "deploy of $sha failed: what runs in the $next slot would not stop; the $active slot keeps serving $active_sha"
@@ -235,7 +248,7 @@ for port in $(ports_of "$next"); do
     exit 1
   fi
 done
-printf '%s %s %s\n' "$sha" "$settings" "$release_id" | put "$BASE/state/$next"
+printf '%s %s %s %s\n' "$sha" "$settings" "$release_id" "$RUNTIME" | put "$BASE/state/$next"
 prepare_slot "$next" "$release"
 log "starting $sha in the $next slot"
 if ! start_slot "$next"; then
@@ -261,7 +274,7 @@ if ! switch_to "$next"; then
   log "deploy of $sha failed: the proxy did not take the $next slot; the $active slot keeps serving $active_sha"
   exit 1
 fi
-printf '%s %s %s %s\n' "$next" "$sha" "$settings" "$release_id" | put "$BASE/active"
+printf '%s %s %s %s %s\n' "$next" "$sha" "$settings" "$release_id" "$RUNTIME" | put "$BASE/active"
 log "switched to $sha in the $next slot"
 
 # After the commit: nothing here can leave the proxy without a slot.
