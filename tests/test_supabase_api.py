@@ -129,6 +129,24 @@ def test_network_restrictions_and_ssl_enforcement(fake: FakeSupabase) -> None:
     assert network.diff(enforced.id, network.read(enforced.id, enforced.outs).outs, ssl).changes is True
 
 
+def test_editing_one_allowed_cidr_list_keeps_the_other(fake: FakeSupabase) -> None:
+    """Network restrictions' ``apply`` replaces the whole document: an update that sent only the changed
+    list reset the other one, and every later ``up`` flipped between the two."""
+    network = configured(SettingsProvider, fake)
+    old = {"projectRef": REF, "area": "network", "secretValues": {},
+           "values": {"dbAllowedCidrs": ["203.0.113.0/24"], "dbAllowedCidrsV6": ["2001:db8::/32"]}}
+    created = network.create(old)
+    outs = created.outs
+    for values in ({"dbAllowedCidrs": ["203.0.113.0/24"], "dbAllowedCidrsV6": ["2001:db8:1::/48"]},
+                   {"dbAllowedCidrs": ["198.51.100.0/24"], "dbAllowedCidrsV6": ["2001:db8:1::/48"]}):
+        new = {**old, "values": values}
+        assert network.diff(created.id, outs, new).changes is True
+        updated = network.update(created.id, outs, new)
+        assert fake.projects[REF].network == values
+        outs = network.read(created.id, updated.outs).outs
+        assert network.diff(created.id, outs, new).changes is False
+
+
 def test_deleting_a_settings_resource_leaves_the_settings_alone(fake: FakeSupabase) -> None:
     provider = configured(SettingsProvider, fake)
     created = provider.create(auth_props(site_url="https://app.example.com"))

@@ -117,13 +117,16 @@ class Area:
     """Key the request body nests the values under (SSL enforcement's ``requestedConfig``)."""
     unwrap: str | None = None
     """Key of the response holding the values (``config``, ``currentConfig``)."""
+    whole: bool = False
+    """The write replaces the whole document (network restrictions' ``apply``): a key left out of it is
+    reset, so every key the stack sets is sent on each write, not only the changed ones."""
 
 
 AREAS = {
     "auth": Area("auth settings", "/config/auth", "PATCH", "/config/auth"),
     "postgrest": Area("API (PostgREST) settings", "/postgrest", "PATCH", "/postgrest"),
     "network": Area("network restrictions", "/network-restrictions", "POST", "/network-restrictions/apply",
-                    unwrap="config"),
+                    unwrap="config", whole=True),
     "ssl": Area("SSL enforcement", "/ssl-enforcement", "PUT", "/ssl-enforcement", wrap="requestedConfig",
                 unwrap="currentConfig"),
 }
@@ -181,6 +184,8 @@ class SettingsProvider(SupabaseProvider):
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         area = AREAS[news["area"]]
         changes = self._changes(olds, news)
+        if changes and area.whole:
+            changes = {**(news.get("values") or {}), **(news.get("secretValues") or {})}
         if changes:
             self._write(news["projectRef"], area, changes)
         return UpdateResult(self._outs(news, self._live(news["projectRef"], area)))
