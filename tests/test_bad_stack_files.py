@@ -636,3 +636,39 @@ def test_a_backup_schedule_is_five_cron_fields_in_their_ranges() -> None:
     for fine in ("17 3 * * *", "*/15 * * * *", "0 0-23/6 * * *", "0,30 4 1,15 * *", "5 4 * jan-jun mon-fri",
                  "0 2 * * 7", "0 2 * * SUN", "59 23 31 12 0-6"):
         assert refusal(scheduled(fine), path) is None, fine
+
+
+def rename_system(config: dict, old: str, new: str) -> None:
+    systems(config)[new] = systems(config).pop(old)
+
+
+def rename_host(config: dict, system: str, old: str, new: str) -> None:
+    spec = systems(config)[system]
+    spec["hosts"][new] = spec["hosts"].pop(old)
+    for entry in [*spec.get("services", {}).values(), *spec.get("dns", {}).get("records", [])]:
+        if entry.get("host") == old:
+            entry["host"] = new
+
+
+@pytest.mark.parametrize("system,host_name,clashes_with", [
+    ("material", "kai-mivaa", "systems.material-kai.hosts.mivaa"),  # the very same names
+    ("mehko-api", "app", "systems.mehko.hosts.api"),                 # mehko-api-app... begins mehko-api-...
+    ("material-kai-web", "app", "systems.material-kai.frontends.web"),
+    ("mehko-api-setup", "x", "systems.mehko.hosts.api"),             # the setup steps' own names
+])
+def test_two_systems_whose_resource_names_meet_are_refused(system: str, host_name: str, clashes_with: str) -> None:
+    """A resource's URN holds its name and type, not its system: names two systems build alike are one."""
+    def renamed(config: dict) -> None:
+        rename_system(config, "productivity", system)
+        rename_host(config, system, "app", host_name)
+
+    message = refusal(renamed, f"systems.{system}.hosts.{host_name}")
+    assert message is not None and clashes_with in message, message
+
+
+@pytest.mark.parametrize("system", ["material", "mehkoapi", "api-mehko", "kai", "mehko2"])
+def test_systems_whose_names_only_look_alike_are_fine(system: str) -> None:
+    def renamed(config: dict) -> None:
+        rename_system(config, "productivity", system)
+
+    assert refusal(renamed, f"systems.{system}.hosts.app") is None

@@ -762,6 +762,7 @@ class Rules:
             else:
                 owners[key] = path
 
+        self.check_resource_names(systems)
         for sname, system in systems.items():
             if system is None:
                 continue
@@ -798,6 +799,31 @@ class Rules:
                         claim(("gh-secret", (system.github.owner or "").lower(), repo.lower(), key.upper()),
                               f"systems.{sname}.github.repositories.{repo}.secrets.{key}",
                               f"secret {key} of {system.github.owner}/{repo}")
+
+    def check_resource_names(self, systems: dict[str, System | None]) -> None:
+        """A system's resources are named ``<system>-<host>``, ``<system>-<frontend>``, ``<system>-dns``...
+        and their parts ``<that>-<step>``; the system's name is not in a resource's URN. So system ``a``'s
+        host ``b-box`` and system ``a-b``'s host ``box`` would be one resource to Pulumi, each system's
+        ``up`` rewriting the other's; and where one name begins another's, renames and claims (which go
+        by prefix) could take one's resources for the other's."""
+        stems: list[tuple[str, str, str]] = []  # (name, system, config path)
+        for sname, system in systems.items():
+            if system is None:
+                continue
+            owned = [(f"{sname}-{h}", f"systems.{sname}.hosts.{h}") for h in system.hosts or {}]
+            owned += [(f"{sname}-{f}", f"systems.{sname}.frontends.{f}") for f in system.frontends or {}]
+            owned += [(f"{sname}-{part}", f"systems.{sname}.{part}")
+                      for part, used in (("dns", system.dns is not None and system.dns.records),
+                                         ("supabase", system.supabase), ("github", system.github)) if used]
+            for name, path in owned:
+                clash = next(((other, opath) for other, osystem, opath in stems if osystem != sname
+                              and (name == other or name.startswith(f"{other}-") or other.startswith(f"{name}-"))),
+                             None)
+                if clash is not None:
+                    self.fail(path, f"its resources are named '{name}-...', and those of {clash[1]} "
+                                    f"'{clash[0]}-...': Pulumi would take one's for the other's (a resource's "
+                                    "name does not include its system); rename one of them")
+                stems.append((name, sname, path))
 
 
 def reserved_ports(host) -> dict[int, str]:
