@@ -4,11 +4,14 @@ the host's sshKeys), or the first `pulumi up` creates a server nobody can provis
 
 The public half is derived with `ssh-keygen -y`, the private key fed on its stdin (never a file,
 never an argument). A value that is no OpenSSH private key (the example stack's placeholders) cannot
-be checked: that is a warning, not an error.
+be checked: that is a warning, not an error. So is a key under a passphrase: stackyard could not log in
+with it either, and asking for one (a terminal's prompt, or an SSH_ASKPASS program started at preview)
+is not this check's to do.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -20,8 +23,10 @@ def public_half(private_key: str) -> str | None:
     """``type base64`` of the key's public half, or None when it is not an OpenSSH private key."""
     if shutil.which("ssh-keygen") is None:
         return None
-    done = subprocess.run(["ssh-keygen", "-y", "-f", "/dev/stdin"], input=private_key.rstrip("\n") + "\n",
-                          capture_output=True, text=True)
+    quiet = {k: v for k, v in os.environ.items() if k not in ("SSH_ASKPASS", "DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run(["ssh-keygen", "-y", "-P", "", "-f", "/dev/stdin"],
+                          input=private_key.rstrip("\n") + "\n", capture_output=True, text=True,
+                          env={**quiet, "SSH_ASKPASS_REQUIRE": "never"}, start_new_session=True)
     if done.returncode != 0:
         return None
     return " ".join(done.stdout.split()[:2])

@@ -53,3 +53,21 @@ def test_a_placeholder_cannot_be_checked_and_says_so() -> None:
     warned = [line for line in run.logs if "cannot be checked against the keys installed" in line]
     assert sorted(line.split(":")[0] for line in warned) == ["systems.material-kai.hosts.mivaa.access.privateKey",
                                                              "systems.mehko.hosts.api.access.privateKey"]
+
+
+def test_a_key_under_a_passphrase_asks_nobody(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ssh-keygen asks for a passphrase on the terminal, or through SSH_ASKPASS (a program it starts); at
+    preview, neither is stackyard's to trigger: such a key cannot be checked, and says so."""
+    from components.ssh_access import public_half
+
+    path = tmp_path / "locked"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "a passphrase", "-f", str(path)], check=True)
+    asked = tmp_path / "asked"
+    askpass = tmp_path / "askpass"
+    askpass.write_text(f"#!/bin/sh\ntouch {asked}\necho 'a passphrase'\n")
+    askpass.chmod(0o755)
+    monkeypatch.setenv("SSH_ASKPASS", str(askpass))
+    monkeypatch.setenv("SSH_ASKPASS_REQUIRE", "force")
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert public_half(path.read_text()) is None
+    assert not asked.exists()
