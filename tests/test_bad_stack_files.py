@@ -397,6 +397,13 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      "systems.material-kai.hosts.mivaa-setup-base", "would share their names"),
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
+    ("a PM2 home that is another stackyard service's",
+     lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(
+         pm2Home="/var/lib/stackyard/podfactory-sync/pm2"),
+     "systems.productivity.services.flask-backend.replaces.pm2Home", "stackyard's own"),
+    ("a version written as a number YAML reads as 1.1",
+     lambda c: productivity(c)["services"]["flask-backend"]["env"].update(API_VERSION=1.10),
+     "systems.productivity.services.flask-backend.env.API_VERSION", "quote it"),
 
 ]
 

@@ -148,6 +148,10 @@ class Reader:
                 # YAML turns `false` and `8080` into non-strings; as values they are text.
                 if isinstance(raw, bool):
                     return "true" if raw else "false"
+                if isinstance(raw, float):
+                    # A number with a point is not text as written: 1.10 reads as 1.1, 1e3 as 1000.0.
+                    self.fail(path, f"YAML reads this as the number {raw!r}, not the text written: quote it")
+                    return None
                 return str(raw)
             return self.read(scalars[0], raw, path)
         if refs and isinstance(raw, dict):

@@ -722,6 +722,13 @@ class Rules:
                 what = "every process" if name == "all" else "a process ID"
                 self.fail(f"{spath}.replaces.pm2[{i}]", f"PM2 reads '{name}' as {what}: name the old process "
                                                         "(`pm2 list` shows the names)")
+        home = replaces.pm2_home and posixpath.normpath(replaces.pm2_home)
+        var = Paths().var
+        if home and (home == var or home.startswith(f"{var}/") or var.startswith(f"{home}/")):
+            # Each stackyard service's PM2 runs there (<var>/<service>/pm2): `pm2 delete` and `pm2 save` as
+            # its owner would take another service's processes, not the old ones.
+            self.fail(f"{spath}.replaces.pm2Home", f"{var} is stackyard's own: its services' PM2 homes are "
+                                                   "there; name the PM2 home the old processes run under")
         if replaces.listen is None:
             return
         if service.port is None:
