@@ -401,9 +401,6 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(
          pm2Home="/var/lib/stackyard/podfactory-sync/pm2"),
      "systems.productivity.services.flask-backend.replaces.pm2Home", "stackyard's own"),
-    ("a version written as a number YAML reads as 1.1",
-     lambda c: productivity(c)["services"]["flask-backend"]["env"].update(API_VERSION=1.10),
-     "systems.productivity.services.flask-backend.env.API_VERSION", "quote it"),
 
 ]
 
@@ -679,3 +676,19 @@ def test_systems_whose_names_only_look_alike_are_fine(system: str) -> None:
         rename_system(config, "productivity", system)
 
     assert refusal(renamed, f"systems.{system}.hosts.app") is None
+
+
+@pytest.mark.parametrize("written,read", [
+    ("1.10", 1.1), ("0644", 420), ("0x1F", 31), ("1_000", 1000), ("8080", 8080), ("True", True), ("false", False),
+    ("2024-01-02", "2024-01-02 00:00:00 +0000 UTC"), ("2024-01-02T10:00:00Z", "2024-01-02 10:00:00 +0000 UTC"),
+])
+def test_a_value_yaml_reads_as_something_else_is_refused_quote_it(written: str, read: object) -> None:
+    """What the CLI (Go's YAML) hands the program for an unquoted value: the text written is gone, so the
+    value is refused wherever a value is text (env, files, secrets), never passed on rewritten."""
+    for where, path in ((lambda c: productivity(c)["services"]["flask-backend"]["env"],
+                         "systems.productivity.services.flask-backend.env.X"),
+                        (lambda c: pages(c)["env"]["production"], "systems.mehko.frontends.web.env.production.X")):
+        message = refusal(lambda c, w=where: w(c).update(X=read), path)
+        assert message is not None and "quote" in message, (written, path, message)
+    assert refusal(lambda c: productivity(c)["services"]["flask-backend"]["env"].update(X=written),
+                   "systems.productivity.services.flask-backend.env.X") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -17,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
 from .kinds import Kind
+
+YAML_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} [A-Z]{3,4}")
+"""How the Pulumi CLI (Go's YAML) hands over an unquoted date or time: as Go's time.Time text."""
 
 Check = Callable[[Any], "str | None"]
 
@@ -134,6 +138,21 @@ class Reader:
             return None
         raise TypeError(f"stackyard model: unsupported field type {tp!r}")
 
+    def _read_text(self, raw: str | int | float | bool, path: str) -> str | None:
+        """A value is text, and reaches the service as written. YAML reads some unquoted values as
+        something else, and the CLI hands the program that, not what was written: 0644 as 420, 0x1F as
+        31, 1_000 as 1000, 1.10 as 1.1, True as true, a date as "2024-01-02 00:00:00 +0000 UTC". None
+        can be undone, so they are refused: quoted, each is the text it reads as."""
+        if isinstance(raw, str):
+            if YAML_TIMESTAMP.fullmatch(raw):
+                self.fail(path, f"YAML read a date here and wrote it as {raw!r}: quote the value")
+                return None
+            return raw
+        kind = "true or false" if isinstance(raw, bool) else f"the number {raw!r}"
+        self.fail(path, f"YAML reads this as {kind}, not as the text written (0644 reads as 420, True as "
+                        "true): quote it")
+        return None
+
     def _read_union(self, options: tuple[Any, ...], raw: Any, path: str) -> Any:
         if raw is None and type(None) in options:
             return None
@@ -145,14 +164,7 @@ class Reader:
         refs = [o for o in options if dataclasses.is_dataclass(o)]
         if scalars and isinstance(raw, (str, int, float, bool)):
             if str in scalars:
-                # YAML turns `false` and `8080` into non-strings; as values they are text.
-                if isinstance(raw, bool):
-                    return "true" if raw else "false"
-                if isinstance(raw, float):
-                    # A number with a point is not text as written: 1.10 reads as 1.1, 1e3 as 1000.0.
-                    self.fail(path, f"YAML reads this as the number {raw!r}, not the text written: quote it")
-                    return None
-                return str(raw)
+                return self._read_text(raw, path)
             return self.read(scalars[0], raw, path)
         if refs and isinstance(raw, dict):
             for ref in refs:
