@@ -55,9 +55,10 @@ class VpsHost(pulumi.ComponentResource):
         spec = args.spec
         self.server_name = f"{args.system}-{name.removeprefix(args.system + '-')}"
         # A server stackyard creates gets a host key stackyard makes; one that exists has its key pinned in
-        # the stack file (components/host_keys.py).
+        # the stack file (components/host_keys.py), and so does one adopted once whose `adopt:` has gone
+        # since (a key made now would be one it never had).
         self.host_key = None
-        if not isinstance(spec, ExistingHost) and spec.adopt is None:
+        if not isinstance(spec, ExistingHost) and spec.adopt is None and not spec.access.host_key:
             self.host_key = GeneratedHostKey(name, self)
         if isinstance(spec, HetznerHost):
             self._hetzner(name, spec, args)

@@ -187,9 +187,6 @@ CASES: list[tuple[str, Mutation, str, str]] = [
          hostKey="ssh-ed25519 " + base64.b64encode(b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + b"k" * 32)
          .decode()[:-1]),
      "systems.productivity.hosts.app.access.hostKey", "the key is cut or mistyped"),
-    ("a host key for a server stackyard creates",
-     lambda c: host(c).pop("adopt"),
-     "systems.mehko.hosts.api.access.hostKey", "gets a host key stackyard makes"),
     ("a service named after stackyard's own directories",
      lambda c: systems(c)["material-kai"]["services"].update(claims=systems(c)["material-kai"]["services"]["mivaa"]),
      "systems.material-kai.services.claims", "a name stackyard keeps for itself"),

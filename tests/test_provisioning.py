@@ -290,3 +290,18 @@ def test_log_files_and_pm2_logs_are_rotated_in_directories_of_the_service(produc
     assert "/var/lib/stackyard/flask-backend/pm2/logs/*.log {" in flask  # PM2's own logs
     gateway = setup_of(production, "mehko-api", "api-gateway")
     assert "cat > /etc/logrotate.d" not in gateway
+
+
+def test_a_server_whose_adopt_went_keeps_the_host_key_it_has() -> None:
+    """Removing `adopt:` from a server stackyard took over once made it look created: a key stackyard made
+    was pinned, one the server never had, and every step stopped at the host-key check. The host key the
+    stack file keeps is pinned instead, and no key is made."""
+    config = copy.deepcopy(production_config())
+    api = config["stackyard:systems"]["mehko"]["hosts"]["api"]
+    kept = api["access"]["hostKey"]
+    adopted = run_program(config, canary_secrets(config))
+    api.pop("adopt")
+    run = run_program(config, canary_secrets(config))
+    assert not [r.name for r in run.resources if r.name.startswith("mehko-api-host-key")]
+    for each in (adopted, run):
+        assert each.named("mehko-api-setup-base").inputs["connection"]["hostKey"] == kept

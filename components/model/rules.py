@@ -227,7 +227,8 @@ class Rules:
                 self.check_host_adoption(hpath, host)
 
     def check_host_key(self, hpath: str, host) -> None:
-        """A server that runs already must have its host key pinned; one stackyard creates gets its own."""
+        """A server that runs already must have its host key pinned; one stackyard creates gets its own,
+        unless a key is given (a server adopted once, whose `adopt:` was removed since, keeps its key)."""
         access = host.access
         if access is None:
             return
@@ -238,9 +239,6 @@ class Rules:
                                                  f"connection (`scripts/host-key {address}` prints it; compare its "
                                                  "fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` "
                                                  "on the server's console)")
-        elif not running and access.host_key:
-            self.fail(f"{hpath}.access.hostKey", "a server stackyard creates gets a host key stackyard makes and "
-                                                 "pins: leave hostKey out (it is for a server that runs already)")
 
     def check_host_adoption(self, hpath: str, host: CreatedHost) -> None:
         adopt = host.adopt

@@ -77,7 +77,9 @@ class Access:
     host_key: str | None = spec(
         "the host's public ed25519 host key, pinned for every connection: required for a server that runs "
         "already (existing, or adopt); `scripts/host-key <address>` prints it and its fingerprint, to compare "
-        "with the server's own. A server stackyard creates gets a key stackyard makes and pins",
+        "with the server's own. A server stackyard creates gets a key stackyard makes and pins: leave it out "
+        "there. Keep it on a server once adopted when its `adopt:` goes: without either, the server would be "
+        "taken for one stackyard created, and the key it pinned would be one the server never had",
         default=None, kind=kinds.HOST_KEY)
 
 
