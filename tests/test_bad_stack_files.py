@@ -394,6 +394,11 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      "systems.material-kai.hosts.mivaa-setup-base", "would share their names"),
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
+    ("a created host with a proxy whose firewall would drop HTTP",
+     lambda c: host(c).pop("openPorts"), "systems.mehko.hosts.api.openPorts", "add 80 and 443"),
+    ("a created host with a proxy whose firewall would drop HTTPS",
+     lambda c: host(c, "material-kai", "mivaa").update(openPorts=[80]),
+     "systems.material-kai.hosts.mivaa.openPorts", "add 443"),
     ("a PM2 home that is another stackyard service's",
      lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(
          pm2Home="/var/lib/stackyard/podfactory-sync/pm2"),
@@ -440,7 +445,7 @@ def test_secret_set_in_plain_text_is_refused() -> None:
 
 def test_every_problem_is_reported_in_one_error() -> None:
     def many(config: dict) -> None:
-        host(config).update(serverTyp="cx22", openPorts=[22])
+        host(config).update(serverTyp="cx22", openPorts=[22, 80, 443])
         records(config)[0].update(host="nope")
         pages(config)["env"]["production"]["X"] = {"secret": "missingOne"}
 

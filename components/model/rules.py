@@ -224,6 +224,13 @@ class Rules:
                     elif port in seen:
                         self.fail(f"{hpath}.openPorts[{i}]", f"port {port} is listed twice")
                     seen.add(port)
+                missing = [port for port in (80, 443) if port not in seen]
+                if host.proxy is not None and host.provision and missing:
+                    # The cloud firewall drops what openPorts does not list: the proxy would start, its
+                    # health checks pass over loopback, and nobody could reach it, nor could the CA.
+                    self.fail(f"{hpath}.openPorts", f"the host's proxy serves on 80 and 443, and the cloud firewall "
+                                                    f"lets in only the ports listed here: add "
+                                                    f"{' and '.join(map(str, missing))}")
                 self.check_host_adoption(hpath, host)
 
     def check_host_key(self, hpath: str, host) -> None:
