@@ -25,7 +25,8 @@ export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 	bench-engine clean
 
 help:
-	@echo "make up            boot the local Debian host and pulumi up the local stack on it (FRESH=1: clean disk)"
+	@echo "make up            boot the local Debian host and pulumi up the local stack on it (FRESH=1: clean disk;"
+	@echo "                   DISTRO=ubuntu-24.04: an Ubuntu 24.04 host, with its own disk and state)"
 	@echo "make down          stop the local host and undo every change it made to this machine"
 	@echo "make destroy       pulumi destroy the local stack and remove it"
 	@echo "make preview       pulumi preview of STACK (default: production) on a local file backend"
@@ -86,14 +87,15 @@ host-deps:
 	  else echo "missing$$missing and cannot install here: the local host cannot run"; exit 1; fi; \
 	fi
 
+DISTRO ?= debian-12
 up: $(DEPS_STAMP) host-deps
-	$(VENV)/bin/python scripts/local_stack.py up $(if $(FRESH),--fresh)
+	STACKYARD_DISTRO=$(DISTRO) $(VENV)/bin/python scripts/local_stack.py up $(if $(FRESH),--fresh)
 
 down:
 	python3 scripts/local_host.py down
 
 destroy: $(DEPS_STAMP)
-	$(VENV)/bin/python scripts/local_stack.py destroy
+	STACKYARD_DISTRO=$(DISTRO) $(VENV)/bin/python scripts/local_stack.py destroy
 
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""local_host: a real Debian 12 server on this machine, for `make up` and the end-to-end tests.
+"""local_host: a real Debian 12 or Ubuntu 24.04 server on this machine, for `make up` and the e2e tests.
 
 The host is a `systemd-nspawn` container booting a debootstrap root filesystem: systemd as PID 1,
 sshd, apt, and its own network namespace, so ufw and iptables rules it loads stay inside it. It is
@@ -21,6 +21,9 @@ it made it, and two processes: the container and the git server, each with its P
 
 Everything else lives under ~/.cache/stackyard/local-host (STACKYARD_CACHE): the image, keyed by
 the sha256 of its recipe; the host's disk; the SSH client key; the sample repositories. Root only.
+
+STACKYARD_DISTRO picks the server's distribution: debian-12 (the default) or ubuntu-24.04 (noble, the
+seeds' own). Each has its own image and disk; one host runs at a time, at the same address.
 """
 
 from __future__ import annotations
@@ -49,10 +52,24 @@ MIRROR = os.environ.get("STACKYARD_DEBIAN_MIRROR", "http://deb.debian.org/debian
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NSPAWN_RUN = Path("/run/systemd/nspawn")
 
-# What a fresh cloud server of Debian 12 has, and no more: provisioning installs the rest.
-PACKAGES = ["systemd", "systemd-sysv", "dbus", "openssh-server", "ca-certificates", "iproute2", "sudo", "procps",
-            "python3", "less", "cron", "logrotate"]
-APT_SOURCES = """Types: deb
+@dataclass(frozen=True)
+class Distro:
+    """A distribution the host can run: what a fresh cloud server of it has, and no more (provisioning
+    installs the rest), and where its packages come from."""
+
+    name: str
+    suite: str
+    packages: tuple[str, ...]
+    sources: str
+    """/etc/apt/sources.list.d/<sources_file>, as the distribution's cloud images write it."""
+    sources_file: str
+
+
+BASE_PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "ca-certificates", "iproute2", "sudo", "procps",
+                 "python3", "less", "cron", "logrotate")
+DISTROS = {
+    "debian-12": Distro(
+        "debian-12", "bookworm", BASE_PACKAGES, sources_file="debian.sources", sources="""Types: deb
 URIs: {mirror}
 Suites: bookworm bookworm-updates
 Components: main
@@ -63,7 +80,30 @@ URIs: {security}
 Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-"""
+"""),
+    # Ubuntu's server images come with ufw (inactive) and unattended-upgrades (active) installed, and
+    # universe enabled: provisioning meets them as they are there.
+    "ubuntu-24.04": Distro(
+        "ubuntu-24.04", "noble", (*BASE_PACKAGES, "ufw", "unattended-upgrades"), sources_file="ubuntu.sources",
+        sources="""Types: deb
+URIs: {mirror}
+Suites: noble noble-updates noble-backports
+Components: main restricted universe multiverse
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+
+Types: deb
+URIs: {security}
+Suites: noble-security
+Components: main restricted universe multiverse
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+"""),
+}
+DISTRO = os.environ.get("STACKYARD_DISTRO") or "debian-12"
+if DISTRO not in DISTROS:
+    raise SystemExit(f"local-host: STACKYARD_DISTRO={DISTRO!r}: one of {', '.join(DISTROS)}")
+UBUNTU_MIRROR = os.environ.get("UBUNTU_MIRROR", "http://archive.ubuntu.com/ubuntu")
+UBUNTU_BASE = REPO / "scripts" / "ubuntu-noble-rootfs"
+"""Makes (once, cached) the minbase noble tree Ubuntu's image starts from: see its header for the keyring."""
 # This machine's egress re-signs TLS with its own CA (/usr/local/share/ca-certificates): the host
 # trusts it like this machine does, for apt, pip, uv and npm. A real server needs none of this.
 TRUST = {
@@ -106,8 +146,10 @@ class Paths:
     @property
     def disk(self) -> Path:
         """The host's disk. STACKYARD_LOCAL_DISK names it: the e2e tests keep theirs apart from `make up`'s, so
-        neither finds the other's changes on a disk its Pulumi state does not describe."""
-        return self.cache / "hosts" / os.environ.get("STACKYARD_LOCAL_DISK", "local") / "rootfs"
+        neither finds the other's changes on a disk its Pulumi state does not describe. Each distribution
+        but Debian's (whose disks were there first) has its own."""
+        name = os.environ.get("STACKYARD_LOCAL_DISK", "local")
+        return self.cache / "hosts" / (name if DISTRO == "debian-12" else f"{name}-{DISTRO}") / "rootfs"
 
     @property
     def run(self) -> Path:
@@ -141,8 +183,11 @@ def trusted_cas() -> list[Path]:
 
 def recipe() -> str:
     """Everything that decides the image's content: a change in any of it builds a new image."""
-    parts = [RECIPE_VERSION, MIRROR, " ".join(PACKAGES), APT_SOURCES, repr(sorted(TRUST.items())),
+    distro = DISTROS[DISTRO]
+    parts = [RECIPE_VERSION, MIRROR, " ".join(distro.packages), distro.sources, repr(sorted(TRUST.items())),
              client_key().with_suffix(".pub").read_text()]
+    if distro.name != "debian-12":  # (Debian's recipe reads as it did before there were others)
+        parts[:2] = [RECIPE_VERSION, distro.name, UBUNTU_MIRROR]
     parts += [f"{ca.name}:{hashlib.sha256(ca.read_bytes()).hexdigest()}" for ca in trusted_cas()]
     return "\n".join(parts)
 
@@ -165,12 +210,14 @@ def build_image() -> Path:
     work.mkdir(parents=True)
     rootfs = work / "rootfs"
     started = time.monotonic()
-    log(f"image {target.name}: debootstrap bookworm from {MIRROR} (about a minute)")
-    run("debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", "bookworm", rootfs, MIRROR)
-    security = MIRROR.replace("/debian", "/debian-security") if MIRROR.endswith("/debian") else MIRROR
-    (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
-    (rootfs / "etc/apt/sources.list.d/debian.sources").write_text(APT_SOURCES.format(mirror=MIRROR,
-                                                                                   security=security))
+    if DISTRO == "debian-12":
+        log(f"image {target.name}: debootstrap bookworm from {MIRROR} (about a minute)")
+        run("debootstrap", "--variant=minbase", f"--include={','.join(DISTROS[DISTRO].packages)}", "bookworm",
+            rootfs, MIRROR)
+        security = MIRROR.replace("/debian", "/debian-security") if MIRROR.endswith("/debian") else MIRROR
+        write_sources(rootfs, MIRROR, security)
+    else:
+        ubuntu_rootfs(rootfs)
     ssh_dir = rootfs / "root/.ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     (ssh_dir / "authorized_keys").write_text(client_key().with_suffix(".pub").read_text())
@@ -191,6 +238,46 @@ def build_image() -> Path:
     work.rename(target)
     log(f"image {target.name}: built in {time.monotonic() - started:.0f} s")
     return target / "rootfs"
+
+
+def write_sources(rootfs: Path, mirror: str, security: str) -> None:
+    (rootfs / "etc/apt/sources.list").unlink(missing_ok=True)
+    distro = DISTROS[DISTRO]
+    (rootfs / "etc/apt/sources.list.d" / distro.sources_file).write_text(distro.sources.format(mirror=mirror,
+                                                                                            security=security))
+
+
+def ubuntu_rootfs(rootfs: Path) -> None:
+    """Ubuntu's tree: a copy of the cached minbase noble (this machine's debootstrap is Debian's, with no
+    noble script or Ubuntu keyring; scripts/ubuntu-noble-rootfs deals with both), then the server's
+    packages from the archive, checked by the keyring in the tree."""
+    log(f"image: Ubuntu 24.04 from {UBUNTU_MIRROR} (minbase once, then packages: a few minutes)")
+    run("bash", UBUNTU_BASE, env={**os.environ, "UBUNTU_MIRROR": UBUNTU_MIRROR})
+    base = CACHE.parent / "ubuntu-noble" / "rootfs"
+    run("cp", "-a", "--reflink=auto", base, rootfs)
+    write_sources(rootfs, UBUNTU_MIRROR, UBUNTU_MIRROR.replace("archive.ubuntu.com", "security.ubuntu.com"))
+    # Nothing the packages bring starts while the tree is made (no init runs in it anyway).
+    policy = rootfs / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    resolv = rootfs / "etc/resolv.conf"
+    if resolv.is_symlink() or not resolv.exists():
+        resolv.unlink(missing_ok=True)
+    shutil.copy("/etc/resolv.conf", resolv)
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LC_ALL": "C",
+           "DEBIAN_FRONTEND": "noninteractive"}
+    mounts = []
+    try:
+        for mount in ("proc", "sys", "dev", "dev/pts"):
+            run("mount", "--bind", f"/{mount}", rootfs / mount)
+            mounts.append(rootfs / mount)
+        run("chroot", rootfs, "apt-get", "-q", "update", env=env)
+        run("chroot", rootfs, "apt-get", "-q", "-y", "--no-install-recommends", "install",
+            *DISTROS[DISTRO].packages, env=env)
+    finally:
+        for mount in reversed(mounts):
+            run("umount", "-l", mount, check=False, quiet=True)
+    policy.unlink()
 
 
 # --- the network ---------------------------------------------------------------------------------
@@ -300,9 +387,14 @@ def disk(fresh: bool) -> None:
 
 
 def boot() -> None:
+    running = PATHS.run / "distro"
     if pid_of("container"):
+        if running.exists() and running.read_text().strip() != DISTRO:
+            raise SystemExit(f"local-host: the host running is {running.read_text().strip()}, not {DISTRO}: "
+                             "`make down` first")
         log("already running")
         return
+    running.write_text(f"{DISTRO}\n")
     made_run_dir = not NSPAWN_RUN.exists()
     if made_run_dir:
         (PATHS.run / "made-nspawn-run").touch()
@@ -457,7 +549,8 @@ def down() -> None:
 
 def status() -> int:
     running = pid_of("container")
-    print(f"container: {'running, pid ' + str(running) if running else 'stopped'}")
+    distro = (PATHS.run / "distro").read_text().strip() if (PATHS.run / "distro").exists() else "?"
+    print(f"container: {'running, pid ' + str(running) + ', ' + distro if running else 'stopped'}")
     print(f"git server: {'running' if pid_of('git-server') else 'stopped'}")
     print(f"network namespace: {'present' if netns_exists() else 'absent'}")
     print(f"image: {image_dir()} ({'built' if (image_dir() / 'rootfs').exists() else 'not built'})")

@@ -32,7 +32,8 @@ import local_host
 REPO = Path(__file__).resolve().parent.parent
 STACK = "local"
 STACK_FILE = REPO / "Pulumi.local.yaml"
-CONFIG_COPY = local_host.CACHE / "stack" / "Pulumi.local.yaml"
+CONFIG_COPY = local_host.CACHE / "stack" / ("" if local_host.DISTRO == "debian-12" else local_host.DISTRO) / \
+    "Pulumi.local.yaml"
 LOCAL_PASSPHRASE = "stackyard-local-passphrase"
 HOST_KEY_PATH = "stackyard:systems.local.hosts.box.access.hostKey"
 
@@ -47,6 +48,10 @@ def environment() -> dict[str, str]:
         env[key] = subprocess.run(["bash", "-c", f"printf %s {value}"], capture_output=True, text=True).stdout
     if "PULUMI_CONFIG_PASSPHRASE" not in env and "PULUMI_CONFIG_PASSPHRASE_FILE" not in env:
         env["PULUMI_CONFIG_PASSPHRASE"] = LOCAL_PASSPHRASE
+    if local_host.DISTRO != "debian-12":
+        # Each distribution's host has its own disk, so its own state: one state describing both would
+        # take what the other's steps did for done.
+        env["PULUMI_BACKEND_URL"] = f"{env['PULUMI_BACKEND_URL'].rstrip('/')}-{local_host.DISTRO}"
     Path(env["PULUMI_BACKEND_URL"].removeprefix("file://")).mkdir(parents=True, exist_ok=True)
     return env
 
