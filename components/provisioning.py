@@ -49,6 +49,8 @@ class HostProvisioningArgs:
     """The server's cloud ID (created hosts): a replaced server is provisioned from the start."""
     claim_prefix: str | None = None
     """The name its claims on the host were made under (stackyard-claim): its first name, when it had others."""
+    ssh_allow_from: tuple[str, ...] = ("0.0.0.0/0", "::/0")
+    """The networks SSH is open to, in ufw as in the cloud firewall."""
     paths: Paths = Paths()
 
 
@@ -80,7 +82,8 @@ class HostProvisioning(pulumi.ComponentResource):
             hostnames=served_hostnames(self.plans.values(), spec.proxy.static) if spec.proxy else [],
             paths=args.paths)))
         base = self.remote.step("base", provision.base_script(
-            ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"], paths=args.paths),
+            ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"],
+            ssh_allow_from=args.ssh_allow_from, paths=args.paths),
             after=[preflight])
         languages = {s.language for s in args.services.values()}
         runtimes = {s.runtime for s in args.services.values()}

@@ -95,6 +95,7 @@ class StackSystem(pulumi.ComponentResource):
                     connection=self.hosts[host_name].connection,
                     machine=self.hosts[host_name].server_id,
                     claim_prefix=f"{(system.formerly or [name])[0]}-{(spec.formerly or [host_name])[0]}-setup",
+                    ssh_allow_from=tuple(spec.access.ssh_allow_from or settings.ssh_allow_from),
                     services={n: s for n, s in system.services.items() if s.host == host_name},
                     resolver=self.resolver,
                 ),

@@ -6,6 +6,7 @@ over stdin, and pass them on with shell builtins (printf), never as a process ar
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
 
 from .layout import Paths, ServicePlan
@@ -99,16 +100,48 @@ CLAIM_HELPER = "#!/usr/bin/env bash\n" + shell("claim.sh")
 """/usr/local/sbin/stackyard-claim (components/render/shell/claim.sh)."""
 
 
+SSH_ANYWHERE = ("0.0.0.0/0", "::/0")
+SSH_RULE_TAG = "stackyard-ssh"
+"""The comment on ufw's SSH rules for access.sshAllowFrom's networks: what a later run may remove."""
+
+
+def ssh_firewall(ssh_port: int, allow_from: Sequence[str]) -> str:
+    """ufw's SSH rules: open to the networks access.sshAllowFrom names, and closed to any other, on hosts
+    without a cloud firewall too. The new rules go in before old ones go (a network dropped from the list,
+    or the open-to-all rule), so SSH is never closed to the networks that keep it."""
+    # As ufw writes them back (10.0.0.1/8 as 10.0.0.0/8), or a kept rule would look unwanted.
+    allow_from = [str(ipaddress.ip_network(net, strict=False)) for net in allow_from]
+    if set(SSH_ANYWHERE) <= set(allow_from):
+        adds, keep = f"ufw allow {ssh_port}/tcp >/dev/null\n", ""
+    else:
+        adds = "".join(f"ufw allow from {sh(net)} to any port {ssh_port} proto tcp comment {SSH_RULE_TAG} >/dev/null\n"
+                       for net in allow_from)
+        adds += f"ufw delete allow {ssh_port}/tcp >/dev/null 2>&1 || true\n"
+        keep = " ".join(f"{net}:{ssh_port}" for net in allow_from)
+    # `ufw show added` lists the rules as the commands that added them; the tagged ones no network wants go.
+    return adds + f"""keep={sh(keep)}
+ufw show added \\
+  | sed -n "s/^ufw allow from \\([^ ]*\\) to any port \\([0-9]*\\) proto tcp comment '{SSH_RULE_TAG}'$/\\1 \\2/p" \\
+  | while read -r net port; do
+    case " $keep " in
+      *" $net:$port "*) ;;
+      *) ufw delete allow from "$net" to any port "$port" proto tcp >/dev/null ;;
+    esac
+  done
+"""
+
+
 def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterable[int] = (80, 443),
-                paths: Paths = Paths()) -> str:
+                ssh_allow_from: Sequence[str] = SSH_ANYWHERE, paths: Paths = Paths()) -> str:
     """Waits for cloud-init, installs base packages, hardens sshd, enables unattended upgrades and ufw."""
     root_login = "prohibit-password" if login_user == "root" else "no"
     firewall = ""
     if ufw:
-        allows = "".join(f"ufw allow {port}/tcp >/dev/null\n" for port in sorted({ssh_port, *open_ports}))
+        allows = "".join(f"ufw allow {port}/tcp >/dev/null\n" for port in sorted(set(open_ports) - {ssh_port}))
         firewall = (
             "ufw default deny incoming >/dev/null\n"
             "ufw default allow outgoing >/dev/null\n"
+            f"{ssh_firewall(ssh_port, ssh_allow_from)}"
             f"{allows}"
             "ufw --force enable >/dev/null\n"
         )

@@ -68,6 +68,10 @@ def test_units_are_enabled_and_the_firewall_and_databases_are_closed(stack: Loca
     ufw = stack.ssh("ufw status").stdout
     assert "Status: active" in ufw
     assert {line.split()[0] for line in ufw.splitlines() if "ALLOW" in line} == {"22/tcp", "80/tcp", "443/tcp"}
+    # SSH from the host's link only (access.sshAllowFrom), in ufw's own listing: no other source.
+    ssh = [line.split() for line in ufw.splitlines() if line.startswith("22/tcp")]
+    assert ssh and all(fields[2] == "10.213.0.0/30" for fields in ssh), ufw
+    assert "comment 'stackyard-ssh'" in stack.ssh("ufw show added").stdout
     listening = stack.ssh("ss -Hltn").stdout
     for port in ("3306", "6379"):
         addresses = {line.split()[3].rsplit(":", 1)[0] for line in listening.splitlines()

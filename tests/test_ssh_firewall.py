@@ -1,0 +1,99 @@
+"""ufw's SSH rules follow access.sshAllowFrom (components/render/provision.py ssh_firewall): open to the
+networks it names and closed to others, across changes of the list, and never closed to a network that
+keeps its place while the rules change. A stub `ufw` keeps the rules as `ufw show added` lists them (the
+real ufw's listing is checked on the e2e host, test_01_serving)."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.render.provision import ssh_firewall
+
+UFW_STUB = r"""#!/usr/bin/env bash
+# Rules as `ufw show added` prints them, one a line; every change is checked against $WATCH: a network
+# that is to keep SSH must never be without a rule, between two commands either.
+rules=$UFW_RULES
+touch "$rules"
+spec=$*
+case "$1" in
+  show) echo "Added user rules (see 'ufw status' for running firewall):"; cat "$rules"; exit 0 ;;
+  allow)
+    line="ufw $spec"
+    line=${line% comment stackyard-ssh}
+    [ "$line" = "ufw $spec" ] || line="$line comment 'stackyard-ssh'"
+    grep -qxF "$line" "$rules" || echo "$line" >> "$rules" ;;
+  delete)
+    shift
+    pattern="ufw $*"
+    if ! grep -q "^$(printf '%s' "$pattern" | sed 's/[][\.*^$/]/\\&/g')\( comment .*\)\?$" "$rules"; then
+      echo "Could not delete non-existent rule" >&2; exit 1
+    fi
+    grep -v "^$(printf '%s' "$pattern" | sed 's/[][\.*^$/]/\\&/g')\( comment .*\)\?$" "$rules" > "$rules.new" || true
+    mv "$rules.new" "$rules" ;;
+esac
+for net in $WATCH; do
+  grep -q "^ufw allow \(22/tcp\|from $net to any port 22 proto tcp\)" "$rules" \
+    || echo "SSH closed to $net after: ufw $spec" >> "$UFW_VIOLATIONS"
+done
+"""
+
+
+def apply(tmp: Path, nets: list[str], keeping: list[str]) -> list[str]:
+    """Runs the rendered rules for ``nets``; returns the rules after, and fails on any moment a network of
+    ``keeping`` had no way in."""
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    stub = bin_dir / "ufw"
+    stub.write_text(UFW_STUB)
+    stub.chmod(0o755)
+    violations = tmp / "violations"
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "UFW_RULES": str(tmp / "rules"), "UFW_VIOLATIONS": str(violations),
+           "WATCH": " ".join(keeping)}
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", ssh_firewall(22, nets)], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert not violations.exists(), violations.read_text()
+    return [line for line in (tmp / "rules").read_text().splitlines() if line]
+
+
+NETWORKS = ["203.0.113.0/24", "198.51.100.7/32", "10.0.0.0/8", "2001:db8::/32", "192.0.2.0/28"]
+ANYWHERE = ["0.0.0.0/0", "::/0"]
+
+
+def opened(rules: list[str]) -> set[str]:
+    return {"anywhere" if rule == "ufw allow 22/tcp" else rule.split()[3] for rule in rules}
+
+
+def test_a_host_open_to_all_then_narrowed_then_open_again(tmp_path: Path) -> None:
+    assert opened(apply(tmp_path, ANYWHERE, [])) == {"anywhere"}
+    assert opened(apply(tmp_path, ["203.0.113.0/24"], [])) == {"203.0.113.0/24"}
+    assert opened(apply(tmp_path, ["203.0.113.0/24", "2001:db8::/32"], ["203.0.113.0/24"])) == {
+        "203.0.113.0/24", "2001:db8::/32"}
+    assert opened(apply(tmp_path, ANYWHERE, [])) == {"anywhere"}
+
+
+def test_a_network_written_with_host_bits_is_kept_as_ufw_writes_it(tmp_path: Path) -> None:
+    """ufw keeps 203.0.113.9/24 as 203.0.113.0/24: read back unnormalised, the rule just made looked
+    unwanted and went, and SSH was closed."""
+    assert opened(apply(tmp_path, ["203.0.113.9/24"], [])) == {"203.0.113.0/24"}
+    assert opened(apply(tmp_path, ["203.0.113.9/24"], ["203.0.113.0/24"])) == {"203.0.113.0/24"}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_any_sequence_of_lists_ends_with_exactly_that_list_and_never_closes_a_kept_one(tmp_path: Path,
+                                                                                      seed: int) -> None:
+    rng = random.Random(seed)
+    current: list[str] = ANYWHERE
+    apply(tmp_path, current, [])
+    for _ in range(6):
+        wanted = ANYWHERE if rng.random() < 0.2 else rng.sample(NETWORKS, rng.randint(1, 3))
+        # What SSH was open to before and is after: open all the way through.
+        kept = ([] if current == wanted == ANYWHERE else wanted if current == ANYWHERE
+                else current if wanted == ANYWHERE else [n for n in wanted if n in current])
+        expected = {"anywhere"} if wanted == ANYWHERE else set(wanted)
+        assert opened(apply(tmp_path, wanted, kept)) == expected, (current, wanted)
+        current = wanted
