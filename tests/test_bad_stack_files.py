@@ -399,6 +399,12 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a created host with a proxy whose firewall would drop HTTPS",
      lambda c: host(c, "material-kai", "mivaa").update(openPorts=[80]),
      "systems.material-kai.hosts.mivaa.openPorts", "add 443"),
+    ("an address record for a frontend's domain",
+     lambda c: records(c).append({"zone": "mehko.ai", "name": "www", "type": "A", "host": "api"}),
+     "systems.mehko.dns.records[1]", "served by the frontend at systems.mehko.frontends.web.domains[1]"),
+    ("a service serving a frontend's domain",
+     lambda c: systems(c)["material-kai"]["services"]["mivaa"]["hostnames"].append("mehko.ai"),
+     "systems.material-kai.services.mivaa.hostnames[1]", "served by the frontend at systems.mehko.frontends.web"),
     ("a PM2 home that is another stackyard service's",
      lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(
          pm2Home="/var/lib/stackyard/podfactory-sync/pm2"),
@@ -694,3 +700,9 @@ def test_a_value_yaml_reads_as_something_else_is_refused_quote_it(written: str, 
         assert message is not None and "quote" in message, (written, path, message)
     assert refusal(lambda c: productivity(c)["services"]["flask-backend"]["env"].update(X=written),
                    "systems.productivity.services.flask-backend.env.X") is None
+
+
+def test_a_text_or_mail_record_beside_a_frontend_s_domain_is_fine() -> None:
+    for kind, content in (("TXT", "v=spf1 -all"), ("MX", "10 mail.example.com")):
+        assert refusal(lambda c, k=kind, t=content: records(c).append(
+            {"zone": "mehko.ai", "name": "@", "type": k, "content": t}), "systems.mehko.dns.records[1]") is None

@@ -775,6 +775,7 @@ class Rules:
                 owners[key] = path
 
         self.check_resource_names(systems)
+        self.check_frontend_domains(systems)
         for sname, system in systems.items():
             if system is None:
                 continue
@@ -811,6 +812,34 @@ class Rules:
                         claim(("gh-secret", (system.github.owner or "").lower(), repo.lower(), key.upper()),
                               f"systems.{sname}.github.repositories.{repo}.secrets.{key}",
                               f"secret {key} of {system.github.owner}/{repo}")
+
+    def check_frontend_domains(self, systems: dict[str, System | None]) -> None:
+        """A frontend's domain is served by Pages or Vercel, through the A or CNAME record its component
+        writes: an address record of that name in dns.records fights it (Cloudflare refuses a CNAME beside
+        an A, and `up` failed at the provider, far from the stack file), and a service or static site of
+        that name on a host waits forever for a certificate the name never points it at."""
+        domains: dict[str, str] = {}
+        for sname, system in systems.items():
+            for fname, frontend in ((system.frontends if system else None) or {}).items():
+                for i, domain in enumerate((frontend.domains if frontend else None) or ()):
+                    domains.setdefault(domain, f"systems.{sname}.frontends.{fname}.domains[{i}]")
+
+        def clash(name: str | None, path: str) -> None:
+            if name in domains:
+                self.fail(path, f"{name} is served by the frontend at {domains[name]}: one of the two goes")
+
+        for sname, system in systems.items():
+            if system is None:
+                continue
+            for i, record in enumerate((system.dns.records if system.dns else None) or ()):
+                if record is not None and record.type in ("A", "AAAA", "CNAME"):
+                    clash(fqdn(record), f"systems.{sname}.dns.records[{i}]")
+            for spath, service in self.named(f"systems.{sname}.services", "service", system.services):
+                for i, hostname in enumerate(service.hostnames or ()):
+                    clash(hostname, f"{spath}.hostnames[{i}]")
+            for hname, host in (system.hosts or {}).items():
+                for hostname in ((host.proxy.static if host and host.proxy else None) or {}):
+                    clash(hostname, f"systems.{sname}.hosts.{hname}.proxy.static.{hostname}")
 
     def check_resource_names(self, systems: dict[str, System | None]) -> None:
         """A system's resources are named ``<system>-<host>``, ``<system>-<frontend>``, ``<system>-dns``...
