@@ -235,3 +235,26 @@ def test_an_instance_that_answers_again_gets_its_restarts_back(host: Host) -> No
     for _ in range(2):
         host.run()
     assert len(host.restarts(host.calls())) == 1
+
+
+@pytest.mark.parametrize("serving_runtime", ["systemd", "pm2"])
+def test_a_slot_another_runtime_serves_is_left_alone_until_the_switch(tmp_path: Path, serving_runtime: str) -> None:
+    """A move to compose: the setup step writes the compose watchdog (root's ports) before the deploy, while
+    the old runtime's slot still serves as the service's user. The watchdog took it for a stranger and
+    killed it at its first run, every 30 s while the move had not switched. Not touched now, nor restarted;
+    a record of compose's own is watched again."""
+    host = Host(tmp_path, runtime="compose")
+    own = listen(host)
+    (host.tmp / "listener-uid").write_text("4242\n")
+    (Path(host.paths.app("mivaa")) / "active").write_text(f"blue {'a' * 40} settings release {serving_runtime}\n")
+    try:
+        for _ in range(3):
+            out = host.run()
+            assert f"the serving blue slot is {serving_runtime}'s, not compose's" in out
+            assert "killed" not in out and own.poll() is None
+            assert host.restarts(host.calls()) == []
+        (Path(host.paths.app("mivaa")) / "active").write_text(f"blue {'a' * 40} settings release compose\n")
+        assert "killed" in host.run()
+    finally:
+        own.kill()
+        own.wait()

@@ -38,7 +38,15 @@ report() {
 }
 
 if [ ! -f "$BASE/active" ]; then exit 0; fi  # nothing deployed yet
-read -r color _ < "$BASE/active"
+read -r color _ _ _ active_runtime _ < "$BASE/active"
+# The serving slot is another runtime's (a move between runtimes whose deploy has not switched yet): its
+# processes are not PORT_OWNER's, and evicting or restarting them as this runtime's took it down (a move
+# to compose: root's ports, the old slot's the service user's). Records from before the runtime was
+# recorded name none: they are watched as they were.
+if [ -n "${active_runtime:-}" ] && [ "$active_runtime" != "$RUNTIME" ]; then
+  log "the serving $color slot is $active_runtime's, not $RUNTIME's: not watched until a deploy switches"
+  exit 0
+fi
 if [ "$color" = blue ]; then ports=("${BLUE_PORTS[@]}"); else ports=("${GREEN_PORTS[@]}"); fi
 install -d -m 0700 "$WATCHDOG_STATE"
 
