@@ -229,6 +229,16 @@ class DeployHost:
         path = self.tmp / "injected"
         return path.read_text().strip() if path.exists() else ""
 
+    def release(self, sha: str, plan: ServicePlan | None = None) -> Path:
+        """The release directory a deploy of ``plan`` builds ``sha`` in: the commit and how it is built (the
+        deploy's prepare_release, digested as the script does)."""
+        script = deploy_script(plan or self.plan(), "nginx")
+        start = script.index("prepare_release() {\n")
+        function = script[start:script.index("\n}\n", start) + 3]
+        digest = subprocess.run(["bash", "-c", f"{function}declare -f prepare_release | sha256sum | cut -c1-12"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        return self.base / "releases" / f"{sha}-{digest}"
+
     @property
     def base(self) -> Path:
         return self.root / "srv/mivaa"

@@ -54,8 +54,8 @@ def test_first_deploy_switches_only_after_every_instance_is_healthy(host: Deploy
     assert [line.split()[1] for line in host.upstream().splitlines() if "server" in line] == [
         "127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:9002"]
     assert host.active() == ("blue", sha)
-    assert (host.base / "current").resolve() == (host.base / "releases" / sha).resolve()
-    assert (host.base / "releases" / sha / "app.txt").read_text() == "v1"
+    assert (host.base / "current").resolve() == host.release(sha).resolve()
+    assert (host.release(sha) / "app.txt").read_text() == "v1"
     assert host.violations() == []
 
 
@@ -261,7 +261,7 @@ def test_old_releases_are_pruned_to_keep(host: DeployHost) -> None:
         shas.append(host.commit(text))
         assert host.deploy().returncode == 0
     kept = sorted(p.name for p in (host.base / "releases").iterdir() if p.is_dir())
-    assert kept == sorted(shas[-2:])
+    assert kept == sorted(host.release(sha).name for sha in shas[-2:])
     assert sorted(p.name for p in (host.base / "releases").glob("*.built")) == sorted(f"{s}.built" for s in kept)
 
 
@@ -368,17 +368,18 @@ def test_a_killed_secret_write_s_temporary_file_never_reaches_a_release(host: De
 
 def test_a_release_is_built_where_it_runs_and_a_half_built_one_is_built_again(host: DeployHost) -> None:
     sha = host.git("rev-parse", "HEAD")
-    release = host.base / "releases" / sha
+    plan = host.plan(install=("pwd > built-in.txt",))
+    release = host.release(sha, plan)
     release.mkdir(parents=True)
     (release / "left-by-a-failed-build").write_text("")  # no completion marker: not a release
-    result = host.deploy(host.plan(install=("pwd > built-in.txt",)))
+    result = host.deploy(plan)
     assert result.returncode == 0, result.stderr
     assert "building release" in result.stdout
     assert not (release / "left-by-a-failed-build").exists()
     # Tools such as uv write absolute paths into the build: it must happen at the path it runs from.
     assert (release / "built-in.txt").read_text().strip() == str(release)
     # Its marker is root's, beside it: never inside the directory its user owns.
-    assert (host.base / "releases" / f"{sha}.built").exists()
+    assert release.with_name(f"{release.name}.built").exists()
 
 
 def test_removal_stops_both_slots_drops_the_upstream_and_keeps_the_data(host: DeployHost) -> None:
@@ -501,3 +502,71 @@ def test_the_proxy_routes_to_the_old_process_until_the_first_deploy() -> None:
     plan = ServicePlan(name="flask", runtime="pm2", repo="r", ref="main", port=5100, legacy_port=5000)
     assert upstream_file(plan, "nginx") == "upstream stackyard_flask {\n    server 127.0.0.1:5000 max_fails=0;\n}\n"
     assert upstream_file(plan, "caddy") == "reverse_proxy 127.0.0.1:5000\n"
+
+
+def upstream_ports(host: DeployHost) -> list[int]:
+    return sorted(int(p) for p in re.findall(r"server 127\.0\.0\.1:(\d+)", host.upstream()))
+
+
+def test_instances_or_port_changed_with_the_same_commit_take_effect(host: DeployHost) -> None:
+    """A systemd template holds neither the instance count nor the port: with the same commit, scaling or
+    moving the port was "already serving", the proxy and units left as they were."""
+    assert host.deploy(host.plan(instances=3)).returncode == 0
+    for changes, ports in (({"instances": 2}, [10000, 10001]), ({"instances": 4}, [9000, 9001, 9002, 9003]),
+                           ({"instances": 3, "port": 8500}, [10500, 10501, 10502])):
+        done = host.deploy(host.plan(**changes))
+        assert done.returncode == 0 and "already serving" not in done.stdout, done.stdout + done.stderr
+        assert sorted(unit_ports(host.running())) == ports == upstream_ports(host), (changes, host.running())
+        assert host.violations() == []
+
+
+def test_a_changed_build_step_with_the_same_commit_builds_a_release_of_its_own(host: DeployHost) -> None:
+    """A release is built once (its marker): a changed install step with the same commit never ran, not even
+    with --restart. It now makes a new release beside the serving one, which is never rebuilt in place."""
+    assert host.deploy(host.plan(install=("echo one > built.txt",))).returncode == 0
+    first = (host.base / "current").resolve()
+    done = host.deploy(host.plan(install=("echo two > built.txt",)))
+    assert done.returncode == 0 and "already serving" not in done.stdout, done.stdout
+    assert (host.base / "current" / "built.txt").read_text() == "two\n"
+    assert (first / "built.txt").read_text() == "one\n"  # the release that served stays as it was built
+    assert host.deploy(host.plan(install=("echo two > built.txt",))).stdout.count("already serving") == 1
+
+
+def test_a_torn_switch_whose_slots_both_fail_one_probe_stops_nothing_under_the_proxy(tmp_path: Path) -> None:
+    """A deploy killed after its switch (the proxy on green, `active` blue), and at the next deploy one probe
+    of each slot fails (a database blip): the repair cannot tell which serves, and the deploy went on to
+    stop green, the slot the proxy routes to. It now stops nothing and says why; once the slots answer, the
+    next deploy repairs and goes on."""
+    host = DeployHost(tmp_path / "host")  # (its copies go beside it, not into it)
+    assert host.deploy().returncode == 0
+    host.commit("v2")
+
+    tried: dict[int, DeployHost] = {}
+
+    def killed_at(step: int) -> DeployHost:
+        if step not in tried:
+            tried[step] = host.copy_to(tmp_path / f"step-{step}")
+            tried[step].deploy(inject=(step, "kill"))
+        return tried[step]
+
+    # The first step killed after which the proxy routes to green: the switch (found by halving, as the
+    # proxy stays there from that step on), before `active` names green.
+    low, high = 1, 400
+    while low < high:
+        middle = (low + high) // 2
+        if "127.0.0.1:10000" in killed_at(middle).loaded():
+            high = middle
+        else:
+            low = middle + 1
+    torn = killed_at(low)
+    assert "127.0.0.1:10000" in torn.loaded() and torn.active()[0] == "blue", low
+    running = torn.running()
+    v3 = host.commit("v3")
+    torn.script_health(10000, "fail")
+    torn.script_health(9000, "fail")
+    refused = torn.deploy()
+    assert refused.returncode == 1 and "nothing was stopped" in refused.stdout, refused.stdout
+    assert torn.running() == running and torn.violations() == []
+    done = torn.deploy()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert torn.active()[1] == v3 and torn.violations() == []

@@ -33,12 +33,18 @@ files_digest() {
   (cd "$FILES" && find . -type f -print0 | sort -z | while IFS= read -r -d '' name; do
      printf '%s\0' "$name"; sha256sum < "$name"; done) | sha256sum | cut -c1-16
 }
-# What a slot is started with besides its commit: the env file, the process definitions, the files. The
-# definitions of this runtime and naming only: the staged directory keeps those of a runtime the service
-# had before (systemd units beside PM2 files), and hashing them all made a move back look like no change.
+# How a release is built: the runtime's and the service's steps. A release is built once (its marker), so
+# a changed step makes a release of its own, never a rebuild of the one that serves.
+build_digest() { declare -f prepare_release | sha256sum | cut -c1-12; }
+# What a slot is started with besides its commit: the env file, the process definitions, the files, the
+# slots' ports (a systemd template holds neither the instance count nor the port: a change of either with
+# the same commit was "already serving"), how the release is built. The definitions of this runtime and
+# naming only: the staged directory keeps those of a runtime the service had before (systemd units beside
+# PM2 files), and hashing them all made a move back look like no change.
 settings_id() {
   { cat "$ENV_FILE" "$ETC/staged/${DEFINITION_BLUE##*/}" "$ETC/staged/${DEFINITION_GREEN##*/}" 2>/dev/null \
-      || true; files_digest; } | sha256sum | cut -c1-16
+      || true; files_digest; echo "ports ${BLUE_PORTS[*]:-} / ${GREEN_PORTS[*]:-}"; build_digest; } \
+    | sha256sum | cut -c1-16
 }
 
 # check_health PORT: 2xx on HEALTH_PATH within the budget. The last answer's body is kept for root
@@ -207,8 +213,8 @@ fi
 # user except for the clone (the deploy key is root's), and counts as built only once its marker (root's,
 # beside it) is written: a build that failed halfway is built again. The service's files are part of it,
 # so a changed file makes a new release.
-release_id=$sha
-if [ "$RELEASE_FILES" = yes ] && [ "$(files_digest)" != none ]; then release_id="$sha-$(files_digest)"; fi
+release_id=$sha-$(build_digest)
+if [ "$RELEASE_FILES" = yes ] && [ "$(files_digest)" != none ]; then release_id="$release_id-$(files_digest)"; fi
 release="$BASE/releases/$release_id"
 if [ ! -f "$release.built" ]; then
   log "building release $release_id"
@@ -235,6 +241,12 @@ retire_worker_legacy
 # always was. (An upstream that only starts there, a renamed service's that its former self's slot
 # serves, is no restart: its ports are checked.)
 restarting=no
+# The proxy routes to the slot about to be replaced, with its record (a deploy killed after its switch whose
+# slot, and the committed one, failed the repair's one probe each): it is never stopped under the proxy.
+if [ "$active" != none ] && [ "$(served_color)" = "$next" ] && [ -s "$BASE/state/$next" ]; then
+  log "deploy of $sha refused: the proxy routes to the $next slot, which did not answer, nor did the $active slot; nothing was stopped"
+  exit 1
+fi
 if [ "$active" = none ] && [ "$(served_color)" = "$next" ] && [ -s "$BASE/state/$next" ]; then
   restarting=yes
 elif [ "$RUNTIME" = systemd ] && ! stop_slot "$next"; then
