@@ -706,3 +706,27 @@ def test_a_text_or_mail_record_beside_a_frontend_s_domain_is_fine() -> None:
     for kind, content in (("TXT", "v=spf1 -all"), ("MX", "10 mail.example.com")):
         assert refusal(lambda c, k=kind, t=content: records(c).append(
             {"zone": "mehko.ai", "name": "@", "type": k, "content": t}), "systems.mehko.dns.records[1]") is None
+
+
+@pytest.mark.parametrize("paths,index,fragment", [
+    (["/srv/a_b", "/srv/a/b"], 1, "both archived as srv_a_b.tar.gz"),
+    (["/"], 0, "the system's own file systems"),
+    (["/proc"], 0, "the system's own file systems"),
+    (["/run/app"], 0, "the system's own file systems"),
+    (["/var"], 0, "inside the backup directory"),
+    (["/var/backups"], 0, "inside the backup directory"),
+    (["/var/backups/stackyard/x"], 0, "inside the backup directory"),
+])
+def test_a_backup_path_that_overwrites_another_or_grows_without_end_is_refused(paths: list[str], index: int,
+                                                                              fragment: str) -> None:
+    """/srv/a_b and /srv/a/b were one archive, the second over the first; /var archived the runs it keeps
+    (five runs of 1 MB of data grew to 120 MB)."""
+    message = refusal(lambda c: productivity(c)["hosts"]["app"]["backups"].update(paths=paths),
+                      f"systems.productivity.hosts.app.backups.paths[{index}]")
+    assert message is not None and fragment in message, message
+
+
+def test_backup_paths_of_their_own_are_fine() -> None:
+    assert refusal(lambda c: productivity(c)["hosts"]["app"]["backups"].update(
+        paths=["/srv/a_b", "/srv/a-b", "/var/www/uploads", "/opt/app/data"]),
+        "systems.productivity.hosts.app.backups.paths[0]") is None

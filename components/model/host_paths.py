@@ -63,3 +63,23 @@ def backup_directory_problem(directory: str, service_dirs: Iterable[str]) -> str
                 "root writes (the default /var/backups/stackyard, or one on a mounted volume such as "
                 "/mnt/backups/stackyard)")
     return None
+
+
+PSEUDO = ("/proc", "/sys", "/dev", "/run")
+"""The kernel's and the runtime's own file systems: nothing there is data to keep, and reading some never ends."""
+
+
+def archive_name(path: str) -> str:
+    """The name of ``path``'s archive in a backup run: ``<name>.tar.gz``."""
+    return path.strip("/").replace("/", "_") or "root"
+
+
+def backup_path_problem(path: str, directory: str) -> str | None:
+    """Why ``path`` must not be archived into backups kept in ``directory``, or None."""
+    if path == "/" or overlaps(path, PSEUDO):
+        return (f"'{path}' is, holds or is inside the system's own file systems ({', '.join(PSEUDO)}): name the "
+                "directories that hold the data")
+    if overlaps(path, (directory,)):
+        return (f"'{path}' is, holds or is inside the backup directory {directory}: each run would archive the "
+                "runs it keeps, and they grow without end")
+    return None

@@ -594,6 +594,21 @@ class Rules:
         problem = directory is not None and host_paths.backup_directory_problem(directory, service_dirs)
         if problem:
             self.fail(f"{hpath}.backups.directory", problem)
+        named: dict[str, str] = {}
+        for i, path in enumerate((host.backups.paths if host.backups is not None else None) or ()):
+            if path is None:
+                continue
+            problem = directory is not None and host_paths.backup_path_problem(path, directory)
+            name = host_paths.archive_name(path)
+            if problem:
+                self.fail(f"{hpath}.backups.paths[{i}]", problem)
+            elif name in named:
+                # Both would be written to <name>.tar.gz, the second over the first.
+                self.fail(f"{hpath}.backups.paths[{i}]", f"'{path}' and '{named[name]}' are both archived as "
+                                                         f"{name}.tar.gz: the second would overwrite the first; "
+                                                         "name one directory that holds both, or rename one")
+            else:
+                named[name] = path
 
     def check_accessories(self, hpath: str, system: System, host) -> None:
         """An existing server's password cannot be generated: it must be named wherever it is needed."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..model.host_paths import archive_name
 from .quoting import heredoc, sh
 from .scripts import HEADER
 from .trusted_paths import ROOT_ONLY
@@ -71,7 +72,7 @@ def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str],
                       '| tail -n 1)" "$target/redis.rdb"'))
     excludes = " ".join(f"--exclude={sh(pattern)}" for pattern in EXCLUDES)
     for path in paths_to_archive:
-        name = path.strip("/").replace("/", "_") or "root"
+        name = archive_name(path)
         dumps.append((name, f'tar --create --gzip --file "$target/{name}.tar.gz" {excludes} --directory / '
                             f'{sh(path.lstrip("/"))}'))
     body = "".join(f"dump {sh(name)} <<'{tag}'\n{command}\n{tag}\n"
