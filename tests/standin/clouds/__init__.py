@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..conform import conform
+from ..schema import Object, resource_schema
 from ..values import known, plain
 
 Failure = tuple[str, str]
@@ -72,6 +74,20 @@ class Cloud:
         assert spec is not None and spec.submodule_search_locations, self.package
         meta = json.loads((Path(next(iter(spec.submodule_search_locations))) / "pulumi-plugin.json").read_text())
         return f"{meta['version']}+standin"
+
+    def schema(self, token: str) -> Object:
+        """The resource's input object, read from the pinned SDK (tests/standin/schema.py)."""
+        return resource_schema(self.package, token)
+
+    def check(self, kind: Kind, inputs: dict[str, Any], *, rules: bool = True) -> list[Failure]:
+        """What the real plugin's Check refuses: first what misfits its schema (names, types, required
+        properties, enums, nested shapes), then, on inputs that fit, the kind's hand-written rules for
+        what a schema cannot say. The rules assume the schema's shapes, so they wait for a fit, as a
+        bridged plugin type-checks before its validators run."""
+        failures = conform(self.schema(kind.token), inputs)
+        if failures or not rules:
+            return failures
+        return kind.check(inputs)
 
     def check_config(self, config: dict[str, Any]) -> list[Failure]:
         values = plain(config)
