@@ -31,7 +31,8 @@ class Kind:
 
     token: str
     required: tuple[str, ...] = ()
-    """Inputs the real provider requires."""
+    """Inputs the real provider requires that its schema leaves optional (the schema's own required
+    properties are checked from the pinned SDK: tests/standin/schema.py)."""
     replace_on: tuple[str, ...] = ()
     """Inputs whose change the real provider can only apply by replacing the resource."""
     rules: tuple[Rule, ...] = ()

@@ -68,8 +68,7 @@ def cloud() -> Cloud:
     return Cloud(
         name=NAME, title="Cloudflare", package="pulumi_cloudflare", config_rules=(credentials,),
         kinds=kinds(
-            Kind("cloudflare:index/dnsRecord:DnsRecord", required=("zoneId", "name", "type", "ttl"),
-                 replace_on=("zoneId",),
+            Kind("cloudflare:index/dnsRecord:DnsRecord", replace_on=("zoneId",),
                  rules=(matches("zoneId", ZONE_ID, "a zone ID (32 hex digits)"), matches("name", HOST, "a hostname"),
                         one_of("type", ("A", "AAAA", "CAA", "CERT", "CNAME", "DNSKEY", "DS", "HTTPS", "LOC", "MX",
                                         "NAPTR", "NS", "OPENPGPKEY", "PTR", "SMIMEA", "SRV", "SSHFP", "SVCB", "TLSA",
@@ -78,16 +77,14 @@ def cloud() -> Cloud:
                  computed=lambda id_, name, inputs: {"proxiable": inputs.get("type") in ("A", "AAAA", "CNAME"),
                                                      "createdOn": "2026-01-01T00:00:00Z",
                                                      "modifiedOn": "2026-01-01T00:00:00Z"}),
-            Kind("cloudflare:index/pagesProject:PagesProject", required=("accountId", "name", "productionBranch"),
-                 replace_on=("accountId", "name"),
+            Kind("cloudflare:index/pagesProject:PagesProject", replace_on=("accountId", "name"),
                  rules=(matches("accountId", ZONE_ID, "an account ID (32 hex digits)"),
                         matches("name", r"[a-z0-9][a-z0-9-]{0,57}", "a Pages project name (lowercase letters, "
                                 "digits and dashes, at most 58)"), pages_env),
                  new_id=lambda name, inputs: str(inputs.get("name")),
                  computed=lambda id_, name, inputs: {"subdomain": f"{inputs.get('name')}.pages.dev",
                                                      "createdOn": "2026-01-01T00:00:00Z"}),
-            Kind("cloudflare:index/pagesDomain:PagesDomain", required=("accountId", "projectName", "name"),
-                 replace_on=("accountId", "projectName", "name"),
+            Kind("cloudflare:index/pagesDomain:PagesDomain", replace_on=("accountId", "projectName", "name"),
                  rules=(matches("name", HOST, "a hostname"),),
                  new_id=lambda name, inputs: str(inputs.get("name")),
                  computed=lambda id_, name, inputs: {"status": "active"}),

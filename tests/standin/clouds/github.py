@@ -26,8 +26,7 @@ def cloud() -> Cloud:
     return Cloud(
         name=NAME, title="GitHub", package="pulumi_github",
         kinds=kinds(
-            Kind("github:index/actionsSecret:ActionsSecret", required=("repository", "secretName"),
-                 replace_on=("repository", "secretName"),
+            Kind("github:index/actionsSecret:ActionsSecret", replace_on=("repository", "secretName"),
                  rules=(matches("secretName", r"[A-Za-z_][A-Za-z0-9_]*", "a secret name"), secret),
                  new_id=lambda name, inputs: f"{inputs.get('repository')}:{inputs.get('secretName')}",
                  computed=lambda id_, name, inputs: {"createdAt": "2026-01-01T00:00:00Z",
