@@ -25,3 +25,13 @@ elif case == "output-secret":
     vercel.ProjectEnvironmentVariable("api-key", project_id="prj_0123456789", key="API_KEY",
                                       value=pulumi.Output.secret(leaked), targets=["production"], sensitive=True)
     pulumi.export("apiKey", leaked)
+elif case == "schema-type":
+    import pulumi_hcloud as hcloud
+
+    # The SDK does not type-check at run time: a string where the schema has a boolean reaches the plugin.
+    hcloud.Server("web", name="web", server_type="cx22", image="debian-12",
+                  public_nets=[{"ipv4_enabled": "yes", "ipv6_enabled": True}])
+elif case == "schema-required":
+    # The SDK refuses a missing required argument itself; a bare CustomResource sends what it is given.
+    pulumi.CustomResource("hcloud:index/server:Server", "web",
+                          {"name": "web", "image": "debian-12", "backup": True})
