@@ -32,11 +32,7 @@ class VercelProjectArgs:
 
 
 def group_by_value(env: dict[str, dict[str, Value]]) -> dict[str, list[tuple[Value, list[str]]]]:
-    """key -> [(value, targets)]: one Vercel variable per distinct value of a key.
-
-    Vercel rejects two variables of one key on overlapping targets, so equal values share
-    one variable whose targets are all the targets that use it.
-    """
+    """key -> [(value, targets)]: the targets that share each distinct value of a key, in TARGETS order."""
     grouped: dict[str, list[tuple[Value, list[str]]]] = {}
     for target in TARGETS:
         for key, value in env.get(target, {}).items():
@@ -50,16 +46,28 @@ def group_by_value(env: dict[str, dict[str, Value]]) -> dict[str, list[tuple[Val
     return grouped
 
 
-def adopted_env_id(adopt, key: str, targets: list[str]) -> str | None:
-    """The live variable's ID for this key and group of targets, named under any of the group's targets."""
-    if adopt is None:
-        return None
-    ids = (adopt.env or {}).get(key) or {}
-    return next((ids[target] for target in targets if target in ids), None)
+def variables(env: dict[str, dict[str, Value]], adopt) -> list[tuple[str, Value, list[str], str | None]]:
+    """(key, value, targets, adopted ID) of each Vercel variable: one per key and target.
+
+    Vercel refuses two variables of one key on a target. Variables grouped by value (one for the targets
+    that share it) had to regroup when values met or parted, and the engine updates before it deletes:
+    the variable widened onto a target whose own variable was still there, Vercel refused, and every
+    later `up` failed the same way. One per target never regroups. The exception is a variable adopted
+    for several targets: it is imported as Vercel holds it, whole, while its adopt entry stays."""
+    out = []
+    for key, entries in group_by_value(env).items():
+        ids = ((adopt.env or {}).get(key) or {}) if adopt is not None else {}
+        for value, targets in entries:
+            env_id = next((ids[target] for target in targets if target in ids), None)
+            if env_id and len(targets) > 1:
+                out.append((key, value, targets, env_id))
+            else:
+                out += [(key, value, [target], ids.get(target)) for target in targets]
+    return out
 
 
 class VercelProject(pulumi.ComponentResource):
-    """The project, one ProjectEnvironmentVariable per key and value, domains and their records."""
+    """The project, one ProjectEnvironmentVariable per key and target, domains and their records."""
 
     url: pulumi.Output[str]
     """https://<project>.vercel.app, the project's production domain on Vercel"""
@@ -83,31 +91,34 @@ class VercelProject(pulumi.ComponentResource):
             git_repository={"type": "github", "repo": spec.repository} if spec.repository else None,
             opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect), scope),
         )
-        for key, entries in group_by_value(spec.env).items():
-            for value, targets in entries:
-                # Named by key and first target, which no regrouping of the values changes for that
-                # target (each target is in one group per key); the older name joined every target.
-                old = f"{name}-{key}-{'-'.join(targets)}"
-                env_id = adopted_env_id(adopt, key, targets)
-                # A replacement (a value moved between plain text and {secret:}, which Vercel cannot change in
-                # place) deletes first: Vercel refuses a second variable of one key and target, so a create
-                # before the delete failed every `up` after it.
-                options = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=old)] if len(targets) > 1
-                                                 else [], delete_before_replace=True)
-                if env_id and isinstance(value, SecretRef):
-                    # Vercel never returns a sensitive value, so the import reads it as null: the value is
-                    # written on the next change of it, not compared now. Drop `adopt` after the first up.
-                    options = pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(ignore_changes=["value"]))
-                vercel.ProjectEnvironmentVariable(
-                    f"{name}-{key}-{targets[0]}",
-                    project_id=self.project.id,
-                    team_id=spec.team_id,
-                    key=key,
-                    value=args.resolver.resolve(value),
-                    targets=targets,
-                    sensitive=isinstance(value, SecretRef),
-                    opts=adopted(options, env_id and f"{scope}/{env_id}"),
-                )
+        older = {(key, targets[0]): targets for key, entries in group_by_value(spec.env).items()
+                 for _, targets in entries if len(targets) > 1}
+        made: dict[str, list[pulumi.Resource]] = {}
+        for key, value, targets, env_id in variables(spec.env, adopt):
+            # Named by key and (first) target. Names of two earlier schemes: the value's targets joined
+            # (`-production-preview`), then one variable per value named by its first target, which this
+            # one keeps: that variable narrows to its own target, and the key's other targets' variables
+            # are made after it (depends_on), never beside a variable that still holds their target.
+            joined = older.get((key, targets[0]))
+            aliases = [pulumi.Alias(name=f"{name}-{key}-{'-'.join(joined)}")] if joined else []
+            # A replacement (a value moved between plain text and {secret:}, which Vercel cannot change in
+            # place) deletes first, for the same reason.
+            options = pulumi.ResourceOptions(parent=self, aliases=aliases, delete_before_replace=True,
+                                             depends_on=made.get(key, []))
+            if env_id and isinstance(value, SecretRef):
+                # Vercel never returns a sensitive value, so the import reads it as null: the value is
+                # written on the next change of it, not compared now. Drop `adopt` after the first up.
+                options = pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(ignore_changes=["value"]))
+            made.setdefault(key, []).append(vercel.ProjectEnvironmentVariable(
+                f"{name}-{key}-{targets[0]}",
+                project_id=self.project.id,
+                team_id=spec.team_id,
+                key=key,
+                value=args.resolver.resolve(value),
+                targets=targets,
+                sensitive=isinstance(value, SecretRef),
+                opts=adopted(options, env_id and f"{scope}/{env_id}"),
+            ))
         for domain in spec.domains:
             vercel.ProjectDomain(f"{name}-{domain}", project_id=self.project.id, team_id=spec.team_id,
                                  domain=domain, opts=adopted(child, adopt and f"{scope}/{domain}"))

@@ -85,6 +85,12 @@ class Store:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"id": id_, "inputs": inputs, "outputs": outputs}, indent=1, sort_keys=True))
 
+    def all(self, token: str) -> list[dict[str, Any]]:
+        if self.root is None:
+            return []
+        folder = self._path(token, "x").parent
+        return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
     def delete(self, token: str, id_: str) -> None:
         if self.root is not None:
             self._path(token, id_).unlink(missing_ok=True)
@@ -171,6 +177,15 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_SOME, diffs=changed,
                                          replaces=replaces, deleteBeforeReplace=kind.delete_before_replace)
 
+    def _refuse_clash(self, kind: Kind, id_: str, inputs: dict[str, Any], context) -> None:
+        """Fails the call as the cloud would where these inputs clash with another resource it holds."""
+        if kind.clash is None:
+            return
+        for other in self.store.all(kind.token):
+            reason = other["id"] != id_ and kind.clash(plain(inputs), plain(other["inputs"]))
+            if reason:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, reason)
+
     def Create(self, request, context):
         kind = self._kind(request.urn, context)
         inputs = to_dict(request.properties)
@@ -178,6 +193,7 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
         if failures:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(f"{p}: {r}" for p, r in failures))
         id_ = kind.new_id(name_of(request.urn), plain(inputs))
+        self._refuse_clash(kind, id_, inputs, context)
         outputs = {**inputs, **kind.computed(id_, name_of(request.urn), plain(inputs))}
         self.store.put(kind.token, id_, inputs, outputs)
         return provider_pb2.CreateResponse(id=id_, properties=to_struct(outputs))
@@ -187,6 +203,7 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
         news = to_dict(request.news)
         olds = to_dict(request.olds)
         computed = {key: value for key, value in olds.items() if key not in news}
+        self._refuse_clash(kind, request.id, news, context)
         outputs = {**computed, **news, **kind.computed(request.id, name_of(request.urn), plain(news))}
         self.store.put(kind.token, request.id, news, outputs)
         return provider_pb2.UpdateResponse(properties=to_struct(outputs))

@@ -42,6 +42,9 @@ class Kind:
     """Outputs the cloud computes, from the ID, the resource name and the plain inputs."""
     delete_before_replace: bool = False
     """True where two of them cannot exist at once (a unique name in the cloud)."""
+    clash: Callable[[dict[str, Any], dict[str, Any]], str | None] | None = None
+    """Why the cloud refuses these (plain) inputs beside another of its resources of this type, or None: what
+    it keeps unique across resources, which no one resource's Check can see (Vercel: a key per target)."""
 
     def check(self, inputs: dict[str, Any]) -> list[Failure]:
         values = plain(inputs)

@@ -45,6 +45,14 @@ def env_targets(values: dict[str, Any]) -> list[Failure]:
     return failures
 
 
+def one_key_per_target(mine: dict[str, Any], other: dict[str, Any]) -> str | None:
+    """Vercel holds one variable of a key per target of a project (its API's refusal, in its words)."""
+    if mine.get("projectId") != other.get("projectId") or mine.get("key") != other.get("key"):
+        return None
+    both = sorted(set(mine.get("targets") or ()) & set(other.get("targets") or ()))
+    return f"A variable with the name `{mine.get('key')}` already exists for the target {both}" if both else None
+
+
 def cloud() -> Cloud:
     return Cloud(
         name=NAME, title="Vercel", package="pulumiverse_vercel",
@@ -57,7 +65,7 @@ def cloud() -> Cloud:
             Kind("vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable",
                  required=("value",), replace_on=("projectId", "teamId"),
                  rules=(matches("key", r"[A-Za-z_][A-Za-z0-9_]*", "a variable name"), env_targets),
-                 new_id=prefixed_id("env_")),
+                 new_id=prefixed_id("env_"), clash=one_key_per_target),
             Kind("vercel:index/projectDomain:ProjectDomain", replace_on=("projectId", "domain", "teamId"),
                  new_id=lambda name, inputs: str(inputs.get("domain")),
                  computed=lambda id_, name, inputs: {"verified": True}),
