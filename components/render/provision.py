@@ -178,6 +178,12 @@ if ! sshd -t; then
   exit 1
 fi
 systemctl reload ssh 2>/dev/null || systemctl reload sshd
+# Ubuntu 24.04 listens through ssh.socket, whose port a generator takes from sshd_config at daemon-reload:
+# a reload of sshd alone never moves it (Debian's sshd listens itself). Sessions open now stay.
+if systemctl is-active --quiet ssh.socket && ! ss -Hltn "sport = :{ssh_port}" | grep -q .; then
+  systemctl daemon-reload
+  systemctl restart ssh.socket
+fi
 
 {write_whole("/etc/apt/apt.conf.d/20auto-upgrades",
               'APT::Periodic::Update-Package-Lists "1";' + chr(10) + 'APT::Periodic::Unattended-Upgrade "1";')}\
