@@ -22,6 +22,8 @@ spec=$*
 case "$1" in
   show) echo "Added user rules (see 'ufw status' for running firewall):"; cat "$rules"; exit 0 ;;
   allow)
+    # As ufw writes a rule back: a single address without its /32 or /128.
+    spec=$(sed -E 's#^(allow from [0-9.]+)/32 #\1 #; s#^(allow from [0-9a-f:]+)/128 #\1 #' <<<"$spec")
     line="ufw $spec"
     line=${line% comment stackyard-ssh}
     [ "$line" = "ufw $spec" ] || line="$line comment 'stackyard-ssh'"
@@ -52,7 +54,7 @@ def apply(tmp: Path, nets: list[str], keeping: list[str]) -> list[str]:
     stub.chmod(0o755)
     violations = tmp / "violations"
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "UFW_RULES": str(tmp / "rules"), "UFW_VIOLATIONS": str(violations),
-           "WATCH": " ".join(keeping)}
+           "WATCH": " ".join(sorted(as_ufw_lists(keeping)))}
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", ssh_firewall(22, nets)], env=env, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
@@ -60,12 +62,17 @@ def apply(tmp: Path, nets: list[str], keeping: list[str]) -> list[str]:
     return [line for line in (tmp / "rules").read_text().splitlines() if line]
 
 
-NETWORKS = ["203.0.113.0/24", "198.51.100.7/32", "10.0.0.0/8", "2001:db8::/32", "192.0.2.0/28"]
+NETWORKS = ["203.0.113.0/24", "198.51.100.7/32", "10.0.0.0/8", "2001:db8::/32", "192.0.2.0/28", "198.51.100.9",
+            "2001:db8::5/128", "2001:db8:1::7"]
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 
 
 def opened(rules: list[str]) -> set[str]:
     return {"anywhere" if rule == "ufw allow 22/tcp" else rule.split()[3] for rule in rules}
+
+
+def as_ufw_lists(nets: list[str]) -> set[str]:
+    return {n.removesuffix("/32") if "." in n else n.removesuffix("/128") for n in nets}
 
 
 def test_a_host_open_to_all_then_narrowed_then_open_again(tmp_path: Path) -> None:
@@ -94,6 +101,34 @@ def test_any_sequence_of_lists_ends_with_exactly_that_list_and_never_closes_a_ke
         # What SSH was open to before and is after: open all the way through.
         kept = ([] if current == wanted == ANYWHERE else wanted if current == ANYWHERE
                 else current if wanted == ANYWHERE else [n for n in wanted if n in current])
-        expected = {"anywhere"} if wanted == ANYWHERE else set(wanted)
+        expected = {"anywhere"} if wanted == ANYWHERE else as_ufw_lists(wanted)
         assert opened(apply(tmp_path, wanted, kept)) == expected, (current, wanted)
         current = wanted
+
+
+@pytest.mark.parametrize("nets", [["198.51.100.7/32"], ["198.51.100.7"], ["2001:db8::5/128", "203.0.113.0/24"]])
+def test_a_single_address_is_kept_as_ufw_writes_it(tmp_path: Path, nets: list[str]) -> None:
+    """ufw writes 198.51.100.7/32 back as 198.51.100.7: compared as written, the rule just made looked
+    unwanted and went, and nothing let SSH in (found by review with the real ufw's own rule code)."""
+    assert opened(apply(tmp_path, nets, [])) == as_ufw_lists(nets)
+    assert opened(apply(tmp_path, nets, nets)) == as_ufw_lists(nets)
+
+
+@pytest.mark.parametrize("nets", [["0.0.0.0/0"], ["::/0"], ["::/0", "203.0.113.0/24"]])
+def test_all_of_one_family_opens_ssh_to_all(tmp_path: Path, nets: list[str]) -> None:
+    """ufw lists a rule from 0.0.0.0/0 as the port's plain one, which the narrowing then deleted."""
+    apply(tmp_path, ["203.0.113.0/24"], [])
+    assert opened(apply(tmp_path, nets, [])) == {"anywhere"}
+
+
+def test_a_rule_ufw_lists_in_another_form_stops_the_run_before_anything_goes(tmp_path: Path) -> None:
+    """The guard: every rule added is listed as expected before any SSH rule is removed."""
+    apply(tmp_path, ANYWHERE, [])
+    stub = tmp_path / "bin" / "ufw"
+    stub.write_text(UFW_STUB.replace('line="$line comment', 'line="$line comment-renamed'))
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", ssh_firewall(22, ["203.0.113.0/24"])],
+                          env={"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "UFW_RULES": str(tmp_path / "rules"),
+                               "UFW_VIOLATIONS": str(tmp_path / "violations"), "WATCH": ""},
+                          capture_output=True, text=True)
+    assert done.returncode == 1 and "no SSH rule was removed" in done.stderr
+    assert "ufw allow 22/tcp" in (tmp_path / "rules").read_text().splitlines()

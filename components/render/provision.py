@@ -105,19 +105,33 @@ SSH_RULE_TAG = "stackyard-ssh"
 """The comment on ufw's SSH rules for access.sshAllowFrom's networks: what a later run may remove."""
 
 
+def ufw_network(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """A network as ufw writes it back in `ufw show added`: a single address without its /32 or /128."""
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
+
+
 def ssh_firewall(ssh_port: int, allow_from: Sequence[str]) -> str:
     """ufw's SSH rules: open to the networks access.sshAllowFrom names, and closed to any other, on hosts
-    without a cloud firewall too. The new rules go in before old ones go (a network dropped from the list,
-    or the open-to-all rule), so SSH is never closed to the networks that keep it."""
-    # As ufw writes them back (10.0.0.1/8 as 10.0.0.0/8), or a kept rule would look unwanted.
-    allow_from = [str(ipaddress.ip_network(net, strict=False)) for net in allow_from]
-    if set(SSH_ANYWHERE) <= set(allow_from):
+    without a cloud firewall too. The new rules go in, and are checked to be listed as expected, before old
+    ones go (a network dropped from the list, or the open-to-all rule), so SSH is never closed to the
+    networks that keep it: a rule ufw wrote back in another form would otherwise look unwanted, and go.
+    A list that holds all of one family (0.0.0.0/0 or ::/0) opens SSH to all: ufw lists such a rule as the
+    port's plain one."""
+    networks = [ipaddress.ip_network(net, strict=False) for net in allow_from]
+    if any(network.prefixlen == 0 for network in networks):
         adds, keep = f"ufw allow {ssh_port}/tcp >/dev/null\n", ""
     else:
-        adds = "".join(f"ufw allow from {sh(net)} to any port {ssh_port} proto tcp comment {SSH_RULE_TAG} >/dev/null\n"
-                       for net in allow_from)
+        wanted = list(dict.fromkeys(ufw_network(network) for network in networks))
+        rules = [f"allow from {net} to any port {ssh_port} proto tcp" for net in wanted]
+        adds = "".join(f"ufw {rule} comment {SSH_RULE_TAG} >/dev/null\n" for rule in rules)
+        adds += "listed=$(ufw show added)\n"
+        adds += "".join(f"""grep -qxF {sh(f"ufw {rule} comment '{SSH_RULE_TAG}'")} <<<"$listed" || {{
+  echo "stackyard: ufw does not list SSH from {net} as it was added; no SSH rule was removed" >&2
+  exit 1
+}}
+""" for net, rule in zip(wanted, rules, strict=True))
         adds += f"ufw delete allow {ssh_port}/tcp >/dev/null 2>&1 || true\n"
-        keep = " ".join(f"{net}:{ssh_port}" for net in allow_from)
+        keep = " ".join(f"{net}:{ssh_port}" for net in wanted)
     # `ufw show added` lists the rules as the commands that added them; the tagged ones no network wants go.
     return adds + f"""keep={sh(keep)}
 ufw show added \\

@@ -111,3 +111,28 @@ def test_stack_outputs_name_the_deployed_commits_and_how_to_reach_the_host(stack
         assert outputs["services"][name] == {"host": "box", "commit": serving}
     assert outputs["hosts"]["box"]["ssh"] == "ssh root@10.213.0.2"
     assert outputs["apis"] == ["https://fastapi.stackyard.test", "https://flask.stackyard.test"]
+
+
+def test_ssh_allow_lists_round_trip_through_the_real_ufw(stack: LocalStack) -> None:
+    """provision.ssh_firewall against the host's own ufw, which writes rules back in its own form (a single
+    address without /32 or /128): each list leaves exactly its networks tagged, and the link this machine
+    connects from keeps SSH all the way through (every list holds it). The stack's own list is put back."""
+    from components.render.provision import ssh_firewall
+
+    link = "10.213.0.0/30"
+    lists = [[link, "198.51.100.7/32"], [link, "198.51.100.7", "2001:db8::5/128", "203.0.113.9/24"],
+             [link, "0.0.0.0/0"], [link, "2001:db8::/32"], [link]]
+    try:
+        for nets in lists:
+            stack.ssh("bash -euo pipefail -s", stdin=ssh_firewall(22, nets))
+            added = stack.ssh("ufw show added").stdout.splitlines()
+            tagged = {line.split()[3] for line in added if line.endswith("comment 'stackyard-ssh'")}
+            if "0.0.0.0/0" in nets:
+                assert "ufw allow 22/tcp" in added and tagged == set(), added
+            else:
+                expected = {n.removesuffix("/32") if "." in n else n.removesuffix("/128") for n in nets}
+                assert tagged == {"203.0.113.0/24" if n == "203.0.113.9/24" else n for n in expected}, added
+                assert "ufw allow 22/tcp" not in added, added
+            assert stack.ssh("true").returncode == 0
+    finally:
+        stack.ssh("bash -euo pipefail -s", stdin=ssh_firewall(22, [link]))
