@@ -95,7 +95,7 @@ def test_a_proxy_switched_before_active_was_written_is_adopted_not_stopped(tmp_p
     host.commit("v3")
     torn.script_health(9000, *["fail"] * 20)  # v3, in blue once green is adopted, never answers
     result = torn.deploy()
-    assert "repair: the proxy routes to the green slot, which answers: it is the active one" in result.stdout
+    assert "repair: the proxy routes to the green slot: it is the active one" in result.stdout
     assert result.returncode == 1
     assert torn.active() == ("green", v2)
     assert unit_ports(torn.running()) == GREEN

@@ -532,11 +532,13 @@ def test_a_changed_build_step_with_the_same_commit_builds_a_release_of_its_own(h
     assert host.deploy(host.plan(install=("echo two > built.txt",))).stdout.count("already serving") == 1
 
 
-def test_a_torn_switch_whose_slots_both_fail_one_probe_stops_nothing_under_the_proxy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("new_release", ["answers", "fails"])
+def test_a_torn_switch_whose_slots_both_fail_one_probe_stops_nothing_under_the_proxy(tmp_path: Path,
+                                                                                      new_release: str) -> None:
     """A deploy killed after its switch (the proxy on green, `active` blue), and at the next deploy one probe
     of each slot fails (a database blip): the repair cannot tell which serves, and the deploy went on to
-    stop green, the slot the proxy routes to. It now stops nothing and says why; once the slots answer, the
-    next deploy repairs and goes on."""
+    stop green, the slot the proxy routes to. Green, what the proxy routes to, is now taken as the active
+    slot and the deploy goes to blue; had it been refused instead, no deploy could ever fix the two."""
     host = DeployHost(tmp_path / "host")  # (its copies go beside it, not into it)
     assert host.deploy().returncode == 0
     host.commit("v2")
@@ -560,13 +562,15 @@ def test_a_torn_switch_whose_slots_both_fail_one_probe_stops_nothing_under_the_p
             low = middle + 1
     torn = killed_at(low)
     assert "127.0.0.1:10000" in torn.loaded() and torn.active()[0] == "blue", low
-    running = torn.running()
+    green = {unit for unit in torn.running() if "green" in unit}
     v3 = host.commit("v3")
-    torn.script_health(10000, "fail")
-    torn.script_health(9000, "fail")
-    refused = torn.deploy()
-    assert refused.returncode == 1 and "nothing was stopped" in refused.stdout, refused.stdout
-    assert torn.running() == running and torn.violations() == []
+    torn.script_health(10000, "fail")  # the repair's probe of green
+    torn.script_health(9000, "fail", *(["fail"] * 60 if new_release == "fails" else []))  # of blue, then v3 in blue
     done = torn.deploy()
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert torn.active()[1] == v3 and torn.violations() == []
+    assert torn.violations() == [], done.stdout
+    if new_release == "answers":
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert torn.active() == ("blue", v3) and "127.0.0.1:9000" in torn.loaded()
+    else:
+        assert done.returncode == 1 and torn.active()[0] == "green", done.stdout
+        assert "127.0.0.1:10000" in torn.loaded() and green <= torn.running()  # green serves as it did

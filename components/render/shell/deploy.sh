@@ -91,16 +91,20 @@ repair() {
   if [ -f "$BASE/active" ]; then read -r active active_sha active_settings _ active_runtime _ < "$BASE/active"; fi
   served=$(served_color)
   if [ "$served" != none ] && [ "$served" != "$active" ] && [ -s "$BASE/state/$served" ]; then
-    # The proxy routes to a slot `active` does not name: a deploy was stopped after its switch.
-    if slot_answers "$served"; then
+    # The proxy routes to a slot `active` does not name: a deploy was stopped after its switch. Back to the
+    # committed slot only where it answers and the other does not; otherwise the slot the proxy routes to is
+    # the active one (it is what serves, if anything does): the deploy then goes to the other slot, and
+    # nothing under the proxy is stopped. (Refusing while neither answered refused the very deploy that
+    # would fix them.)
+    if [ "$active" != none ] && ! slot_answers "$served" && slot_answers "$active"; then
+      log "repair: the proxy routes to the $served slot, which does not answer; back to the $active slot"
+      switch_to "$active"
+    else
       read -r record < "$BASE/state/$served"
-      log "repair: the proxy routes to the $served slot, which answers: it is the active one"
+      log "repair: the proxy routes to the $served slot: it is the active one"
       reload_proxy
       printf '%s %s\n' "$served" "$record" | put "$BASE/active"
       read -r active active_sha active_settings _ active_runtime _ < "$BASE/active"
-    elif [ "$active" != none ] && slot_answers "$active"; then
-      log "repair: the proxy routes to the $served slot, which does not answer; back to the $active slot"
-      switch_to "$active"
     fi
   elif [ "$served" != "$active" ] && [ "$active" != none ] && [ "$served" != none ] && slot_listens "$active"; then
     # The proxy routes to a slot nothing started, or to what served before stackyard: an upstream written
@@ -241,12 +245,6 @@ retire_worker_legacy
 # always was. (An upstream that only starts there, a renamed service's that its former self's slot
 # serves, is no restart: its ports are checked.)
 restarting=no
-# The proxy routes to the slot about to be replaced, with its record (a deploy killed after its switch whose
-# slot, and the committed one, failed the repair's one probe each): it is never stopped under the proxy.
-if [ "$active" != none ] && [ "$(served_color)" = "$next" ] && [ -s "$BASE/state/$next" ]; then
-  log "deploy of $sha refused: the proxy routes to the $next slot, which did not answer, nor did the $active slot; nothing was stopped"
-  exit 1
-fi
 if [ "$active" = none ] && [ "$(served_color)" = "$next" ] && [ -s "$BASE/state/$next" ]; then
   restarting=yes
 elif [ "$RUNTIME" = systemd ] && ! stop_slot "$next"; then
