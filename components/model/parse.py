@@ -19,8 +19,9 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from .kinds import Kind
 
-YAML_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} [A-Z]{3,4}")
-"""How the Pulumi CLI (Go's YAML) hands over an unquoted date or time: as Go's time.Time text."""
+YAML_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} (?:[A-Z]{3,5}|[+-]\d{4})")
+"""How the Pulumi CLI (Go's YAML) hands over an unquoted date or time: as Go's time.Time text, its zone a
+name (UTC) or, for a fixed offset, the offset again ("2024-01-02 03:04:05 +0200 +0200")."""
 
 Check = Callable[[Any], "str | None"]
 
