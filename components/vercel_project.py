@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import pulumi
@@ -91,16 +92,18 @@ class VercelProject(pulumi.ComponentResource):
             git_repository={"type": "github", "repo": spec.repository} if spec.repository else None,
             opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect), scope),
         )
-        older = {(key, targets[0]): targets for key, entries in group_by_value(spec.env).items()
-                 for _, targets in entries if len(targets) > 1}
         made: dict[str, list[pulumi.Resource]] = {}
         for key, value, targets, env_id in variables(spec.env, adopt):
             # Named by key and (first) target. Names of two earlier schemes: the value's targets joined
             # (`-production-preview`), then one variable per value named by its first target, which this
             # one keeps: that variable narrows to its own target, and the key's other targets' variables
             # are made after it (depends_on), never beside a variable that still holds their target.
-            joined = older.get((key, targets[0]))
-            aliases = [pulumi.Alias(name=f"{name}-{key}-{'-'.join(joined)}")] if joined else []
+            # Every joined name that began with this target is this variable's former name: each had one
+            # first target, so no two variables claim one. (A first target dropped in the same `up` as
+            # the upgrade from one variable per value has no such name: README, "Adopting".)
+            later = TARGETS[TARGETS.index(targets[0]) + 1:]
+            aliases = [pulumi.Alias(name=f"{name}-{key}-{'-'.join((targets[0], *rest))}")
+                       for size in range(1, len(later) + 1) for rest in itertools.combinations(later, size)]
             # A replacement (a value moved between plain text and {secret:}, which Vercel cannot change in
             # place) deletes first, for the same reason.
             options = pulumi.ResourceOptions(parent=self, aliases=aliases, delete_before_replace=True,
