@@ -71,7 +71,8 @@ class Access:
     ssh_port: int = spec("SSH port", default=22, check=formats.port)
     ssh_allow_from: list[str] = spec(
         "networks allowed to reach SSH (CIDR), through the cloud firewall and, where `ufw: true`, ufw (on an "
-        "existing server, ufw is the only one); defaults to stackyard:sshAllowFrom",
+        "existing server, ufw is the only one; there a list holding 0.0.0.0/0 or ::/0 opens SSH to all); "
+        "defaults to stackyard:sshAllowFrom",
         default=[], kind=kinds.CIDR)
     private_key: SecretRef | None = spec(
         "secret holding the private key stackyard connects with (OpenSSH PEM)", default=None)
