@@ -165,8 +165,11 @@ def compose_file(plan: ServicePlan, color: str, mounts: list[str] | tuple[str, .
     services = {}
     ports = plan.slot_ports(color) or [None]
     for i, port in enumerate(ports):
+        # The slot's image is built once, by its first instance; the others run it. Each building the
+        # same tag, the builds raced to export it ("already exists"), seen with Ubuntu 24.04's compose.
         service: dict = {
-            "build": {"context": plan.build_context, "dockerfile": plan.dockerfile},
+            **({"build": {"context": plan.build_context, "dockerfile": plan.dockerfile}} if i == 0
+               else {"pull_policy": "never"}),
             "image": f"stackyard/{plan.name}:{color}",
             "restart": "unless-stopped",
             "env_file": [f"{plan.paths.slot(plan.name, color)}/env"],
