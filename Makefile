@@ -21,7 +21,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
 
-.PHONY: help deps system-deps host-deps test test-unit test-engine test-e2e lint preview up down destroy diagram bench \
+.PHONY: help deps system-deps host-deps test test-unit test-engine test-e2e test-matrix lint preview up down destroy diagram bench \
 	bench-engine clean
 
 help:
@@ -119,7 +119,16 @@ test-engine: $(DEPS_STAMP) $(POLICY_STAMP)
 # It needs root, the host's tools and the offline toolchain; without them it skips, saying which.
 test-e2e: $(DEPS_STAMP)
 	@if [ "$$(id -u)" = 0 ]; then $(MAKE) --no-print-directory host-deps; fi
-	$(VENV)/bin/python -m pytest tests/e2e
+	STACKYARD_DISTRO=$(DISTRO) $(VENV)/bin/python -m pytest tests/e2e
+
+# The e2e tier on every distribution the local host boots, one after the other (the same tests, the
+# distribution from STACKYARD_DISTRO). `make test` runs Debian 12's only, for now: see README "Tests".
+DISTROS := debian-12 ubuntu-24.04
+test-matrix: $(DEPS_STAMP)
+	@for distro in $(DISTROS); do \
+	  echo "== e2e tier on $$distro"; \
+	  $(MAKE) --no-print-directory test-e2e DISTRO=$$distro || exit 1; \
+	done
 
 # The stack's topology from its stack file alone: docs/topology-$(STACK).{dot,svg,png}.
 diagram: $(DEPS_STAMP)

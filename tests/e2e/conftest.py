@@ -1,4 +1,5 @@
-"""The end-to-end tier: the local stack applied by the real `pulumi` to a real Debian 12 host.
+"""The end-to-end tier: the local stack applied by the real `pulumi` to a real Debian 12 or Ubuntu 24.04
+host (STACKYARD_DISTRO, scripts/local_host.py; Debian 12 unless it says otherwise).
 
 The host is scripts/local_host.py's systemd-nspawn container, booted from a fresh copy of its image
 for the session and stopped at the end (`down`: every change to this machine undone). The stack
@@ -60,7 +61,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def host() -> Iterator[None]:
     local_host.down()
     timings = local_host.up(fresh=True)
-    FIGURES.append("host: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+    FIGURES.append(f"host ({local_host.DISTRO}): " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     try:
         yield
     finally:

@@ -166,7 +166,13 @@ def reboot(stack: LocalStack) -> float:
     before = stack.ssh("cat /proc/sys/kernel/random/boot_id").stdout.strip()
     started = time.monotonic()
     stack.ssh("systemctl reboot", check=False)
-    time.sleep(2)
-    local_host.wait_for_ssh()
-    assert stack.ssh("cat /proc/sys/kernel/random/boot_id").stdout.strip() != before  # it did reboot
-    return time.monotonic() - started
+    # Until the host answers with another boot's ID: Ubuntu 24.04's sshd still answered for seconds of its
+    # shutdown, and the test went on against a host about to go down.
+    deadline = time.monotonic() + 180
+    while True:
+        time.sleep(1)
+        local_host.wait_for_ssh()
+        now = stack.ssh("cat /proc/sys/kernel/random/boot_id", check=False)
+        if now.returncode == 0 and now.stdout.strip() != before:
+            return time.monotonic() - started
+        assert time.monotonic() < deadline, "the host did not boot again within 180 s"
