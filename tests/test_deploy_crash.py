@@ -101,3 +101,49 @@ def test_a_proxy_switched_before_active_was_written_is_adopted_not_stopped(tmp_p
     assert unit_ports(torn.running()) == GREEN
     assert "127.0.0.1:10000" in torn.loaded()
     assert torn.violations() == []
+
+
+def loaded_ports(host: DeployHost) -> set[int]:
+    return {int(line.split(":")[1].split()[0]) for line in host.loaded().splitlines() if "127.0.0.1:" in line}
+
+
+def test_a_repair_killed_at_any_step_then_a_failing_deploy_never_stops_what_the_proxy_routes_to(
+        serving_v1, tmp_path: Path) -> None:
+    """Two kills: a deploy killed after its switch (the proxy on green, `active` blue); the next one, whose
+    probe of green fails once, switches back to blue and is killed at each of its steps in turn; then a
+    deploy whose probes all fail. The switch back moves the upstream file, then reloads: killed between,
+    the file said blue while nginx routed to green, and the failing deploy stopped green under it."""
+    host, _, _ = serving_v1
+    low, high, tried = 1, 400, {}
+
+    def killed_at(step: int) -> DeployHost:
+        if step not in tried:
+            tried[step] = host.copy_to(tmp_path / f"first-{step}")
+            tried[step].deploy(inject=(step, "kill"))
+        return tried[step]
+
+    while low < high:  # the first step killed after which nginx routes to green: the switch
+        middle = (low + high) // 2
+        low, high = (low, middle) if 10000 in loaded_ports(killed_at(middle)) else (middle + 1, high)
+    torn = killed_at(low)
+    assert torn.active()[0] == "blue" and 10000 in loaded_ports(torn)
+    counting = torn.copy_to(tmp_path / "count")
+    counting.script_health(10000, "fail")
+    assert counting.deploy(inject=(10**6, "kill")).returncode == 0
+
+    def walk(step: int) -> list[str]:
+        copy = torn.copy_to(tmp_path / f"second-{step}")
+        copy.script_health(10000, "fail")
+        copy.deploy(inject=(step, "kill"))
+        where = f"second deploy killed at step {step} ({copy.injected()})"
+        for port in BLUE | GREEN:
+            copy.script_health(port, *["fail"] * 40)
+        failing = copy.deploy()
+        loaded, running = loaded_ports(copy), unit_ports(copy.running())
+        if not loaded or not loaded <= running:
+            return [f"{where}: nginx routes to {sorted(loaded)}, running {sorted(running)}\n{failing.stdout}"]
+        return [f"{where}: {v}" for v in copy.violations()]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        problems = [p for found in pool.map(walk, range(1, counting.count() + 1)) for p in found]
+    assert problems == []

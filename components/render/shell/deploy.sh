@@ -120,8 +120,16 @@ repair() {
   # goes with it (a stop after the switch away from PM2 would have taken its daemon: "leaving").
   leaving=
   if [ "$active_runtime" = "$RUNTIME" ]; then leaving=leaving; fi
+  # The upstream file says where the proxy routes once it is loaded: a switch killed between the file's
+  # move and the reload left the proxy on the slot the file no longer names. It is loaded first, so that
+  # the slot stopped here is never the one the proxy still routes to.
+  local reloaded=no
   for color in blue green; do
     if [ "$color" != "$active" ] && [ -e "$BASE/state/$color" ] && [ "$(served_color)" != "$color" ]; then
+      if [ "$reloaded" = no ]; then
+        reload_proxy || { log "repair: the proxy would not reload; nothing was stopped"; exit 1; }
+        reloaded=yes
+      fi
       log "repair: stopping the $color slot a stopped deploy left running"
       stop_and_forget "$color" $leaving
     fi
