@@ -691,6 +691,7 @@ def test_systems_whose_names_only_look_alike_are_fine(system: str) -> None:
     ("2024-01-02", "2024-01-02 00:00:00 +0000 UTC"), ("2024-01-02T10:00:00Z", "2024-01-02 10:00:00 +0000 UTC"),
     ("2024-01-02T03:04:05+02:00", "2024-01-02 03:04:05 +0200 +0200"),
     ("2024-01-02T03:04:05.123-05:30", "2024-01-02 03:04:05.123 -0530 -0530"),
+    ("2024-01-02T03:04:05+04:00", "2024-01-02 03:04:05 +0400 +04"),
 ])
 def test_a_value_yaml_reads_as_something_else_is_refused_quote_it(written: str, read: object) -> None:
     """What the CLI (Go's YAML) hands the program for an unquoted value: the text written is gone, so the

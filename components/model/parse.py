@@ -19,9 +19,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from .kinds import Kind
 
-YAML_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} (?:[A-Z]{3,5}|[+-]\d{4})")
+YAML_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? [+-]\d{4} [A-Za-z0-9+-]{1,6}")
 """How the Pulumi CLI (Go's YAML) hands over an unquoted date or time: as Go's time.Time text, its zone a
-name (UTC) or, for a fixed offset, the offset again ("2024-01-02 03:04:05 +0200 +0200")."""
+name (UTC, ChST), or the offset again ("2024-01-02 03:04:05 +0200 +0200"), or the machine's own zone's
+abbreviation where the offset is its own, which may be numeric (+04 in Dubai)."""
 
 Check = Callable[[Any], "str | None"]
 
