@@ -221,7 +221,9 @@ def test_vercel_variable_names_do_not_depend_on_how_values_group() -> None:
 def test_a_shared_vercel_variable_keeps_its_old_state_through_an_alias(production: Run) -> None:
     shared = production.named("material-kai-web-SUPABASE_URL-production")
     assert shared.inputs["targets"] == ["production", "preview"]
-    assert shared.aliases == ["material-kai-web-SUPABASE_URL-production-preview"]
+    # Every name the oldest scheme could have given it (its targets joined), whichever grouping it had then.
+    assert shared.aliases == [f"material-kai-web-SUPABASE_URL-{joined}" for joined in (
+        "production-preview", "production-development", "production-preview-development")]
 
 
 # --- VercelProject ------------------------------------------------------------------------
