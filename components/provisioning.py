@@ -49,7 +49,7 @@ class HostProvisioningArgs:
     """The server's cloud ID (created hosts): a replaced server is provisioned from the start."""
     claim_prefix: str | None = None
     """The name its claims on the host were made under (stackyard-claim): its first name, when it had others."""
-    ssh_allow_from: tuple[str, ...] = ("0.0.0.0/0", "::/0")
+    ssh_allow_from: tuple[str, ...] = provision.SSH_ANYWHERE
     """The networks SSH is open to, in ufw as in the cloud firewall."""
     paths: Paths = Paths()
 

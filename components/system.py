@@ -28,6 +28,9 @@ class StackSystem(pulumi.ComponentResource):
         providers = system_providers(name, system.credentials, self.resolver, self)
         child = pulumi.ResourceOptions(parent=self, providers=list(providers.values()))
         self.hosts = {}
+        # The networks that reach each host's SSH: its own list, or the stack's (cloud firewall and ufw alike).
+        ssh_allowed = {h: tuple(spec.access.ssh_allow_from or settings.ssh_allow_from)
+                       for h, spec in system.hosts.items()}
         for host_name, spec in system.hosts.items():
             private_key = self.resolver.resolve(spec.access.private_key) if spec.access.private_key else None
             installed = tuple(dict.fromkeys([*settings.ssh_keys, *getattr(spec, "ssh_keys", ())]))
@@ -51,7 +54,7 @@ class StackSystem(pulumi.ComponentResource):
                     system=name,
                     spec=spec,
                     ssh_keys=installed,
-                    ssh_allow_from=spec.access.ssh_allow_from or settings.ssh_allow_from,
+                    ssh_allow_from=ssh_allowed[host_name],
                     protect=settings.protect,
                     private_key=private_key,
                     keyring=keyring,
@@ -95,7 +98,7 @@ class StackSystem(pulumi.ComponentResource):
                     connection=self.hosts[host_name].connection,
                     machine=self.hosts[host_name].server_id,
                     claim_prefix=f"{(system.formerly or [name])[0]}-{(spec.formerly or [host_name])[0]}-setup",
-                    ssh_allow_from=tuple(spec.access.ssh_allow_from or settings.ssh_allow_from),
+                    ssh_allow_from=ssh_allowed[host_name],
                     services={n: s for n, s in system.services.items() if s.host == host_name},
                     resolver=self.resolver,
                 ),

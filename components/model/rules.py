@@ -744,7 +744,7 @@ class Rules:
                                                         "(`pm2 list` shows the names)")
         home = replaces.pm2_home and posixpath.normpath(replaces.pm2_home)
         var = Paths().var
-        if home and (home == var or home.startswith(f"{var}/") or var.startswith(f"{home}/")):
+        if home and host_paths.overlaps(home, (var,)):
             # Each stackyard service's PM2 runs there (<var>/<service>/pm2): `pm2 delete` and `pm2 save` as
             # its owner would take another service's processes, not the old ones.
             self.fail(f"{spath}.replaces.pm2Home", f"{var} is stackyard's own: its services' PM2 homes are "

@@ -161,9 +161,14 @@ class SettingsProvider(SupabaseProvider):
 
     def create(self, props: dict) -> CreateResult:
         area = AREAS[props["area"]]
-        self._write(props["projectRef"], area, {**(props.get("values") or {}), **(props.get("secretValues") or {})})
+        self._write(props["projectRef"], area, self._every_value(props))
         live = self._live(props["projectRef"], area)
         return CreateResult(f"{props['projectRef']}/{props['area']}", self._outs(props, live))
+
+    @staticmethod
+    def _every_value(props: dict) -> dict[str, Any]:
+        """Every setting the stack sets, secret or not: what a create, or a whole-document write, sends."""
+        return {**(props.get("values") or {}), **(props.get("secretValues") or {})}
 
     @staticmethod
     def _changes(olds: dict, news: dict) -> dict[str, Any]:
@@ -185,7 +190,7 @@ class SettingsProvider(SupabaseProvider):
         area = AREAS[news["area"]]
         changes = self._changes(olds, news)
         if changes and area.whole:
-            changes = {**(news.get("values") or {}), **(news.get("secretValues") or {})}
+            changes = self._every_value(news)
         if changes:
             self._write(news["projectRef"], area, changes)
         return UpdateResult(self._outs(news, self._live(news["projectRef"], area)))

@@ -226,7 +226,10 @@ fi
 # beside it) is written: a build that failed halfway is built again. The service's files are part of it,
 # so a changed file makes a new release.
 release_id=$sha-$(build_digest)
-if [ "$RELEASE_FILES" = yes ] && [ "$(files_digest)" != none ]; then release_id="$release_id-$(files_digest)"; fi
+if [ "$RELEASE_FILES" = yes ]; then
+  files=$(files_digest)
+  if [ "$files" != none ]; then release_id="$release_id-$files"; fi
+fi
 release="$BASE/releases/$release_id"
 if [ ! -f "$release.built" ]; then
   log "building release $release_id"
