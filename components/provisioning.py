@@ -19,6 +19,7 @@ from . import git_refs
 from .model import Service
 from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
+from .render.acme import AcmeClient
 from .render.backups import BACKUP, RESTORE, Offsite, backup_cron, backup_script, restore_script
 from .render.deploy import deploy_script, removal_script, staged_path
 from .render.docker import DockerPlan, extra_hosts, install_script, network_script
@@ -163,21 +164,24 @@ class HostProvisioning(pulumi.ComponentResource):
         served = {paths.upstream(p.name, proxy.kind): p.hostnames for p in plans if p.port is not None}
         # Containers call the host's services by name at the network's address (render/docker.py).
         containers = self.docker.gateway if self.composed else None
+        acme = AcmeClient.of(proxy.acme.directory, proxy.acme.ca_root)
+        hostnames = served_hostnames(plans, proxy.static)
         if proxy.kind == "caddy":
             script = provision.caddy_setup_script(
                 caddyfile(plans, email=proxy.email, tls=proxy.tls, security_headers=proxy.security_headers,
                           static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy,
-                          containers=containers),
-                upstreams, paths, static=proxy.static.values(), served=served)
+                          containers=containers, acme=acme),
+                upstreams, paths, static=proxy.static.values(), served=served,
+                acme=None if proxy.tls == "internal" else acme, hostnames=hostnames)
         else:
-            hostnames = served_hostnames(plans, proxy.static)
             script = provision.nginx_setup_script(
                 hostnames, tls=proxy.tls, email=proxy.email,
                 site=nginx_site(plans, tls=proxy.tls, security_headers=proxy.security_headers,
                                 static=dict(proxy.static), paths=paths, csp=proxy.content_security_policy,
                                 containers=containers),
                 bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams,
-                replaces=list(proxy.replaces), paths=paths, static=proxy.static.values(), served=served)
+                replaces=list(proxy.replaces), paths=paths, static=proxy.static.values(), served=served,
+                acme=acme)
         return self.remote.step("proxy", script, after=after)
 
     def _backups(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:

@@ -43,6 +43,19 @@ def records(config: dict, system: str = "mehko") -> list:
 
 
 CASES: list[tuple[str, Mutation, str, str]] = [
+    ("ACME directory over plain http", lambda c: host(c)["proxy"].update(acme={"directory": "http://ca.example/dir"}),
+     "systems.mehko.hosts.api.proxy.acme.directory", "letsencrypt, letsencrypt-staging or an https URL"),
+    ("ACME CA root that is not a certificate",
+     lambda c: host(c)["proxy"].update(
+         acme={"caRoot": "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----"}),
+     "systems.mehko.hosts.api.proxy.acme.caRoot", "is not PEM certificates"),
+    ("ACME CA root holding a private key too",
+     lambda c: host(c)["proxy"].update(acme={"caRoot": "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"
+                                                     "-----BEGIN PRIVATE KEY-----\nMA==\n-----END PRIVATE KEY-----\n"}),
+     "systems.mehko.hosts.api.proxy.acme.caRoot", "nothing else"),
+    ("ACME for a proxy on its own CA",
+     lambda c: host(c)["proxy"].update(tls="internal", acme={"directory": "letsencrypt-staging"}),
+     "systems.mehko.hosts.api.proxy.acme", "acme is for tls: letsencrypt"),
     ("misspelt key", lambda c: host(c).update(serverTyp=host(c).pop("serverType")),
      "systems.mehko.hosts.api.serverTyp", "did you mean 'serverType'"),
     ("missing required key", lambda c: host(c).pop("location"),

@@ -129,4 +129,5 @@ def test_a_single_line_kind_refuses_its_own_value_with_a_newline_after_it() -> N
             value = value[key]
         if isinstance(value, str) and slot.kind(value) is None and slot.kind(value + "\n") is None:
             accepted.add(slot.kind.name)
-    assert accepted == {"value", "SQL expression"}  # an env value may be a PEM key; SQL reads newlines as spaces
+    # An env value may be a PEM key, and a CA root is PEM; SQL reads newlines as spaces.
+    assert accepted == {"value", "SQL expression", "PEM certificates"}

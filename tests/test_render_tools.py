@@ -18,6 +18,7 @@ import pytest
 from render_samples import seed_plans
 
 from components.render import provision
+from components.render.acme import AcmeClient
 from components.render.backups import Offsite, backup_script, restore_script
 from components.render.deploy import deploy_script, removal_script
 from components.render.docker import DockerPlan, extra_hosts, install_script, network_script
@@ -201,6 +202,31 @@ def test_caddyfile_passes_caddy_validate(tmp_path: Path, tls: str) -> None:
     config = json.loads(adapted.stdout)
     dials = json.dumps(config["apps"]["http"])
     assert "127.0.0.1:4001" in dials and "127.0.0.1:4000" in dials  # blue slots of api-gateway, ai-server
+
+
+@tool("caddy", "caddy")
+def test_a_caddyfile_of_a_private_acme_ca_passes_caddy_validate_with_its_roots(tmp_path: Path) -> None:
+    """`acme_ca_root` is read when the config loads: the setup script writes the roots before it validates."""
+    paths = scratch_paths(tmp_path)
+    root = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                           "-subj", "/CN=private ACME root", "-keyout", "/dev/null"], capture_output=True, text=True,
+                          check=True).stdout
+    acme = AcmeClient("https://ca.internal.example:14000/dir", root)
+    text = caddyfile([], email="ops@mehko.ai", tls="letsencrypt", security_headers=False,
+                     static={"www.mehko.ai": str(tmp_path)}, paths=paths, acme=acme)
+    assert "\tacme_ca https://ca.internal.example:14000/dir\n" in text
+    assert f"\tacme_ca_root {paths.etc}/acme-ca-root.pem\n" in text
+    Path(paths.etc).mkdir(parents=True, exist_ok=True)
+    subprocess.run(["bash", "-c", "set -euo pipefail\n" + acme.install(paths, certbot=False)], check=True)
+    assert Path(paths.etc, "acme-ca-root.pem").stat().st_mode & 0o777 == 0o644
+    (tmp_path / "Caddyfile").write_text(text)
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
+    result = subprocess.run(["caddy", "adapt", "--validate", "--adapter", "caddyfile", "--config",
+                             str(tmp_path / "Caddyfile")], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    issuer = json.loads(result.stdout)["apps"]["tls"]["automation"]["policies"][0]["issuers"][0]
+    assert issuer["ca"] == acme.directory
+    assert issuer["trusted_roots_pem_files"] == [f"{paths.etc}/acme-ca-root.pem"]
 
 
 @tool("systemd-analyze", "systemd")

@@ -346,6 +346,49 @@ def sql_expression(value: str) -> str | None:
 url = matching(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?#&=+,:@!*()-]*)?", "is not an http(s) URL")
 
 
+ACME_DIRECTORIES = {
+    "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+"""The ACME directories a stack may name by a word instead of a URL."""
+
+
+def acme_directory(value: str) -> str | None:
+    """An ACME directory: a word of ACME_DIRECTORIES, or an https URL with no query (it reaches a
+    Caddyfile and certbot's command line)."""
+    if value in ACME_DIRECTORIES or re.fullmatch(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*)?",
+                                                 value):
+        return None
+    return (f"{shown(value)} is not an ACME directory: letsencrypt, letsencrypt-staging or an https URL such as "
+            "https://ca.example.com/acme/directory")
+
+
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----\n((?:[A-Za-z0-9+/=]{1,76}\n)+)-----END CERTIFICATE-----\n?")
+
+
+def pem_certificates(value: str) -> str | None:
+    """One or more PEM certificates, and nothing else: base64 lines between BEGIN and END lines, each of
+    which decodes to a DER sequence."""
+    text = str(value).replace("\r\n", "\n").strip() + "\n"
+    position, found = 0, 0
+    while position < len(text):
+        block = _PEM_BLOCK.match(text, position)
+        if block is None:
+            return (f"{shown(value)} is not PEM certificates: each one a -----BEGIN CERTIFICATE----- line, base64 "
+                    "lines and an -----END CERTIFICATE----- line, nothing else")
+        try:
+            der = base64.b64decode(block.group(1).replace("\n", ""), validate=True)
+        except (binascii.Error, ValueError):
+            der = b""
+        if not der.startswith(b"\x30"):
+            return f"certificate {found + 1} of {shown(value)} is not base64 of a certificate"
+        found += 1
+        position = block.end()
+        while position < len(text) and text[position] == "\n":
+            position += 1
+    return None
+
+
 def redirect_url(value: str) -> str | None:
     """A URL sign-in may redirect to; ``*`` and ``**`` are wildcards (Supabase)."""
     if not re.fullmatch(r"[a-z][a-z0-9+.-]*://[A-Za-z0-9.*-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/?#&=+:@!*()-]*)?",

@@ -23,6 +23,7 @@ SECTIONS = [
     ("hosts.<name>.access", topology.Access),
     ("hosts.<name> (any provider): provisioning", topology.HostSetup),
     ("hosts.<name>.proxy", topology.Proxy),
+    ("hosts.<name>.proxy.acme", topology.Acme),
     ("hosts.<name>.accessories.<kind>", topology.Accessory),
     ("hosts.<name>.backups", topology.Backups),
     ("hosts.<name>.backups.offsite", topology.Offsite),

@@ -20,6 +20,7 @@ from .parse import camel
 from .supabase_rules import check_supabase
 from .topology import (
     AccessoryRef,
+    Acme,
     CreatedHost,
     Credentials,
     DigitalOceanHost,
@@ -554,6 +555,9 @@ class Rules:
                     self.within(f"{opath}.keep", offsite.keep, 1, MAX_KEEP)
             self.check_accessories(f"{path}.hosts.{hname}", system, host)
             self.check_host_paths(f"{path}.hosts.{hname}", host, system)
+            if host.proxy is not None and host.proxy.tls == "internal" and host.proxy.acme != Acme():
+                self.fail(f"{path}.hosts.{hname}.proxy.acme",
+                          "tls: internal uses the host's own CA: acme is for tls: letsencrypt")
             if host.proxy is not None and host.proxy.kind == "caddy":
                 for i, site in enumerate(host.proxy.replaces or ()):
                     if site != "Caddyfile":

@@ -86,13 +86,31 @@ class Access:
 
 
 @dataclass(frozen=True)
+class Acme:
+    """Where the proxy gets its certificates (`tls: letsencrypt`): any ACME certificate authority."""
+
+    directory: str = spec(
+        "the CA's ACME directory: letsencrypt (production), letsencrypt-staging (untrusted certificates, "
+        "much higher rate limits: for trying a stack out) or the https URL of another CA's, e.g. a private "
+        "one (step-ca, Pebble). Changing it gets every hostname a certificate from the new CA",
+        default="letsencrypt", kind=kinds.ACME_DIRECTORY)
+    ca_root: str | None = spec(
+        "PEM certificate(s) the directory's own HTTPS certificate chains to, when that is not a publicly "
+        "trusted one (a private CA): the proxy's ACME client trusts them for this directory, nothing else "
+        "on the host does", default=None, kind=kinds.PEM_CERTIFICATES)
+
+
+@dataclass(frozen=True)
 class Proxy:
     """The reverse proxy in front of the host's services, terminating TLS."""
 
     kind: Literal["caddy", "nginx"] = spec("caddy or nginx")
-    email: str | None = spec("Let's Encrypt account email (expiry notices)", default=None, kind=kinds.EMAIL)
+    email: str | None = spec("ACME account email (the CA's expiry notices)", default=None, kind=kinds.EMAIL)
     tls: Literal["letsencrypt", "internal"] = spec(
-        "letsencrypt for public hosts; internal for a local CA (test VMs, no public DNS)", default="letsencrypt")
+        "letsencrypt for public hosts: certificates from an ACME CA (`acme`, Let's Encrypt by default), "
+        "each hostname's DNS pointing at the host and port 80 open; internal for a local CA (test VMs, no "
+        "public DNS)", default="letsencrypt")
+    acme: Acme = spec("the ACME CA certificates come from (tls: letsencrypt)", default=Acme())
     security_headers: bool = spec("send HSTS, nosniff, frame-deny, XSS-protection and referrer headers",
                                   default=True)
     content_security_policy: str | None = spec(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from textwrap import indent
 
+from .acme import LETS_ENCRYPT, AcmeClient, no_certificate
 from .layout import Paths, ServicePlan
 from .proxy import CADDY_ADMIN_DIRECTORY, CADDY_MARK
 from .quoting import (
@@ -492,50 +494,66 @@ worker_rlimit_nofile 4096;
 """nginx's main-context settings: Debian and Ubuntu include /etc/nginx/modules-enabled/*.conf there."""
 
 
-def certificate_script(hostname: str, *, tls: str, email: str | None, paths: Paths = Paths()) -> str:
+def certificate_script(hostname: str, *, tls: str, email: str | None, paths: Paths = Paths(),
+                       acme: AcmeClient = LETS_ENCRYPT) -> str:
     """The nginx host's certificate for ``hostname``: self-signed for ``tls: internal`` (a year at most,
-    what Mozilla's profiles and browsers accept, made again a month before it ends), else certbot's,
-    through the webroot challenge the site serves on port 80."""
+    what Mozilla's profiles and browsers accept, made again a month before it ends), else certbot's from
+    the ``acme`` CA, through the webroot challenge the site serves on port 80. A hostname the CA gives
+    none (its DNS not pointed at the host yet) gets a self-signed stand-in, so that the site still loads
+    and serves the others, and is added to ``$no_certificate``: the script fails at its end, saying how
+    to finish. A lineage of another CA than ``acme``'s is replaced by one of this CA (changing
+    `proxy.acme.directory` takes effect)."""
     live = f"{paths.certs}/{hostname}"
-    if tls == "internal":
-        return f"""if ! openssl x509 -checkend 2592000 -noout -in {live}/fullchain.pem 2>/dev/null; then
+    stand_in = f"""if ! openssl x509 -checkend 2592000 -noout -in {live}/fullchain.pem 2>/dev/null; then
   install -d -m 0700 {live}
   openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN={hostname}" \\
     -addext "subjectAltName=DNS:{hostname}" -keyout {live}/privkey.pem -out {live}/fullchain.pem 2>/dev/null
 fi"""
+    if tls == "internal":
+        return stand_in
     mail = f"--email {sh(email)}" if email else "--register-unsafely-without-email"
     renewal = f"{paths.certs.rsplit('/', 1)[0]}/renewal/{hostname}.conf"
     aside = f"{paths.etc}/self-signed/{hostname}"
-    # Certbot's own certificate, or none yet. What `tls: internal` left there is stackyard's self-signed one:
-    # certbot would make its lineage beside it (<hostname>-0001), the site would go on serving the old one,
-    # and nothing would renew it. It is set aside while certbot makes its own, and comes back if certbot fails.
+    certbot = (f"{acme.certbot_environment(paths)}certbot certonly --webroot --webroot-path {paths.acme_root} "
+               f"--domain {hostname} {acme.certbot_options()}--non-interactive \\\n    --agree-tos {mail} "
+               "--deploy-hook 'systemctl reload nginx'")
+    # Certbot's own certificate, or none yet. What `tls: internal` (or a stand-in) left there is
+    # stackyard's self-signed one: certbot would make its lineage beside it (<hostname>-0001), the site
+    # would go on serving the old one, and nothing would renew it. It is set aside while certbot makes its
+    # own, and comes back if certbot fails.
     return f"""if [ ! -f {sh(renewal)} ]; then
   if [ -e {sh(live)} ]; then
     install -d -m 0700 {sh(paths.etc + "/self-signed")}
     rm -rf {sh(aside)}
     mv {sh(live)} {sh(aside)}
   fi
-  if ! certbot certonly --webroot --webroot-path {paths.acme_root} --domain {hostname} --non-interactive \\
-    --agree-tos {mail} --deploy-hook 'systemctl reload nginx'; then
+  if ! {certbot}; then
     if [ ! -e {sh(live)} ] && [ -e {sh(aside)} ]; then mv {sh(aside)} {sh(live)}; fi
-    echo "stackyard: certbot got no certificate for {hostname}; the site keeps the one it had" >&2
-    exit 1
+    {indent(stand_in, "    ").strip()}
+    no_certificate+=({hostname})
+  fi
+elif ! grep -qxF {sh("server = " + acme.directory)} {sh(renewal)}; then
+  if ! {certbot} --cert-name {hostname} --force-renewal; then
+    no_certificate+=({hostname})
   fi
 fi"""
 
 
 def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
                        upstreams: dict[str, str], replaces: Sequence[str] = (), paths: Paths = Paths(),
-                       static: Iterable[str] = (), served: dict[str, Sequence[str]] | None = None) -> str:
-    """Installs nginx, gets a certificate per hostname (certbot webroot, or self-signed for
-    ``tls: internal``) unless one is there already, then installs the full site and disables the sites
-    it ``replaces``, in one checked reload. Upstream files are written only if missing: after the
-    first deploy they belong to the deploy script. First of all, the ``static`` roots must be root's
-    alone (trusted_paths)."""
-    certs = [certificate_script(hostname, tls=tls, email=email, paths=paths) for hostname in hostnames]
+                       static: Iterable[str] = (), served: dict[str, Sequence[str]] | None = None,
+                       acme: AcmeClient = LETS_ENCRYPT) -> str:
+    """Installs nginx, gets a certificate per hostname (certbot webroot from the ``acme`` CA, or
+    self-signed for ``tls: internal``) unless one is there already, then installs the full site and
+    disables the sites it ``replaces``, in one checked reload. Upstream files are written only if
+    missing: after the first deploy they belong to the deploy script. First of all, the ``static`` roots
+    must be root's alone (trusted_paths). Last, it fails naming each hostname the CA gave no
+    certificate, and what to do."""
+    certs = [certificate_script(hostname, tls=tls, email=email, paths=paths, acme=acme) for hostname in hostnames]
+    certbot = tls != "internal" and bool(hostnames)
     served = served or {}
     writes = initial_upstreams(upstreams, served, paths)
-    packages = "nginx" + (" certbot" if tls != "internal" and hostnames else " openssl")
+    packages = "nginx openssl" + (" certbot" if certbot else "")
     # certbot's webroot challenge needs port 80 answering for the hostnames before the full site (which
     # names the certificates) can load: a bootstrap site, only while a certificate is missing.
     bootstrap_needed = " || ".join(f"[ ! -f {paths.certs}/{h}/fullchain.pem ]" for h in hostnames)
@@ -550,7 +568,8 @@ fi
     return HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
 install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
 {writes}
-{bootstrap_step}{chr(10).join(certs)}
+{acme.install(paths, certbot=certbot) if certbot else ""}{bootstrap_step}{"no_certificate=()" if certbot else ""}
+{chr(10).join(certs)}
 {heredoc_to("cat > /etc/nginx/sites-available/stackyard.conf.new", site)}{heredoc_to(
     "cat > /etc/nginx/conf.d/stackyard.conf.new", NGINX_HTTP)}{heredoc_to(
     "cat > /etc/nginx/modules-enabled/99-stackyard-main.conf.new", NGINX_MAIN)}\
@@ -585,18 +604,23 @@ if ! nginx -t; then
 fi
 systemctl enable --quiet nginx
 systemctl reload nginx || systemctl restart nginx
-{hostname_map(served, paths)}"""
+{hostname_map(served, paths)}{missing_certificates(acme, caddy=False) if certbot else ""}"""
 
 
 def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths = Paths(),
-                       static: Iterable[str] = (), served: dict[str, Sequence[str]] | None = None) -> str:
+                       static: Iterable[str] = (), served: dict[str, Sequence[str]] | None = None,
+                       acme: AcmeClient | None = None, hostnames: Sequence[str] = ()) -> str:
     """Installs Caddy and its Caddyfile, in a checked reload; the ``static`` roots, which Caddy serves
-    following any link, must be root's alone first (trusted_paths)."""
+    following any link, must be root's alone first (trusted_paths). With an ``acme`` CA (``tls:
+    letsencrypt``), it then waits up to a minute for Caddy to serve a certificate for each of the
+    ``hostnames``, and fails naming each it has none for, and what to do."""
     served = served or {}
     writes = initial_upstreams(upstreams, served, paths)
-    return HEADER + static_roots_check(static) + APT + f"""apt_install caddy
+    waits = acme is not None and bool(hostnames)
+    certificate_wait = caddy_certificates(hostnames) + missing_certificates(acme, caddy=True) if waits else ""
+    return HEADER + static_roots_check(static) + APT + f"""apt_install caddy{" openssl" if waits else ""}
 install -d -m 0755 {paths.etc}/upstreams
-{writes}
+{writes}{acme.install(paths, certbot=False) if acme is not None else ""}
 # Caddy's admin API on a socket only caddy (and root) reach, not on localhost:2019 (proxy.CADDY_ADMIN). A
 # running Caddy still listening there cannot take the new Caddyfile by a reload: it is restarted, once.
 install -d -m 0755 /etc/systemd/system/caddy.service.d
@@ -623,4 +647,32 @@ fi
 mv /etc/caddy/Caddyfile.new /etc/caddy/Caddyfile
 systemctl enable --quiet caddy
 systemctl reload caddy || systemctl restart caddy
-{hostname_map(served, paths)}"""
+{hostname_map(served, paths)}{certificate_wait}"""
+
+
+def caddy_certificates(hostnames: Sequence[str], seconds: int = 60) -> str:
+    """Caddy asks its CA in the background after a reload: wait (a minute at most, all hostnames
+    together) until it serves a certificate for each hostname, and list those it does not."""
+    return f"""no_certificate=()
+deadline=$((SECONDS + {seconds}))
+hostnames=({" ".join(sh(h) for h in hostnames)})
+for hostname in "${{hostnames[@]}}"; do
+  until timeout 5 openssl s_client -connect 127.0.0.1:443 -servername "$hostname" </dev/null 2>/dev/null \\
+      | grep -q '^-----BEGIN CERTIFICATE-----'; do
+    if [ "$SECONDS" -ge "$deadline" ]; then no_certificate+=("$hostname"); continue 2; fi
+    sleep 1
+  done
+done
+"""
+
+
+def missing_certificates(acme: AcmeClient, *, caddy: bool) -> str:
+    """The end of a proxy's setup: fail, naming each hostname in ``$no_certificate`` and what to do.
+    Everything else is in place and serving by then."""
+    # The message, quoted, with the shell's "$hostname" wherever it names the hostname.
+    message = '"$hostname"'.join(sh(part) for part in no_certificate("\0", acme.directory, caddy=caddy).split("\0"))
+    return f"""for hostname in "${{no_certificate[@]}}"; do
+  echo {message} >&2
+done
+if [ "${{#no_certificate[@]}}" -gt 0 ]; then exit 1; fi
+"""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from .acme import LETS_ENCRYPT, AcmeClient
 from .layout import Paths, ServicePlan
 from .quoting import caddy_string, caddy_token, nginx_string, nginx_token
 
@@ -82,15 +83,17 @@ caddy) finds the socket in the Caddyfile it loads."""
 
 def caddyfile(services: Sequence[ServicePlan], *, email: str | None, tls: str, security_headers: bool,
               static: dict[str, str], paths: Paths = Paths(), csp: str | None = None,
-              containers: str | None = None) -> str:
-    """Caddy gets and renews certificates itself; ``tls: internal`` uses its local CA instead. Caddy
-    waits for an upstream's answer without a limit, so a service's readTimeout needs nothing here.
-    ``containers``: the containers' network address, where the stable ports are served too."""
+              containers: str | None = None, acme: AcmeClient = LETS_ENCRYPT) -> str:
+    """Caddy gets and renews certificates itself, from the ``acme`` CA; ``tls: internal`` uses its local
+    CA instead. Caddy waits for an upstream's answer without a limit, so a service's readTimeout needs
+    nothing here. ``containers``: the containers' network address, where the stable ports are served too."""
     lines = [CADDY_MARK, "{", f"\tadmin {CADDY_ADMIN}"]
     if email:
         lines.append(f"\temail {caddy_token(email)}")
     if tls == "internal":
         lines.append("\tlocal_certs")
+    else:
+        lines += acme.caddy_options(paths)
     lines += ["\tservers {", "\t\ttimeouts {", "\t\t\tread_body 30s", "\t\t}", "\t}", "}", ""]
     if security_headers:
         lines += ["(security_headers) {", "\theader {"]
