@@ -505,11 +505,20 @@ def serve_repos() -> None:
     (PATHS.run / "git-server.pid").write_text(f"{process.pid}\n")
 
 
-def stop_repos() -> None:
-    pid = pid_of("git-server")
+def stop(name: str) -> None:
+    """Stops the server this script (or scripts/local_acme.py) started as ``name``, and waits for it."""
+    pid = pid_of(name)
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
-    (PATHS.run / "git-server.pid").unlink(missing_ok=True)
+        for _ in range(50):
+            if pid_of(name) is None:
+                break
+            time.sleep(0.1)
+    (PATHS.run / f"{name}.pid").unlink(missing_ok=True)
+
+
+SERVERS = ("git-server", "pebble", "pebble-challtestsrv")
+"""What listens on this machine's end of the link: the repositories, and the test CA (local_acme.py)."""
 
 
 def repo_url(name: str) -> str:
@@ -541,7 +550,8 @@ def up(fresh: bool = False) -> dict[str, float]:
 
 
 def down() -> None:
-    stop_repos()
+    for server in SERVERS:
+        stop(server)
     stop_container()
     network_down()
     log("down: container stopped, network namespace, veth, NAT rule and ip_forward restored")

@@ -112,9 +112,10 @@ class HostConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def fetch(hostname: str, path: str = "/health", timeout: float = 5) -> tuple[int, str]:
-    """GET https://<hostname><path> from the host's address, verified against the host's own certificate."""
-    context = ssl.create_default_context(cafile=str(certificate(hostname)))
+def fetch(hostname: str, path: str = "/health", timeout: float = 5, cafile: Path | None = None) -> tuple[int, str]:
+    """GET https://<hostname><path> from the host's address, verified against the host's own certificate
+    (or ``cafile``'s roots)."""
+    context = ssl.create_default_context(cafile=str(cafile or certificate(hostname)))
     connection = HostConnection(hostname, local_host.GUEST_IP, context, timeout)
     try:
         connection.request("GET", path)

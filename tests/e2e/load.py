@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -38,8 +39,10 @@ class Tally:
 
 
 class Load:
-    def __init__(self, hostname: str, rate: float, path: str = "/health", workers: int = 32) -> None:
+    def __init__(self, hostname: str, rate: float, path: str = "/health", workers: int = 32,
+                 fetch: Callable[..., tuple[int, str]] = local_stack.fetch) -> None:
         self.hostname = hostname
+        self.fetch = fetch
         self.rate = rate
         self.path = path
         self.tally = Tally()
@@ -50,7 +53,7 @@ class Load:
     def _one(self) -> None:
         started = time.monotonic()
         try:
-            status, body = local_stack.fetch(self.hostname, self.path, timeout=10)
+            status, body = self.fetch(self.hostname, self.path, timeout=10)
             error = None if 200 <= status < 300 else f"HTTP {status}"
         except OSError as err:
             body, error = "", type(err).__name__
