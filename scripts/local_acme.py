@@ -98,7 +98,10 @@ def config(validity: int) -> Path:
         "tlsPort": 443,
         "ocspResponderURL": "",
         "externalAccountBindingRequired": False,
-        "retryAfter": {"authz": 3, "order": 5},
+        # No Retry-After: Pebble writes it as seconds or, at random, as a date, which RFC 9110 allows and
+        # Caddy 2.6.2 (Debian 12's and Ubuntu 24.04's package) cannot read: its order then fails, and Caddy
+        # tries again a minute later. Let's Encrypt's answers, as far as we know, give seconds.
+        "retryAfter": {"authz": 0, "order": 0},
         "keyAlgorithm": "ecdsa",
         "profiles": {"default": {"description": "stackyard's e2e profile", "validityPeriod": validity}},
     }}, indent=2))
