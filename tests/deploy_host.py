@@ -79,7 +79,7 @@ case $action in
       /usr/bin/cp "$STUB_ROOT/etc/stackyard/upstreams/mivaa.nginx" "$STUB/loaded"
     fi ;;
 esac
-check_invariant
+check_invariant "$action" "$@"
 """,
     "nginx": 'echo "nginx $*" >> "$STUB/calls.log"\n',
     "sleep": "exit 0\n",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from components.render.proxy import upstream_file
 from deploy_host import DeployHost, unit_ports
 
 BLUE, GREEN = {9000, 9001, 9002}, {10000, 10001, 10002}
@@ -146,4 +147,73 @@ def test_a_repair_killed_at_any_step_then_a_failing_deploy_never_stops_what_the_
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         problems = [p for found in pool.map(walk, range(1, counting.count() + 1)) for p in found]
+    assert problems == []
+
+
+@pytest.fixture(scope="module")
+def upstream_written_afresh(tmp_path_factory) -> tuple[DeployHost, str, str, int]:
+    """A host serving v2 from green whose upstream was written afresh (a proxy added to the host, or of
+    another kind): nginx routes to blue, where nothing runs. v3 is committed; how many steps the deploy
+    of v2 that repairs it takes."""
+    host = DeployHost(tmp_path_factory.mktemp("afresh"))
+    assert host.deploy().returncode == 0
+    v2 = host.commit("v2")
+    assert host.deploy().returncode == 0
+    assert host.active() == ("green", v2)
+    upstream = host.at("/etc/stackyard/upstreams/mivaa.nginx")
+    upstream.write_text(upstream_file(host.plan(), "nginx"))
+    (host.tmp / "loaded").write_text(upstream.read_text())  # the proxy step's reload
+    assert loaded_ports(host) == BLUE
+    v3 = host.commit("v3")
+    counting = host.copy_to(tmp_path_factory.mktemp("afresh-count"))
+    assert counting.deploy(ref=v2, inject=(10**6, "kill")).returncode == 0
+    return host, v2, v3, counting.count()
+
+
+@pytest.mark.parametrize("mode", ["kill", "fail"])
+def test_a_repair_back_to_the_committed_slot_stopped_at_any_step_is_finished_by_the_next_deploy(
+        upstream_written_afresh, tmp_path: Path, mode: str) -> None:
+    """The repair of an upstream written afresh switches back to green: the upstream file is moved, then
+    nginx reloads. Stopped between the two, the file named green while nginx routed to blue; the next
+    deploy, finding the file on the active slot, reloaded nothing: with the same commit it said "already
+    serving" (exit 0) while nginx routed where nothing runs, and a new commit's release went to blue under
+    nginx. For each step: the same commit again must leave nginx on green, and so must a failing v3."""
+    host, v2, v3, steps = upstream_written_afresh
+    assert steps >= 5  # the switch back: the mark, the copy, the move, the check, the reload
+
+    def walk(step: int) -> list[str]:
+        problems = []
+        stopped = host.copy_to(tmp_path / f"{step}")
+        result = stopped.deploy(ref=v2, inject=(step, mode))
+        where = f"{mode} at step {step} ({stopped.injected() or 'never reached'})"
+        if result.returncode == 0 and stopped.injected():
+            problems.append(f"{where}: the deploy reported success")
+        # nginx routed to blue, where nothing runs, before the repair began: a reload that leaves it there
+        # (the file was not moved yet, and the repair loads it before it reads it) is no new outage.
+        (stopped.tmp / "violations").unlink(missing_ok=True)
+        dead = loaded_ports(stopped) - unit_ports(stopped.running())
+
+        def new_violations(host: DeployHost) -> list[str]:
+            return [v for v in host.violations() if not (
+                v.startswith("systemctl reload nginx:") and int(v.split("routes to ")[1].split(",")[0]) in dead)]
+
+        again = stopped.copy_to(tmp_path / f"{step}-again")
+        redeployed = again.deploy(ref=v2)
+        if redeployed.returncode != 0 or loaded_ports(again) != GREEN or unit_ports(again.running()) != GREEN:
+            problems.append(f"{where}: v2 again: exit {redeployed.returncode}, nginx routes to "
+                            f"{sorted(loaded_ports(again))}, running {sorted(unit_ports(again.running()))}\n"
+                            f"{redeployed.stdout}{redeployed.stderr}")
+        problems += [f"{where}: v2 again: {v}" for v in new_violations(again)]
+        failing = stopped.copy_to(tmp_path / f"{step}-failing")
+        for port in BLUE:
+            failing.script_health(port, *["fail"] * 40)
+        failed = failing.deploy(ref=v3)
+        if failed.returncode != 1 or loaded_ports(failing) != GREEN or failing.active() != ("green", v2):
+            problems.append(f"{where}: failing v3: exit {failed.returncode}, nginx routes to "
+                            f"{sorted(loaded_ports(failing))}, active {failing.active()}\n{failed.stdout}")
+        problems += [f"{where}: failing v3: {v}" for v in new_violations(failing)]
+        return problems
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        problems = [p for found in pool.map(walk, range(1, steps + 1)) for p in found]
     assert problems == []

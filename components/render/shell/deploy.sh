@@ -89,6 +89,8 @@ repair() {
   local served record leaving
   active=none active_sha=none active_settings=none active_runtime=none
   if [ -f "$BASE/active" ]; then read -r active active_sha active_settings _ active_runtime _ < "$BASE/active"; fi
+  # From here the upstream file says where the proxy routes: a switch stopped before its reload is loaded.
+  load_marked_upstream || exit 1
   served=$(served_color)
   if [ "$served" != none ] && [ "$served" != "$active" ] && [ -s "$BASE/state/$served" ]; then
     # The proxy routes to a slot `active` does not name: a deploy was stopped after its switch. Back to the
@@ -99,10 +101,10 @@ repair() {
     if [ "$active" != none ] && ! slot_answers "$served" && slot_answers "$active"; then
       log "repair: the proxy routes to the $served slot, which does not answer; back to the $active slot"
       switch_to "$active"
+      upstream_loaded
     else
       read -r record < "$BASE/state/$served"
       log "repair: the proxy routes to the $served slot: it is the active one"
-      reload_proxy
       printf '%s %s\n' "$served" "$record" | put "$BASE/active"
       read -r active active_sha active_settings _ active_runtime _ < "$BASE/active"
     fi
@@ -114,22 +116,15 @@ repair() {
     # nothing of the deploy's runs until the next commit, and the deploy would say "already serving").
     log "repair: the proxy routes to the $served slot, which is not the service's; back to the $active slot"
     switch_to "$active"
+    upstream_loaded
   fi
   # A slot started beside the active one and never stopped (a deploy stopped halfway) goes, unless the
   # proxy still routes to it. Once the active slot is this runtime's, whatever another runtime still runs
   # goes with it (a stop after the switch away from PM2 would have taken its daemon: "leaving").
   leaving=
   if [ "$active_runtime" = "$RUNTIME" ]; then leaving=leaving; fi
-  # The upstream file says where the proxy routes once it is loaded: a switch killed between the file's
-  # move and the reload left the proxy on the slot the file no longer names. It is loaded first, so that
-  # the slot stopped here is never the one the proxy still routes to.
-  local reloaded=no
   for color in blue green; do
     if [ "$color" != "$active" ] && [ -e "$BASE/state/$color" ] && [ "$(served_color)" != "$color" ]; then
-      if [ "$reloaded" = no ]; then
-        reload_proxy || { log "repair: the proxy would not reload; nothing was stopped"; exit 1; }
-        reloaded=yes
-      fi
       log "repair: stopping the $color slot a stopped deploy left running"
       stop_and_forget "$color" $leaving
     fi
@@ -296,6 +291,7 @@ if ! switch_to "$next"; then
   exit 1
 fi
 printf '%s %s %s %s %s\n' "$next" "$sha" "$settings" "$release_id" "$RUNTIME" | put "$BASE/active"
+upstream_loaded
 log "switched to $sha in the $next slot"
 
 # After the commit: nothing here can leave the proxy without a slot.

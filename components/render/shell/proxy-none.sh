@@ -2,3 +2,5 @@
 served_color() { echo none; }
 switch_to() { :; }
 reload_proxy() { :; }
+upstream_loaded() { :; }
+load_marked_upstream() { :; }

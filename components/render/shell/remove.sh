@@ -13,7 +13,7 @@ systemctl disable --quiet --now "$WATCHDOG_UNIT.timer" 2>/dev/null || true
 rm -f "$LOGROTATE"  # the logs themselves stay
 for color in blue green; do stop_slot "$color"; stop_other_runtimes "$color" leaving; done
 forget_runtime
-if [ -n "$UPSTREAM" ]; then rm -f "$UPSTREAM"; fi
+if [ -n "$UPSTREAM" ]; then rm -f "$UPSTREAM" "$UPSTREAM.unloaded"; fi
 rm -f "$BASE/active" "$BASE/state/blue" "$BASE/state/green"
 rm -rf "$ETC/slots"
 log "stopped; releases and shared data are kept in $BASE"
