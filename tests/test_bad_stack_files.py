@@ -422,6 +422,13 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(
          pm2Home="/var/lib/stackyard/podfactory-sync/pm2"),
      "systems.productivity.services.flask-backend.replaces.pm2Home", "stackyard's own"),
+    ("a TXT record's content that YAML read as a date (the CLI hands over Go's time text)",
+     lambda c: records(c).append({"zone": "mehko.ai", "name": "_v", "type": "TXT",
+                                  "content": "2024-01-02 00:00:00 +0000 UTC"}),
+     "systems.mehko.dns.records[1].content", "YAML read a date here"),
+    ("a system's description that YAML read as a date",
+     lambda c: systems(c)["mehko"].update(description="2024-01-02 10:00:00 +0000 UTC"),
+     "systems.mehko.description", "quote the value"),
 
 ]
 

@@ -131,3 +131,22 @@ def test_a_single_line_kind_refuses_its_own_value_with_a_newline_after_it() -> N
             accepted.add(slot.kind.name)
     # An env value may be a PEM key, and a CA root is PEM; SQL reads newlines as spaces.
     assert accepted == {"value", "SQL expression", "PEM certificates"}
+
+
+@pytest.mark.parametrize("name", list(STACKS))
+def test_a_date_the_cli_rewrote_is_refused_in_every_string_quote_it(name: str) -> None:
+    """An unquoted date reaches the program as Go's time.Time text ("2024-01-02 00:00:00 +0000 UTC"): the text
+    written is gone, in a plain string field (a TXT record's content, a description, a policy's name) as in a
+    value. Each string of the stacks, given that text, is refused at its own path and told to quote it."""
+    config = stack(name)
+    accepted = []
+    for slot in slots(name):
+        if slot.is_key:
+            continue
+        for read in ("2024-01-02 00:00:00 +0000 UTC", "2024-01-02 03:04:05.123 -0530 -0530",
+                     "2024-01-02 03:04:05 +0400 +04"):
+            where = config_path(slot.path)
+            error = load(replaced(narrowed(config, slot.path), slot.path, read))
+            if error is None or not any(path == where and "quote" in message for path, message in error.problems):
+                accepted.append(f"{where} ({read}): {error.problems if error else 'accepted'}")
+    assert accepted == []

@@ -135,7 +135,9 @@ class Reader:
             return None
         if tp is str:
             if isinstance(raw, str):
-                return raw
+                # Plain text fields too (a TXT record, a description): what the CLI handed over is not what
+                # was written, here as in a value.
+                return self._read_text(raw, path)
             self.fail(path, f"expected a string; got {describe(raw)}")
             return None
         raise TypeError(f"stackyard model: unsupported field type {tp!r}")
