@@ -422,6 +422,9 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(
          pm2Home="/var/lib/stackyard/podfactory-sync/pm2"),
      "systems.productivity.services.flask-backend.replaces.pm2Home", "stackyard's own"),
+    ("nginx told to disable stackyard's own site (every site of the host would go offline)",
+     lambda c: productivity(c)["hosts"]["app"]["proxy"].update(replaces=["productivity", "stackyard.conf"]),
+     "systems.productivity.hosts.app.proxy.replaces[1]", "stackyard's own"),
     ("a TXT record's content that YAML read as a date (the CLI hands over Go's time text)",
      lambda c: records(c).append({"zone": "mehko.ai", "name": "_v", "type": "TXT",
                                   "content": "2024-01-02 00:00:00 +0000 UTC"}),
@@ -753,3 +756,19 @@ def test_backup_paths_of_their_own_are_fine() -> None:
     assert refusal(lambda c: productivity(c)["hosts"]["app"]["backups"].update(
         paths=["/srv/a_b", "/srv/a-b", "/var/www/uploads", "/opt/app/data"]),
         "systems.productivity.hosts.app.backups.paths[0]") is None
+
+
+@pytest.mark.parametrize("name", ["stackyard.conf", "stackyard", "stackyard.conf.new", "stackyard-old.conf",
+                                  "stackyard_acme"])
+def test_an_nginx_never_replaces_stackyard_s_own_files(name: str) -> None:
+    """proxy.replaces disables the files it names in the reload that enables stackyard's site: naming
+    stackyard.conf (sites-enabled/ and conf.d/ hold it) took every site of the host offline."""
+    message = refusal(lambda c: productivity(c)["hosts"]["app"]["proxy"].update(replaces=[name]),
+                      "systems.productivity.hosts.app.proxy.replaces[0]")
+    assert message is not None and "stackyard's own" in message, message
+
+
+@pytest.mark.parametrize("name", ["productivity", "default", "productivity.conf", "my-stackyard.conf"])
+def test_an_nginx_replaces_the_old_sites_it_names(name: str) -> None:
+    assert refusal(lambda c: productivity(c)["hosts"]["app"]["proxy"].update(replaces=[name]),
+                   "systems.productivity.hosts.app.proxy.replaces[0]") is None

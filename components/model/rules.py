@@ -558,11 +558,18 @@ class Rules:
             if host.proxy is not None and host.proxy.tls == "internal" and host.proxy.acme != Acme():
                 self.fail(f"{path}.hosts.{hname}.proxy.acme",
                           "tls: internal uses the host's own CA: acme is for tls: letsencrypt")
-            if host.proxy is not None and host.proxy.kind == "caddy":
-                for i, site in enumerate(host.proxy.replaces or ()):
-                    if site != "Caddyfile":
-                        self.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
-                                  "a Caddy has one site file: replaces: [Caddyfile]")
+            for i, site in enumerate((host.proxy.replaces if host.proxy is not None else None) or ()):
+                if site is None:
+                    continue
+                if host.proxy.kind == "caddy" and site != "Caddyfile":
+                    self.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
+                              "a Caddy has one site file: replaces: [Caddyfile]")
+                elif host.proxy.kind == "nginx" and site.startswith("stackyard"):
+                    # The sites it names are disabled in the reload that enables stackyard's own,
+                    # sites-available/stackyard.conf and conf.d/stackyard.conf: every site would go offline.
+                    self.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
+                              f"'{site}' is stackyard's own (its site is stackyard.conf): name the old site's "
+                              "file in sites-enabled or conf.d")
 
     def check_hostnames(self, path: str, system: System) -> None:
         """A hostname is served by one thing per host: nginx keeps the first server block of a name (and
