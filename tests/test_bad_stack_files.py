@@ -422,6 +422,30 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(
          pm2Home="/var/lib/stackyard/podfactory-sync/pm2"),
      "systems.productivity.services.flask-backend.replaces.pm2Home", "stackyard's own"),
+    ("no network may reach SSH (ufw and the cloud firewalls would shut stackyard out)",
+     lambda c: c.update({"stackyard:sshAllowFrom": []}), "sshAllowFrom", "stackyard itself connects over SSH"),
+    ("a host's own SSH list empty, and the stack's",
+     lambda c: (c.update({"stackyard:sshAllowFrom": []}),
+                productivity(c)["hosts"]["app"]["access"].update(sshAllowFrom=[])),
+     "sshAllowFrom", "systems.productivity.hosts.app"),
+    ("an existing server dialled at an IPv4 address that only IPv6 networks may reach over SSH",
+     lambda c: productivity(c)["hosts"]["app"]["access"].update(sshAllowFrom=["2001:db8::/32"]),
+     "systems.productivity.hosts.app.access.sshAllowFrom", "no IPv4 network"),
+    ("an existing server dialled at an IPv6 address that only IPv4 networks may reach over SSH",
+     lambda c: productivity(c)["hosts"]["app"].update(address="2001:db8::10")
+     or productivity(c)["hosts"]["app"]["access"].update(sshAllowFrom=["198.51.100.0/24"]),
+     "systems.productivity.hosts.app.access.sshAllowFrom", "no IPv6 network"),
+    ("a created server (dialled at its IPv4 address) that only IPv6 networks may reach over SSH",
+     lambda c: host(c)["access"].update(sshAllowFrom=["2001:db8::/32"]),
+     "systems.mehko.hosts.api.access.sshAllowFrom", "no IPv4 network"),
+    ("the stack's SSH list with IPv6 networks only",
+     lambda c: c.update({"stackyard:sshAllowFrom": ["::/0"]}), "sshAllowFrom", "systems.mehko.hosts.api"),
+    ("an IPv4 network written as IPv4-mapped IPv6 (ufw lists it dotted: the guard failed every up)",
+     lambda c: host(c)["access"].update(sshAllowFrom=["198.51.100.0/24", "::ffff:198.51.100.0/120"]),
+     "systems.mehko.hosts.api.access.sshAllowFrom[1]", "write the IPv4 network 198.51.100.0/24"),
+    ("an IPv4 address written as IPv4-compatible IPv6",
+     lambda c: host(c)["access"].update(sshAllowFrom=["198.51.100.0/24", "::198.51.100.7/128"]),
+     "systems.mehko.hosts.api.access.sshAllowFrom[1]", "write the IPv4 network 198.51.100.7/32"),
     ("nginx told to disable stackyard's own site (every site of the host would go offline)",
      lambda c: productivity(c)["hosts"]["app"]["proxy"].update(replaces=["productivity", "stackyard.conf"]),
      "systems.productivity.hosts.app.proxy.replaces[1]", "stackyard's own"),
@@ -772,3 +796,34 @@ def test_an_nginx_never_replaces_stackyard_s_own_files(name: str) -> None:
 def test_an_nginx_replaces_the_old_sites_it_names(name: str) -> None:
     assert refusal(lambda c: productivity(c)["hosts"]["app"]["proxy"].update(replaces=[name]),
                    "systems.productivity.hosts.app.proxy.replaces[0]") is None
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda c: c.update({"stackyard:sshAllowFrom": ["198.51.100.0/24"]}),
+    lambda c: c.update({"stackyard:sshAllowFrom": ["198.51.100.0/24", "2001:db8::/32"]}),
+    # Every host has a list of its own: the stack's, empty, is no host's.
+    lambda c: (c.update({"stackyard:sshAllowFrom": []}),
+               *(h.setdefault("access", {}).update(sshAllowFrom=["198.51.100.0/24"])
+                 for s in systems(c).values() for h in s["hosts"].values())),
+    # A server dialled by name: the family it is reached over is not known here.
+    lambda c: productivity(c)["hosts"]["app"].update(address="app.productivity.example.com")
+    or productivity(c)["hosts"]["app"]["access"].update(sshAllowFrom=["2001:db8::/32"]),
+    lambda c: productivity(c)["hosts"]["app"].update(address="2001:db8::10")
+    or productivity(c)["hosts"]["app"]["access"].update(sshAllowFrom=["2001:db8::/32"]),
+    # Nothing connects to an existing server stackyard does not provision.
+    lambda c: productivity(c)["hosts"]["app"].update(provision=False)
+    or productivity(c).pop("services") or productivity(c)["hosts"]["app"]["access"].update(
+        sshAllowFrom=["2001:db8::/32"]),
+    lambda c: host(c)["access"].update(sshAllowFrom=["198.51.100.0/24", "::/0", "::/96", "::1/128", "64:ff9b::/96"]),
+], ids=["v4", "v4 and v6", "hosts' own", "by name", "v6 to v6", "not provisioned", "v6 forms ufw writes alike"])
+def test_ssh_lists_that_reach_stackyard_are_fine(mutate: Mutation) -> None:
+    from components.model import StackConfigError, load_topology
+    from harness import every_secret_set
+
+    config = copy.deepcopy(production_config())
+    mutate(config)
+    values = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("stackyard:")}
+    try:
+        load_topology(values, every_secret_set)
+    except StackConfigError as err:
+        raise AssertionError([p for p in err.problems if "sshAllowFrom" in p[0]] or err.problems) from None

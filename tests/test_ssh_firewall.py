@@ -132,3 +132,34 @@ def test_a_rule_ufw_lists_in_another_form_stops_the_run_before_anything_goes(tmp
                           capture_output=True, text=True)
     assert done.returncode == 1 and "no SSH rule was removed" in done.stderr
     assert "ufw allow 22/tcp" in (tmp_path / "rules").read_text().splitlines()
+
+
+def test_every_ipv6_network_the_stack_file_takes_is_written_by_ufw_as_stackyard_writes_it() -> None:
+    """ufw keeps an address as inet_ntop writes it, which spells an IPv4-mapped or IPv4-compatible IPv6
+    address with a dotted quad (::ffff:198.51.100.0): compared with Python's ::ffff:c633:6400, the rule just
+    added looked missing and every `up` stopped at the guard. Generated networks around those ranges: each
+    is refused by its kind (write the IPv4 network), or ufw and stackyard write it alike."""
+    import ipaddress
+    import socket
+
+    from components.model import formats
+    from components.render.provision import ufw_network
+
+    rng = random.Random(7)
+    bases = [0, 1, 0xFFFF, 0x10000, 0xFFFF_FFFF, 0xFFFF << 32, (0xFFFF << 32) | 0xC633_6400, 0x1_0000_0000,
+             0x0064_FF9B << 96, 0x2001_0DB8 << 96]
+    refused, different = 0, []
+    for _ in range(3000):
+        address = (rng.choice(bases) + rng.choice([0, 0, rng.randrange(1 << 16), rng.randrange(1 << 32)])) % (1 << 128)
+        prefix = rng.choice([128, 128, 120, 112, 96, 95, 64, rng.randrange(129)])
+        network = ipaddress.IPv6Network((address, prefix), strict=False)
+        if formats.cidr(str(network)) is not None:
+            refused += 1
+            assert "write the IPv4 network" in formats.cidr(str(network)), network
+            continue
+        written = socket.inet_ntop(socket.AF_INET6, network.network_address.packed)
+        expected = written if prefix == 128 else f"{written}/{prefix}"
+        if ufw_network(network) != expected:
+            different.append((str(network), expected))
+    assert different == []
+    assert refused > 100

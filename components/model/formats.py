@@ -105,11 +105,22 @@ def address(value: str) -> str | None:
     return f"{shown(value)} is neither an IP address nor a hostname"
 
 
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
 def cidr(value: str) -> str | None:
     try:
-        ipaddress.ip_network(value, strict=True)
+        network = ipaddress.ip_network(value, strict=True)
     except ValueError as err:
         return f"{shown(value)} is not a network in CIDR form such as 203.0.113.0/24 ({err})"
+    # An IPv4 network written as IPv6 (::ffff:198.51.100.0/120, ::198.51.100.7): ufw keeps it as inet_ntop
+    # spells it, with a dotted quad, not as written, and SSH's rule then never read back as added. (:: and
+    # ::1 are not IPv4 addresses, and are written alike.)
+    if isinstance(network, ipaddress.IPv6Network) and int(network.network_address) > 1 and (
+            network.subnet_of(_IPV4_MAPPED) or network.subnet_of(_IPV4_COMPATIBLE)):
+        ipv4 = ipaddress.IPv4Network((int(network.network_address) & 0xFFFF_FFFF, network.prefixlen - 96))
+        return f"{shown(value)} is an IPv4 network written as IPv6: write the IPv4 network {ipv4}"
     return None
 
 

@@ -118,6 +118,7 @@ class Rules:
             self.check_hostnames(path, system)
             check_supabase(self, path, system)
         self.check_global(systems)
+        self.check_ssh_access(systems)
         self.check_ssh_key_adoption()
         self.check_renames("systems", systems)
         for sname, system in systems.items():
@@ -256,6 +257,43 @@ class Rules:
         if isinstance(host, DigitalOceanHost) and adopt is not None and adopt.reserved_ip and not host.reserved_ip:
             self.fail(f"{hpath}.adopt.reservedIp", "the host keeps no Reserved IP (reservedIp: false): set "
                                                    "reservedIp: true to adopt it, or leave it out")
+
+    def check_ssh_access(self, systems: dict[str, System | None]) -> None:
+        """stackyard itself provisions over SSH, through the cloud firewall and ufw, which let in only the
+        networks of a host's access.sshAllowFrom (or the stack's): an empty list, or one without a network of
+        the family stackyard dials the host over, shuts stackyard out of the server it is changing (an
+        existing server's ufw is its only way back)."""
+        stack = self.settings.ssh_allow_from
+        fallen_back: list[str] = []
+        for sname, system in systems.items():
+            for hpath, host in self.named(f"systems.{sname}.hosts", "host", (system.hosts if system else None)):
+                created = isinstance(host, CreatedHost)
+                if host.access is None or not (created or host.provision):
+                    continue
+                own = host.access.ssh_allow_from
+                networks, lpath = (own, f"{hpath}.access.sshAllowFrom") if own else (stack, "sshAllowFrom")
+                if networks is None:
+                    continue  # unreadable, and reported so
+                if not networks:
+                    fallen_back.append(hpath)
+                    continue
+                if any(n is None or formats.cidr(n) for n in networks):
+                    continue  # a network that is none is reported at its own path
+                # Created servers are dialled at their IPv4 address; an existing one at its address, whose
+                # family is known unless it is a name.
+                address = host.address if isinstance(host, ExistingHost) else None
+                family = 4 if created else 4 if address and not formats.ipv4(address) else \
+                    6 if address and not formats.ipv6(address) else None
+                if family and not any(ipaddress.ip_network(n).version == family for n in networks):
+                    dialled = f"IPv4 address {address}" if address and family == 4 else \
+                        f"IPv6 address {address}" if address else "its IPv4 address"
+                    self.fail(lpath, f"stackyard itself connects over SSH to {hpath}, at {dialled}, and there "
+                                     f"is no IPv{family} network here: list at least the IPv{family} network it "
+                                     "connects from")
+        if fallen_back:
+            self.fail("sshAllowFrom", f"no network may reach SSH on {', '.join(fallen_back)} (their own "
+                                      "access.sshAllowFrom is empty, and so is this): stackyard itself connects "
+                                      "over SSH: list at least the network it connects from")
 
     def check_ssh_key_adoption(self) -> None:
         """Every adopted key must be a key stackyard would create for that cloud's hosts."""
