@@ -827,3 +827,20 @@ def test_ssh_lists_that_reach_stackyard_are_fine(mutate: Mutation) -> None:
         load_topology(values, every_secret_set)
     except StackConfigError as err:
         raise AssertionError([p for p in err.problems if "sshAllowFrom" in p[0]] or err.problems) from None
+
+
+def test_a_value_the_reader_could_not_take_is_reported_once_by_what_was_written() -> None:
+    """A TXT record's content YAML read as a date reached the rules as no content at all, and they added
+    "required: the record's content" beside "quote the value": the second word sent the operator looking
+    for a content that is there."""
+    from components.model import StackConfigError, load_topology
+    from harness import every_secret_set
+
+    config = copy.deepcopy(production_config())
+    records(config).append({"zone": "mehko.ai", "name": "_v", "type": "TXT",
+                            "content": "2024-01-02 00:00:00 +0000 UTC"})
+    with pytest.raises(StackConfigError) as err:
+        load_topology({k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("stackyard:")},
+                      every_secret_set)
+    assert [message for path, message in err.value.problems if path == "systems.mehko.dns.records[1].content"] == [
+        "YAML read a date here and wrote it as '2024-01-02 00:00:00 +0000 UTC': quote the value"]

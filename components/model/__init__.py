@@ -123,7 +123,10 @@ def load_topology(values: Mapping[str, Any], secret_state: SecretLookup, others:
     if settings is not None and settings.systems is not None:
         rules = Rules(settings, secret_state)
         rules.run()
-        problems += rules.problems
+        # Where the reader could not take a value (None to the rules), a rule's word at that path is about
+        # the gap it left ("required"), not about what was written: the reader's says what to change.
+        unread = {path for path, _ in reader.problems}
+        problems += [problem for problem in rules.problems if problem[0] not in unread]
         warnings = rules.warnings
     if problems:
         raise StackConfigError(problems)
