@@ -42,6 +42,15 @@ def records(config: dict, system: str = "mehko") -> list:
     return systems(config)[system]["dns"]["records"]
 
 
+def moved_to_a_new_host(config: dict) -> None:
+    """material-kai's service moved to a new Droplet, mivaa2; its records still say host: mivaa."""
+    kai = systems(config)["material-kai"]
+    new = copy.deepcopy(kai["hosts"]["mivaa"])
+    new.pop("adopt"), new.pop("backups"), new["access"].pop("hostKey")
+    kai["hosts"]["mivaa2"] = {**new, "reservedIp": False}
+    kai["services"]["mivaa"]["host"] = "mivaa2"
+
+
 CASES: list[tuple[str, Mutation, str, str]] = [
     ("ACME directory over plain http", lambda c: host(c)["proxy"].update(acme={"directory": "http://ca.example/dir"}),
      "systems.mehko.hosts.api.proxy.acme.directory", "letsencrypt, letsencrypt-staging or an https URL"),
@@ -422,6 +431,29 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: productivity(c)["services"]["flask-backend"]["replaces"].update(
          pm2Home="/var/lib/stackyard/podfactory-sync/pm2"),
      "systems.productivity.services.flask-backend.replaces.pm2Home", "stackyard's own"),
+    ("a service moved to another host, its hostname's records left pointing at the old one",
+     lambda c: moved_to_a_new_host(c), "systems.material-kai.services.mivaa.hostnames[0]",
+     "systems.material-kai.dns.records[0] points it at systems.material-kai.hosts.mivaa"),
+    ("a hostname whose A record holds another server's address",
+     lambda c: records(c).append({"zone": "mehko.ai", "name": "shop", "type": "A", "content": "203.0.113.10"})
+     or systems(c)["mehko"]["services"]["api-gateway"]["hostnames"].append("shop.mehko.ai"),
+     "systems.mehko.services.api-gateway.hostnames[1]",
+     "systems.mehko.dns.records[1] points it at systems.productivity.hosts.app"),
+    ("a static site whose record points at another host",
+     lambda c: host(c, "material-kai", "mivaa")["proxy"].update(static={"www.materialshub.gr": "/var/www/kai"})
+     or records(c, "material-kai").append({"zone": "materialshub.gr", "name": "www", "type": "A",
+                                           "content": "203.0.113.10"}),
+     "systems.material-kai.hosts.mivaa.proxy.static.www.materialshub.gr",
+     "systems.material-kai.dns.records[2] points it at systems.productivity.hosts.app"),
+    ("one hostname served by hosts of two systems",
+     lambda c: productivity(c)["services"]["flask-backend"].update(hostnames=["api.mehko.ai"]),
+     "systems.mehko.services.api-gateway.hostnames[0]",
+     "also served by systems.productivity.services.flask-backend.hostnames[0]"),
+    ("one static site on hosts of two systems",
+     lambda c: host(c, "material-kai", "mivaa")["proxy"].update(
+         static={"www.productivity.example.com": "/var/www/kai"}),
+     "systems.material-kai.hosts.mivaa.proxy.static.www.productivity.example.com",
+     "also served by systems.productivity.hosts.app.proxy.static.www.productivity.example.com"),
     ("no network may reach SSH (ufw and the cloud firewalls would shut stackyard out)",
      lambda c: c.update({"stackyard:sshAllowFrom": []}), "sshAllowFrom", "stackyard itself connects over SSH"),
     ("a host's own SSH list empty, and the stack's",
@@ -844,3 +876,26 @@ def test_a_value_the_reader_could_not_take_is_reported_once_by_what_was_written(
                       every_secret_set)
     assert [message for path, message in err.value.problems if path == "systems.mehko.dns.records[1].content"] == [
         "YAML read a date here and wrote it as '2024-01-02 00:00:00 +0000 UTC': quote the value"]
+
+
+@pytest.mark.parametrize("mutate", [
+    # The records moved with the service.
+    lambda c: moved_to_a_new_host(c) or [r.update(host="mivaa2") for r in records(c, "material-kai")],
+    # Another system's record holding this server's address.
+    lambda c: records(c).append({"zone": "mehko.ai", "name": "shop", "type": "A", "content": "203.0.113.10"})
+    or productivity(c)["services"]["flask-backend"]["hostnames"].append("shop.mehko.ai"),
+    # An address the stack does not know (a load balancer's, a proxy's): not for stackyard to judge.
+    lambda c: records(c).append({"zone": "mehko.ai", "name": "shop", "type": "A", "content": "198.51.100.80"})
+    or systems(c)["mehko"]["services"]["api-gateway"]["hostnames"].append("shop.mehko.ai"),
+], ids=["records moved too", "another system's record", "an unknown address"])
+def test_hostnames_whose_records_point_at_their_host_or_elsewhere_are_fine(mutate: Mutation) -> None:
+    from components.model import StackConfigError, load_topology
+    from harness import every_secret_set
+
+    config = copy.deepcopy(production_config())
+    mutate(config)
+    try:
+        load_topology({k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("stackyard:")},
+                      every_secret_set)
+    except StackConfigError as err:
+        raise AssertionError(err.problems) from None

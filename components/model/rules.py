@@ -840,6 +840,7 @@ class Rules:
 
         self.check_resource_names(systems)
         self.check_frontend_domains(systems)
+        self.check_hostname_hosts(systems)
         for sname, system in systems.items():
             if system is None:
                 continue
@@ -905,6 +906,52 @@ class Rules:
                 for hostname in ((host.proxy.static if host and host.proxy else None) or {}):
                     clash(hostname, f"systems.{sname}.hosts.{hname}.proxy.static.{hostname}")
 
+    def check_hostname_hosts(self, systems: dict[str, System | None]) -> None:
+        """A hostname's DNS points at one server, and only the proxy it points at can get its certificate
+        (the CA asks that server) and be reached: a hostname served by two hosts, or one the stack's own
+        A/AAAA records point at another host (the service moved, its records did not), is served by neither."""
+        known: dict[str, str] = {}  # address -> the host that has it
+        for sname, system in systems.items():
+            for hname, host in ((system.hosts if system else None) or {}).items():
+                adopt = getattr(host, "adopt", None)
+                for address in ((host.address, host.ipv6) if isinstance(host, ExistingHost)
+                                else (getattr(adopt, "reserved_ip", None),)):
+                    if address and ip_text(address):
+                        known.setdefault(ip_text(address), f"systems.{sname}.hosts.{hname}")
+        pointed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # hostname -> (record, the host it names)
+        served: dict[str, list[tuple[str, str]]] = defaultdict(list)  # hostname -> (where, the host serving it)
+        for sname, system in systems.items():
+            if system is None:
+                continue
+            hosts = system.hosts or {}
+            for i, record in enumerate((system.dns.records if system.dns else None) or ()):
+                if record is None or record.type not in ("A", "AAAA") or not fqdn(record):
+                    continue
+                target = (f"systems.{sname}.hosts.{record.host}" if record.host in hosts else None) \
+                    if record.host is not None else known.get(ip_text(record.content or ""))
+                if target is not None:
+                    pointed[fqdn(record)].append((f"systems.{sname}.dns.records[{i}]", target))
+            for spath, service in self.named(f"systems.{sname}.services", "service", system.services):
+                for i, hostname in enumerate(service.hostnames or ()):
+                    if hostname is not None and service.host in hosts:
+                        served[hostname].append((f"{spath}.hostnames[{i}]", f"systems.{sname}.hosts.{service.host}"))
+            for hname, host in hosts.items():
+                for hostname in ((host.proxy.static if host is not None and host.proxy else None) or {}):
+                    served[hostname].append((f"systems.{sname}.hosts.{hname}.proxy.static.{hostname}",
+                                             f"systems.{sname}.hosts.{hname}"))
+        for hostname, uses in served.items():
+            for where, hpath in uses:
+                other = next((w for w, h in uses if h != hpath), None)
+                if other is not None:
+                    self.fail(where, f"{hostname} is also served by {other}, on another host: its DNS points at "
+                                     "one server, and the other could neither get its certificate nor be "
+                                     "reached; serve it on one host")
+                for rpath, target in pointed.get(hostname, ()):
+                    if target != hpath:
+                        self.fail(where, f"{hostname} is served on {hpath}, but {rpath} points it at {target}: "
+                                         "its certificate could never be issued, and neither host would serve it; "
+                                         "point the record at this host, or serve the hostname there")
+
     def check_resource_names(self, systems: dict[str, System | None]) -> None:
         """A system's resources are named ``<system>-<host>``, ``<system>-<frontend>``, ``<system>-dns``...
         and their parts ``<that>-<step>``; the system's name is not in a resource's URN. So system ``a``'s
@@ -967,6 +1014,14 @@ def fqdn(record: DnsRecord) -> str | None:
     if record.zone is None or record.name is None:
         return None
     return record.zone if record.name == "@" else f"{record.name}.{record.zone}"
+
+
+def ip_text(address: str) -> str | None:
+    """An IP address in one spelling (2001:DB8::1 and 2001:db8:0::1 are one address), or None."""
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None
 
 
 def in_zone(domain: str, zone: str) -> bool:
