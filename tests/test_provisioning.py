@@ -229,6 +229,25 @@ def test_compose_services_mount_the_secret_file_read_only(production: Run) -> No
     assert "chown root:svc-fastapi-worker" in key.inputs["create"] and "chmod 0640" in key.inputs["create"]
 
 
+def test_a_file_taken_out_of_the_stack_is_pruned_before_any_file_is_written(production: Run) -> None:
+    """The user step deletes from the files directory what the stack no longer lists (every release
+    copies that directory): it runs again when the list changes, and every file's write waits for it,
+    so it never meets a write's temporary file, nor prunes a file before the stack lists it."""
+    writes = [r for r in production.of_type(COMMAND) if "-file-" in r.name]
+    assert writes
+    for write in writes:
+        prefix, service = re.fullmatch(r"(.+-setup)-(.+)-file-[0-9a-f]{8}", write.name).groups()
+        user = production.named(f"{prefix}-user-{service}")
+        assert user.urn in write.dependencies, write.name
+        assert "! -path /etc/stackyard/fastapi-worker/files/app/config/serviceAccountKey.json -delete" in user.inputs[
+            "stdin"]
+    config = copy.deepcopy(production_config())
+    config["stackyard:systems"]["mehko"]["services"]["fastapi-worker"]["files"] = {}
+    run = run_program(config, canary_secrets(config))
+    assert "mehko-api-setup-user-fastapi-worker" in changed(production, run)
+    assert "! -path" not in run.named("mehko-api-setup-user-fastapi-worker").inputs["stdin"]
+
+
 def test_the_preflight_runs_before_any_change_on_every_provisioned_host(production: Run) -> None:
     """Every other step waits for it, through base; it waits for nothing on the host itself."""
     commands = {reg.urn: reg for reg in production.of_type(COMMAND)}

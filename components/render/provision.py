@@ -7,6 +7,8 @@ over stdin, and pass them on with shell builtins (printf), never as a process ar
 from __future__ import annotations
 
 import ipaddress
+import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from textwrap import indent
 
@@ -236,6 +238,11 @@ fi""")
     return HEADER + APT + "\n" + "\n".join(steps) + "\n"
 
 
+def glob_literal(path: str) -> str:
+    """``path`` as a pattern of find's -path that matches it alone (its glob characters escaped)."""
+    return re.sub(r"([][*?\\])", r"\\\1", path)
+
+
 def service_user_script(plan: ServicePlan) -> str:
     """The service's system user and directories. It may write only shared/ (its data), its state
     directory (HOME: build caches, PM2) and the releases its deploys give it. Everything root writes for
@@ -250,6 +257,13 @@ def service_user_script(plan: ServicePlan) -> str:
     parents = sorted({"/".join(parts[:i]) for f in plan.files for parts in [f.strip("/").split("/")]
                       for i in range(1, len(parts))})
     file_directories = "".join(f"install -d -m 0750 -o root -g {user} {sh(etc + '/files/' + d)}\n" for d in parents)
+    # What the stack no longer lists goes: every deploy copies the whole directory into its release, so a
+    # file taken out of `files:` (a revoked credential) would otherwise reach every later release. This
+    # step (user-<name>) runs before the files' writes, which come after it: none of their temporary
+    # files is here yet, and a file just added is listed. -P: no link followed (the directory is root's,
+    # nothing in it the service user's). Empty directories go too; the listed ones are made again below.
+    kept = sorted({posixpath.normpath(f.strip("/")) for f in plan.files})
+    unlisted = "".join(f" ! -path {sh(glob_literal(etc + '/files/' + k))}" for k in kept)
     # A user of that name made by someone else (an operator, an earlier tool) is used only if it is what
     # useradd --system would have made: a system user that no root-granting group holds. Otherwise the
     # service would run as a login user, or as one that sudo, docker or lxd makes root.
@@ -283,6 +297,8 @@ install -d -m 0700 -o root -g root {sh(etc + "/staged")}
 if [ -L {sh(etc + "/files")} ]; then rm -f {sh(etc + "/files")}; fi
 install -d -m 0750 -o root -g {user} {sh(etc + "/files")}
 find {sh(etc + "/files")} -mindepth 1 -type l -delete
+find -P {sh(etc + "/files")} -mindepth 1 ! -type d{unlisted} -delete
+find -P {sh(etc + "/files")} -mindepth 1 -type d -empty -delete
 chown -R root:{user} {sh(etc + "/files")}
 {file_directories}"""
 
