@@ -130,8 +130,9 @@ class StackSystem(pulumi.ComponentResource):
 
                 self.frontends[frontend_name] = VercelProject(
                     f"{name}-{frontend_name}",
-                    VercelProjectArgs(spec=spec, resolver=self.resolver, zone_id=zone_id, zone=spec.zone,
-                                      protect=settings.protect),
+                    VercelProjectArgs(spec=spec, resolver=self.resolver,
+                                      path=f"systems.{name}.frontends.{frontend_name}",
+                                      zone_id=zone_id, zone=spec.zone, protect=settings.protect),
                     opts=child)
 
         self.resolver.frontends = self.frontends

@@ -24,6 +24,8 @@ class VercelProjectArgs:
     """The frontend's entry in the stack file."""
     resolver: Resolver
     """Resolves env values (secrets, record hostnames) of the frontend's system."""
+    path: str
+    """The frontend's config path (systems.<s>.frontends.<f>), for messages."""
     zone_id: str | None = None
     """ID of the Cloudflare zone the custom domains' records go into, when stackyard manages it."""
     zone: str | None = None
@@ -109,9 +111,13 @@ class VercelProject(pulumi.ComponentResource):
             options = pulumi.ResourceOptions(parent=self, aliases=aliases, delete_before_replace=True,
                                              depends_on=made.get(key, []))
             if env_id and isinstance(value, SecretRef):
-                # Vercel never returns a sensitive value, so the import reads it as null: the value is
-                # written on the next change of it, not compared now. Drop `adopt` after the first up.
+                # Vercel never returns a sensitive value, so the import reads it as null and would fail on
+                # the difference. Pulumi has no "ignore on import only": while the entry stays, the value
+                # is ignored on every up, a rotated secret included. Said on every run, by its entry.
                 options = pulumi.ResourceOptions.merge(options, pulumi.ResourceOptions(ignore_changes=["value"]))
+                pulumi.log.warn(f"{args.path}.adopt.env.{key}: an adopted sensitive variable: its value is neither "
+                                "compared nor written while this entry stays; remove the entry after the first "
+                                "up that imported it")
             made.setdefault(key, []).append(vercel.ProjectEnvironmentVariable(
                 f"{name}-{key}-{targets[0]}",
                 project_id=self.project.id,

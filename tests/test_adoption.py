@@ -97,6 +97,31 @@ def test_sensitive_variables_are_adopted_without_comparing_the_value_vercel_neve
         assert reg.ignore_changes == (["value"] if reg.inputs["sensitive"] else []), reg.name
 
 
+def test_each_adopted_sensitive_variable_warns_its_value_is_ignored_while_its_entry_stays(production: Run) -> None:
+    """ignore_changes holds on every up, not on the import alone: a secret rotated while the entry stays
+    would never reach Vercel. Each such entry says so, by its config path, on every run; once it is gone,
+    nothing is said (and its value is compared and written again)."""
+    path = "systems.material-kai.frontends.web.adopt.env."
+    sensitive = {reg.inputs["key"] for reg in
+                 production.of_type("vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable")
+                 if reg.inputs["sensitive"] and reg.import_id}
+    assert len(sensitive) == 7
+    warned = [line for line in production.logs if "neither compared nor written while this entry stays" in line]
+    assert sorted(warned) == sorted(
+        f"{path}{key}: an adopted sensitive variable: its value is neither compared nor written while this entry "
+        "stays; remove the entry after the first up that imported it" for key in sensitive)
+    config = copy.deepcopy(production_config())
+    adopted = config["stackyard:systems"]["material-kai"]["frontends"]["web"]["adopt"]["env"]
+    for key in sorted(sensitive)[:3]:
+        del adopted[key]
+    after = run_program(config, canary_secrets(config))
+    assert {line.split(":")[0] for line in after.logs if "neither compared" in line} == {
+        path + key for key in sorted(sensitive)[3:]}
+    assert {reg.inputs["key"] for reg in
+            after.of_type("vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable")
+            if reg.ignore_changes} == set(sorted(sensitive)[3:])
+
+
 def test_nothing_is_adopted_without_its_id() -> None:
     config = production_config()
     run = run_program(without_adoption(config), canary_secrets(config))

@@ -360,7 +360,9 @@ class VercelAdoption:
 
     project: str = spec("the project's ID (prj_..., Settings > General)", kind=kinds.VERCEL_PROJECT_ID)
     env: dict[str, dict[str, str]] = spec(
-        "variable -> {first target it is set for -> its ID} (from GET /v9/projects/<id>/env)", default={},
+        "variable -> {first target it is set for -> its ID} (from GET /v9/projects/<id>/env); a {secret:} "
+        "variable's entry is for the first up only: while it stays, its value is neither compared nor written",
+        default={},
         kind=kinds.OPAQUE_ID, keys=kinds.ENV_KEY)
     records: dict[str, str] = spec("custom domain -> ID of its live DNS record (32 hex digits)", default={},
                                    kind=kinds.CLOUDFLARE_ID, keys=kinds.HOSTNAME)
