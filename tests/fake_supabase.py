@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
@@ -26,6 +27,8 @@ from typing import Any
 
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
+
+from components.model.supabase_rules import API_URL_ENV
 
 # A copy of ../shared/specs/supabase-management-api.openapi.json, so a clone on its own can run the tests.
 SPEC = Path(__file__).resolve().parent / "specs" / "supabase-management-api.openapi.json"
@@ -128,10 +131,18 @@ class FakeSupabase:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        # A stack may name this URL as its apiUrl while the fake runs (the program, in process or under
+        # the pulumi CLI, inherits the variable); any other URL but Supabase's stays refused.
+        self._allowed = os.environ.get(API_URL_ENV)
+        os.environ[API_URL_ENV] = self.url
         return self
 
     def __exit__(self, *exc: object) -> None:
         assert self._server is not None
+        if self._allowed is None:
+            os.environ.pop(API_URL_ENV, None)
+        else:
+            os.environ[API_URL_ENV] = self._allowed
         self._server.shutdown()
         self._server.server_close()
 

@@ -554,6 +554,40 @@ def test_a_provider_setting_that_could_send_a_token_elsewhere_is_refused() -> No
     assert run.resources == []
 
 
+# URLs a pull request's stack file might give supabase.apiUrl: each would get the account-wide token.
+TOKEN_CATCHERS = ["https://attacker.example", "http://127.0.0.1:8080", "https://api.supabase.com.attacker.example",
+                  "https://api.supabase.com@attacker.example", "https://api.supabase.com/", "http://api.supabase.com",
+                  "https://API.SUPABASE.COM", "https://api.supabase.com:8443", "https://api.supabase.co"]
+
+
+@pytest.mark.parametrize("url", TOKEN_CATCHERS)
+def test_a_supabase_api_url_that_could_catch_the_token_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Supabase's Management API gets the access token with every request, and the URL lived only in the
+    pickled provider, so a preview showed no change. Only Supabase's own is accepted, or the one URL the
+    environment names (a test's stand-in): never another, whatever the environment allows."""
+    from components.model.supabase_rules import API_URL_ENV
+
+    monkeypatch.delenv(API_URL_ENV, raising=False)
+    run, message = run_broken(lambda c: supabase(c).update(apiUrl=url))
+    problems = [line.strip() for line in message.splitlines() if "systems.material-kai.supabase.apiUrl:" in line]
+    assert problems, message
+    assert any("the access token goes to https://api.supabase.com only" in line for line in problems), message
+    assert run.resources == []
+    monkeypatch.setenv(API_URL_ENV, "https://stand-in.example")
+    run, message = run_broken(lambda c: supabase(c).update(apiUrl=url))
+    assert "systems.material-kai.supabase.apiUrl:" in message and run.resources == []
+    monkeypatch.setenv(API_URL_ENV, url)
+    config = copy.deepcopy(production_config())
+    supabase(config).update(apiUrl=url)
+    try:
+        run = run_program(config, canary_secrets(config))
+    except pulumi.RunError as err:  # a URL the URL kind refuses by itself
+        assert "supabase.apiUrl: the access token" not in str(err)
+    else:
+        urls = {r.inputs["apiUrl"] for r in run.resources if r.type.startswith("pulumi-python:dynamic/supabase:")}
+        assert urls == {url}
+
+
 def test_a_secret_set_inside_the_systems_key_is_refused_not_published() -> None:
     import json
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from .migrations import read_migrations
-from .topology import Supabase, System
+from .topology import SUPABASE_API_URL, Supabase, System
 
 if TYPE_CHECKING:
     from .rules import Rules
@@ -17,6 +18,10 @@ OAUTH_PROVIDERS = (
     "x", "zoom",
 )
 PROVIDERS_WITH_URL = ("azure", "gitlab", "keycloak", "workos")
+API_URL_ENV = "STACKYARD_SUPABASE_API_URL"
+"""The one Management API URL besides Supabase's a stack may name, set where the program runs (a test's
+stand-in). The stack file alone cannot name another: every Supabase request carries the account-wide
+access token, and a preview runs a pull request's stack file with the token CI decrypts."""
 MAX_JWT_EXPIRY = 604800
 MAX_ROWS = 1000000
 
@@ -27,7 +32,11 @@ def check_supabase(rules: Rules, path: str, system: System) -> None:
         return
     path = f"{path}.supabase"
     rules.check_value(f"{path}.accessToken", system, supabase.access_token)
-    if supabase.api_url and supabase.api_url.startswith("http://"):
+    if supabase.api_url not in (SUPABASE_API_URL, os.environ.get(API_URL_ENV) or SUPABASE_API_URL):
+        rules.fail(f"{path}.apiUrl", f"the access token goes to {SUPABASE_API_URL} only: another URL would "
+                                     "receive it (a pull request's stack file could name any). For a stand-in of "
+                                     f"the API, export {API_URL_ENV}=<its URL> where the program runs")
+    elif supabase.api_url.startswith("http://"):
         rules.warnings.append(f"{path}.apiUrl: http:// sends the access token in clear: use https")
     auth = supabase.auth
     if auth is not None:

@@ -681,6 +681,11 @@ class SupabaseDatabase:
         "each runs once, and editing one that was applied is an error", default=None, kind=kinds.RELATIVE_PATH)
 
 
+SUPABASE_API_URL = "https://api.supabase.com"
+"""Supabase's Management API: the only place the account-wide access token goes unless the environment
+names another (components/model/supabase_rules.py)."""
+
+
 @dataclass(frozen=True)
 class Supabase:
     """A Supabase project's settings, managed through the Management API. The project itself is not
@@ -690,7 +695,9 @@ class Supabase:
                             kind=kinds.SUPABASE_REF)
     access_token: SecretRef = spec("secret holding a Supabase personal access token (sbp_...)",
                                    default=SecretRef("supabaseAccessToken"))
-    api_url: str = spec("Management API base URL", default="https://api.supabase.com", kind=kinds.URL)
+    api_url: str = spec("Management API base URL: https://api.supabase.com, or the URL the environment "
+                        "variable STACKYARD_SUPABASE_API_URL names where the program runs (a test's stand-in)",
+                        default=SUPABASE_API_URL, kind=kinds.URL)
     auth: SupabaseAuth | None = spec("Auth settings", default=None)
     api: SupabaseApi | None = spec("data API (PostgREST) settings", default=None)
     network: SupabaseNetwork | None = spec("network restrictions and SSL enforcement", default=None)

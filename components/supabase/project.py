@@ -31,7 +31,7 @@ class Settings(Resource, module="supabase", name="Settings"):
 
     def __init__(self, name: str, provider: SettingsProvider, ref: str, area: str, values: dict[str, Any],
                  secret_values: dict[str, pulumi.Input[str]], opts: pulumi.ResourceOptions) -> None:
-        props = {"projectRef": ref, "area": area, "values": values,
+        props = {"apiUrl": provider.api_url, "projectRef": ref, "area": area, "values": values,
                  "secretValues": pulumi.Output.secret(secret_values) if secret_values else {},
                  "secretDigests": None}
         super().__init__(provider, name, props, opts)
@@ -42,8 +42,8 @@ class EdgeSecrets(Resource, module="supabase", name="EdgeSecrets"):
 
     def __init__(self, name: str, provider: EdgeSecretsProvider, ref: str, secrets: dict[str, pulumi.Input[str]],
                  opts: pulumi.ResourceOptions) -> None:
-        super().__init__(provider, name, {"projectRef": ref, "secrets": pulumi.Output.secret(secrets),
-                                          "digests": None}, opts)
+        super().__init__(provider, name, {"apiUrl": provider.api_url, "projectRef": ref,
+                                          "secrets": pulumi.Output.secret(secrets), "digests": None}, opts)
 
 
 class Extension(Resource, module="supabase", name="Extension"):
@@ -51,8 +51,8 @@ class Extension(Resource, module="supabase", name="Extension"):
 
     def __init__(self, name: str, provider: ExtensionProvider, ref: str, extension: str, schema: str,
                  opts: pulumi.ResourceOptions) -> None:
-        super().__init__(provider, name, {"projectRef": ref, "name": extension, "schema": schema, "version": None},
-                         opts)
+        super().__init__(provider, name, {"apiUrl": provider.api_url, "projectRef": ref, "name": extension,
+                                          "schema": schema, "version": None}, opts)
 
 
 class RowLevelSecurity(Resource, module="supabase", name="RowLevelSecurity"):
@@ -60,7 +60,8 @@ class RowLevelSecurity(Resource, module="supabase", name="RowLevelSecurity"):
 
     def __init__(self, name: str, provider: RowLevelSecurityProvider, ref: str, table: str,
                  opts: pulumi.ResourceOptions) -> None:
-        super().__init__(provider, name, {"projectRef": ref, "table": table, "enabled": None}, opts)
+        super().__init__(provider, name, {"apiUrl": provider.api_url, "projectRef": ref, "table": table,
+                                          "enabled": None}, opts)
 
 
 class Policy(Resource, module="supabase", name="Policy"):
@@ -68,7 +69,8 @@ class Policy(Resource, module="supabase", name="Policy"):
 
     def __init__(self, name: str, provider: PolicyProvider, ref: str, spec: dict[str, Any],
                  opts: pulumi.ResourceOptions) -> None:
-        super().__init__(provider, name, {"projectRef": ref, **spec, "live": None, "drifted": None}, opts)
+        super().__init__(provider, name, {"apiUrl": provider.api_url, "projectRef": ref, **spec, "live": None,
+                                          "drifted": None}, opts)
 
 
 class Migrations(Resource, module="supabase", name="Migrations"):
@@ -76,7 +78,8 @@ class Migrations(Resource, module="supabase", name="Migrations"):
 
     def __init__(self, name: str, provider: MigrationsProvider, ref: str, migrations: list[dict[str, str]],
                  opts: pulumi.ResourceOptions) -> None:
-        super().__init__(provider, name, {"projectRef": ref, "migrations": migrations, "applied": None}, opts)
+        super().__init__(provider, name, {"apiUrl": provider.api_url, "projectRef": ref, "migrations": migrations,
+                                          "applied": None}, opts)
 
 
 @dataclass
@@ -99,6 +102,8 @@ class SupabaseProject(pulumi.ComponentResource):
         dsn_key = database.url.secret if database is not None and database.via == "postgres" else None
 
         def provider(cls: type[SupabaseProvider]) -> Any:
+            # The URL is also each resource's plain input (apiUrl), from this same provider: a change of it
+            # is a change the preview shows, not one kept inside the pickled provider alone.
             return cls(spec.api_url, spec.access_token.secret, dsn_key, args.backoff)
 
         def named(what: str, **options: Any) -> tuple[str, pulumi.ResourceOptions]:

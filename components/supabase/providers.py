@@ -28,6 +28,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from ..model.topology import SUPABASE_API_URL
 from .api import ManagementApi
 from .sql import ApiSql, PostgresSql, SqlError, SqlRunner, ident, literal, table_ident, table_name
 
@@ -45,6 +46,12 @@ def _as_digest(live: Any) -> str | None:
     if not isinstance(live, str) or not live or set(live) <= {"*"}:
         return None
     return live if re.fullmatch(r"[0-9a-f]{64}", live) else digest(live)
+
+
+def located(props: dict) -> dict[str, str]:
+    """The resource's Management API URL (``apiUrl``), kept in its outputs so the next diff compares it;
+    nothing when it has none (Pulumi's wire format drops nulls)."""
+    return {"apiUrl": props["apiUrl"]} if props.get("apiUrl") is not None else {}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -101,6 +108,13 @@ class SupabaseProvider(ResourceProvider):
 
         return [key for key in ("projectRef", *keys) if key in olds and not same(key)]
 
+    @staticmethod
+    def url_moved(olds: dict, news: dict) -> bool:
+        """The Management API URL changed: a change the preview shows (an update, which the new URL
+        serves), never one hidden in the pickled provider, which is not compared. State from before the
+        URL was an input spoke to Supabase's own."""
+        return olds.get("apiUrl", SUPABASE_API_URL) != news.get("apiUrl", SUPABASE_API_URL)
+
 
 # --- settings documents -------------------------------------------------------------------
 
@@ -149,7 +163,7 @@ class SettingsProvider(SupabaseProvider):
         digests = {}
         for key, value in (props.get("secretValues") or {}).items():
             digests[key] = digest(value)
-        return {"projectRef": props["projectRef"], "area": props["area"],
+        return {**located(props), "projectRef": props["projectRef"], "area": props["area"],
                 "values": {key: live.get(key) for key in props.get("values") or {}},
                 "secretDigests": digests}
 
@@ -183,7 +197,8 @@ class SettingsProvider(SupabaseProvider):
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         replaces = self.replaced_if_moved(olds, news, "area")
-        return DiffResult(changes=bool(replaces or self._changes(olds, news)), replaces=replaces,
+        return DiffResult(changes=bool(replaces or self._changes(olds, news) or self.url_moved(olds, news)),
+                          replaces=replaces,
                           delete_before_replace=False)
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
@@ -232,7 +247,7 @@ class EdgeSecretsProvider(SupabaseProvider):
             self.api().request("DELETE", self._path(ref), sorted(names), what=f"{self.what} {', '.join(names)}")
 
     def _outs(self, props: dict) -> dict[str, Any]:
-        return {"projectRef": props["projectRef"],
+        return {**located(props), "projectRef": props["projectRef"],
                 "digests": {name: digest(value) for name, value in (props.get("secrets") or {}).items()}}
 
     def check(self, olds: dict, news: dict) -> CheckResult:
@@ -249,7 +264,8 @@ class EdgeSecretsProvider(SupabaseProvider):
         old = olds.get("digests") or {}
         new = news.get("secrets") or {}
         changed = set(old) ^ set(new) or {n for n, v in new.items() if v == UNKNOWN or old.get(n) != digest(v)}
-        return DiffResult(changes=bool(replaces or changed), replaces=replaces, delete_before_replace=False)
+        return DiffResult(changes=bool(replaces or changed or self.url_moved(olds, news)), replaces=replaces,
+                          delete_before_replace=False)
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         old = olds.get("digests") or {}
@@ -262,7 +278,7 @@ class EdgeSecretsProvider(SupabaseProvider):
         listed = self.api().request("GET", self._path(props["projectRef"]), what=self.what) or []
         live = {item["name"]: _as_digest(item.get("value")) for item in listed}
         digests = {name: live[name] for name in props.get("digests") or {} if live.get(name)}
-        return ReadResult(id_, {"projectRef": props["projectRef"], "digests": digests})
+        return ReadResult(id_, {**located(props), "projectRef": props["projectRef"], "digests": digests})
 
     def delete(self, _id: str, props: dict) -> None:
         self._delete(props["projectRef"], list(props.get("digests") or {}))
@@ -326,8 +342,8 @@ class ExtensionProvider(ConvergingProvider):
         if statement:
             self.sql(props["projectRef"]).query(statement, what=f"extension {name}")
             live = self._live(props)
-        return {"projectRef": props["projectRef"], "name": name, "schema": live["schema"],
-                "version": live["version"]}
+        return {**located(props), "projectRef": props["projectRef"], "name": name,
+                "schema": live["schema"], "version": live["version"]}
 
     def create(self, props: dict) -> CreateResult:
         return CreateResult(f"{props['projectRef']}/extension/{props['name']}", self._apply(props))
@@ -338,8 +354,8 @@ class ExtensionProvider(ConvergingProvider):
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         replaces = self.replaced_if_moved(olds, news, "name")
-        return DiffResult(changes=bool(replaces) or olds.get("schema") != news.get("schema"), replaces=replaces,
-                          delete_before_replace=True)
+        return DiffResult(changes=bool(replaces) or olds.get("schema") != news.get("schema")
+                          or self.url_moved(olds, news), replaces=replaces, delete_before_replace=True)
 
     def _refreshed(self, props: dict, live: dict[str, Any]) -> dict[str, Any]:
         return {**props, "schema": live["schema"], "version": live["version"]}
@@ -374,8 +390,8 @@ class RowLevelSecurityProvider(SupabaseProvider):
 
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         replaces = self.replaced_if_moved(olds, news, "table")
-        return DiffResult(changes=bool(replaces) or olds.get("enabled") is not True, replaces=replaces,
-                          delete_before_replace=True)
+        return DiffResult(changes=bool(replaces) or olds.get("enabled") is not True or self.url_moved(olds, news),
+                          replaces=replaces, delete_before_replace=True)
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         return UpdateResult(self.create(news).outs)
@@ -438,8 +454,8 @@ class PolicyProvider(ConvergingProvider):
     def diff(self, _id: str, olds: dict, news: dict) -> DiffResult:
         replaces = self.replaced_if_moved(olds, news, "table", "name")
         changed = [f for f in POLICY_FIELDS if olds.get(f) != news.get(f)]
-        return DiffResult(changes=bool(replaces or changed or olds.get("drifted")), replaces=replaces,
-                          delete_before_replace=False)
+        return DiffResult(changes=bool(replaces or changed or olds.get("drifted") or self.url_moved(olds, news)),
+                          replaces=replaces, delete_before_replace=False)
 
     def _refreshed(self, props: dict, live: dict[str, Any]) -> dict[str, Any]:
         return {**props, "live": live, "drifted": live != props.get("live")}
@@ -505,7 +521,7 @@ class MigrationsProvider(SupabaseProvider):
             except SqlError as err:
                 raise MigrationError(f"migration {m['name']} failed and was rolled back; earlier ones stay "
                                      f"applied: {err}") from None
-        return {"projectRef": props["projectRef"], "applied": self._applied(sql)}
+        return {**located(props), "projectRef": props["projectRef"], "applied": self._applied(sql)}
 
     def create(self, props: dict) -> CreateResult:
         return CreateResult(f"{props['projectRef']}/migrations", self._migrate(props))
@@ -518,13 +534,14 @@ class MigrationsProvider(SupabaseProvider):
         applied = olds.get("applied") or []
         self._verify(applied, migrations, "in the stack's state")
         pending = {m["name"] for m in migrations} - {row["name"] for row in applied}
-        return DiffResult(changes=bool(replaces or pending), replaces=replaces, delete_before_replace=False)
+        return DiffResult(changes=bool(replaces or pending or self.url_moved(olds, news)), replaces=replaces,
+                          delete_before_replace=False)
 
     def update(self, _id: str, olds: dict, news: dict) -> UpdateResult:
         return UpdateResult(self._migrate(news))
 
     def read(self, id_: str, props: dict) -> ReadResult:
-        return ReadResult(id_, {"projectRef": props["projectRef"],
+        return ReadResult(id_, {**located(props), "projectRef": props["projectRef"],
                                 "applied": self._applied(self.sql(props["projectRef"]))})
 
     def delete(self, _id: str, _props: dict) -> None:

@@ -4,10 +4,14 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from components.model.supabase_rules import API_URL_ENV
 from fake_supabase import KAI_REF, FakeSupabase, kai_project, kai_world
 from postgres import PostgresServer
 from workspace import counts_by_type, errors, steps_by_op
@@ -119,3 +123,63 @@ def test_a_system_renamed_without_formerly_keeps_its_supabase_objects(workspace,
         assert conn.execute("select count(*) from pg_policies where tablename = 'documents'").fetchone() == (1,)
     assert sorted(fake.projects[REF].secrets) == ["JWT_SECRET_KEY", "MIVAA_API_KEY"]
     assert errors(ws.destroy("kai").json()) == []
+
+
+class TokenCatcher(BaseHTTPRequestHandler):
+    """A host a pull request's stack file could name as apiUrl: records what it is sent."""
+
+    seen: list[str] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(f"{self.command} {self.path} {self.headers.get('Authorization')}")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_changed_api_url_is_refused_or_shown_never_followed_silently(workspace) -> None:
+    """The URL lived only in the pickled provider: a stack file pointing apiUrl elsewhere previewed as no
+    change, and the next up sent the account's token there. Now a URL the environment does not name is
+    refused before anything runs, and a change to one it names is an update the preview shows."""
+    catcher = ThreadingHTTPServer(("127.0.0.1", 0), TokenCatcher)
+    threading.Thread(target=catcher.serve_forever, daemon=True).start()
+    elsewhere = f"http://127.0.0.1:{catcher.server_port}"
+
+    def system(url: str) -> dict:
+        return {"kai": {"supabase": {"projectRef": REF, "apiUrl": url, "auth": {"siteUrl": "https://kai.example.com"},
+                                     "secrets": {"JWT_SECRET_KEY": {"secret": "jwtSecretKey"}}}}}
+
+    try:
+        with FakeSupabase([REF]) as fake:
+            ws = workspace()
+            ws.init("kai", config={"stackyard:systems": system(fake.url)},
+                    secrets={"jwtSecretKey": SECRETS["jwtSecretKey"], "supabaseAccessToken": fake.token})
+            assert errors(ws.up("kai").json()) == []
+
+            ws.set_config("kai", "systems", system(elsewhere))
+            for refused in (ws.preview("kai", check=False), ws.up("kai", check=False)):
+                assert refused.returncode != 0
+                assert "systems.kai.supabase.apiUrl: the access token goes to https://api.supabase.com only" in (
+                    refused.output)
+            assert TokenCatcher.seen == []
+
+            # The same fake by another name, which the environment names: an update of every resource.
+            port = fake.url.rsplit(":", 1)[1]
+            moved = f"http://localhost:{port}"
+            os.environ[API_URL_ENV] = moved  # until the fake's exit puts back what was there before it
+            ws.set_config("kai", "systems", system(moved))
+            preview = ws.preview("kai", "--diff")
+            assert steps_by_op(preview.json()) == {"update": {AUTH, EDGE}}, preview.output
+            assert ws.up("kai").applied() == {"update": {AUTH, EDGE}}
+            assert ws.up("kai").applied() == {}
+            assert fake.violations == []
+    finally:
+        catcher.shutdown()
+        catcher.server_close()
+    assert TokenCatcher.seen == []
