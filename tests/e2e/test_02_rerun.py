@@ -3,7 +3,7 @@ directory modes stay, MariaDB and Redis are not restarted, an unchanged deploy s
 
 from __future__ import annotations
 
-from local import LocalStack
+from local import FIGURES, LocalStack, local_host
 
 STEPS = ["base", "runtimes", "accessories", "proxy", "backups", "user-fastapi-sample", "user-flask-sample",
          "fastapi-sample-setup", "flask-sample-setup", "fastapi-sample-deploy", "flask-sample-deploy"]
@@ -29,3 +29,11 @@ def test_running_every_step_again_changes_nothing_on_the_host(stack: LocalStack)
     assert after["active"] == before["active"]  # bug 6: an unchanged deploy moved to the other slot
     for hostname in ("fastapi.stackyard.test", "flask.stackyard.test"):
         assert stack.health(hostname)[0] == 200
+
+
+def test_an_up_with_nothing_to_do_changes_nothing(stack: LocalStack) -> None:
+    """The no-op `pulumi up` an operator runs most: nothing changes, and its time is a figure."""
+    again = stack.up()
+    changes = again.summary()["resourceChanges"]
+    assert set(changes) == {"same"}, changes
+    FIGURES.append(f"no-op pulumi up ({local_host.DISTRO}): {again.seconds:.1f} s ({changes})")
