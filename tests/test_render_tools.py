@@ -61,6 +61,9 @@ def all_scripts() -> dict[str, str]:
     scripts["deploy-no-proxy"] = deploy_script(plans["systemd"][0], None)
     scripts["base-deploy-user"] = provision.base_script(ssh_port=22, ufw=True, login_user="deploy")
     scripts["base-root"] = provision.base_script(ssh_port=2222, ufw=False, login_user="root")
+    scripts["base-restricted-ssh"] = provision.base_script(
+        ssh_port=2222, ufw=True, login_user="deploy", open_ports=(80, 443, 8080),
+        ssh_allow_from=["203.0.113.0/24", "2001:db8::/32"])
     for packages in ("distribution", "docker"):
         docker = DockerPlan(packages=packages)
         scripts[f"runtimes-all-{packages}"] = provision.runtime_script(

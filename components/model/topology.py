@@ -71,10 +71,10 @@ class Access:
     ssh_port: int = spec("SSH port", default=22, check=formats.port)
     ssh_allow_from: list[str] = spec(
         "networks allowed to reach SSH (CIDR), through the cloud firewall and, where `ufw: true`, ufw (on an "
-        "existing server, ufw is the only one; there a list holding 0.0.0.0/0 or ::/0 opens SSH to all); "
-        "defaults to stackyard:sshAllowFrom. stackyard connects over SSH itself: the list holds the network it "
-        "connects from, of the family it dials the host at (a created server: IPv4), and IPv4 networks "
-        "written as IPv4",
+        "existing server, ufw is the only one; there a list holding 0.0.0.0/0 or ::/0 opens SSH to all, and "
+        "any other list deletes ufw's rules that open SSH to all, such as `ufw allow OpenSSH`); defaults to "
+        "stackyard:sshAllowFrom. stackyard connects over SSH itself: the list holds the network it connects "
+        "from, of the family it dials the host at (a created server: IPv4), and IPv4 networks written as IPv4",
         default=[], kind=kinds.CIDR)
     private_key: SecretRef | None = spec(
         "secret holding the private key stackyard connects with (OpenSSH PEM)", default=None)

@@ -114,30 +114,96 @@ def ufw_network(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
     return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
 
 
-def ssh_firewall(ssh_port: int, allow_from: Sequence[str]) -> str:
-    """ufw's SSH rules: open to the networks access.sshAllowFrom names, and closed to any other, on hosts
-    without a cloud firewall too. The new rules go in, and are checked to be listed as expected, before old
-    ones go (a network dropped from the list, or the open-to-all rule), so SSH is never closed to the
-    networks that keep it: a rule ufw wrote back in another form would otherwise look unwanted, and go.
-    A list that holds all of one family (0.0.0.0/0 or ::/0) opens SSH to all: ufw lists such a rule as the
-    port's plain one."""
+UFW_DEFAULTS = "/etc/default/ufw"
+"""ufw's settings file: IPV6=yes there lets it keep IPv6 rules."""
+
+UFW_SSH = shell("ufw-ssh.sh")
+"""ufw_open_to_all (components/render/shell/ufw-ssh.sh): the rules that let any address reach a port."""
+
+
+def ssh_firewall_open(ssh_port: int, allow_from: Sequence[str]) -> str:
+    """The first half of ssh_firewall: the rules that let access.sshAllowFrom's networks reach ``ssh_port``
+    go in, and are checked to be listed as expected. Nothing is removed: it runs before sshd moves to a
+    new port, so that a run stopped anywhere never leaves sshd on a port ufw keeps closed. Needs UFW_SSH.
+
+    A list that holds all of one family (0.0.0.0/0 or ::/0) opens SSH to all (ufw lists such a rule as the
+    port's plain one), unless an operator's `ufw limit` rule opens it to all already: `ufw allow` would
+    replace it, and drop its rate limit. IPv6 networks are refused, before anything changes, where ufw's
+    IPv6 is off: ufw could not open SSH to them."""
     networks = [ipaddress.ip_network(net, strict=False) for net in allow_from]
     if any(network.prefixlen == 0 for network in networks):
-        adds, keep = f"ufw allow {ssh_port}/tcp >/dev/null\n", ""
-    else:
-        wanted = list(dict.fromkeys(ufw_network(network) for network in networks))
-        rules = [f"allow from {net} to any port {ssh_port} proto tcp" for net in wanted]
-        adds = "".join(f"ufw {rule} comment {SSH_RULE_TAG} >/dev/null\n" for rule in rules)
-        adds += "listed=$(ufw show added)\n"
-        adds += "".join(f"""grep -qxF {sh(f"ufw {rule} comment '{SSH_RULE_TAG}'")} <<<"$listed" || {{
+        return f"""found=$(ufw_open_to_all {ssh_port})
+if ! grep -q $'^only\\tlimit\\t' <<<"$found"; then
+  ufw allow {ssh_port}/tcp >/dev/null
+fi
+"""
+    wanted = list(dict.fromkeys(ufw_network(network) for network in networks))
+    ipv6 = [net for net in wanted if ":" in net]
+    script = ""
+    if ipv6:
+        # ufw reads its settings as this does: the last IPV6= line, without quotes, any case.
+        script += f"""if ! awk -F= '/^[A-Za-z0-9_]+="?[A-Za-z0-9_]/ && toupper($1) == "IPV6" {{
+    value = tolower($2); sub(/[[:space:]]+$/, "", value); gsub(/^["\\047]+|["\\047]+$/, "", value); ipv6 = value
+  }} END {{ exit ipv6 != "yes" }}' {UFW_DEFAULTS}; then
+  echo {sh(f"stackyard: access.sshAllowFrom names IPv6 networks ({', '.join(ipv6)}), and ufw's IPv6 is off "
+           f"(IPV6 in {UFW_DEFAULTS}): ufw could not open SSH to them. Set IPV6=yes there, or list only IPv4 "
+           "networks; nothing was changed")} >&2
+  exit 1
+fi
+"""
+    rules = [f"allow from {net} to any port {ssh_port} proto tcp" for net in wanted]
+    script += "".join(f"ufw {rule} comment {SSH_RULE_TAG} >/dev/null\n" for rule in rules)
+    script += "listed=$(ufw show added)\n"
+    script += "".join(f"""grep -qxF {sh(f"ufw {rule} comment '{SSH_RULE_TAG}'")} <<<"$listed" || {{
   echo "stackyard: ufw does not list SSH from {net} as it was added; no SSH rule was removed" >&2
   exit 1
 }}
 """ for net, rule in zip(wanted, rules, strict=True))
-        adds += f"ufw delete allow {ssh_port}/tcp >/dev/null 2>&1 || true\n"
+    return script
+
+
+def ssh_firewall_close(ssh_port: int, allow_from: Sequence[str]) -> str:
+    """The second half of ssh_firewall, once ssh_firewall_open's rules are in: the rules SSH no longer needs
+    go. stackyard's own (tagged stackyard-ssh) that no network of the list wants, at any port (an old SSH
+    port's too). With a restricted list, also any other rule that opens ``ssh_port`` to every address: a
+    plain `ufw allow 22/tcp` (the open-to-all rule of an earlier run, or an operator's), `ufw limit 22`,
+    `ufw allow OpenSSH`; left, it would keep SSH open to all whatever the list says. A rule that opens other
+    ports too, or SSH toward one of the host's addresses, is not stackyard's to delete: the run stops there,
+    naming it. Needs UFW_SSH."""
+    networks = [ipaddress.ip_network(net, strict=False) for net in allow_from]
+    script = ""
+    keep = ""
+    if not any(network.prefixlen == 0 for network in networks):
+        wanted = list(dict.fromkeys(ufw_network(network) for network in networks))
         keep = " ".join(f"{net}:{ssh_port}" for net in wanted)
+        refused = (f"lets any address reach SSH (port {ssh_port}), which access.sshAllowFrom restricts. stackyard "
+                   "deletes only a rule that opens SSH alone, toward every address of the host, and this one "
+                   "opens more, or toward one address: delete it, or narrow it with 'from', and run again")
+        # A rule that is not stackyard's to delete stops the run before any goes. The others go one at a time,
+        # asked for again after each: one delete can take two listed rules (IPv4's and IPv6's).
+        script += f"""found=$(ufw_open_to_all {ssh_port})
+while IFS=$'\\t' read -r -a rule; do
+  if [ "${{rule[0]-}}" = more ]; then
+    echo "stackyard: the ufw rule '${{rule[*]:1}}' "{sh(refused)} >&2
+    exit 1
+  fi
+done <<<"$found"
+deleted=
+while line=$(grep -m1 $'^only\\t' <<<"$found"); do
+  IFS=$'\\t' read -r -a rule <<<"$line"
+  if [ "$line" = "$deleted" ]; then
+    echo "stackyard: ufw still lists the rule '${{rule[*]:1}}' after deleting it" >&2
+    exit 1
+  fi
+  ufw delete "${{rule[@]:1}}" >/dev/null
+  echo "stackyard: deleted the ufw rule '${{rule[*]:1}}': it let any address reach SSH, which" \\
+    "access.sshAllowFrom restricts"
+  deleted=$line
+  found=$(ufw_open_to_all {ssh_port})
+done
+"""
     # `ufw show added` lists the rules as the commands that added them; the tagged ones no network wants go.
-    return adds + f"""keep={sh(keep)}
+    return script + f"""keep={sh(keep)}
 ufw show added \\
   | sed -n "s/^ufw allow from \\([^ ]*\\) to any port \\([0-9]*\\) proto tcp comment '{SSH_RULE_TAG}'$/\\1 \\2/p" \\
   | while read -r net port; do
@@ -149,20 +215,34 @@ ufw show added \\
 """
 
 
+def ssh_firewall(ssh_port: int, allow_from: Sequence[str]) -> str:
+    """ufw's SSH rules: open to the networks access.sshAllowFrom names, and closed to any other, on hosts
+    without a cloud firewall too. The new rules go in, and are checked to be listed as expected, before old
+    ones go (a network dropped from the list, or a rule open to all), so SSH is never closed to the
+    networks that keep it: a rule ufw wrote back in another form would otherwise look unwanted, and go.
+    base_script runs the two halves on either side of sshd's move to a new port."""
+    return UFW_SSH + ssh_firewall_open(ssh_port, allow_from) + ssh_firewall_close(ssh_port, allow_from)
+
+
 def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterable[int] = (80, 443),
                 ssh_allow_from: Sequence[str] = SSH_ANYWHERE, paths: Paths = Paths()) -> str:
-    """Waits for cloud-init, installs base packages, hardens sshd, enables unattended upgrades and ufw."""
+    """Waits for cloud-init, installs base packages, hardens sshd, enables unattended upgrades and ufw
+    (``open_ports``: opened to all besides SSH, whose port only access.sshAllowFrom's rules open).
+
+    ufw opens SSH's port before sshd moves to it, and closes what SSH no longer needs only after: a run
+    stopped anywhere between (killed, or a rule ufw refuses) never leaves sshd listening where ufw lets
+    nobody in."""
     root_login = "prohibit-password" if login_user == "root" else "no"
-    firewall = ""
+    firewall_open = firewall_close = ""
     if ufw:
         allows = "".join(f"ufw allow {port}/tcp >/dev/null\n" for port in sorted(set(open_ports) - {ssh_port}))
-        firewall = (
+        firewall_open = (
             "ufw default deny incoming >/dev/null\n"
             "ufw default allow outgoing >/dev/null\n"
-            f"{ssh_firewall(ssh_port, ssh_allow_from)}"
-            f"{allows}"
-            "ufw --force enable >/dev/null\n"
+            f"{UFW_SSH}{ssh_firewall_open(ssh_port, ssh_allow_from)}"
+            f"{allows}\n"
         )
+        firewall_close = f"\n{ssh_firewall_close(ssh_port, ssh_allow_from)}ufw --force enable >/dev/null\n"
     return HEADER + APT + f"""
 if command -v cloud-init >/dev/null; then
   cloud-init status --wait >/dev/null || true
@@ -171,7 +251,7 @@ apt-get -o DPkg::Lock::Timeout=300 update -qq
 apt_install ca-certificates curl git rsync cron gzip logrotate util-linux unattended-upgrades iptables\
 {' ufw' if ufw else ''}
 
-install -d -m 0755 /etc/ssh/sshd_config.d
+{firewall_open}install -d -m 0755 /etc/ssh/sshd_config.d
 # sshd keeps the first value it reads, and reads the drop-ins in name order before its own file: this one
 # sorts first, ahead of cloud-init's 50-cloud-init.conf (which may say PasswordAuthentication yes).
 rm -f /etc/ssh/sshd_config.d/50-stackyard.conf
@@ -202,11 +282,11 @@ if systemctl is-active --quiet ssh.socket && ! ss -Hltn "sport = :{ssh_port}" | 
   systemctl daemon-reload
   systemctl restart ssh.socket
 fi
-
+{firewall_close}
 {write_whole("/etc/apt/apt.conf.d/20auto-upgrades",
               'APT::Periodic::Update-Package-Lists "1";' + chr(10) + 'APT::Periodic::Unattended-Upgrade "1";')}\
 
-{firewall}{METADATA_GUARD}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
+{METADATA_GUARD}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
 {heredoc_to("cat > /usr/local/sbin/stackyard-claim.new", CLAIM_HELPER)}\
 chmod 0755 /usr/local/sbin/stackyard-claim.new
 mv -f /usr/local/sbin/stackyard-claim.new /usr/local/sbin/stackyard-claim
