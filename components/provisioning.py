@@ -82,9 +82,12 @@ class HostProvisioning(pulumi.ComponentResource):
             proxy_replaces=list(spec.proxy.replaces) if spec.proxy else [],
             hostnames=served_hostnames(self.plans.values(), spec.proxy.static) if spec.proxy else [],
             paths=args.paths)))
+        # ufw opens what the cloud firewall opens (a created server's openPorts), and 80 and 443 on any host.
+        # An existing server has no openPorts: ufw is its only firewall.
+        open_ports = (80, 443, *getattr(spec, "open_ports", ()))
         base = self.remote.step("base", provision.base_script(
             ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"],
-            ssh_allow_from=args.ssh_allow_from, paths=args.paths),
+            open_ports=open_ports, ssh_allow_from=args.ssh_allow_from, paths=args.paths),
             after=[preflight])
         languages = {s.language for s in args.services.values()}
         runtimes = {s.runtime for s in args.services.values()}

@@ -324,3 +324,20 @@ def test_a_server_whose_adopt_went_keeps_the_host_key_it_has() -> None:
     assert not [r.name for r in run.resources if r.name.startswith("mehko-api-host-key")]
     for each in (adopted, run):
         assert each.named("mehko-api-setup-base").inputs["connection"]["hostKey"] == kept
+
+
+def test_ufw_opens_the_hosts_open_ports_as_the_cloud_firewall_does(production: Run) -> None:
+    """openPorts beyond 80 and 443 reached the cloud firewall only: ufw, on by default, kept them closed."""
+    config = copy.deepcopy(production_config())
+    api = config["stackyard:systems"]["mehko"]["hosts"]["api"]
+    api["openPorts"] = [80, 443, 8080, 3478]
+    api["access"] = {**api.get("access", {}), "sshPort": 2222}
+    run = run_program(config, canary_secrets(config))
+    fw = run.named("mehko-api-firewall")
+    cloud = {int(r["port"]) for r in fw.inputs["rules"] if r.get("port")}
+    base = run.named("mehko-api-setup-base").inputs["stdin"]
+    opened = {int(port) for port in re.findall(r"^ufw allow (\d+)/tcp >/dev/null$", base, re.M)}
+    assert opened == cloud - {2222} == {80, 443, 8080, 3478}
+    # An existing server has no openPorts (nor a cloud firewall): ufw opens 80 and 443 there, as before.
+    existing = production.named("productivity-app-setup-base").inputs["stdin"]
+    assert set(re.findall(r"^ufw allow (\d+)/tcp >/dev/null$", existing, re.M)) == {"80", "443"}

@@ -195,7 +195,8 @@ class HostSetup:
     """What stackyard installs on any host it provisions over SSH."""
 
     proxy: Proxy | None = spec("reverse proxy with automatic TLS", default=None)
-    ufw: bool = spec("host firewall: deny incoming, allow SSH, 80 and 443", default=True)
+    ufw: bool = spec("host firewall: deny incoming, allow SSH (from access.sshAllowFrom), 80, 443 and openPorts",
+                     default=True)
     accessories: dict[Literal["mysql", "redis", "postgresql"], Accessory] = spec(
         "databases and caches on the host, bound to loopback", default={})
     backups: Backups | None = spec("cron dumps with retention", default=None)
