@@ -62,6 +62,9 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: host(c)["proxy"].update(acme={"caRoot": "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"
                                                      "-----BEGIN PRIVATE KEY-----\nMA==\n-----END PRIVATE KEY-----\n"}),
      "systems.mehko.hosts.api.proxy.acme.caRoot", "nothing else"),
+    ("ACME CA roots for Let's Encrypt",
+     lambda c: host(c)["proxy"].update(acme={"caRoot": "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----"}),
+     "systems.mehko.hosts.api.proxy.acme.caRoot", "caRoot is for a private CA"),
     ("ACME for a proxy on its own CA",
      lambda c: host(c)["proxy"].update(tls="internal", acme={"directory": "letsencrypt-staging"}),
      "systems.mehko.hosts.api.proxy.acme", "acme is for tls: letsencrypt"),
@@ -571,7 +574,9 @@ def test_a_supabase_api_url_that_could_catch_the_token_is_refused(monkeypatch: p
     run, message = run_broken(lambda c: supabase(c).update(apiUrl=url))
     problems = [line.strip() for line in message.splitlines() if "systems.material-kai.supabase.apiUrl:" in line]
     assert problems, message
-    assert any("the access token goes to https://api.supabase.com only" in line for line in problems), message
+    # Refused by the rule, or before it by the URL kind (the rule then adds nothing at the same path).
+    assert any("the access token goes to https://api.supabase.com only" in line or "is not an http(s) URL" in line
+               for line in problems), message
     assert run.resources == []
     monkeypatch.setenv(API_URL_ENV, "https://stand-in.example")
     run, message = run_broken(lambda c: supabase(c).update(apiUrl=url))
@@ -881,7 +886,11 @@ def test_an_nginx_replaces_the_old_sites_it_names(name: str) -> None:
     or productivity(c).pop("services") or productivity(c)["hosts"]["app"]["access"].update(
         sshAllowFrom=["2001:db8::/32"]),
     lambda c: host(c)["access"].update(sshAllowFrom=["198.51.100.0/24", "::/0", "::/96", "::1/128", "64:ff9b::/96"]),
-], ids=["v4", "v4 and v6", "hosts' own", "by name", "v6 to v6", "not provisioned", "v6 forms ufw writes alike"])
+    # An existing server's list reaches only its ufw: without one, the list filters nothing (round 22).
+    lambda c: productivity(c)["hosts"]["app"].update(ufw=False)
+    or productivity(c)["hosts"]["app"]["access"].update(sshAllowFrom=["2001:db8::/32"]),
+], ids=["v4", "v4 and v6", "hosts' own", "by name", "v6 to v6", "not provisioned", "v6 forms ufw writes alike",
+        "existing without ufw"])
 def test_ssh_lists_that_reach_stackyard_are_fine(mutate: Mutation) -> None:
     from components.model import StackConfigError, load_topology
     from harness import every_secret_set
@@ -921,7 +930,13 @@ def test_a_value_the_reader_could_not_take_is_reported_once_by_what_was_written(
     # An address the stack does not know (a load balancer's, a proxy's): not for stackyard to judge.
     lambda c: records(c).append({"zone": "mehko.ai", "name": "shop", "type": "A", "content": "198.51.100.80"})
     or systems(c)["mehko"]["services"]["api-gateway"]["hostnames"].append("shop.mehko.ai"),
-], ids=["records moved too", "another system's record", "an unknown address"])
+    # A front stackyard runs no proxy on (a load balancer passing TLS through to the host): as an unknown
+    # address (round 22).
+    lambda c: productivity(c)["hosts"].update(lb={"provider": "existing", "address": "203.0.113.50",
+                                                  "provision": False})
+    or records(c).append({"zone": "mehko.ai", "name": "shop", "type": "A", "content": "203.0.113.50"})
+    or productivity(c)["services"]["flask-backend"]["hostnames"].append("shop.mehko.ai"),
+], ids=["records moved too", "another system's record", "an unknown address", "a front without a proxy"])
 def test_hostnames_whose_records_point_at_their_host_or_elsewhere_are_fine(mutate: Mutation) -> None:
     from components.model import StackConfigError, load_topology
     from harness import every_secret_set

@@ -14,6 +14,7 @@ import pytest
 from components.render.acme import LETS_ENCRYPT, AcmeClient
 from components.render.layout import Paths
 from components.render.provision import certificate_script, missing_certificates
+from components.render.scripts import shell
 
 HOST = "api.example.com"
 CERTBOT = """#!/bin/bash
@@ -35,13 +36,13 @@ printf '[renewalparams]\\nserver = %s\\n' "$server" > "$LE/renewal/$name.conf"
 """
 
 
-def run(tmp_path: Path, tls: str, *, fail: bool = False,
-        acme: AcmeClient = LETS_ENCRYPT) -> subprocess.CompletedProcess:
+def run(tmp_path: Path, tls: str, *, fail: bool = False, acme: AcmeClient = LETS_ENCRYPT,
+        certbot: str = CERTBOT) -> subprocess.CompletedProcess:
     le = tmp_path / "letsencrypt"
     paths = Paths(certs=str(le / "live"), etc=str(tmp_path / "etc"), acme_root=str(tmp_path / "acme"))
     stub = tmp_path / "stub"
     stub.mkdir(exist_ok=True)
-    (stub / "certbot").write_text(CERTBOT)
+    (stub / "certbot").write_text(certbot)
     (stub / "certbot").chmod(0o755)
     (stub / "fail").unlink(missing_ok=True)
     if fail:
@@ -108,7 +109,7 @@ def test_certbot_asks_the_stack_s_ca_trusting_its_roots(tmp_path: Path) -> None:
 
     call = (tmp_path / "stub" / "calls").read_text()
     assert "--server https://ca.internal.example:14000/dir" in call
-    assert f"CA={PRIVATE.ca_file(paths)}" in call
+    assert f"CA={PRIVATE.bundle_file(paths)}" in call
     assert served(tmp_path) == "certbot's certificate from https://ca.internal.example:14000/dir\n"
 
 
@@ -131,3 +132,54 @@ def test_a_certificate_certbot_manages_is_left_to_its_renewal(tmp_path: Path) ->
     assert run(tmp_path, "letsencrypt").returncode == 0
     assert run(tmp_path, "letsencrypt").returncode == 0
     assert (tmp_path / "stub" / "calls").read_text().count("certbot certonly") == 1
+
+
+def test_certbot_s_bundle_holds_the_system_roots_then_the_stack_s(tmp_path: Path) -> None:
+    """REQUESTS_CA_BUNDLE replaces the system's roots, and the timer's renewals cover every certbot
+    certificate on the host: a bundle of the private roots alone made every renewal at a public CA fail
+    (round 22). The setup step's certbot and the timer's unit both read the bundle."""
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "systemctl").write_text("#!/bin/sh\necho \"systemctl $*\" >> \"$LOG\"\n")
+    (stub / "systemctl").chmod(0o755)
+    paths = Paths(etc=str(tmp_path / "etc"), systemd=str(tmp_path / "systemd"))
+    Path(paths.etc).mkdir()
+    env = {"PATH": f"{stub}:/usr/bin:/bin", "LOG": str(tmp_path / "log")}
+    for _ in range(2):  # the second run finds the unit's environment as it is: no daemon-reload
+        subprocess.run(["bash", "-euo", "pipefail", "-c", PRIVATE.install_for_certbot(paths)], check=True, env=env)
+    bundle = Path(PRIVATE.bundle_file(paths)).read_text()
+    system = Path("/etc/ssl/certs/ca-certificates.crt").read_text()
+    assert bundle == system + PRIVATE.ca_root
+    assert Path(PRIVATE.bundle_file(paths)).stat().st_mode & 0o777 == 0o644
+    unit = Path(paths.systemd, "certbot.service.d/stackyard-acme.conf").read_text()
+    assert unit == f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={PRIVATE.bundle_file(paths)}\n"
+    assert (tmp_path / "log").read_text() == "systemctl daemon-reload\n"
+
+    subprocess.run(["bash", "-euo", "pipefail", "-c", LETS_ENCRYPT.install_for_certbot(paths)], check=True, env=env)
+    assert not Path(paths.systemd, "certbot.service.d/stackyard-acme.conf").exists()
+    assert not (tmp_path / "etc" / "acme-ca-bundle.pem").exists()
+
+
+@pytest.mark.skipif(subprocess.run(["which", "openssl"], capture_output=True).returncode != 0,
+                    reason="openssl is not installed")
+def test_a_run_killed_while_certbot_works_leaves_nginx_a_certificate_to_read(tmp_path: Path) -> None:
+    """The stand-in is set aside while certbot runs; a run killed then left nothing where the site reads
+    it, and every deploy's `nginx -t` failed until the next proxy step (round 22). The deploy's reload
+    (proxy-nginx.sh) and the next run put it back first."""
+    assert run(tmp_path, "letsencrypt", fail=True).returncode == 1
+    stand_in = served(tmp_path)
+    # certbot killed with the whole step: the shell that runs it goes first.
+    killed = "#!/bin/bash\nkill -KILL $PPID\n"
+    assert run(tmp_path, "letsencrypt", certbot=killed).returncode == -9
+    live = tmp_path / "letsencrypt/live" / HOST
+    assert not live.exists()
+
+    restore = (shell("proxy-nginx.sh") + f"\nCERTS={tmp_path}/letsencrypt/live SET_ASIDE={tmp_path}/etc/self-signed\n"
+               "restore_set_aside_certificates\n")
+    subprocess.run(["bash", "-euo", "pipefail", "-c", restore], check=True)
+    assert served(tmp_path) == stand_in
+
+    assert run(tmp_path, "letsencrypt", certbot=killed).returncode == -9
+    assert run(tmp_path, "letsencrypt").returncode == 0  # the next run puts it back, then certbot succeeds
+    assert served(tmp_path).startswith("certbot's certificate")
+    assert not (tmp_path / "etc/self-signed" / HOST).exists()

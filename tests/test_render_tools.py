@@ -220,7 +220,7 @@ def test_a_caddyfile_of_a_private_acme_ca_passes_caddy_validate_with_its_roots(t
     assert "\tacme_ca https://ca.internal.example:14000/dir\n" in text
     assert f"\tacme_ca_root {paths.etc}/acme-ca-root.pem\n" in text
     Path(paths.etc).mkdir(parents=True, exist_ok=True)
-    subprocess.run(["bash", "-c", "set -euo pipefail\n" + acme.install(paths, certbot=False)], check=True)
+    subprocess.run(["bash", "-c", "set -euo pipefail\n" + acme.install_for_caddy(paths)], check=True)
     assert Path(paths.etc, "acme-ca-root.pem").stat().st_mode & 0o777 == 0o644
     (tmp_path / "Caddyfile").write_text(text)
     env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}

@@ -270,6 +270,8 @@ class Rules:
                 created = isinstance(host, CreatedHost)
                 if host.access is None or not (created or host.provision):
                     continue
+                if not created and not host.ufw:
+                    continue  # an existing server's list reaches only its ufw: without it, it filters nothing
                 own = host.access.ssh_allow_from
                 networks, lpath = (own, f"{hpath}.access.sshAllowFrom") if own else (stack, "sshAllowFrom")
                 if networks is None:
@@ -596,6 +598,12 @@ class Rules:
             if host.proxy is not None and host.proxy.tls == "internal" and host.proxy.acme != Acme():
                 self.fail(f"{path}.hosts.{hname}.proxy.acme",
                           "tls: internal uses the host's own CA: acme is for tls: letsencrypt")
+            elif host.proxy is not None and host.proxy.acme is not None and host.proxy.acme.ca_root and \
+                    host.proxy.acme.directory in formats.ACME_DIRECTORIES:
+                # Caddy's acme_ca_root replaces the public roots for that directory: its renewals would fail.
+                self.fail(f"{path}.hosts.{hname}.proxy.acme.caRoot",
+                          "Let's Encrypt's directories are publicly trusted: caRoot is for a private CA, "
+                          "whose https URL directory gives")
             for i, site in enumerate((host.proxy.replaces if host.proxy is not None else None) or ()):
                 if site is None:
                     continue
@@ -911,8 +919,11 @@ class Rules:
         (the CA asks that server) and be reached: a hostname served by two hosts, or one the stack's own
         A/AAAA records point at another host (the service moved, its records did not), is served by neither."""
         known: dict[str, str] = {}  # address -> the host that has it
+        proxies: set[str] = set()  # the hosts whose own proxy stackyard runs: the others may pass TLS through
         for sname, system in systems.items():
             for hname, host in ((system.hosts if system else None) or {}).items():
+                if host is not None and host.proxy is not None and getattr(host, "provision", True):
+                    proxies.add(f"systems.{sname}.hosts.{hname}")
                 adopt = getattr(host, "adopt", None)
                 for address in ((host.address, host.ipv6) if isinstance(host, ExistingHost)
                                 else (getattr(adopt, "reserved_ip", None),)):
@@ -947,7 +958,9 @@ class Rules:
                                      "one server, and the other could neither get its certificate nor be "
                                      "reached; serve it on one host")
                 for rpath, target in pointed.get(hostname, ()):
-                    if target != hpath:
+                    # A record at a host without a proxy of stackyard's (a load balancer passing TLS through,
+                    # a front it does not provision) is as good as an address the stack does not know.
+                    if target != hpath and target in proxies:
                         self.fail(where, f"{hostname} is served on {hpath}, but {rpath} points it at {target}: "
                                          "its certificate could never be issued, and neither host would serve it; "
                                          "point the record at this host, or serve the hostname there")

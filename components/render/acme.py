@@ -4,9 +4,9 @@
 Caddy is its own ACME client; nginx's is certbot. Both are told the same two things: the directory
 (nothing for Let's Encrypt's production one, each client's default, so that stacks written before
 `proxy.acme` render as they did), and for a private CA the file of roots its directory's HTTPS
-certificate chains to. certbot reads that file from REQUESTS_CA_BUNDLE, in the setup script's own run
-and in the renewals its systemd timer starts; Caddy from `acme_ca_root`. Nothing else on the host
-trusts those roots.
+certificate chains to. certbot reads them from REQUESTS_CA_BUNDLE (with the system's roots: the variable
+replaces them), in the setup script's own run and in the renewals its systemd timer starts; Caddy from
+`acme_ca_root`, for that directory only. Nothing else on the host trusts those roots.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from .layout import Paths
 from .quoting import heredoc_to, sh
 
 DEFAULT = ACME_DIRECTORIES["letsencrypt"]
-CERTBOT_DROP_IN = "/etc/systemd/system/certbot.service.d/stackyard-acme.conf"
-"""Where the renewals of certbot's timer learn the CA roots (the unit's environment)."""
+CERTBOT_DROP_IN = "certbot.service.d/stackyard-acme.conf"
+"""Where the renewals of certbot's timer learn the CA roots (the unit's environment), under systemd's
+directory."""
+SYSTEM_ROOTS = "/etc/ssl/certs/ca-certificates.crt"
+"""Debian's and Ubuntu's bundle of the publicly trusted roots (ca-certificates)."""
 
 
 @dataclass(frozen=True)
@@ -40,15 +43,21 @@ class AcmeClient:
         """Another directory than the clients' default (Let's Encrypt's production one)."""
         return self.directory != DEFAULT
 
-    def ca_file(self, paths: Paths) -> str | None:
-        """Where the roots are on the host (readable by the proxy's user: certificates, not keys)."""
+    def roots_file(self, paths: Paths) -> str | None:
+        """Where Caddy reads the roots (readable by its user: certificates, not keys)."""
         return f"{paths.etc}/acme-ca-root.pem" if self.ca_root else None
 
+    def bundle_file(self, paths: Paths) -> str | None:
+        """certbot's whole trust for its CA's HTTPS: REQUESTS_CA_BUNDLE replaces the system's roots, it adds
+        nothing to them, and the timer's renewals cover every certbot certificate on the host (an operator's
+        own, on Let's Encrypt, too). So the system's roots, then the stack's."""
+        return f"{paths.etc}/acme-ca-bundle.pem" if self.ca_root else None
+
     def caddy_options(self, paths: Paths) -> list[str]:
-        """The Caddyfile's global options for this CA."""
+        """The Caddyfile's global options for this CA (acme_ca_root: trusted for this directory only)."""
         lines = [f"\tacme_ca {self.directory}"] if self.custom else []
-        ca_file = self.ca_file(paths)
-        return lines + ([f"\tacme_ca_root {ca_file}"] if ca_file else [])
+        roots = self.roots_file(paths)
+        return lines + ([f"\tacme_ca_root {roots}"] if roots else [])
 
     def certbot_options(self) -> str:
         """certbot's arguments for this CA (its renewal file records the server for later renewals)."""
@@ -56,27 +65,41 @@ class AcmeClient:
 
     def certbot_environment(self, paths: Paths) -> str:
         """What a certbot command line is prefixed with."""
-        ca_file = self.ca_file(paths)
-        return f"REQUESTS_CA_BUNDLE={sh(ca_file)} " if ca_file else ""
+        bundle = self.bundle_file(paths)
+        return f"REQUESTS_CA_BUNDLE={sh(bundle)} " if bundle else ""
 
-    def install(self, paths: Paths, *, certbot: bool) -> str:
-        """Shell that puts the roots in place (or takes away roots no longer configured), and for certbot
-        the timer's environment. Written whole, before any client reads them."""
-        path = f"{paths.etc}/acme-ca-root.pem"
-        if not self.ca_root:
-            out = f"rm -f {sh(path)}\n"
-            if certbot:
-                out += f"if [ -e {CERTBOT_DROP_IN} ]; then rm -f {CERTBOT_DROP_IN}; systemctl daemon-reload; fi\n"
-            return out
-        out = (heredoc_to(f"cat > {sh(path + '.new')}", self.ca_root.strip() + "\n")
-               + f"chmod 0644 {sh(path + '.new')}\nmv -f {sh(path + '.new')} {sh(path)}\n")
-        if certbot:
-            drop_in = f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={path}\n"
-            out += (f"install -d -m 0755 {CERTBOT_DROP_IN.rsplit('/', 1)[0]}\n"
-                    f"if ! cmp -s {CERTBOT_DROP_IN} - <<'EOF'\n{drop_in}EOF\nthen\n"
-                    + heredoc_to(f"  cat > {CERTBOT_DROP_IN}.new", drop_in)
-                    + f"  mv -f {CERTBOT_DROP_IN}.new {CERTBOT_DROP_IN}\n  systemctl daemon-reload\nfi\n")
-        return out
+    def install_for_caddy(self, paths: Paths) -> str:
+        """Shell that puts the roots where the Caddyfile names them, before it is validated. Roots no
+        longer configured go only once the Caddyfile that names none is live (caddy_cleanup): a Caddy
+        restarted meanwhile would not start with the file it names gone."""
+        roots = self.roots_file(paths)
+        return _write_public(roots, self.ca_root.strip() + "\n") if roots and self.ca_root else ""
+
+    def caddy_cleanup(self, paths: Paths) -> str:
+        return "" if self.ca_root else f"rm -f {sh(paths.etc + '/acme-ca-root.pem')}\n"
+
+    def install_for_certbot(self, paths: Paths) -> str:
+        """Shell that writes certbot's bundle (the system's roots, then the stack's: made again each run, so
+        it follows the system's) and the timer's environment; or takes both away."""
+        bundle = self.bundle_file(paths)
+        unit = f"{paths.systemd}/{CERTBOT_DROP_IN}"
+        if not bundle or not self.ca_root:
+            path = f"{paths.etc}/acme-ca-bundle.pem"
+            return (f"rm -f {sh(path)}\n"
+                    f"if [ -e {sh(unit)} ]; then rm -f {sh(unit)}; systemctl daemon-reload; fi\n")
+        drop_in = f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={bundle}\n"
+        return (heredoc_to(f"cat {SYSTEM_ROOTS} - > {sh(bundle + '.new')}", self.ca_root.strip() + "\n")
+                + f"chmod 0644 {sh(bundle + '.new')}\nmv -f {sh(bundle + '.new')} {sh(bundle)}\n"
+                + f"install -d -m 0755 {sh(unit.rsplit('/', 1)[0])}\n"
+                + heredoc_to(f"if ! cmp -s {sh(unit)} -", drop_in) + "then\n"
+                + heredoc_to(f"  cat > {sh(unit + '.new')}", drop_in)
+                + f"  mv -f {sh(unit + '.new')} {sh(unit)}\n  systemctl daemon-reload\nfi\n")
+
+
+def _write_public(path: str, content: str) -> str:
+    """Writes ``content`` (public: certificates) to ``path``, 0644, whole or not at all."""
+    return (heredoc_to(f"cat > {sh(path + '.new')}", content)
+            + f"chmod 0644 {sh(path + '.new')}\nmv -f {sh(path + '.new')} {sh(path)}\n")
 
 
 def no_certificate(hostname: str, directory: str, *, caddy: bool) -> str:

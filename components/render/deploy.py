@@ -35,6 +35,9 @@ def service_header(plan: ServicePlan, proxy: str | None) -> str:
         "LOGROTATE": logrotate_path(plan),
         "WATCHDOG_STATE": f"{plan.paths.var}/watchdog/{plan.name}",
     }
+    if proxy == "nginx" and plan.port is not None:
+        # Where the site reads certificates, and where one waits while certbot makes another.
+        paths.update({"CERTS": plan.paths.certs, "SET_ASIDE": f"{plan.paths.etc}/self-signed"})
     return (
         "# The names every script of the service may read; not each reads them all.\n"
         "# shellcheck disable=SC2034\n{\n"

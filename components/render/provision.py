@@ -236,13 +236,13 @@ def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterab
     firewall_open = firewall_close = ""
     if ufw:
         allows = "".join(f"ufw allow {port}/tcp >/dev/null\n" for port in sorted(set(open_ports) - {ssh_port}))
-        firewall_open = (
-            "ufw default deny incoming >/dev/null\n"
-            "ufw default allow outgoing >/dev/null\n"
-            f"{UFW_SSH}{ssh_firewall_open(ssh_port, ssh_allow_from)}"
-            f"{allows}\n"
-        )
-        firewall_close = f"\n{ssh_firewall_close(ssh_port, ssh_allow_from)}ufw --force enable >/dev/null\n"
+        firewall_open = f"{UFW_SSH}{ssh_firewall_open(ssh_port, ssh_allow_from)}{allows}\n"
+        # The default policy last, with the rules in place: an active ufw that let everything in would
+        # otherwise shut SSH before its rule was there, and the open half may still refuse the list.
+        firewall_close = (f"\n{ssh_firewall_close(ssh_port, ssh_allow_from)}"
+                          "ufw default deny incoming >/dev/null\n"
+                          "ufw default allow outgoing >/dev/null\n"
+                          "ufw --force enable >/dev/null\n")
     return HEADER + APT + f"""
 if command -v cloud-init >/dev/null; then
   cloud-init status --wait >/dev/null || true
@@ -616,14 +616,18 @@ fi"""
     # Certbot's own certificate, or none yet. What `tls: internal` (or a stand-in) left there is
     # stackyard's self-signed one: certbot would make its lineage beside it (<hostname>-0001), the site
     # would go on serving the old one, and nothing would renew it. It is set aside while certbot makes its
-    # own, and comes back if certbot fails.
-    return f"""if [ ! -f {sh(renewal)} ]; then
+    # own, and comes back if certbot fails; a run stopped meanwhile left nothing where nginx reads it, so
+    # this step and every deploy's reload (proxy-nginx.sh) first put a set-aside one back.
+    return f"""if [ ! -e {sh(live)} ] && [ -e {sh(aside)} ]; then mv {sh(aside)} {sh(live)}; fi
+if [ ! -f {sh(renewal)} ]; then
   if [ -e {sh(live)} ]; then
     install -d -m 0700 {sh(paths.etc + "/self-signed")}
     rm -rf {sh(aside)}
     mv {sh(live)} {sh(aside)}
   fi
-  if ! {certbot}; then
+  if {certbot}; then
+    rm -rf {sh(aside)}
+  else
     if [ ! -e {sh(live)} ] && [ -e {sh(aside)} ]; then mv {sh(aside)} {sh(live)}; fi
     {indent(stand_in, "    ").strip()}
     no_certificate+=({hostname})
@@ -664,7 +668,7 @@ fi
     return HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
 install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
 {writes}
-{acme.install(paths, certbot=certbot) if certbot else ""}{bootstrap_step}{"no_certificate=()" if certbot else ""}
+{acme.install_for_certbot(paths) if certbot else ""}{bootstrap_step}{"no_certificate=()" if certbot else ""}
 {chr(10).join(certs)}
 {heredoc_to("cat > /etc/nginx/sites-available/stackyard.conf.new", site)}{heredoc_to(
     "cat > /etc/nginx/conf.d/stackyard.conf.new", NGINX_HTTP)}{heredoc_to(
@@ -716,7 +720,7 @@ def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths =
     certificate_wait = caddy_certificates(hostnames) + missing_certificates(acme, caddy=True) if waits else ""
     return HEADER + static_roots_check(static) + APT + f"""apt_install caddy{" openssl" if waits else ""}
 install -d -m 0755 {paths.etc}/upstreams
-{writes}{acme.install(paths, certbot=False) if acme is not None else ""}
+{writes}{acme.install_for_caddy(paths) if acme is not None else ""}
 # Caddy's admin API on a socket only caddy (and root) reach, not on localhost:2019 (proxy.CADDY_ADMIN). A
 # running Caddy still listening there cannot take the new Caddyfile by a reload: it is restarted, once.
 install -d -m 0755 /etc/systemd/system/caddy.service.d
@@ -743,7 +747,7 @@ fi
 mv /etc/caddy/Caddyfile.new /etc/caddy/Caddyfile
 systemctl enable --quiet caddy
 systemctl reload caddy || systemctl restart caddy
-{hostname_map(served, paths)}{certificate_wait}"""
+{hostname_map(served, paths)}{(acme or LETS_ENCRYPT).caddy_cleanup(paths)}{certificate_wait}"""
 
 
 def caddy_certificates(hostnames: Sequence[str], seconds: int = 60) -> str:

@@ -24,8 +24,19 @@ accepting_workers() {
 # its new workers start, the old ones take requests for the slot about to be stopped. So the reload is
 # done once none of the workers from before it takes connections any more; if one still does after 10 s,
 # the reload failed (the switch then puts the previous upstream back, and the old slot keeps serving).
+# A certificate set aside for certbot (provision.certificate_script) by a run stopped before certbot was
+# done: nothing is where the site reads it, and nginx would refuse every reload, and a restart, until the
+# next proxy step. Put back before nginx reads the site.
+restore_set_aside_certificates() {
+  local aside
+  for aside in "$SET_ASIDE"/*; do
+    [ -d "$aside" ] || continue
+    [ -e "$CERTS/${aside##*/}" ] || mv "$aside" "$CERTS/${aside##*/}" || return 1
+  done
+}
 reload_proxy() {
   local before pid waited=0 old
+  restore_set_aside_certificates || return 1
   nginx -t -q || return 1
   before=$(accepting_workers)
   systemctl reload nginx || return 1
