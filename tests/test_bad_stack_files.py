@@ -437,6 +437,10 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a service moved to another host, its hostname's records left pointing at the old one",
      lambda c: moved_to_a_new_host(c), "systems.material-kai.services.mivaa.hostnames[0]",
      "systems.material-kai.dns.records[0] points it at systems.material-kai.hosts.mivaa"),
+    ("a service moved to another host, the old one's proxy taken away, its records left there",
+     lambda c: moved_to_a_new_host(c) or systems(c)["material-kai"]["hosts"]["mivaa"].pop("proxy"),
+     "systems.material-kai.services.mivaa.hostnames[0]",
+     "systems.material-kai.dns.records[0] points it at systems.material-kai.hosts.mivaa"),
     ("a hostname whose A record holds another server's address",
      lambda c: records(c).append({"zone": "mehko.ai", "name": "shop", "type": "A", "content": "203.0.113.10"})
      or systems(c)["mehko"]["services"]["api-gateway"]["hostnames"].append("shop.mehko.ai"),
@@ -919,7 +923,7 @@ def test_a_value_the_reader_could_not_take_is_reported_once_by_what_was_written(
     # An address the stack does not know (a load balancer's, a proxy's): not for stackyard to judge.
     lambda c: records(c).append({"zone": "mehko.ai", "name": "shop", "type": "A", "content": "198.51.100.80"})
     or systems(c)["mehko"]["services"]["api-gateway"]["hostnames"].append("shop.mehko.ai"),
-    # A front stackyard runs no proxy on (a load balancer passing TLS through to the host): as an unknown
+    # A server stackyard does not provision (a load balancer passing TLS through to the host): as an unknown
     # address (round 22).
     lambda c: productivity(c)["hosts"].update(lb={"provider": "existing", "address": "203.0.113.50",
                                                   "provision": False})

@@ -7,13 +7,14 @@ roots, and a lineage of another CA is replaced; a hostname the CA gives nothing 
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from components.render.acme import LETS_ENCRYPT, AcmeClient
 from components.render.layout import Paths
-from components.render.provision import certificate_script, missing_certificates
+from components.render.provision import certificate_script, certificates_locked, missing_certificates
 from components.render.scripts import shell
 
 HOST = "api.example.com"
@@ -36,10 +37,25 @@ printf '[renewalparams]\\nserver = %s\\n' "$server" > "$LE/renewal/$name.conf"
 """
 
 
+def scratch_paths(tmp_path: Path) -> Paths:
+    return Paths(certs=str(tmp_path / "letsencrypt/live"), etc=str(tmp_path / "etc"),
+                 acme_root=str(tmp_path / "acme"), var=str(tmp_path / "var"))
+
+
+RESTORE = shell("proxy-nginx.sh") + "\nrestore_set_aside_certificates\n"
+"""What a deploy's reload does first (proxy-nginx.sh), with CERTS, SET_ASIDE and CERTIFICATES_LOCK set."""
+
+
+def restore_env(tmp_path: Path) -> dict[str, str]:
+    paths = scratch_paths(tmp_path)
+    return {"PATH": "/usr/bin:/bin", "CERTS": paths.certs, "SET_ASIDE": paths.set_aside,
+            "CERTIFICATES_LOCK": paths.certificates_lock}
+
+
 def run(tmp_path: Path, tls: str, *, fail: bool = False, acme: AcmeClient = LETS_ENCRYPT,
         certbot: str = CERTBOT) -> subprocess.CompletedProcess:
     le = tmp_path / "letsencrypt"
-    paths = Paths(certs=str(le / "live"), etc=str(tmp_path / "etc"), acme_root=str(tmp_path / "acme"))
+    paths = scratch_paths(tmp_path)
     stub = tmp_path / "stub"
     stub.mkdir(exist_ok=True)
     (stub / "certbot").write_text(certbot)
@@ -47,8 +63,9 @@ def run(tmp_path: Path, tls: str, *, fail: bool = False, acme: AcmeClient = LETS
     (stub / "fail").unlink(missing_ok=True)
     if fail:
         (stub / "fail").touch()
-    script = ("set -euo pipefail\nno_certificate=()\n"
-              + certificate_script(HOST, tls=tls, email="ops@example.com", paths=paths, acme=acme) + "\n"
+    script = ("set -euo pipefail\n"
+              + certificates_locked([certificate_script(HOST, tls=tls, email="ops@example.com", paths=paths,
+                                                        acme=acme)], paths).replace(" -o root -g root", "")
               + missing_certificates(acme, caddy=False))
     return subprocess.run(["bash", "-c", script], capture_output=True, text=True,
                           env={"PATH": f"{stub}:/usr/bin:/bin", "STUB": str(stub), "LE": str(le)})
@@ -140,11 +157,19 @@ def test_certbot_s_bundle_holds_the_system_roots_then_the_stack_s(tmp_path: Path
     (round 22). The setup step's certbot and the timer's unit both read the bundle."""
     stub = tmp_path / "bin"
     stub.mkdir()
-    (stub / "systemctl").write_text("#!/bin/sh\necho \"systemctl $*\" >> \"$LOG\"\n")
+    # Like systemd: `show` tells the environment loaded at the last daemon-reload.
+    (stub / "systemctl").write_text("""#!/bin/bash
+if [ "$1" = show ]; then cat "$LOG.loaded" 2>/dev/null; exit 0; fi
+echo "systemctl $*" >> "$LOG"
+if [ "$1" = daemon-reload ]; then
+  sed -n 's/^Environment=//p' "$UNIT" 2>/dev/null > "$LOG.loaded" || true
+fi
+""")
     (stub / "systemctl").chmod(0o755)
     paths = Paths(etc=str(tmp_path / "etc"), systemd=str(tmp_path / "systemd"))
     Path(paths.etc).mkdir()
-    env = {"PATH": f"{stub}:/usr/bin:/bin", "LOG": str(tmp_path / "log")}
+    env = {"PATH": f"{stub}:/usr/bin:/bin", "LOG": str(tmp_path / "log"),
+           "UNIT": f"{paths.systemd}/certbot.service.d/stackyard-acme.conf"}
     for _ in range(2):  # the second run finds the unit's environment as it is: no daemon-reload
         subprocess.run(["bash", "-euo", "pipefail", "-c", PRIVATE.install_for_certbot(paths)], check=True, env=env)
     bundle = Path(PRIVATE.bundle_file(paths)).read_text()
@@ -155,9 +180,21 @@ def test_certbot_s_bundle_holds_the_system_roots_then_the_stack_s(tmp_path: Path
     assert unit == f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={PRIVATE.bundle_file(paths)}\n"
     assert (tmp_path / "log").read_text() == "systemctl daemon-reload\n"
 
-    subprocess.run(["bash", "-euo", "pipefail", "-c", LETS_ENCRYPT.install_for_certbot(paths)], check=True, env=env)
+    # Taken away: the drop-in, then systemd's reload, then the bundle; a run killed at the reload is
+    # finished by the next (round 23: the drop-in gone, the next run never reloaded, and certbot.service
+    # kept a bundle that was no longer there).
+    removal = LETS_ENCRYPT.install_for_certbot(paths)
+    assert removal.index("stackyard-acme.conf") < removal.index("daemon-reload") < removal.index("acme-ca-bundle")
+    killed = env | {"PATH": f"{tmp_path / 'killing'}:{env['PATH']}"}
+    (tmp_path / "killing").mkdir()
+    (tmp_path / "killing" / "systemctl").write_text(
+        f"#!/bin/bash\n[ \"$1\" = daemon-reload ] && kill -KILL $PPID\nexec {stub}/systemctl \"$@\"\n")
+    (tmp_path / "killing" / "systemctl").chmod(0o755)
+    assert subprocess.run(["bash", "-euo", "pipefail", "-c", removal], env=killed).returncode == -9
+    subprocess.run(["bash", "-euo", "pipefail", "-c", removal], check=True, env=env)
     assert not Path(paths.systemd, "certbot.service.d/stackyard-acme.conf").exists()
     assert not (tmp_path / "etc" / "acme-ca-bundle.pem").exists()
+    assert (tmp_path / "log.loaded").read_text() == ""  # certbot.service no longer names it
 
 
 @pytest.mark.skipif(subprocess.run(["which", "openssl"], capture_output=True).returncode != 0,
@@ -174,12 +211,29 @@ def test_a_run_killed_while_certbot_works_leaves_nginx_a_certificate_to_read(tmp
     live = tmp_path / "letsencrypt/live" / HOST
     assert not live.exists()
 
-    restore = (shell("proxy-nginx.sh") + f"\nCERTS={tmp_path}/letsencrypt/live SET_ASIDE={tmp_path}/etc/self-signed\n"
-               "restore_set_aside_certificates\n")
-    subprocess.run(["bash", "-euo", "pipefail", "-c", restore], check=True)
+    subprocess.run(["bash", "-euo", "pipefail", "-c", RESTORE], check=True, env=restore_env(tmp_path))
     assert served(tmp_path) == stand_in
 
     assert run(tmp_path, "letsencrypt", certbot=killed).returncode == -9
     assert run(tmp_path, "letsencrypt").returncode == 0  # the next run puts it back, then certbot succeeds
     assert served(tmp_path).startswith("certbot's certificate")
     assert not (tmp_path / "etc/self-signed" / HOST).exists()
+
+
+@pytest.mark.skipif(subprocess.run(["which", "openssl", "flock"], capture_output=True).returncode != 0,
+                    reason="openssl or flock is not installed")
+def test_a_deploy_s_reload_while_certbot_works_waits_for_it(tmp_path: Path) -> None:
+    """A deploy run by hand during the proxy step's certbot put the stand-in back under certbot, which then
+    found a live directory it did not own: its lineage went to <host>-0001 and the site kept the stand-in,
+    one new certificate per run (round 23). The reload waits for the proxy step's lock."""
+    assert run(tmp_path, "letsencrypt", fail=True).returncode == 1
+    (tmp_path / "restore.sh").write_text(RESTORE)
+    env = " ".join(f"{k}={v}" for k, v in restore_env(tmp_path).items())
+    # certbot starts a deploy's reload beside itself, and gives it a second to do its worst.
+    # (It closes the lock's descriptor it inherits: a deploy, started over SSH, has none.)
+    racing = CERTBOT.replace("#!/bin/bash\n", f"#!/bin/bash\n(exec 8>&-; env {env} bash {tmp_path}/restore.sh "
+                                              ">/dev/null 2>&1 &)\nsleep 1\n", 1)
+    assert run(tmp_path, "letsencrypt", certbot=racing).returncode == 0
+    time.sleep(1)
+    assert served(tmp_path).startswith("certbot's certificate")
+    assert not (tmp_path / "letsencrypt/live" / f"{HOST}-0001").exists()

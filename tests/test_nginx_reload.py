@@ -45,6 +45,7 @@ ip link set lo up
 log() {{ echo "LOG: $*" >&2; }}
 nginx() {{ command nginx -c {tmp}/nginx.conf "$@"; }}
 systemctl() {{ {systemctl}; }}
+CERTS={tmp}/live SET_ASIDE={tmp}/self-signed CERTIFICATES_LOCK={tmp}/certificates.lock
 source {SHELL_DIR}/proxy-nginx.sh
 nginx || exit 9
 bash -c 'exec -a "nginx: worker process" sleep 60' &

@@ -919,11 +919,13 @@ class Rules:
         (the CA asks that server) and be reached: a hostname served by two hosts, or one the stack's own
         A/AAAA records point at another host (the service moved, its records did not), is served by neither."""
         known: dict[str, str] = {}  # address -> the host that has it
-        proxies: set[str] = set()  # the hosts whose own proxy stackyard runs: the others may pass TLS through
+        # The hosts stackyard runs: a record at one of them says where the hostname goes. A server it does not
+        # provision may be a front passing TLS through to the host that serves the hostname.
+        run: set[str] = set()
         for sname, system in systems.items():
             for hname, host in ((system.hosts if system else None) or {}).items():
-                if host is not None and host.proxy is not None and getattr(host, "provision", True):
-                    proxies.add(f"systems.{sname}.hosts.{hname}")
+                if host is not None and (isinstance(host, CreatedHost) or host.provision):
+                    run.add(f"systems.{sname}.hosts.{hname}")
                 adopt = getattr(host, "adopt", None)
                 for address in ((host.address, host.ipv6) if isinstance(host, ExistingHost)
                                 else (getattr(adopt, "reserved_ip", None),)):
@@ -958,9 +960,7 @@ class Rules:
                                      "one server, and the other could neither get its certificate nor be "
                                      "reached; serve it on one host")
                 for rpath, target in pointed.get(hostname, ()):
-                    # A record at a host without a proxy of stackyard's (a load balancer passing TLS through,
-                    # a front it does not provision) is as good as an address the stack does not know.
-                    if target != hpath and target in proxies:
+                    if target != hpath and target in run:
                         self.fail(where, f"{hostname} is served on {hpath}, but {rpath} points it at {target}: "
                                          "its certificate could never be issued, and neither host would serve it; "
                                          "point the record at this host, or serve the hostname there")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..model.formats import ACME_DIRECTORIES
 from .layout import Paths
-from .quoting import heredoc_to, sh
+from .quoting import heredoc_to, sh, write_whole
 
 DEFAULT = ACME_DIRECTORIES["letsencrypt"]
 CERTBOT_DROP_IN = "certbot.service.d/stackyard-acme.conf"
@@ -83,17 +83,21 @@ class AcmeClient:
         it follows the system's) and the timer's environment; or takes both away."""
         bundle = self.bundle_file(paths)
         unit = f"{paths.systemd}/{CERTBOT_DROP_IN}"
+        # systemd reloads whenever what certbot.service has loaded is not what its drop-in now says: a run
+        # killed between the file and the reload is finished by the next, and the drop-in goes (and is
+        # reloaded away) before the bundle it names.
+        loaded = "systemctl show -p Environment --value certbot.service 2>/dev/null"
         if not bundle or not self.ca_root:
             path = f"{paths.etc}/acme-ca-bundle.pem"
-            return (f"rm -f {sh(path)}\n"
-                    f"if [ -e {sh(unit)} ]; then rm -f {sh(unit)}; systemctl daemon-reload; fi\n")
+            return (f"rm -f {sh(unit)}\n"
+                    f"if {loaded} | grep -q REQUESTS_CA_BUNDLE=; then systemctl daemon-reload; fi\n"
+                    f"rm -f {sh(path)}\n")
         drop_in = f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={bundle}\n"
         return (heredoc_to(f"cat {SYSTEM_ROOTS} - > {sh(bundle + '.new')}", self.ca_root.strip() + "\n")
                 + f"chmod 0644 {sh(bundle + '.new')}\nmv -f {sh(bundle + '.new')} {sh(bundle)}\n"
                 + f"install -d -m 0755 {sh(unit.rsplit('/', 1)[0])}\n"
-                + heredoc_to(f"if ! cmp -s {sh(unit)} -", drop_in) + "then\n"
-                + heredoc_to(f"  cat > {sh(unit + '.new')}", drop_in)
-                + f"  mv -f {sh(unit + '.new')} {sh(unit)}\n  systemctl daemon-reload\nfi\n")
+                + write_whole(unit, drop_in)
+                + f"if ! {loaded} | grep -qxF {sh('REQUESTS_CA_BUNDLE=' + bundle)}; then systemctl daemon-reload; fi\n")
 
 
 def _write_public(path: str, content: str) -> str:

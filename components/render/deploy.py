@@ -37,7 +37,8 @@ def service_header(plan: ServicePlan, proxy: str | None) -> str:
     }
     if proxy == "nginx" and plan.port is not None:
         # Where the site reads certificates, and where one waits while certbot makes another.
-        paths.update({"CERTS": plan.paths.certs, "SET_ASIDE": f"{plan.paths.etc}/self-signed"})
+        paths.update({"CERTS": plan.paths.certs, "SET_ASIDE": plan.paths.set_aside,
+                      "CERTIFICATES_LOCK": plan.paths.certificates_lock})
     return (
         "# The names every script of the service may read; not each reads them all.\n"
         "# shellcheck disable=SC2034\n{\n"

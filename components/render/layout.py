@@ -59,6 +59,17 @@ class Paths:
     def pm2_home(self, name: str) -> str:
         return f"{self.state(name)}/pm2"
 
+    @property
+    def certificates_lock(self) -> str:
+        """Held by the proxy step from a certificate's set-aside until certbot is done, and by a deploy's
+        reload while it puts a set-aside one back: the two never meet over one live directory."""
+        return f"{self.var}/certificates.lock"
+
+    @property
+    def set_aside(self) -> str:
+        """Where a stackyard certificate (self-signed, or a stand-in) waits while certbot makes its own."""
+        return f"{self.etc}/self-signed"
+
     def upstream(self, name: str, proxy: str) -> str:
         return f"{self.etc}/upstreams/{name}.{proxy}"
 

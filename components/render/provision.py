@@ -609,7 +609,7 @@ fi"""
         return stand_in
     mail = f"--email {sh(email)}" if email else "--register-unsafely-without-email"
     renewal = f"{paths.certs.rsplit('/', 1)[0]}/renewal/{hostname}.conf"
-    aside = f"{paths.etc}/self-signed/{hostname}"
+    aside = f"{paths.set_aside}/{hostname}"
     certbot = (f"{acme.certbot_environment(paths)}certbot certonly --webroot --webroot-path {paths.acme_root} "
                f"--domain {hostname} {acme.certbot_options()}--non-interactive \\\n    --agree-tos {mail} "
                "--deploy-hook 'systemctl reload nginx'")
@@ -621,7 +621,7 @@ fi"""
     return f"""if [ ! -e {sh(live)} ] && [ -e {sh(aside)} ]; then mv {sh(aside)} {sh(live)}; fi
 if [ ! -f {sh(renewal)} ]; then
   if [ -e {sh(live)} ]; then
-    install -d -m 0700 {sh(paths.etc + "/self-signed")}
+    install -d -m 0700 {sh(paths.set_aside)}
     rm -rf {sh(aside)}
     mv {sh(live)} {sh(aside)}
   fi
@@ -637,6 +637,14 @@ elif ! grep -qxF {sh("server = " + acme.directory)} {sh(renewal)}; then
     no_certificate+=({hostname})
   fi
 fi"""
+
+
+def certificates_locked(certs: Sequence[str], paths: Paths) -> str:
+    """The hostnames' certificate steps under the lock a deploy's reload takes to put a set-aside
+    certificate back (proxy-nginx.sh): while certbot works, its live directory stays empty."""
+    return (f"install -d -m 0755 -o root -g root {sh(paths.var)}\nno_certificate=()\n"
+            f"exec 8>{sh(paths.certificates_lock)}\n"
+            "flock 8\n" + "\n".join(certs) + "\nexec 8>&-\n")
 
 
 def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
@@ -668,8 +676,8 @@ fi
     return HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
 install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
 {writes}
-{acme.install_for_certbot(paths) if certbot else ""}{bootstrap_step}{"no_certificate=()" if certbot else ""}
-{chr(10).join(certs)}
+{acme.install_for_certbot(paths) if certbot else ""}{bootstrap_step}{certificates_locked(certs, paths) if certbot
+                                                                  else chr(10).join(certs)}
 {heredoc_to("cat > /etc/nginx/sites-available/stackyard.conf.new", site)}{heredoc_to(
     "cat > /etc/nginx/conf.d/stackyard.conf.new", NGINX_HTTP)}{heredoc_to(
     "cat > /etc/nginx/modules-enabled/99-stackyard-main.conf.new", NGINX_MAIN)}\

@@ -26,13 +26,18 @@ accepting_workers() {
 # the reload failed (the switch then puts the previous upstream back, and the old slot keeps serving).
 # A certificate set aside for certbot (provision.certificate_script) by a run stopped before certbot was
 # done: nothing is where the site reads it, and nginx would refuse every reload, and a restart, until the
-# next proxy step. Put back before nginx reads the site.
+# next proxy step. Put back before nginx reads the site; under the proxy step's lock, so never while its
+# certbot is still at work (which would then find a live directory it does not own).
 restore_set_aside_certificates() {
   local aside
-  for aside in "$SET_ASIDE"/*; do
-    [ -d "$aside" ] || continue
-    [ -e "$CERTS/${aside##*/}" ] || mv "$aside" "$CERTS/${aside##*/}" || return 1
-  done
+  [ -n "$(ls -A "$SET_ASIDE" 2>/dev/null)" ] || return 0
+  {
+    flock 8 || return 1
+    for aside in "$SET_ASIDE"/*; do
+      [ -d "$aside" ] || continue
+      [ -e "$CERTS/${aside##*/}" ] || mv "$aside" "$CERTS/${aside##*/}" || return 1
+    done
+  } 8>"$CERTIFICATES_LOCK"
 }
 reload_proxy() {
   local before pid waited=0 old
