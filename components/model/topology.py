@@ -68,7 +68,11 @@ Value = str | SecretRef | RecordRef | HostRef | AccessoryRef | FrontendRef
 class Access:
     """How stackyard (and its operators) reach a host over SSH."""
 
-    ssh_port: int = spec("SSH port", default=22, check=formats.port)
+    ssh_port: int = spec(
+        "the port sshd answers on: stackyard connects there from its first step and keeps sshd there (a "
+        "created server's is set when it is made). Moving a running server's SSH to another port is not "
+        "something `up` does yet: it would connect on the new port before sshd had moved, and stop there "
+        "having changed nothing; move it by hand, then set it here", default=22, check=formats.port)
     ssh_allow_from: list[str] = spec(
         "networks allowed to reach SSH (CIDR), through the cloud firewall and, where `ufw: true`, ufw (on an "
         "existing server, ufw is the only one; there a list holding 0.0.0.0/0 or ::/0 opens SSH to all, and "
