@@ -185,7 +185,12 @@ class HostProvisioning(pulumi.ComponentResource):
                 bootstrap=nginx_bootstrap_site(hostnames, paths), upstreams=upstreams,
                 replaces=list(proxy.replaces), paths=paths, static=proxy.static.values(), served=served,
                 acme=acme)
-        return self.remote.step("proxy", script, after=after)
+        step = self.remote.step("proxy", script, after=after)
+        if proxy.tls != "internal" and hostnames:
+            # Not in the deploys' way (provision.certificates_script): they depend on the proxy step alone.
+            self.remote.step("certificates", provision.certificates_script(
+                hostnames, caddy=proxy.kind == "caddy", email=proxy.email, acme=acme, paths=paths), after=[step])
+        return step
 
     def _backups(self, spec, after: Sequence[pulumi.Resource]) -> pulumi.Resource:
         backups = spec.backups
@@ -259,11 +264,13 @@ class HostProvisioning(pulumi.ComponentResource):
         # Not per machine: replacing it would run the old one's removal, through a kept IP on the new server.
         self.remote.claim(f"{name}-service", "service", name, release=f"{paths.app(name)}/remove", after=[setup])
         # The deploy runs again when the commit, the process definitions, the env file or a secret file
-        # change; the script itself restarts the release only if its commit or those files changed.
+        # change, or a file's path (a file renamed, its content the same, was written under its new name and
+        # never reached a release); the script itself restarts the release only if something changed.
         target = deploy_target(name, service)
+        paths_of_files = [digest("\n".join(sorted(service.files)))] if service.files else []
         return self.remote.run(f"{name}-deploy", f"{self.remote.sudo}{paths.app(name)}/deploy {quote(target)}",
                                triggers=triggers(target, digest(install), digest_of(env_text),
-                                                 *map(digest_of, file_values)),
+                                                 *map(digest_of, file_values), *paths_of_files),
                                after=[setup, *secrets])
 
 

@@ -42,6 +42,14 @@ def records(config: dict, system: str = "mehko") -> list:
     return systems(config)[system]["dns"]["records"]
 
 
+def not_provisioned(system: dict) -> None:
+    """The productivity server left as it is: provision: false, and nothing listed that it would run."""
+    system["hosts"]["app"]["provision"] = False
+    for key in ("accessories", "proxy", "backups"):
+        system["hosts"]["app"].pop(key, None)
+    system.pop("services")
+
+
 def moved_to_a_new_host(config: dict) -> None:
     """material-kai's service moved to a new Droplet, mivaa2; its records still say host: mivaa."""
     kai = systems(config)["material-kai"]
@@ -65,6 +73,21 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("ACME CA roots for Let's Encrypt",
      lambda c: host(c)["proxy"].update(acme={"caRoot": "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----"}),
      "systems.mehko.hosts.api.proxy.acme.caRoot", "caRoot is for a private CA"),
+    ("ACME CA roots for Let's Encrypt named by its URL",
+     lambda c: host(c)["proxy"].update(acme={"directory": "https://ACME-v02.api.letsencrypt.org/directory",
+                                             "caRoot": "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----"}),
+     "systems.mehko.hosts.api.proxy.acme.caRoot", "caRoot is for a private CA"),
+    ("a backup schedule with a step after one value (cron drops the line)",
+     lambda c: host(c, "productivity", "app")["backups"].update(schedule="5/10 * * * *"),
+     "systems.productivity.hosts.app.backups.schedule", "its minute field '5/10' is not a cron field"),
+    ("one server in two spellings of its IPv6 address",
+     lambda c: productivity(c)["hosts"]["app"].update(address="2001:db8::10")
+     or systems(c)["mehko"]["hosts"].update(other={**copy.deepcopy(productivity(c)["hosts"]["app"]),
+                                                   "address": "2001:DB8:0::10"}),
+     "systems.productivity.hosts.app.address", "address 2001:db8::10 is already used at systems.mehko.hosts.other"),
+    ("a host not provisioned that still lists an accessory",
+     lambda c: productivity(c)["hosts"]["app"].update(provision=False) or productivity(c).pop("services"),
+     "systems.productivity.hosts.app.accessories", "provision: false, so this never takes effect"),
     ("ACME for a proxy on its own CA",
      lambda c: host(c)["proxy"].update(tls="internal", acme={"directory": "letsencrypt-staging"}),
      "systems.mehko.hosts.api.proxy.acme", "acme is for tls: letsencrypt"),
@@ -891,9 +914,8 @@ def test_an_nginx_replaces_the_old_sites_it_names(name: str) -> None:
     lambda c: productivity(c)["hosts"]["app"].update(address="2001:db8::10")
     or productivity(c)["hosts"]["app"]["access"].update(sshAllowFrom=["2001:db8::/32"]),
     # Nothing connects to an existing server stackyard does not provision.
-    lambda c: productivity(c)["hosts"]["app"].update(provision=False)
-    or productivity(c).pop("services") or productivity(c)["hosts"]["app"]["access"].update(
-        sshAllowFrom=["2001:db8::/32"]),
+    lambda c: not_provisioned(productivity(c))
+    or productivity(c)["hosts"]["app"]["access"].update(sshAllowFrom=["2001:db8::/32"]),
     lambda c: host(c)["access"].update(sshAllowFrom=["198.51.100.0/24", "::/0", "::/96", "::1/128", "64:ff9b::/96"]),
     # An existing server's list reaches only its ufw: without one, the list filters nothing (round 22).
     lambda c: productivity(c)["hosts"]["app"].update(ufw=False)

@@ -237,3 +237,18 @@ def test_a_deploy_s_reload_while_certbot_works_waits_for_it(tmp_path: Path) -> N
     time.sleep(1)
     assert served(tmp_path).startswith("certbot's certificate")
     assert not (tmp_path / "letsencrypt/live" / f"{HOST}-0001").exists()
+
+
+def test_a_proxy_that_stops_using_certbot_s_ca_takes_its_bundle_away() -> None:
+    """The drop-in that makes every certbot renewal on the host read the stack's bundle was taken away
+    only by an nginx still getting certificates from certbot: a move to tls: internal, to Caddy, or to no
+    hostname left it, and the private roots trusted, for good (round 24)."""
+    from components.render.provision import caddy_setup_script, nginx_setup_script
+
+    removal = LETS_ENCRYPT.install_for_certbot(Paths())
+    assert "rm -f /etc/systemd/system/certbot.service.d/stackyard-acme.conf" in removal
+    internal = nginx_setup_script(["a.example.com"], tls="internal", email=None, site="", bootstrap="", upstreams={})
+    no_hostnames = nginx_setup_script([], tls="letsencrypt", email=None, site="", bootstrap="", upstreams={})
+    caddy = caddy_setup_script("# Managed by stackyard.\n", {}, acme=LETS_ENCRYPT, hostnames=["a.example.com"])
+    for script in (internal, no_hostnames, caddy):
+        assert removal in script

@@ -38,9 +38,9 @@ def test_mehko_hetzner_host_caddy_ports_dns_and_pages(production: Run) -> None:
         "hcloud:index/firewallAttachment:FirewallAttachment": 1,
         "hcloud:index/primaryIp:PrimaryIp": 1,
         "hcloud:index/server:Server": 1,
-        # preflight, base, runtimes, proxy, and per service: user, env file, setup, its place (removal),
-        # deploy; plus the worker's key file
-        "command:remote:Command": 4 + 3 * 5 + 1,
+        # preflight, base, runtimes, proxy, certificates, and per service: user, env file, setup, its place
+        # (removal), deploy; plus the worker's key file
+        "command:remote:Command": 5 + 3 * 5 + 1,
     }
 
 
@@ -48,8 +48,8 @@ def test_productivity_adopts_its_server_without_creating_one(production: Run) ->
     assert cloud(production.counts("productivity")) == {
         # preflight, base, runtimes, 2 password files (the existing servers' own: none generated),
         # accessories, their 2 places (held, with nothing to stop: the servers are not stackyard's), proxy,
-        # backups; per service user, env, setup, place, deploy
-        "command:remote:Command": 10 + 2 * 5,
+        # certificates, backups; per service user, env, setup, place, deploy
+        "command:remote:Command": 11 + 2 * 5,
     }
     assert production.counts("productivity")["stackyard:index:VpsHost"] == 1
 
@@ -64,9 +64,9 @@ def test_material_kai_droplet_dns_vercel_and_actions_secrets(production: Run) ->
         "pulumi:providers:github": 1,
         "vercel:index/project:Project": 1,
         "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable": 12,
-        # preflight, base, runtimes, proxy, backups and its 3 off-site secret files; mivaa user, env, setup,
-        # place, deploy
-        "command:remote:Command": 5 + 3 + 5,
+        # preflight, base, runtimes, proxy, certificates, backups and its 3 off-site secret files; mivaa user,
+        # env, setup, place, deploy
+        "command:remote:Command": 6 + 3 + 5,
         # seed 004's Supabase setup: auth settings, edge secrets, 3 extensions, RLS on 2 tables, 1 policy
         "pulumi-python:dynamic/supabase:Settings": 1,
         "pulumi-python:dynamic/supabase:EdgeSecrets": 1,
@@ -156,6 +156,8 @@ from harness import production_config, run_program, canary_secrets
 config = production_config()
 productivity = config['stackyard:systems']['productivity']
 productivity['hosts']['app']['provision'] = False
+for key in ('accessories', 'proxy', 'backups'):
+    productivity['hosts']['app'].pop(key, None)
 config['stackyard:systems'] = {'productivity': {'hosts': productivity['hosts']}}
 run_program(config, canary_secrets(config))
 print(sorted(m for m in sys.modules if m.startswith(('pulumi_', 'pulumiverse_'))))

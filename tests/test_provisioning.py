@@ -192,7 +192,7 @@ def test_every_step_is_keyed_by_a_hash_of_its_content(production: Run) -> None:
 
 def test_only_created_hosts_key_their_steps_on_the_server(production: Run) -> None:
     keyed = {reg.name for reg in production.of_type(COMMAND) if server_of(reg)}
-    assert len(keyed) == 20 + 13  # every command of the Hetzner and DigitalOcean hosts
+    assert len(keyed) == 21 + 14  # every command of the Hetzner and DigitalOcean hosts
     assert not any(reg.name.startswith("productivity-") and str(numeric_id("productivity-app")) in json.dumps(
         reg.wire) for reg in production.of_type(COMMAND))
 
@@ -341,3 +341,31 @@ def test_ufw_opens_the_hosts_open_ports_as_the_cloud_firewall_does(production: R
     # An existing server has no openPorts (nor a cloud firewall): ufw opens 80 and 443 there, as before.
     existing = production.named("productivity-app-setup-base").inputs["stdin"]
     assert set(re.findall(r"^ufw allow (\d+)/tcp >/dev/null$", existing, re.M)) == {"80", "443"}
+
+
+def test_a_file_renamed_with_its_content_the_same_redeploys_its_service(production: Run) -> None:
+    """A file under a new path was written there and pruned from the old one, but the deploy's triggers
+    held the files' values only: the serving release kept the old name until some other change (round 24)."""
+    config = copy.deepcopy(production_config())
+    files = config["stackyard:systems"]["productivity"]["services"]["flask-backend"].setdefault("files", {})
+    files["config/settings.json"] = "same content"
+    before = run_program(config, canary_secrets(config))
+    files["config/settings.production.json"] = files.pop("config/settings.json")
+    after = run_program(config, canary_secrets(config))
+    assert "productivity-app-setup-flask-backend-deploy" in changed(before, after)
+
+
+def test_the_deploys_never_wait_for_the_certificates(production: Run) -> None:
+    """The certificates step, which fails while a hostname's DNS is not there yet, comes after the proxy
+    and before nothing: with the proxy step failing instead, every deploy and env file waited, while an
+    accessory's new password reached its server (round 24)."""
+    certificates = [r for r in production.of_type(COMMAND) if r.name.endswith("-setup-certificates")]
+    assert {r.name for r in certificates} == {"mehko-api-setup-certificates", "productivity-app-setup-certificates",
+                                              "material-kai-mivaa-setup-certificates"}
+    for step in certificates:
+        prefix = step.name.removesuffix("-certificates")
+        assert production.named(f"{prefix}-proxy").urn in step.dependencies
+        waiting = [r.name for r in production.of_type(COMMAND) if step.urn in r.dependencies]
+        assert waiting == [], waiting
+        assert "no certificate for" in step.inputs["stdin"]
+        assert "no certificate for" not in production.named(f"{prefix}-proxy").inputs["stdin"]

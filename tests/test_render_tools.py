@@ -388,8 +388,8 @@ def test_every_step_script_of_the_production_stack_passes_shellcheck(tmp_path: P
     run = run_program(config, canary_secrets(config))
     scripts = {r.name: r.inputs["stdin"] for r in run.of_type("command:remote:Command")
                if r.wire.get("logging") != "none" and "stdin" in r.inputs}
-    # preflight, base, runtimes, accessories, proxy, backups, users, setups
-    assert len(scripts) == 3 + 3 + 3 + 1 + 3 + 2 + 6 + 6
+    # preflight, base, runtimes, accessories, proxy, certificates, backups, users, setups
+    assert len(scripts) == 3 + 3 + 3 + 1 + 3 + 3 + 2 + 6 + 6
     for name, script in scripts.items():
         path = tmp_path / f"{name}.sh"
         path.write_text(script)

@@ -11,6 +11,7 @@ import binascii
 import ipaddress
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 Check = Callable[[str], "str | None"]
 
@@ -364,6 +365,12 @@ ACME_DIRECTORIES = {
 """The ACME directories a stack may name by a word instead of a URL."""
 
 
+def lets_encrypt(directory: str) -> bool:
+    """Whether an ACME directory (a word or a URL, in any spelling of its host) is one of Let's Encrypt's."""
+    host = urlsplit(ACME_DIRECTORIES.get(directory, directory)).hostname
+    return host in {urlsplit(url).hostname for url in ACME_DIRECTORIES.values()}
+
+
 def acme_directory(value: str) -> str | None:
     """An ACME directory: a word of ACME_DIRECTORIES, or an https URL with no query (it reaches a
     Caddyfile and certbot's command line)."""
@@ -451,11 +458,11 @@ _CRON_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 
 
 
 def _cron_field(text: str, low: int, high: int, names: dict[str, int]) -> bool:
-    """Whether one field is a list of `*`, values and ranges (low <= high) in range, each with an optional
-    step above 0."""
+    """Whether one field is a list of `*`, values and ranges (low <= high) in range, `*` and ranges with
+    an optional step above 0 (Debian's cron refuses a step after a single value, `5/10`)."""
     for part in text.split(","):
         item, slash, step = part.partition("/")
-        if slash and not (step.isdigit() and int(step) > 0):
+        if slash and not (step.isdigit() and int(step) > 0 and (item == "*" or "-" in item)):
             return False
         if item == "*":
             continue
@@ -476,7 +483,7 @@ def cron_schedule(value: str) -> str | None:
         if not _cron_field(text, low, high, names):
             named = f" or names such as {next(iter(names))}" if names else ""
             return (f"{shown(value)}: its {field} field {shown(text)} is not a cron field of values {low}-{high}"
-                    f"{named}, ranges low-high and steps above 0 (e.g. '*/15')")
+                    f"{named}, ranges low-high, and steps above 0 after * or a range (e.g. '*/15')")
     return None
 
 

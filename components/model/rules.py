@@ -570,6 +570,16 @@ class Rules:
                 if listen in reserved:
                     self.fail(f"{spath}.replaces.listen", f"port {listen} is {reserved[listen]}'s, not a service's")
         for hname, host in hosts.items():
+            if host is not None and not getattr(host, "provision", True):
+                # Nothing is provisioned on it: what stackyard installed there leaves the state, and an
+                # accessory's server is stopped, while the stack still lists it.
+                for key, value in (("accessories", host.accessories), ("proxy", host.proxy),
+                                   ("backups", host.backups)):
+                    if value:
+                        self.fail(f"{path}.hosts.{hname}.{key}",
+                                  "the host has provision: false, so this never takes effect, and what stackyard "
+                                  "set up for it would be removed (an accessory's server stopped): take it out "
+                                  "of the stack to remove it, or provision the host")
             if host is None or not getattr(host, "provision", False):
                 continue
             if host.access is None or host.access.private_key is None:
@@ -599,7 +609,7 @@ class Rules:
                 self.fail(f"{path}.hosts.{hname}.proxy.acme",
                           "tls: internal uses the host's own CA: acme is for tls: letsencrypt")
             elif host.proxy is not None and host.proxy.acme is not None and host.proxy.acme.ca_root and \
-                    host.proxy.acme.directory in formats.ACME_DIRECTORIES:
+                    formats.lets_encrypt(host.proxy.acme.directory):
                 # Caddy's acme_ca_root replaces the public roots for that directory: its renewals would fail.
                 self.fail(f"{path}.hosts.{hname}.proxy.acme.caRoot",
                           "Let's Encrypt's directories are publicly trusted: caRoot is for a private CA, "
@@ -854,8 +864,9 @@ class Rules:
                 continue
             for hname, host in (system.hosts or {}).items():
                 if isinstance(host, ExistingHost) and host.address:
-                    claim(("address", host.address), f"systems.{sname}.hosts.{hname}.address",
-                          f"address {host.address}")
+                    # One address in one spelling (2001:DB8::10 is 2001:db8::10).
+                    claim(("address", ip_text(host.address) or host.address.lower()),
+                          f"systems.{sname}.hosts.{hname}.address", f"address {host.address}")
             zones = (system.dns.zones if system.dns else None) or {}
             for i, record in enumerate((system.dns.records if system.dns else None) or ()):
                 zone = zones.get(record.zone) if record is not None else None

@@ -655,8 +655,8 @@ def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None,
     self-signed for ``tls: internal``) unless one is there already, then installs the full site and
     disables the sites it ``replaces``, in one checked reload. Upstream files are written only if
     missing: after the first deploy they belong to the deploy script. First of all, the ``static`` roots
-    must be root's alone (trusted_paths). Last, it fails naming each hostname the CA gave no
-    certificate, and what to do."""
+    must be root's alone (trusted_paths). A hostname the CA gives nothing gets a stand-in: the certificates
+    step after it (certificates_script) says so."""
     certs = [certificate_script(hostname, tls=tls, email=email, paths=paths, acme=acme) for hostname in hostnames]
     certbot = tls != "internal" and bool(hostnames)
     served = served or {}
@@ -672,12 +672,12 @@ ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stack
 systemctl reload nginx || systemctl restart nginx
 fi
 """
+    obtain = certificates_locked(certs, paths) if certbot else "\n".join(certs) + "\n"
     sites = " ".join(sh(s) for s in ["default", *replaces])
     return HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
 install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
 {writes}
-{acme.install_for_certbot(paths) if certbot else ""}{bootstrap_step}{certificates_locked(certs, paths) if certbot
-                                                                  else chr(10).join(certs)}
+{(acme if certbot else LETS_ENCRYPT).install_for_certbot(paths)}{bootstrap_step}{obtain}
 {heredoc_to("cat > /etc/nginx/sites-available/stackyard.conf.new", site)}{heredoc_to(
     "cat > /etc/nginx/conf.d/stackyard.conf.new", NGINX_HTTP)}{heredoc_to(
     "cat > /etc/nginx/modules-enabled/99-stackyard-main.conf.new", NGINX_MAIN)}\
@@ -712,7 +712,7 @@ if ! nginx -t; then
 fi
 systemctl enable --quiet nginx
 systemctl reload nginx || systemctl restart nginx
-{hostname_map(served, paths)}{missing_certificates(acme, caddy=False) if certbot else ""}"""
+{hostname_map(served, paths)}"""
 
 
 def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths = Paths(),
@@ -720,12 +720,11 @@ def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths =
                        acme: AcmeClient | None = None, hostnames: Sequence[str] = ()) -> str:
     """Installs Caddy and its Caddyfile, in a checked reload; the ``static`` roots, which Caddy serves
     following any link, must be root's alone first (trusted_paths). With an ``acme`` CA (``tls:
-    letsencrypt``), it then waits up to a minute for Caddy to serve a certificate for each of the
-    ``hostnames``, and fails naming each it has none for, and what to do."""
+    letsencrypt``) Caddy asks for the ``hostnames``' certificates after the reload: the certificates step
+    (certificates_script) waits for them."""
     served = served or {}
     writes = initial_upstreams(upstreams, served, paths)
     waits = acme is not None and bool(hostnames)
-    certificate_wait = caddy_certificates(hostnames) + missing_certificates(acme, caddy=True) if waits else ""
     return HEADER + static_roots_check(static) + APT + f"""apt_install caddy{" openssl" if waits else ""}
 install -d -m 0755 {paths.etc}/upstreams
 {writes}{acme.install_for_caddy(paths) if acme is not None else ""}
@@ -755,7 +754,23 @@ fi
 mv /etc/caddy/Caddyfile.new /etc/caddy/Caddyfile
 systemctl enable --quiet caddy
 systemctl reload caddy || systemctl restart caddy
-{hostname_map(served, paths)}{(acme or LETS_ENCRYPT).caddy_cleanup(paths)}{certificate_wait}"""
+{hostname_map(served, paths)}{(acme or LETS_ENCRYPT).caddy_cleanup(paths)}\
+{LETS_ENCRYPT.install_for_certbot(paths)}"""
+
+
+def certificates_script(hostnames: Sequence[str], *, caddy: bool, email: str | None, acme: AcmeClient,
+                        paths: Paths = Paths()) -> str:
+    """The proxy's certificates step, after its setup: it fails, naming each hostname the CA gave no
+    certificate and saying what to do, once everything else is in place and serving. The deploys do not
+    wait for it: one hostname whose DNS is not there yet holds back no service, and an accessory's new
+    password never reaches its server without reaching the services too. Each `up` after a failure runs
+    it again: certbot asks for the missing certificates again (each found in place is left alone);
+    Caddy, which keeps asking by itself, is given a minute to have them."""
+    if caddy:
+        return HEADER + caddy_certificates(hostnames) + missing_certificates(acme, caddy=True)
+    certs = [certificate_script(hostname, tls="letsencrypt", email=email, paths=paths, acme=acme)
+             for hostname in hostnames]
+    return HEADER + certificates_locked(certs, paths) + missing_certificates(acme, caddy=False)
 
 
 def caddy_certificates(hostnames: Sequence[str], seconds: int = 60) -> str:
