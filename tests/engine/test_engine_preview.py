@@ -37,12 +37,12 @@ def test_production_stack_previews_with_no_error_and_the_resources_the_mocks_reg
     engine = {kind: created.get(kind, 0) + imported.get(kind, 0) for kind in created.keys() | imported.keys()}
     config = production_config()
     assert engine == run_program(config, canary_secrets(config)).counts()
-    assert sum(engine.values()) == 127
+    assert sum(engine.values()) == 130
     # What the seeds already run is taken over, never created beside itself (stackyard:adopt...).
     assert sum(imported.values()) == 25
     assert imported["vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable"] == 12
     assert imported["cloudflare:index/dnsRecord:DnsRecord"] == 4 and imported["hcloud:index/server:Server"] == 1
-    assert engine["command:remote:Command"] == 53
+    assert engine["command:remote:Command"] == 56  # a certificates step per host with a proxy on ACME
     assert "random:index/randomPassword:RandomPassword" not in engine  # the taken-over servers' own passwords
     assert engine["pulumi-python:dynamic/supabase:Extension"] == 3
     # Every stand-in says what it is, in the run's own output.
@@ -61,7 +61,7 @@ def test_a_stack_of_existing_hosts_previews_with_only_the_real_plugins(workspace
 
     assert errors(events) == []
     assert counts_by_type(events) == {
-        "command:remote:Command": 20,
+        "command:remote:Command": 21,
         "pulumi:pulumi:Stack": 1,
         "stackyard:index:HostProvisioning": 1,
         "stackyard:index:System": 1,
