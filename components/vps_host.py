@@ -10,9 +10,11 @@ from .adoption import adopted
 from .host_keys import GeneratedHostKey, check_pinned_key
 from .model import DigitalOceanHost, ExistingHost, HetznerHost
 from .render.cloud_init import cloud_config
+from .render.provision import SSH_ANYWHERE
 from .ssh_keys import SshKeyring
 
-ANYWHERE = ["0.0.0.0/0", "::/0"]
+ANYWHERE = list(SSH_ANYWHERE)
+"""Every address, of either family (a cloud firewall rule's sources as a list)."""
 # cloud-init only reads user data at first boot, and Hetzner can only set SSH keys at creation:
 # changing either must not rebuild a running server.
 CREATION_ONLY = ["userData", "sshKeys"]
@@ -28,7 +30,7 @@ class VpsHostArgs:
     """The host's entry in the stack file."""
     ssh_keys: tuple[str, ...] = ()
     """Public keys for the deploy user: stackyard:sshKeys plus the host's own."""
-    ssh_allow_from: tuple[str, ...] = tuple(ANYWHERE)
+    ssh_allow_from: tuple[str, ...] = SSH_ANYWHERE
     """Networks allowed to reach SSH through the cloud firewall."""
     protect: bool = True
     """Protect the server (and its kept IP) from deletion and replacement."""

@@ -69,18 +69,17 @@ def directory_root() -> Path:
     if root.exists() and cert.exists():
         return root
     tls.mkdir(parents=True, exist_ok=True, mode=0o700)
-    openssl = ["openssl"]
-    local_host.run(*openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    local_host.run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                    "-days", "3650", "-subj", "/CN=stackyard local ACME directory root", "-keyout",
                    tls / "root.key", "-out", root, "-addext", "basicConstraints=critical,CA:TRUE",
                    "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    local_host.run(*openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
+    local_host.run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
                    "/CN=stackyard local ACME directory", "-keyout", tls / "directory.key", "-out",
                    tls / "directory.csr")
     extensions = tls / "directory.ext"
     extensions.write_text(f"subjectAltName=IP:{local_host.HOST_IP},IP:127.0.0.1,DNS:localhost\n"
                           "extendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n")
-    local_host.run(*openssl, "x509", "-req", "-in", tls / "directory.csr", "-CA", root, "-CAkey",
+    local_host.run("openssl", "x509", "-req", "-in", tls / "directory.csr", "-CA", root, "-CAkey",
                    tls / "root.key", "-CAcreateserial", "-days", "3650", "-extfile", extensions, "-out", cert)
     return root
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.render.acme import LETS_ENCRYPT, AcmeClient
+from components.render.acme import LETS_ENCRYPT, AcmeClient, bundle_file
 from components.render.layout import Paths
 from components.render.provision import certificate_script, certificates_locked, missing_certificates
 from components.render.scripts import shell
@@ -126,7 +126,7 @@ def test_certbot_asks_the_stack_s_ca_trusting_its_roots(tmp_path: Path) -> None:
 
     call = (tmp_path / "stub" / "calls").read_text()
     assert "--server https://ca.internal.example:14000/dir" in call
-    assert f"CA={PRIVATE.bundle_file(paths)}" in call
+    assert f"CA={bundle_file(paths)}" in call
     assert served(tmp_path) == "certbot's certificate from https://ca.internal.example:14000/dir\n"
 
 
@@ -172,12 +172,12 @@ fi
            "UNIT": f"{paths.systemd}/certbot.service.d/stackyard-acme.conf"}
     for _ in range(2):  # the second run finds the unit's environment as it is: no daemon-reload
         subprocess.run(["bash", "-euo", "pipefail", "-c", PRIVATE.install_for_certbot(paths)], check=True, env=env)
-    bundle = Path(PRIVATE.bundle_file(paths)).read_text()
+    bundle = Path(bundle_file(paths)).read_text()
     system = Path("/etc/ssl/certs/ca-certificates.crt").read_text()
     assert bundle == system + PRIVATE.ca_root
-    assert Path(PRIVATE.bundle_file(paths)).stat().st_mode & 0o777 == 0o644
+    assert Path(bundle_file(paths)).stat().st_mode & 0o777 == 0o644
     unit = Path(paths.systemd, "certbot.service.d/stackyard-acme.conf").read_text()
-    assert unit == f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={PRIVATE.bundle_file(paths)}\n"
+    assert unit == f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={bundle_file(paths)}\n"
     assert (tmp_path / "log").read_text() == "systemctl daemon-reload\n"
 
     # Taken away: the drop-in, then systemd's reload, then the bundle; a run killed at the reload is

@@ -43,21 +43,10 @@ class AcmeClient:
         """Another directory than the clients' default (Let's Encrypt's production one)."""
         return self.directory != DEFAULT
 
-    def roots_file(self, paths: Paths) -> str | None:
-        """Where Caddy reads the roots (readable by its user: certificates, not keys)."""
-        return f"{paths.etc}/acme-ca-root.pem" if self.ca_root else None
-
-    def bundle_file(self, paths: Paths) -> str | None:
-        """certbot's whole trust for its CA's HTTPS: REQUESTS_CA_BUNDLE replaces the system's roots, it adds
-        nothing to them, and the timer's renewals cover every certbot certificate on the host (an operator's
-        own, on Let's Encrypt, too). So the system's roots, then the stack's."""
-        return f"{paths.etc}/acme-ca-bundle.pem" if self.ca_root else None
-
     def caddy_options(self, paths: Paths) -> list[str]:
         """The Caddyfile's global options for this CA (acme_ca_root: trusted for this directory only)."""
         lines = [f"\tacme_ca {self.directory}"] if self.custom else []
-        roots = self.roots_file(paths)
-        return lines + ([f"\tacme_ca_root {roots}"] if roots else [])
+        return lines + ([f"\tacme_ca_root {roots_file(paths)}"] if self.ca_root else [])
 
     def certbot_options(self) -> str:
         """certbot's arguments for this CA (its renewal file records the server for later renewals)."""
@@ -65,44 +54,52 @@ class AcmeClient:
 
     def certbot_environment(self, paths: Paths) -> str:
         """What a certbot command line is prefixed with."""
-        bundle = self.bundle_file(paths)
-        return f"REQUESTS_CA_BUNDLE={sh(bundle)} " if bundle else ""
+        return f"REQUESTS_CA_BUNDLE={sh(bundle_file(paths))} " if self.ca_root else ""
 
     def install_for_caddy(self, paths: Paths) -> str:
         """Shell that puts the roots where the Caddyfile names them, before it is validated. Roots no
         longer configured go only once the Caddyfile that names none is live (caddy_cleanup): a Caddy
         restarted meanwhile would not start with the file it names gone."""
-        roots = self.roots_file(paths)
-        return _write_public(roots, self.ca_root.strip() + "\n") if roots and self.ca_root else ""
+        return _write_public(roots_file(paths), self.ca_root) if self.ca_root else ""
 
     def caddy_cleanup(self, paths: Paths) -> str:
-        return "" if self.ca_root else f"rm -f {sh(paths.etc + '/acme-ca-root.pem')}\n"
+        return "" if self.ca_root else f"rm -f {sh(roots_file(paths))}\n"
 
     def install_for_certbot(self, paths: Paths) -> str:
         """Shell that writes certbot's bundle (the system's roots, then the stack's: made again each run, so
         it follows the system's) and the timer's environment; or takes both away."""
-        bundle = self.bundle_file(paths)
-        unit = f"{paths.systemd}/{CERTBOT_DROP_IN}"
+        bundle, unit = bundle_file(paths), f"{paths.systemd}/{CERTBOT_DROP_IN}"
         # systemd reloads whenever what certbot.service has loaded is not what its drop-in now says: a run
         # killed between the file and the reload is finished by the next, and the drop-in goes (and is
         # reloaded away) before the bundle it names.
         loaded = "systemctl show -p Environment --value certbot.service 2>/dev/null"
-        if not bundle or not self.ca_root:
-            path = f"{paths.etc}/acme-ca-bundle.pem"
+        if not self.ca_root:
             return (f"rm -f {sh(unit)}\n"
                     f"if {loaded} | grep -q REQUESTS_CA_BUNDLE=; then systemctl daemon-reload; fi\n"
-                    f"rm -f {sh(path)}\n")
-        drop_in = f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={bundle}\n"
-        return (heredoc_to(f"cat {SYSTEM_ROOTS} - > {sh(bundle + '.new')}", self.ca_root.strip() + "\n")
-                + f"chmod 0644 {sh(bundle + '.new')}\nmv -f {sh(bundle + '.new')} {sh(bundle)}\n"
+                    f"rm -f {sh(bundle)}\n")
+        return (_write_public(bundle, self.ca_root, after=SYSTEM_ROOTS)
                 + f"install -d -m 0755 {sh(unit.rsplit('/', 1)[0])}\n"
-                + write_whole(unit, drop_in)
+                + write_whole(unit, f"[Service]\nEnvironment=REQUESTS_CA_BUNDLE={bundle}\n")
                 + f"if ! {loaded} | grep -qxF {sh('REQUESTS_CA_BUNDLE=' + bundle)}; then systemctl daemon-reload; fi\n")
 
 
-def _write_public(path: str, content: str) -> str:
-    """Writes ``content`` (public: certificates) to ``path``, 0644, whole or not at all."""
-    return (heredoc_to(f"cat > {sh(path + '.new')}", content)
+def roots_file(paths: Paths) -> str:
+    """Where Caddy reads a private CA's roots (readable by its user: certificates, not keys)."""
+    return f"{paths.etc}/acme-ca-root.pem"
+
+
+def bundle_file(paths: Paths) -> str:
+    """certbot's whole trust for its CA's HTTPS: REQUESTS_CA_BUNDLE replaces the system's roots, it adds
+    nothing to them, and the timer's renewals cover every certbot certificate on the host (an operator's
+    own, on Let's Encrypt, too). So the system's roots, then the stack's."""
+    return f"{paths.etc}/acme-ca-bundle.pem"
+
+
+def _write_public(path: str, roots: str, *, after: str | None = None) -> str:
+    """Writes ``roots`` (public: certificates), after the file ``after`` if one is named, to ``path``,
+    0644, whole or not at all."""
+    command = f"cat {after} - > {sh(path + '.new')}" if after else f"cat > {sh(path + '.new')}"
+    return (heredoc_to(command, roots.strip() + "\n")
             + f"chmod 0644 {sh(path + '.new')}\nmv -f {sh(path + '.new')} {sh(path)}\n")
 
 

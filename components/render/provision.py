@@ -121,6 +121,15 @@ UFW_SSH = shell("ufw-ssh.sh")
 """ufw_open_to_all (components/render/shell/ufw-ssh.sh): the rules that let any address reach a port."""
 
 
+def ssh_rule_networks(allow_from: Sequence[str]) -> list[str] | None:
+    """The networks of access.sshAllowFrom as ufw writes them, each once; None for a list that holds all
+    of one family (0.0.0.0/0 or ::/0), which opens SSH to all."""
+    networks = [ipaddress.ip_network(net, strict=False) for net in allow_from]
+    if any(network.prefixlen == 0 for network in networks):
+        return None
+    return list(dict.fromkeys(ufw_network(network) for network in networks))
+
+
 def ssh_firewall_open(ssh_port: int, allow_from: Sequence[str]) -> str:
     """The first half of ssh_firewall: the rules that let access.sshAllowFrom's networks reach ``ssh_port``
     go in, and are checked to be listed as expected. Nothing is removed: it runs before sshd moves to a
@@ -130,14 +139,13 @@ def ssh_firewall_open(ssh_port: int, allow_from: Sequence[str]) -> str:
     port's plain one), unless an operator's `ufw limit` rule opens it to all already: `ufw allow` would
     replace it, and drop its rate limit. IPv6 networks are refused, before anything changes, where ufw's
     IPv6 is off: ufw could not open SSH to them."""
-    networks = [ipaddress.ip_network(net, strict=False) for net in allow_from]
-    if any(network.prefixlen == 0 for network in networks):
+    wanted = ssh_rule_networks(allow_from)
+    if wanted is None:
         return f"""found=$(ufw_open_to_all {ssh_port})
 if ! grep -q $'^only\\tlimit\\t' <<<"$found"; then
   ufw allow {ssh_port}/tcp >/dev/null
 fi
 """
-    wanted = list(dict.fromkeys(ufw_network(network) for network in networks))
     ipv6 = [net for net in wanted if ":" in net]
     script = ""
     if ipv6:
@@ -170,11 +178,10 @@ def ssh_firewall_close(ssh_port: int, allow_from: Sequence[str]) -> str:
     `ufw allow OpenSSH`; left, it would keep SSH open to all whatever the list says. A rule that opens other
     ports too, or SSH toward one of the host's addresses, is not stackyard's to delete: the run stops there,
     naming it. Needs UFW_SSH."""
-    networks = [ipaddress.ip_network(net, strict=False) for net in allow_from]
+    wanted = ssh_rule_networks(allow_from)
     script = ""
     keep = ""
-    if not any(network.prefixlen == 0 for network in networks):
-        wanted = list(dict.fromkeys(ufw_network(network) for network in networks))
+    if wanted is not None:
         keep = " ".join(f"{net}:{ssh_port}" for net in wanted)
         refused = (f"lets any address reach SSH (port {ssh_port}), which access.sshAllowFrom restricts. stackyard "
                    "deletes only a rule that opens SSH alone, toward every address of the host, and this one "
@@ -596,8 +603,8 @@ def certificate_script(hostname: str, *, tls: str, email: str | None, paths: Pat
     what Mozilla's profiles and browsers accept, made again a month before it ends), else certbot's from
     the ``acme`` CA, through the webroot challenge the site serves on port 80. A hostname the CA gives
     none (its DNS not pointed at the host yet) gets a self-signed stand-in, so that the site still loads
-    and serves the others, and is added to ``$no_certificate``: the script fails at its end, saying how
-    to finish. A lineage of another CA than ``acme``'s is replaced by one of this CA (changing
+    and serves the others, and is added to ``$no_certificate``, which missing_certificates reports. A
+    lineage of another CA than ``acme``'s is replaced by one of this CA (changing
     `proxy.acme.directory` takes effect)."""
     live = f"{paths.certs}/{hostname}"
     stand_in = f"""if ! openssl x509 -checkend 2592000 -noout -in {live}/fullchain.pem 2>/dev/null; then
@@ -724,8 +731,9 @@ def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths =
     (certificates_script) waits for them."""
     served = served or {}
     writes = initial_upstreams(upstreams, served, paths)
-    waits = acme is not None and bool(hostnames)
-    return HEADER + static_roots_check(static) + APT + f"""apt_install caddy{" openssl" if waits else ""}
+    # openssl: the certificates step asks the proxy for each hostname's certificate with s_client.
+    checked = acme is not None and bool(hostnames)
+    return HEADER + static_roots_check(static) + APT + f"""apt_install caddy{" openssl" if checked else ""}
 install -d -m 0755 {paths.etc}/upstreams
 {writes}{acme.install_for_caddy(paths) if acme is not None else ""}
 # Caddy's admin API on a socket only caddy (and root) reach, not on localhost:2019 (proxy.CADDY_ADMIN). A
@@ -790,8 +798,8 @@ done
 
 
 def missing_certificates(acme: AcmeClient, *, caddy: bool) -> str:
-    """The end of a proxy's setup: fail, naming each hostname in ``$no_certificate`` and what to do.
-    Everything else is in place and serving by then."""
+    """The end of the certificates step (certificates_script): fail, naming each hostname in
+    ``$no_certificate`` and what to do. Everything else is in place and serving by then."""
     # The message, quoted, with the shell's "$hostname" wherever it names the hostname.
     message = '"$hostname"'.join(sh(part) for part in no_certificate("\0", acme.directory, caddy=caddy).split("\0"))
     return f"""for hostname in "${{no_certificate[@]}}"; do
