@@ -17,13 +17,14 @@ import pulumi_command as command
 
 from . import git_refs
 from .model import Service
+from .model.host_layout import COLORS, Paths
 from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
 from .render.acme import AcmeClient
 from .render.backups import BACKUP, RESTORE, Offsite, backup_cron, backup_script, restore_script
 from .render.deploy import deploy_script, removal_script, staged_path
 from .render.docker import DockerPlan, extra_hosts, install_script, network_script
-from .render.layout import COLORS, Paths, ServicePlan, plan_from_model
+from .render.layout import ServicePlan, plan_from_model
 from .render.logs import log_setup, logrotate_config, logrotate_path
 from .render.preflight import PreflightPlan, preflight_script
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, served_hostnames, upstream_file

@@ -28,7 +28,7 @@ from typing import Any
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
-from components.model.supabase_rules import API_URL_ENV
+from components.model.rules.supabase import API_URL_ENV
 
 # A copy of ../shared/specs/supabase-management-api.openapi.json, so a clone on its own can run the tests.
 SPEC = Path(__file__).resolve().parent / "specs" / "supabase-management-api.openapi.json"

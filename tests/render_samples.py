@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from components.model import load_topology
-from components.render.layout import Paths, ServicePlan, plan_from_model
+from components.model.host_layout import Paths
+from components.render.layout import ServicePlan, plan_from_model
 from harness import every_secret_set, production_config
 
 

@@ -595,7 +595,7 @@ def test_a_supabase_api_url_that_could_catch_the_token_is_refused(monkeypatch: p
     """Supabase's Management API gets the access token with every request, and the URL lived only in the
     pickled provider, so a preview showed no change. Only Supabase's own is accepted, or the one URL the
     environment names (a test's stand-in): never another, whatever the environment allows."""
-    from components.model.supabase_rules import API_URL_ENV
+    from components.model.rules.supabase import API_URL_ENV
 
     monkeypatch.delenv(API_URL_ENV, raising=False)
     run, message = run_broken(lambda c: supabase(c).update(apiUrl=url))

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from components.model.host_layout import Paths
 from components.render.acme import LETS_ENCRYPT, AcmeClient, bundle_file
-from components.render.layout import Paths
 from components.render.provision import certificate_script, certificates_locked, missing_certificates
 from components.render.scripts import shell
 

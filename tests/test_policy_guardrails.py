@@ -168,7 +168,7 @@ def test_advisories_name_the_host_or_service() -> None:
 def test_the_policy_and_the_model_know_the_same_browser_prefixes_every_common_framework_among_them() -> None:
     """A free `framework` slug may be any of them: a prefix one list lacks is a secret that reaches every
     visitor unremarked."""
-    from components.model.rules import PUBLIC_PREFIXES
+    from components.model.rules.frontends import PUBLIC_PREFIXES
     from guardrails import BROWSER_PREFIXES
 
     assert BROWSER_PREFIXES == PUBLIC_PREFIXES

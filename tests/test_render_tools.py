@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from render_samples import seed_plans
 
+from components.model.host_layout import COLORS, Paths
 from components.render import provision
 from components.render.acme import AcmeClient
 from components.render.backups import Offsite, backup_script, restore_script
 from components.render.deploy import deploy_script, removal_script
 from components.render.docker import DockerPlan, extra_hosts, install_script, network_script
-from components.render.layout import COLORS, Paths
 from components.render.logs import logrotate_config
 from components.render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
 from components.render.units import (

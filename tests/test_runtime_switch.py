@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from components.model.host_layout import Paths
 from components.render.deploy import service_header
-from components.render.layout import Paths, ServicePlan
+from components.render.layout import ServicePlan
 from components.render.scripts import shell
 from deploy_host import DeployHost
 

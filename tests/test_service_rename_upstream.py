@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from components.render.layout import Paths, ServicePlan
+from components.model.host_layout import Paths
+from components.render.layout import ServicePlan
 from components.render.provision import hostname_map, initial_upstreams
 from components.render.proxy import upstream_file
 from components.render.scripts import shell

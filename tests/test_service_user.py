@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from render_samples import seed_plans
 
+from components.model.host_layout import Paths
 from components.render import provision
-from components.render.layout import Paths
 
 # What `id` says of svc-mivaa: None when there is no such user, else its uid and its groups.
 USERS = {

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from components.render.layout import Paths, ServicePlan
+from components.model.host_layout import Paths
+from components.render.layout import ServicePlan
 from components.render.watchdog import watchdog_script
 
 STUBS = {

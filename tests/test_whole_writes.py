@@ -11,7 +11,7 @@ from pathlib import Path
 
 from test_render_tools import all_scripts
 
-from components.render.layout import Paths
+from components.model.host_layout import Paths
 from components.render.provision import initial_upstreams
 
 TEMPORARY = {'"$t"', '"$tmp"', '"$1.new"'}

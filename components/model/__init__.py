@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .parse import Reader, camel
-from .rules import Rules, SecretLookup, fqdn, has_ipv6
+from .rules import SecretLookup, check, fqdn, has_ipv6
 from .topology import (
     Access,
     AccessoryRef,
@@ -121,8 +121,7 @@ def load_topology(values: Mapping[str, Any], secret_state: SecretLookup, others:
     problems = list(reader.problems)
     warnings: list[str] = []
     if settings is not None and settings.systems is not None:
-        rules = Rules(settings, secret_state)
-        rules.run()
+        rules = check(settings, secret_state)
         # Where the reader could not take a value (None to the rules), a rule's word at that path is about
         # the gap it left ("required"), not about what was written: the reader's says what to change.
         unread = {path for path, _ in reader.problems}

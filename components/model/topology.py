@@ -688,7 +688,7 @@ class SupabaseDatabase:
 
 SUPABASE_API_URL = "https://api.supabase.com"
 """Supabase's Management API: the only place the account-wide access token goes unless the environment
-names another (components/model/supabase_rules.py)."""
+names another (components/model/rules/supabase.py)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model.formats import ACME_DIRECTORIES
-from .layout import Paths
+from ..model.host_layout import Paths
 from .quoting import heredoc_to, sh, write_whole
 
 DEFAULT = ACME_DIRECTORIES["letsencrypt"]

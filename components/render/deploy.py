@@ -7,7 +7,8 @@ the pieces: the runtime's (runtime-<runtime>.sh), the proxy's (proxy-<proxy>.sh)
 
 from __future__ import annotations
 
-from .layout import COLORS, ServicePlan
+from ..model.host_layout import COLORS
+from .layout import ServicePlan
 from .logs import logrotate_path
 from .proxy import upstream_name
 from .quoting import sh, sh_array, sh_assignments, sh_path

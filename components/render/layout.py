@@ -1,77 +1,13 @@
-"""Where things live on a host, and which ports each release slot of a service listens on.
+"""A service as the renderers need it (ServicePlan), made from the model's Service.
 
-Every service with a port keeps a stable *service port* that the proxy serves (publicly through
-its hostnames, and on loopback for other services). Its instances never bind that port: a release
-runs in one of two slots, blue or green, each with its own instance ports, so a new release can
-start and pass its health check beside the running one before the proxy switches over.
+Where things live on a host and the slot ports are the model's (components/model/host_layout.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-COLORS = ("blue", "green")
-SLOT_OFFSET = {"blue": 1000, "green": 2000}
-MAX_INSTANCES = 16
-
-
-@dataclass(frozen=True)
-class Paths:
-    """Host paths; tests point them into a temporary directory."""
-
-    srv: str = "/srv"
-    etc: str = "/etc/stackyard"
-    var: str = "/var/lib/stackyard"
-    systemd: str = "/etc/systemd/system"
-    certs: str = "/etc/letsencrypt/live"
-    acme_root: str = "/var/www/acme"
-
-    def app(self, name: str) -> str:
-        return f"{self.srv}/{name}"
-
-    def env_file(self, name: str) -> str:
-        return f"{self.etc}/{name}.env"
-
-    def secret_file(self, name: str, relative: str) -> str:
-        """Where a service's secret file lives on the host (``files:`` in the stack file): in a directory
-        root owns and the service's group reads, never one its user could plant a link in."""
-        return f"{self.etc}/{name}/files/{relative.lstrip('/')}"
-
-    def deploy_key(self, name: str) -> str:
-        """The service's deploy key (source.deployKey): root's, 0600, read by the deploy's git alone."""
-        return f"{self.etc}/{name}/deploy-key"
-
-    def known_hosts(self, name: str) -> str:
-        """The host keys of the service's git server, pinned for its clones."""
-        return f"{self.etc}/{name}/known_hosts"
-
-    def slot(self, name: str, color: str) -> str:
-        """A slot's own copy of the settings it was started with (``env``; compose: ``files/``), made by
-        the deploy that starts it: a deploy that fails leaves the serving slot's copy as it was."""
-        return f"{self.etc}/{name}/slots/{color}"
-
-    def state(self, name: str) -> str:
-        """The service user's HOME: build caches (uv, npm) and PM2's home. Not under /srv/<name>/shared,
-        which is the app's data and what backups archive: caches and PM2's dump (it holds the env
-        secrets) must not end up there."""
-        return f"{self.var}/{name}"
-
-    def pm2_home(self, name: str) -> str:
-        return f"{self.state(name)}/pm2"
-
-    @property
-    def certificates_lock(self) -> str:
-        """Held by the proxy step from a certificate's set-aside until certbot is done, and by a deploy's
-        reload while it puts a set-aside one back: the two never meet over one live directory."""
-        return f"{self.var}/certificates.lock"
-
-    @property
-    def set_aside(self) -> str:
-        """Where a stackyard certificate (self-signed, or a stand-in) waits while certbot makes its own."""
-        return f"{self.etc}/self-signed"
-
-    def upstream(self, name: str, proxy: str) -> str:
-        return f"{self.etc}/upstreams/{name}.{proxy}"
+from ..model.host_layout import Paths, slot_ports
 
 
 @dataclass(frozen=True)
@@ -150,9 +86,7 @@ class ServicePlan:
         return f"{self.unit}-watchdog"
 
     def slot_ports(self, color: str) -> list[int]:
-        if self.port is None:
-            return []
-        return [self.port + SLOT_OFFSET[color] + i for i in range(self.instances)]
+        return slot_ports(self.port, color, self.instances)
 
     def instances_of(self, color: str) -> list[str]:
         """systemd instance names (ports) or, for workers, the color itself."""

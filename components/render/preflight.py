@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from shlex import quote
 
-from .layout import Paths, ServicePlan
+from ..model.host_layout import Paths
+from .layout import ServicePlan
 from .proxy import CADDY_MARK
 
 DATABASE_PACKAGES = {

@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable, Sequence
 from textwrap import indent
 
+from ..model.host_layout import Paths
 from .acme import LETS_ENCRYPT, AcmeClient, no_certificate
-from .layout import Paths, ServicePlan
+from .layout import ServicePlan
 from .proxy import CADDY_ADMIN_DIRECTORY, CADDY_MARK
 from .quoting import (
     REDIS_QUOTING_SH,

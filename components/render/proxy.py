@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ..model.host_layout import Paths
 from .acme import LETS_ENCRYPT, AcmeClient
-from .layout import Paths, ServicePlan
+from .layout import ServicePlan
 from .quoting import caddy_string, caddy_token, nginx_string, nginx_token
 
 SECURITY_HEADERS = {

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from components.render.layout import Paths, ServicePlan
+from components.model.host_layout import Paths
+from components.render.layout import ServicePlan
 from components.render.proxy import CADDY_ADMIN, caddyfile
 from local import FIGURES, LocalStack, local_host, local_stack
 from workspace import make_tmp

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from components.model.supabase_rules import API_URL_ENV
+from components.model.rules.supabase import API_URL_ENV
 from fake_supabase import KAI_REF, FakeSupabase, kai_project, kai_world
 from postgres import PostgresServer
 from workspace import counts_by_type, errors, steps_by_op

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
-from .migrations import read_migrations
-from .topology import SUPABASE_API_URL, Supabase, System
-
-if TYPE_CHECKING:
-    from .rules import Rules
+from ..migrations import read_migrations
+from ..topology import SUPABASE_API_URL, Supabase, System
+from .findings import Findings
 
 # Providers with an OAuth client (external_<name>_client_id/_secret in the Management API).
 OAUTH_PROVIDERS = (
@@ -26,7 +23,7 @@ MAX_JWT_EXPIRY = 604800
 MAX_ROWS = 1000000
 
 
-def check_supabase(rules: Rules, path: str, system: System) -> None:
+def check_supabase(rules: Findings, path: str, system: System) -> None:
     supabase: Supabase | None = system.supabase
     if supabase is None:
         return
@@ -37,7 +34,7 @@ def check_supabase(rules: Rules, path: str, system: System) -> None:
                                      "receive it (a pull request's stack file could name any). For a stand-in of "
                                      f"the API, export {API_URL_ENV}=<its URL> where the program runs")
     elif supabase.api_url.startswith("http://"):
-        rules.warnings.append(f"{path}.apiUrl: http:// sends the access token in clear: use https")
+        rules.warn(f"{path}.apiUrl: http:// sends the access token in clear: use https")
     auth = supabase.auth
     if auth is not None:
         for i, url in enumerate(auth.redirect_urls or ()):
@@ -70,7 +67,7 @@ def check_supabase(rules: Rules, path: str, system: System) -> None:
         check_database(rules, f"{path}.database", system, supabase)
 
 
-def check_database(rules: Rules, path: str, system: System, supabase: Supabase) -> None:
+def check_database(rules: Findings, path: str, system: System, supabase: Supabase) -> None:
     database = supabase.database
     if database.via == "postgres" and database.url is None:
         rules.fail(f"{path}.url", "required with via: postgres: the secret holding the connection URI")
@@ -107,7 +104,7 @@ def check_database(rules: Rules, path: str, system: System, supabase: Supabase) 
         if policy.command in ("select", "delete") and policy.check is not None:
             rules.fail(f"{ppath}.check", f"{policy.command} policies take only using")
         if qualified(policy.table) not in protected:
-            rules.warnings.append(f"{ppath}: row-level security is not enabled on {policy.table} by this stack, "
+            rules.warn(f"{ppath}: row-level security is not enabled on {policy.table} by this stack, "
                                   "so the policy has no effect unless it is enabled elsewhere")
     if database.migrations is not None:
         _, problems = read_migrations(database.migrations)
