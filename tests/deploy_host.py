@@ -172,7 +172,7 @@ class DeployHost:
         """What the steps before a deploy leave on the host: directories, the staged definitions, the
         upstream (first deploy: it points at the blue slot, or at what serves today)."""
         for directory in ("srv/mivaa", "etc/stackyard/upstreams", "etc/stackyard/mivaa/staged",
-                          "etc/stackyard/mivaa/files", "etc/systemd/system"):
+                          "etc/stackyard/mivaa/files", "etc/systemd/system", "var/lib/stackyard/mivaa"):
             (self.root / directory).mkdir(parents=True, exist_ok=True)
         for color in ("blue", "green"):
             self.at(staged_path(plan, color)).write_text(systemd_unit(plan, color) if plan.command else "")

@@ -14,7 +14,14 @@ import pytest
 
 from components.model.host_layout import Paths
 from components.render.acme import LETS_ENCRYPT, AcmeClient, bundle_file
-from components.render.provision import certificate_script, certificates_locked, missing_certificates
+from components.render.deploy import service_header
+from components.render.layout import ServicePlan
+from components.render.provision import (
+    certificate_script,
+    certificates_locked,
+    certificates_restorer,
+    missing_certificates,
+)
 from components.render.scripts import shell
 
 HOST = "api.example.com"
@@ -42,14 +49,39 @@ def scratch_paths(tmp_path: Path) -> Paths:
                  acme_root=str(tmp_path / "acme"), var=str(tmp_path / "var"))
 
 
-RESTORE = shell("proxy-nginx.sh") + "\nrestore_set_aside_certificates\n"
-"""What a deploy's reload does first (proxy-nginx.sh), with CERTS, SET_ASIDE and CERTIFICATES_LOCK set."""
+NGINX = """#!/bin/bash
+# `nginx -t` as it matters here: every certificate the site names is there (after $NGINX_T_TAKES s).
+if [ "$1" = -t ]; then
+  sleep "${NGINX_T_TAKES:-0}"
+  for host in $SITE_HOSTS; do
+    [ -f "$CERTS/$host/fullchain.pem" ] || { echo "nginx -t: no certificate for $host" >&2; exit 1; }
+  done
+fi
+"""
 
 
-def restore_env(tmp_path: Path) -> dict[str, str]:
+def deploy_reload(tmp_path: Path) -> str:
+    """A deploy's reload_proxy (proxy-nginx.sh) as its script runs it, with nginx and systemctl stubbed."""
     paths = scratch_paths(tmp_path)
-    return {"PATH": "/usr/bin:/bin", "CERTS": paths.certs, "SET_ASIDE": paths.set_aside,
-            "CERTIFICATES_LOCK": paths.certificates_lock}
+    stub = tmp_path / "deploy-bin"
+    stub.mkdir(exist_ok=True)
+    (stub / "nginx").write_text(NGINX)
+    (stub / "systemctl").write_text("#!/bin/bash\n")
+    for name in ("nginx", "systemctl"):
+        (stub / name).chmod(0o755)
+    plan = ServicePlan(name="api", runtime="systemd", repo="file:///r", ref="main", command="true", port=8000,
+                       paths=paths)
+    script = (f"#!/bin/bash\nset -euo pipefail\nexport PATH={stub}:/usr/bin:/bin CERTS={paths.certs}\n"
+              + service_header(plan, "nginx") + shell("common.sh") + shell("certificates-aside.sh")
+              + shell("proxy-nginx.sh") + "reload_proxy\n")
+    (tmp_path / "reload.sh").write_text(script)
+    return str(tmp_path / "reload.sh")
+
+
+def restore_at_start(tmp_path: Path) -> subprocess.CompletedProcess:
+    """What nginx's start runs first (RESTORE_CERTIFICATES, from its unit's drop-in)."""
+    return subprocess.run(["bash", "-c", certificates_restorer(scratch_paths(tmp_path))], capture_output=True,
+                          text=True)
 
 
 def run(tmp_path: Path, tls: str, *, fail: bool = False, acme: AcmeClient = LETS_ENCRYPT,
@@ -211,7 +243,7 @@ def test_a_run_killed_while_certbot_works_leaves_nginx_a_certificate_to_read(tmp
     live = tmp_path / "letsencrypt/live" / HOST
     assert not live.exists()
 
-    subprocess.run(["bash", "-euo", "pipefail", "-c", RESTORE], check=True, env=restore_env(tmp_path))
+    assert restore_at_start(tmp_path).returncode == 0
     assert served(tmp_path) == stand_in
 
     assert run(tmp_path, "letsencrypt", certbot=killed).returncode == -9
@@ -227,11 +259,10 @@ def test_a_deploy_s_reload_while_certbot_works_waits_for_it(tmp_path: Path) -> N
     found a live directory it did not own: its lineage went to <host>-0001 and the site kept the stand-in,
     one new certificate per run (round 23). The reload waits for the proxy step's lock."""
     assert run(tmp_path, "letsencrypt", fail=True).returncode == 1
-    (tmp_path / "restore.sh").write_text(RESTORE)
-    env = " ".join(f"{k}={v}" for k, v in restore_env(tmp_path).items())
+    reload = deploy_reload(tmp_path)
     # certbot starts a deploy's reload beside itself, and gives it a second to do its worst.
     # (It closes the lock's descriptor it inherits: a deploy, started over SSH, has none.)
-    racing = CERTBOT.replace("#!/bin/bash\n", f"#!/bin/bash\n(exec 8>&-; env {env} bash {tmp_path}/restore.sh "
+    racing = CERTBOT.replace("#!/bin/bash\n", f"#!/bin/bash\n(exec 8>&-; SITE_HOSTS= ROOT= bash {reload} "
                                               ">/dev/null 2>&1 &)\nsleep 1\n", 1)
     assert run(tmp_path, "letsencrypt", certbot=racing).returncode == 0
     time.sleep(1)
@@ -252,3 +283,38 @@ def test_a_proxy_that_stops_using_certbot_s_ca_takes_its_bundle_away() -> None:
     caddy = caddy_setup_script("# Managed by stackyard.\n", {}, acme=LETS_ENCRYPT, hostnames=["a.example.com"])
     for script in (internal, no_hostnames, caddy):
         assert removal in script
+
+
+@pytest.mark.skipif(subprocess.run(["which", "openssl", "flock"], capture_output=True).returncode != 0,
+                    reason="openssl or flock is not installed")
+def test_a_deploy_s_reload_never_checks_nginx_while_the_certificates_step_has_a_certificate_aside(
+        tmp_path: Path) -> None:
+    """The certificates step runs beside the deploys (round 24). A reload that found nothing set aside ran
+    `nginx -t` and the reload without the step's lock; the step set the stand-in aside meanwhile, nginx -t
+    found no certificate, and the deploy failed, its service held back by another hostname's DNS (round
+    25: 87 of 600 reloads with the real nginx -t). The check and the reload now hold the lock."""
+    assert run(tmp_path, "letsencrypt", fail=True).returncode == 1  # a stand-in where the site reads it
+    reload = deploy_reload(tmp_path)
+    # The deploy's nginx -t takes a second; the certificates step starts while it is at it.
+    deploy = subprocess.Popen(["bash", reload], env={"SITE_HOSTS": HOST, "NGINX_T_TAKES": "1", "PATH": "/usr/bin:/bin"},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(0.3)
+    slow = CERTBOT.replace("#!/bin/bash\n", "#!/bin/bash\nsleep 1\n", 1)
+    assert run(tmp_path, "letsencrypt", fail=True, certbot=slow).returncode == 1
+    output, _ = deploy.communicate(timeout=30)
+    assert deploy.returncode == 0, output
+    assert "BEGIN CERTIFICATE" in served(tmp_path)
+
+
+def test_nginx_s_start_puts_a_set_aside_certificate_back_before_its_own_check() -> None:
+    """A certificates step killed while certbot worked left nothing where the site reads the certificate;
+    a reboot or a package upgrade's restart then found nginx -t failing, every hostname down, until the
+    next deploy or `up` (round 25). The drop-in runs the restore first, then the unit's own check."""
+    from components.render.provision import NGINX_TEST, RESTORE_CERTIFICATES, nginx_setup_script
+
+    script = nginx_setup_script([HOST], tls="letsencrypt", email=None, site="", bootstrap="", upstreams={})
+    drop_in = script.split("nginx.service.d/stackyard-certificates.conf.new <<", 1)[1].split("\n", 1)[1]
+    lines = drop_in.splitlines()
+    assert lines[:4] == ["[Service]", "ExecStartPre=", f"ExecStartPre={RESTORE_CERTIFICATES}",
+                         f"ExecStartPre={NGINX_TEST}"]
+    assert script.index(RESTORE_CERTIFICATES) < script.index("certbot certonly")

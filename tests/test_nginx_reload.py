@@ -46,6 +46,7 @@ log() {{ echo "LOG: $*" >&2; }}
 nginx() {{ command nginx -c {tmp}/nginx.conf "$@"; }}
 systemctl() {{ {systemctl}; }}
 CERTS={tmp}/live SET_ASIDE={tmp}/self-signed CERTIFICATES_LOCK={tmp}/certificates.lock
+source {SHELL_DIR}/certificates-aside.sh
 source {SHELL_DIR}/proxy-nginx.sh
 nginx || exit 9
 bash -c 'exec -a "nginx: worker process" sleep 60' &

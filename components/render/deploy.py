@@ -59,7 +59,8 @@ def service_header(plan: ServicePlan, proxy: str | None) -> str:
 def _proxy_pieces(plan: ServicePlan, proxy: str | None) -> str:
     if proxy is None or plan.port is None:
         return shell("proxy-none.sh")
-    return shell(f"proxy-{proxy}.sh") + shell("proxy.sh")
+    aside = shell("certificates-aside.sh") if proxy == "nginx" else ""
+    return aside + shell(f"proxy-{proxy}.sh") + shell("proxy.sh")
 
 
 def _prepare_release(plan: ServicePlan) -> str:

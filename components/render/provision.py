@@ -25,8 +25,10 @@ from .quoting import (
     postgres_identifier,
     postgres_literal,
     sh,
+    sh_assignments,
     write_whole,
 )
+from .scripts import HEADER as PLAIN_HEADER
 from .scripts import shell
 from .trusted_paths import static_roots_check
 
@@ -647,6 +649,38 @@ elif ! grep -qxF {sh("server = " + acme.directory)} {sh(renewal)}; then
 fi"""
 
 
+RESTORE_CERTIFICATES = "/usr/local/sbin/stackyard-restore-certificates"
+NGINX_TEST = "/usr/sbin/nginx -t -q -g 'daemon on; master_process on;'"
+"""Debian's and Ubuntu's nginx.service check before a start (its ExecStartPre=)."""
+
+
+def certificates_restorer(paths: Paths) -> str:
+    """RESTORE_CERTIFICATES: puts back, under the certificates lock, each certificate set aside."""
+    return (PLAIN_HEADER + sh_assignments({"CERTS": paths.certs, "SET_ASIDE": paths.set_aside,
+                                           "CERTIFICATES_LOCK": paths.certificates_lock})
+            + shell("certificates-aside.sh")
+            + '[ -d "${CERTIFICATES_LOCK%/*}" ] || exit 0\n'
+            + '{\n  flock 8\n  restore_set_aside_certificates\n} 8>"$CERTIFICATES_LOCK"\n')
+
+
+def nginx_start_restores_certificates(paths: Paths) -> str:
+    """nginx's every start (a boot, a package upgrade's restart) first puts back a certificate the
+    certificates step set aside: a step killed while certbot worked left nothing where the site reads it,
+    and nginx would not start until the next deploy or `up`. A drop-in's ExecStartPre= runs after the
+    unit's own `nginx -t`, so the drop-in lists the unit's again, after the restore."""
+    start = f"{paths.systemd}/nginx.service.d/stackyard-certificates.conf"
+    drop_in = "\n".join(["[Service]", "ExecStartPre=", f"ExecStartPre={RESTORE_CERTIFICATES}",
+                         f"ExecStartPre={NGINX_TEST}", ""])
+    # A run killed between the write and systemd's reload is finished by the next: it asks systemd what it
+    # loaded, not whether the file changed.
+    return (heredoc_to(f"cat > {RESTORE_CERTIFICATES}.new", certificates_restorer(paths))
+            + f"chmod 0755 {RESTORE_CERTIFICATES}.new\nmv -f {RESTORE_CERTIFICATES}.new {RESTORE_CERTIFICATES}\n"
+            + f"install -d -m 0755 {sh(start.rsplit('/', 1)[0])}\n"
+            + write_whole(start, drop_in)
+            + f"systemctl show nginx --property ExecStartPre | grep -qF {sh(RESTORE_CERTIFICATES)} || "
+              "systemctl daemon-reload\n")
+
+
 def certificates_locked(certs: Sequence[str], paths: Paths) -> str:
     """The hostnames' certificate steps under the lock a deploy's reload takes to put a set-aside
     certificate back (proxy-nginx.sh): while certbot works, its live directory stays empty."""
@@ -683,7 +717,7 @@ fi
     obtain = certificates_locked(certs, paths) if certbot else "\n".join(certs) + "\n"
     sites = " ".join(sh(s) for s in ["default", *replaces])
     return HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
-install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
+{nginx_start_restores_certificates(paths)}install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
 {writes}
 {(acme if certbot else LETS_ENCRYPT).install_for_certbot(paths)}{bootstrap_step}{obtain}
 {heredoc_to("cat > /etc/nginx/sites-available/stackyard.conf.new", site)}{heredoc_to(

@@ -24,27 +24,18 @@ accepting_workers() {
 # its new workers start, the old ones take requests for the slot about to be stopped. So the reload is
 # done once none of the workers from before it takes connections any more; if one still does after 10 s,
 # the reload failed (the switch then puts the previous upstream back, and the old slot keeps serving).
-# A certificate set aside for certbot (provision.certificate_script) by a run stopped before certbot was
-# done: nothing is where the site reads it, and nginx would refuse every reload, and a restart, until the
-# next proxy step. Put back before nginx reads the site; under the proxy step's lock, so never while its
-# certbot is still at work (which would then find a live directory it does not own).
-restore_set_aside_certificates() {
-  local aside
-  [ -n "$(ls -A "$SET_ASIDE" 2>/dev/null)" ] || return 0
-  {
-    flock 8 || return 1
-    for aside in "$SET_ASIDE"/*; do
-      [ -d "$aside" ] || continue
-      [ -e "$CERTS/${aside##*/}" ] || mv "$aside" "$CERTS/${aside##*/}" || return 1
-    done
-  } 8>"$CERTIFICATES_LOCK"
-}
+# The check and the reload run under the certificates step's lock (provision.certificates_locked): while
+# its certbot works, a certificate is set aside and nginx would refuse the site. One set aside by a run
+# stopped before certbot was done is put back first.
 reload_proxy() {
   local before pid waited=0 old
-  restore_set_aside_certificates || return 1
-  nginx -t -q || return 1
-  before=$(accepting_workers)
-  systemctl reload nginx || return 1
+  {
+    flock 8 || return 1
+    restore_set_aside_certificates || return 1
+    nginx -t -q || return 1
+    before=$(accepting_workers)
+    systemctl reload nginx || return 1
+  } 8>"$CERTIFICATES_LOCK" || return 1
   while :; do
     old=no
     for pid in $before; do
