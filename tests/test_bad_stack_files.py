@@ -77,6 +77,19 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: host(c)["proxy"].update(acme={"directory": "https://ACME-v02.api.letsencrypt.org/directory",
                                              "caRoot": "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----"}),
      "systems.mehko.hosts.api.proxy.acme.caRoot", "caRoot is for a private CA"),
+    ("ACME CA roots for Let's Encrypt named by its URL with a final dot (round 25)",
+     lambda c: host(c)["proxy"].update(acme={"directory": "https://acme-v02.api.letsencrypt.org./directory",
+                                             "caRoot": "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----"}),
+     "systems.mehko.hosts.api.proxy.acme.caRoot", "caRoot is for a private CA"),
+    ("an IPv6 address with a scope, which reaches the SSH command the outputs print (round 25)",
+     lambda c: productivity(c)["hosts"]["app"].update(address="2001:db8::21%eth0;id"),
+     "systems.productivity.hosts.app.address", "a scope"),
+    ("an IPv4 address written as IPv6, another spelling of one server (round 25)",
+     lambda c: productivity(c)["hosts"]["app"].update(address="::ffff:203.0.113.10"),
+     "systems.productivity.hosts.app.address", "write the IPv4 address 203.0.113.10"),
+    ("a backup schedule with a step cron cannot read (round 25)",
+     lambda c: host(c, "productivity", "app")["backups"].update(schedule="*/99999999999999999999 * * * *"),
+     "systems.productivity.hosts.app.backups.schedule", "is not a cron field"),
     ("a backup schedule with a step after one value (cron drops the line)",
      lambda c: host(c, "productivity", "app")["backups"].update(schedule="5/10 * * * *"),
      "systems.productivity.hosts.app.backups.schedule", "its minute field '5/10' is not a cron field"),
@@ -772,7 +785,10 @@ def test_replaces_never_names_a_unit_the_system_or_stackyard_needs() -> None:
                  "stackyard-mivaa-blue@9000", "stackyard-mivaa-watchdog.timer", "docker", "containerd", "cron",
                  "mariadb", "mysql", "redis-server", "postgresql", "postgresql@16-main", "ufw", "dbus",
                  "getty@tty1", "multi-user.target", "user@0.service", "mysqld", "mysqld.service", "syslog.service",
-                 "dbus-org.freedesktop.login1.service"):
+                 "dbus-org.freedesktop.login1.service",
+                 # round 25: certbot's renewals, the network (ifup@ stopped runs ifdown), VPNs, saved firewall rules
+                 "certbot.timer", "certbot.service", "ifup@eth0", "NetworkManager", "netfilter-persistent",
+                 "tailscaled", "wg-quick@wg0", "networking.service"):
         assert refusal(replacing(unit), path), unit
     for fine in ("mivaa", "mivaa-api.service", "gunicorn@8000", "old-sync.timer", "nginx-exporter"):
         assert refusal(replacing(fine), path) is None, fine

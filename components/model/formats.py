@@ -84,6 +84,8 @@ def record_name(value: str) -> str | None:
 
 
 def ipv4(value: str) -> str | None:
+    if "%" in value:
+        return f"{shown(value)} has a scope (%...): write the address alone"
     try:
         ipaddress.IPv4Address(value)
     except ValueError:
@@ -92,16 +94,26 @@ def ipv4(value: str) -> str | None:
 
 
 def ipv6(value: str) -> str | None:
+    # A scope (fe80::1%eth0) names an interface of the machine that reads it: Python takes any text after
+    # the %, which would reach the SSH command the stack's outputs print.
+    if "%" in value:
+        return f"{shown(value)} has a scope (%...): write the address alone"
     try:
-        ipaddress.IPv6Address(value)
+        address = ipaddress.IPv6Address(value)
     except ValueError:
         return f"{shown(value)} is not an IPv6 address"
+    # An IPv4 address written as IPv6 is dialled over IPv4 (Go, OpenSSH): another spelling of one server.
+    if int(address) > 1 and (address in _IPV4_MAPPED or address in _IPV4_COMPATIBLE):
+        return f"{shown(value)} is an IPv4 address written as IPv6: write the IPv4 address " \
+               f"{ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)}"
     return None
 
 
 def address(value: str) -> str | None:
     """An IPv4/IPv6 address or a hostname that SSH can dial."""
-    if ipv4(value) is None or ipv6(value) is None or hostname(value) is None:
+    if ":" in value:
+        return ipv6(value)  # no hostname has a colon: what is wrong with it as IPv6
+    if ipv4(value) is None or hostname(value) is None:
         return None
     return f"{shown(value)} is neither an IP address nor a hostname"
 
@@ -366,8 +378,9 @@ ACME_DIRECTORIES = {
 
 
 def lets_encrypt(directory: str) -> bool:
-    """Whether an ACME directory (a word or a URL, in any spelling of its host) is one of Let's Encrypt's."""
-    host = urlsplit(ACME_DIRECTORIES.get(directory, directory)).hostname
+    """Whether an ACME directory (a word or a URL, in any spelling of its host, a final dot included) is
+    one of Let's Encrypt's."""
+    host = (urlsplit(ACME_DIRECTORIES.get(directory, directory)).hostname or "").rstrip(".")
     return host in {urlsplit(url).hostname for url in ACME_DIRECTORIES.values()}
 
 
@@ -459,10 +472,11 @@ _CRON_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 
 
 def _cron_field(text: str, low: int, high: int, names: dict[str, int]) -> bool:
     """Whether one field is a list of `*`, values and ranges (low <= high) in range, `*` and ranges with
-    an optional step above 0 (Debian's cron refuses a step after a single value, `5/10`)."""
+    an optional step from 1 to ``high`` (Debian's cron refuses a step after a single value, `5/10`, and
+    one too long to read; a larger one would only ever give the first value)."""
     for part in text.split(","):
         item, slash, step = part.partition("/")
-        if slash and not (step.isdigit() and int(step) > 0 and (item == "*" or "-" in item)):
+        if slash and not (step.isdigit() and 0 < int(step) <= high and (item == "*" or "-" in item)):
             return False
         if item == "*":
             continue
@@ -483,7 +497,7 @@ def cron_schedule(value: str) -> str | None:
         if not _cron_field(text, low, high, names):
             named = f" or names such as {next(iter(names))}" if names else ""
             return (f"{shown(value)}: its {field} field {shown(text)} is not a cron field of values {low}-{high}"
-                    f"{named}, ranges low-high, and steps above 0 after * or a range (e.g. '*/15')")
+                    f"{named}, ranges low-high, and steps from 1 to {high} after * or a range (e.g. '*/15')")
     return None
 
 

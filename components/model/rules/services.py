@@ -43,6 +43,8 @@ SYSTEM_UNITS = frozenset({
     "redis-server", "postgresql", "ufw", "dbus", "dbus-broker", "getty", "serial-getty", "console-getty", "user",
     "cloud-init", "cloud-config", "cloud-final", "networking", "unattended-upgrades", "rsyslog", "polkit",
     "snapd", "chrony", "ntp", "apparmor", "multipathd", "fail2ban", "emergency", "rescue",
+    # Renewals of nginx's certificates; the network and the ways in (stopping ifup@<nic> runs ifdown).
+    "certbot", "ifup", "NetworkManager", "netfilter-persistent", "tailscaled", "wg-quick", "openvpn",
     # Other names of the same units (Debian's aliases): mysqld is MariaDB, syslog is rsyslog.
     "mysqld", "syslog", "postgresql-common"})
 
