@@ -46,5 +46,9 @@ def cloud_config(deploy_user: str, ssh_keys: Sequence[str], ssh_port: int = 22,
                 "permissions": "0644",
             }
         ]
-        config["runcmd"] = [["systemctl", "restart", "ssh"]]
+        # Ubuntu 24.04 (the default images) listens through ssh.socket, whose port a generator reads from
+        # sshd_config at daemon-reload: restarting ssh alone left it on 22, out of the firewall's reach.
+        # Debian's sshd listens itself. (The base step does the same for a port changed later.)
+        config["runcmd"] = [["sh", "-c", "systemctl daemon-reload; if systemctl is-active --quiet ssh.socket; "
+                                         "then systemctl restart ssh.socket; else systemctl restart ssh; fi"]]
     return "#cloud-config\n" + yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
