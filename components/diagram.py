@@ -19,6 +19,7 @@ import yaml
 
 from .model import NAMESPACE, StackConfigError, Topology, load_topology
 from .render.diagram import topology_dot
+from .render.runtimes import RUNTIMES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def topology_from_file(path: Path) -> Topology:
         value = values.get(name)
         return "plain" if value is not None and not (isinstance(value, dict) and "secure" in value) else "secret"
 
-    return load_topology(values, secret_state)
+    return load_topology(values, secret_state, runtimes=RUNTIMES)
 
 
 def main(argv: list[str]) -> int:

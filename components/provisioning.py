@@ -28,7 +28,7 @@ from .render.layout import ServicePlan, plan_from_model
 from .render.logs import log_setup, logrotate_config, logrotate_path
 from .render.preflight import PreflightPlan, preflight_script
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, served_hostnames, upstream_file
-from .render.units import compose_file, env_file, pm2_ecosystem, pm2_unit, systemd_unit
+from .render.runtimes import runtime_of
 from .render.watchdog import watchdog_script, watchdog_units
 from .values import Resolver
 
@@ -94,7 +94,7 @@ class HostProvisioning(pulumi.ComponentResource):
         runtimes = {s.runtime for s in args.services.values()}
         ready = [base]
         self.docker = DockerPlan(packages=spec.docker.packages, subnet=spec.docker.subnet)
-        self.composed = "compose" in runtimes
+        self.composed = any(runtime_of(name).uses_docker for name in runtimes)
         docker_steps = ""
         if self.composed:
             docker_steps = install_script(self.docker) + network_script(
@@ -226,9 +226,8 @@ class HostProvisioning(pulumi.ComponentResource):
         paths = self.args.paths
         host = self.args.host_name
         env = {key: resolver.resolve(value, host=host) for key, value in service.env.items()}
-        runtime = plan.runtime
-        env_text = (pulumi.Output.all(**env).apply(lambda values: env_file(values, runtime)) if env
-                    else env_file({}, runtime))
+        runtime = runtime_of(plan.runtime)
+        env_text = (pulumi.Output.all(**env).apply(runtime.env_file) if env else runtime.env_file({}))
         # The env file as the stack wants it: root's alone. The deploy copies it into the slot it starts,
         # readable there by whoever reads it (systemd and Docker as root, PM2 as the service's group).
         # Secret files: root's, read through the service's group (its build copies them into the release as
@@ -302,17 +301,10 @@ def service_definitions(plan: ServicePlan, service: Service, paths: Paths,
                         hosts: Sequence[str] = ()) -> dict[str, tuple[str, str]]:
     """path -> (content, mode) of the process definitions of both slots, staged: the deploy installs a slot's
     when it starts that slot (``hosts``: compose's extra_hosts). The PM2 daemon's unit is not a slot's."""
-    out: dict[str, tuple[str, str]] = {}
-    if plan.runtime == "pm2":
-        out[f"{paths.systemd}/{plan.unit}-pm2.service"] = (pm2_unit(plan), "0644")
+    runtime = runtime_of(plan.runtime)
+    out = dict(runtime.host_files(plan, paths))
     for color in COLORS:
-        if plan.runtime == "systemd":
-            content = systemd_unit(plan, color)
-        elif plan.runtime == "pm2":
-            content = pm2_ecosystem(plan, color)
-        else:
-            content = compose_file(plan, color, mounts=sorted(service.files), hosts=hosts)
-        out[staged_path(plan, color)] = (content, "0644")
+        out[staged_path(plan, color)] = (runtime.definitions(plan, color, files=service.files, hosts=hosts), "0644")
     return out
 
 

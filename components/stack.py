@@ -12,6 +12,7 @@ from pulumi.runtime import config as runtime_config
 from .model import NAMESPACE, StackConfigError, Topology, load_topology
 from .model.rules import SecretState
 from .renames import keeping_state
+from .render.runtimes import RUNTIMES
 from .ssh_keys import SshKeyring
 from .system import StackSystem
 
@@ -47,7 +48,7 @@ def other_keys() -> list[str]:
 
 
 def load() -> Topology:
-    return load_topology(stack_config_values(), secret_state, other_keys())
+    return load_topology(stack_config_values(), secret_state, other_keys(), runtimes=RUNTIMES)
 
 
 def build(topology: Topology) -> dict[str, StackSystem]:

@@ -22,7 +22,8 @@ from pathlib import Path
 from components.render.deploy import deploy_script, removal_script, staged_path
 from components.render.layout import ServicePlan
 from components.render.proxy import upstream_file
-from components.render.units import definition_path, systemd_unit
+from components.render.runtimes import definition_path
+from components.render.runtimes.systemd import systemd_unit
 
 INJECT = """inject() {
   [ -n "${STUB_AT:-}" ] || return 0

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pulumi
 import pytest
 
+from components.render.runtimes import RUNTIMES
 from harness import Run, canary_secrets, production_config, run_program
 
 Mutation = Callable[[dict], None]
@@ -90,6 +91,9 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a backup schedule with a step cron cannot read (round 25)",
      lambda c: host(c, "productivity", "app")["backups"].update(schedule="*/99999999999999999999 * * * *"),
      "systems.productivity.hosts.app.backups.schedule", "is not a cron field"),
+    ("a runtime stackyard does not have",
+     lambda c: productivity(c)["services"]["podfactory-sync"].update(runtime="pm3"),
+     "systems.productivity.services.podfactory-sync.runtime", "unknown runtime 'pm3'; known: compose, pm2, systemd"),
     ("a backup schedule with a step after one value (cron drops the line)",
      lambda c: host(c, "productivity", "app")["backups"].update(schedule="5/10 * * * *"),
      "systems.productivity.hosts.app.backups.schedule", "its minute field '5/10' is not a cron field"),
@@ -672,7 +676,7 @@ def problems_after(mutate: Mutation) -> list[tuple[str, str]]:
     mutate(config)
     try:
         load_topology({k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("stackyard:")},
-                      every_secret_set)
+                      every_secret_set, runtimes=RUNTIMES)
     except StackConfigError as err:
         return list(err.problems)
     return []

@@ -13,6 +13,7 @@ import pytest
 from components.diagram import topology_from_file
 from components.model import load_topology
 from components.render.diagram import topology_dot
+from components.render.runtimes import RUNTIMES
 from harness import ROOT, every_secret_set, production_config
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="dot (Graphviz) not installed: make system-deps")
@@ -74,7 +75,7 @@ def test_no_value_of_any_variable_or_secret_appears() -> None:
     systems["mehko"]["services"]["ai-server"]["env"]["OPENAI_ASSISTANT_ID"] = "CANARY-plain-value-1"
     systems["material-kai"]["frontends"]["web"]["env"]["production"]["SUPABASE_URL"] = "CANARY-plain-value-2"
     values = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("stackyard:")}
-    topology = load_topology(values, every_secret_set)
+    topology = load_topology(values, every_secret_set, runtimes=RUNTIMES)
     text = topology_dot(topology, "production")
     assert "CANARY" not in text
     assert "secure" not in text and "v1:" not in text

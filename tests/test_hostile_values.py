@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from components.model import StackConfigError, load_topology
+from components.render.runtimes import RUNTIMES
 from harness import every_secret_set
 from hostile import (
     HOSTILE,
@@ -38,7 +39,7 @@ def node_at(config: dict, path: tuple):
 def load(config: dict) -> StackConfigError | None:
     """The error load_topology raises for ``config`` (every secret it names set), or None."""
     try:
-        load_topology(values_of(config), every_secret_set)
+        load_topology(values_of(config), every_secret_set, runtimes=RUNTIMES)
     except StackConfigError as err:
         return err
     return None

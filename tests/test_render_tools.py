@@ -25,14 +25,10 @@ from components.render.deploy import deploy_script, removal_script
 from components.render.docker import DockerPlan, extra_hosts, install_script, network_script
 from components.render.logs import logrotate_config
 from components.render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, upstream_file
-from components.render.units import (
-    compose_file,
-    env_file,
-    pm2_ecosystem,
-    pm2_unit,
-    systemd_unit,
-    systemd_unit_name,
-)
+from components.render.runtimes import runtime_of
+from components.render.runtimes.compose import compose_file
+from components.render.runtimes.pm2 import pm2_ecosystem, pm2_unit
+from components.render.runtimes.systemd import systemd_unit, systemd_unit_name
 from components.render.watchdog import watchdog_script, watchdog_units
 
 
@@ -325,7 +321,7 @@ def test_compose_files_pass_docker_compose_config(tmp_path: Path, color: str) ->
         # a newline, a tab, a backslash or non-ASCII text.
         slot = Path(plan.paths.slot(plan.name, color))
         slot.mkdir(parents=True, exist_ok=True)
-        (slot / "env").write_text(env_file({"A": "b", "TOKEN": NASTY}, "compose"))
+        (slot / "env").write_text(runtime_of("compose").env_file({"A": "b", "TOKEN": NASTY}))
         path = tmp_path / f"{plan.name}.{color}.yml"
         path.write_text(compose_file(plan, color, mounts=["/run/secrets/key.json"], hosts=hosts))
         result = subprocess.run([*compose_command(), "--project-directory", str(tmp_path), "--file", str(path),
@@ -362,7 +358,8 @@ def test_pm2_ecosystem_files_load_in_node(tmp_path: Path, color: str) -> None:
     for plan in seed_plans(Paths(etc=str(tmp_path)))["pm2"]:
         slot = Path(plan.paths.slot(plan.name, color))
         slot.mkdir(parents=True, exist_ok=True)
-        (slot / "env").write_text(env_file({"DATABASE_URL": 'mysql://u:p"w@127.0.0.1/db', "TOKEN": NASTY}, "pm2"))
+        values = {"DATABASE_URL": 'mysql://u:p"w@127.0.0.1/db', "TOKEN": NASTY}
+        (slot / "env").write_text(runtime_of("pm2").env_file(values))
         path = tmp_path / f"ecosystem.{plan.name}.{color}.config.js"
         path.write_text(pm2_ecosystem(plan, color))
         script = f"const m = require({json.dumps(str(path))}); console.log(JSON.stringify(m.apps));"

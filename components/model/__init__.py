@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .parse import Reader, camel
-from .rules import SecretLookup, check, fqdn, has_ipv6
+from .rules import RuntimeRules, SecretLookup, check, fqdn, has_ipv6
 from .topology import (
     Access,
     AccessoryRef,
@@ -83,12 +83,13 @@ PROVIDER_KEYS = ("hcloud:token", "digitalocean:token", "cloudflare:apiToken", "v
 a pull request's stack file would do it with the tokens CI decrypts."""
 
 
-def load_topology(values: Mapping[str, Any], secret_state: SecretLookup, others: Iterable[str] = ()) -> Topology:
+def load_topology(values: Mapping[str, Any], secret_state: SecretLookup, others: Iterable[str] = (), *,
+                  runtimes: Mapping[str, RuntimeRules]) -> Topology:
     """Reads the ``stackyard:`` config keys (without the namespace) into a validated Topology.
 
     ``secret_state(name)`` tells whether ``stackyard:<name>`` is set as a secret, in plain
-    text, or not at all; ``others`` are the stack's keys of other namespaces. Raises
-    StackConfigError listing every problem.
+    text, or not at all; ``others`` are the stack's keys of other namespaces; ``runtimes`` the process
+    managers a service may name (components/render/runtimes/). Raises StackConfigError listing every problem.
     """
     reader = Reader()
     for key in others:
@@ -121,7 +122,7 @@ def load_topology(values: Mapping[str, Any], secret_state: SecretLookup, others:
     problems = list(reader.problems)
     warnings: list[str] = []
     if settings is not None and settings.systems is not None:
-        rules = check(settings, secret_state)
+        rules = check(settings, secret_state, runtimes)
         # Where the reader could not take a value (None to the rules), a rule's word at that path is about
         # the gap it left ("required"), not about what was written: the reader's says what to change.
         unread = {path for path, _ in reader.problems}

@@ -564,7 +564,7 @@ class Service:
     """A process of the system running on one of its hosts, deployed from git."""
 
     host: str = spec("name of the host it runs on", kind=kinds.NAME)
-    runtime: Literal["systemd", "pm2", "compose"] = spec("systemd (uv/venv or any command), pm2 or compose")
+    runtime: str = spec("systemd (uv/venv or any command), pm2 or compose", kind=kinds.NAME)
     source: Source = spec("git repository and ref")
     command: str | None = spec("command that starts one instance; $PORT is its port (systemd, pm2)",
                                default=None, kind=kinds.SHELL)

@@ -12,8 +12,8 @@ from .layout import ServicePlan
 from .logs import logrotate_path
 from .proxy import upstream_name
 from .quoting import sh, sh_array, sh_assignments, sh_path
+from .runtimes import definition_path, runtime_of
 from .scripts import HEADER, shell
-from .units import definition_path
 
 
 def staged_path(plan: ServicePlan, color: str) -> str:
@@ -86,7 +86,7 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
     older one is a rollback. The release starts again in the other slot when its commit or its settings
     (env file, process definitions, secret files) changed since it started; otherwise nothing happens.
     ``--restart`` starts it again in the other slot even if nothing changed."""
-    compose = plan.runtime == "compose"
+    runtime = runtime_of(plan.runtime)
     header = sh_assignments({
         "REPO": plan.repo,
         "DEFAULT_REF": plan.ref,
@@ -96,12 +96,11 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
         "HEALTH_RETRIES": plan.health_retries,
         "HEALTH_INTERVAL": plan.health_interval,
         "HEALTH_TIMEOUT": plan.health_timeout,
-        # PM2 loads a slot's env file as the service user; systemd and Docker read it as root.
-        "ENV_MODE": "0640" if plan.runtime == "pm2" else "0600",
-        "ENV_GROUP": plan.user if plan.runtime in ("pm2", "compose") else "root",
-        # A container mounts its slot's copy of the files; systemd and PM2 releases hold their own.
-        "SLOT_FILES": "yes" if compose else "no",
-        "RELEASE_FILES": "no" if compose else "yes",
+        # Who reads a slot's env file, and whose the secret files are (components/render/runtimes/).
+        "ENV_MODE": "0640" if runtime.env_readers == "group" else "0600",
+        "ENV_GROUP": plan.user if runtime.env_group_is_service else "root",
+        "SLOT_FILES": "yes" if runtime.files_in_slot else "no",
+        "RELEASE_FILES": "no" if runtime.files_in_slot else "yes",
         "LEGACY_PM2_HOME": plan.legacy_pm2_home,
     })
     return (
@@ -114,7 +113,7 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
         + f"LEGACY_PM2={sh_array(plan.legacy_pm2)}\n"
         + f"LEGACY_UNITS={sh_array(plan.legacy_units)}\n"
         + shell("common.sh")
-        + shell(f"runtime-{plan.runtime}.sh")
+        + runtime.script
         + _proxy_pieces(plan, proxy)
         + shell("retire.sh")
         + _prepare_release(plan)
@@ -125,7 +124,7 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
 def removal_script(plan: ServicePlan, proxy: str | None) -> str:
     """What `pulumi up` runs (as root) when a service leaves the stack (components/render/shell/remove.sh)."""
     return (HEADER + f"# Removes {plan.name} from this host: stops it, keeps its data.\n"
-            + service_header(plan, proxy) + shell("common.sh") + shell(f"runtime-{plan.runtime}.sh")
+            + service_header(plan, proxy) + shell("common.sh") + runtime_of(plan.runtime).script
             + shell("remove.sh"))
 
 

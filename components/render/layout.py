@@ -88,6 +88,11 @@ class ServicePlan:
     def slot_ports(self, color: str) -> list[int]:
         return slot_ports(self.port, color, self.instances)
 
+    @property
+    def log_directories(self) -> list[str]:
+        """The directories of the service's own log files (under /var/log/<service>/, the model says)."""
+        return sorted({path.rsplit("/", 1)[0] for path in self.log_files})
+
     def instances_of(self, color: str) -> list[str]:
         """systemd instance names (ports) or, for workers, the color itself."""
         return [str(p) for p in self.slot_ports(color)] or [color]

@@ -9,19 +9,12 @@ from __future__ import annotations
 
 from .layout import ServicePlan
 from .quoting import sh
+from .runtimes import runtime_of
 
 
 def log_paths(plan: ServicePlan) -> list[str]:
     """The log files (or globs) a service's rotation covers."""
-    paths = list(plan.log_files)
-    if plan.runtime == "pm2":
-        paths.append(f"{plan.paths.pm2_home(plan.name)}/logs/*.log")
-    return paths
-
-
-def log_directories(plan: ServicePlan) -> list[str]:
-    """The directories of the service's own log files (under /var/log/<service>/, the model says)."""
-    return sorted({path.rsplit("/", 1)[0] for path in plan.log_files})
+    return [*plan.log_files, *runtime_of(plan.runtime).log_paths(plan)]
 
 
 def logrotate_config(plan: ServicePlan) -> str | None:
@@ -65,5 +58,5 @@ def log_setup(plan: ServicePlan) -> str:
                      f"own\" >&2\n  exit 1\nfi\n")
         lines.append(f"install -d -m 0750 -o {sh(plan.user)} -g {sh(plan.user)} {sh(top)}\n")
     lines += [f"runuser -u {sh(plan.user)} -- mkdir -p -m 0750 {sh(directory)}\n"
-              for directory in log_directories(plan) if directory != top]
+              for directory in plan.log_directories if directory != top]
     return "".join(lines)

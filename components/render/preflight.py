@@ -17,6 +17,7 @@ from shlex import quote
 from ..model.host_layout import Paths
 from .layout import ServicePlan
 from .proxy import CADDY_MARK
+from .runtimes import runtime_of
 
 DATABASE_PACKAGES = {
     "mysql": ["mariadb-server", "mysql-server", "mysql-community-server", "percona-server-server"],
@@ -64,8 +65,8 @@ def _ports(plan: PreflightPlan) -> list[str]:
         if plan.proxy is not None:
             lines.append(f"check_port {service.port} {plan.proxy} '' "
                          f"{quote(f'the service port of {service.name}')}")
-        # An instance runs as the service user; Docker publishes a container's port from docker-proxy.
-        holders = "docker-proxy" if service.runtime == "compose" else "''"
+        # An instance runs as the service user; a runtime may name other holders (Docker's proxy).
+        holders = quote(runtime_of(service.runtime).port_holders)
         for color in ("blue", "green"):
             for port in service.slot_ports(color):
                 lines.append(f"check_port {port} {holders} {service.user} "

@@ -28,13 +28,13 @@ from .quoting import (
     sh_assignments,
     write_whole,
 )
+from .runtimes import RUNTIMES
 from .scripts import HEADER as PLAIN_HEADER
 from .scripts import shell
 from .trusted_paths import static_roots_check
 
 HEADER = "#!/usr/bin/env bash\nset -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
 UV_VERSION = "0.9.7"
-PM2_VERSION = "6.0.13"
 
 APT = """apt_install() {
   # A fresh server runs apt at first boot (unattended upgrades): wait for the lock, then install.
@@ -304,27 +304,22 @@ mv -f /usr/local/sbin/stackyard-claim.new /usr/local/sbin/stackyard-claim
 
 
 def runtime_script(languages: set[str], runtimes: set[str], docker: str = "") -> str:
-    """uv for Python services, Node with PM2, Docker with the Compose plugin (``docker``: its steps,
-    components/render/docker.py): only what is used."""
+    """uv for Python services, Node, then what each runtime installs itself (PM2; Docker with the Compose
+    plugin, ``docker`` being its steps, components/render/docker.py): only what is used."""
     steps = []
-    if "python" in languages or "systemd" in runtimes:
+    used = [runtime for name, runtime in RUNTIMES.items() if name in runtimes]
+    languages = languages.union(*(runtime.languages for runtime in used))
+    if "python" in languages:
         steps.append(f"""apt_install python3 python3-venv
 if ! uv --version 2>/dev/null | grep -q '{UV_VERSION}'; then
   python3 -m venv /opt/stackyard-uv
   /opt/stackyard-uv/bin/pip install --quiet 'uv=={UV_VERSION}'
   ln -sfn /opt/stackyard-uv/bin/uv /usr/local/bin/uv
 fi""")
-    if "node" in languages or "pm2" in runtimes:
+    if "node" in languages:
         steps.append("apt_install nodejs npm")
-    if "pm2" in runtimes:
-        # Asked of npm, not of pm2: any pm2 command run as root starts a root PM2 daemon that stays.
-        steps.append(f"""if ! npm ls --global --depth=0 'pm2@{PM2_VERSION}' >/dev/null 2>&1; then
-  npm install --global --no-audit --no-fund 'pm2@{PM2_VERSION}'
-fi""")
-    if "compose" in runtimes:
-        if not docker:
-            raise ValueError("compose services need the host's Docker steps")
-        steps.append(docker.rstrip("\n"))
+    for runtime in used:
+        steps += runtime.install(docker)
     return HEADER + APT + "\n" + "\n".join(steps) + "\n"
 
 

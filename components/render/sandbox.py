@@ -8,6 +8,8 @@ kernel's knobs are out of reach.
 
 from __future__ import annotations
 
+from .layout import ServicePlan
+
 CONFINEMENT = [
     "NoNewPrivileges=yes",
     "PrivateTmp=yes",
@@ -46,3 +48,11 @@ SERVICE_SANDBOX = [
 read-only system, its own /tmp and devices, no privileged system calls. `systemd-analyze security`
 scores both units at about 1 (tests/test_render_tools.py runs it). MemoryDenyWriteExecute= is left
 out: Node's V8 and Python's JIT libraries need writable code pages."""
+
+
+def writable_paths(plan: ServicePlan) -> str:
+    """ReadWritePaths= of the service: its data (shared/), its releases (apps that write beside their code),
+    its state directory (HOME: caches, PM2, gunicorn's socket) and its log directories."""
+    paths = [f"{plan.paths.app(plan.name)}/shared", f"{plan.paths.app(plan.name)}/releases",
+             plan.paths.state(plan.name), *(f"-{d}" for d in plan.log_directories)]
+    return "ReadWritePaths=" + " ".join(paths)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from .deploy import service_header
 from .layout import ServicePlan
 from .quoting import sh_array, sh_assignments
+from .runtimes import runtime_of
 from .sandbox import CONFINEMENT
 from .scripts import shell
 
@@ -25,9 +26,8 @@ def watchdog_sandbox(plan: ServicePlan) -> list[str]:
     service's 0700 home), CAP_NET_ADMIN to destroy a listening socket another user left with no process
     (`ss -K`), and under PM2 CAP_SETUID/CAP_SETGID for `runuser`; loopback only; its own state directory
     the one place it writes. `systemd-analyze security` scores it about 2 to 3."""
-    pm2 = plan.runtime == "pm2"
-    capabilities = "CAP_KILL CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_NET_ADMIN" + (
-        " CAP_SETUID CAP_SETGID" if pm2 else "")
+    runtime = runtime_of(plan.runtime)
+    capabilities = "CAP_KILL CAP_SYS_PTRACE CAP_DAC_READ_SEARCH CAP_NET_ADMIN" + runtime.watchdog_capabilities()
     lines = [
         *CONFINEMENT,
         f"CapabilityBoundingSet={capabilities}",
@@ -36,11 +36,7 @@ def watchdog_sandbox(plan: ServicePlan) -> list[str]:
         "IPAddressAllow=localhost",
         "UMask=0077",
     ]
-    if pm2:
-        # runuser needs the set*id calls @privileged holds; the pm2 CLI is Node (V8 writes code pages).
-        return [*lines, "SystemCallFilter=@system-service @pkey"]
-    return [*lines, "SystemCallFilter=@system-service", "SystemCallFilter=~@privileged @resources",
-            "MemoryDenyWriteExecute=yes"]
+    return [*lines, *runtime.watchdog_syscalls()]
 
 
 def watchdog_units(plan: ServicePlan) -> dict[str, str]:
@@ -85,5 +81,5 @@ def watchdog_script(plan: ServicePlan) -> str:
         + sh_assignments({"FAILURES": plan.watchdog_failures, "RESTARTS": plan.watchdog_restarts,
                           "VERIFY_TRIES": plan.health_retries, "VERIFY_INTERVAL": plan.health_interval,
                           "TIMEOUT": plan.health_timeout})
-        + shell("common.sh") + shell(f"runtime-{plan.runtime}.sh") + shell("watchdog.sh")
+        + shell("common.sh") + runtime_of(plan.runtime).script + shell("watchdog.sh")
     )

@@ -6,7 +6,7 @@ pass reports every problem: ``check`` returns them all.
 """
 
 from .addresses import fqdn, has_ipv6
-from .findings import Findings, SecretLookup, SecretState
+from .findings import Findings, RuntimeRules, SecretLookup, SecretState
 from .stack import check
 
-__all__ = ["Findings", "SecretLookup", "SecretState", "check", "fqdn", "has_ipv6"]
+__all__ = ["Findings", "RuntimeRules", "SecretLookup", "SecretState", "check", "fqdn", "has_ipv6"]

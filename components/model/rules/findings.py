@@ -3,10 +3,20 @@ shares (a value's reference, a number's range)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Literal, Protocol
 
-from ..topology import AccessoryRef, FrontendRef, HostRef, RecordRef, SecretRef, Settings, System, VercelFrontend
+from ..topology import (
+    AccessoryRef,
+    FrontendRef,
+    HostRef,
+    RecordRef,
+    SecretRef,
+    Service,
+    Settings,
+    System,
+    VercelFrontend,
+)
 from .addresses import fqdn, has_ipv6
 
 SecretState = Literal["secret", "plain", "missing"]
@@ -15,12 +25,28 @@ MAX_KEEP = 1000
 """Most releases, dumps, copies or rotated logs kept: more is a full disk, not a retention policy."""
 
 
-class Findings:
-    """The stack's settings as read, how each secret is stored, and what the rules found in them."""
+class RuntimeRules(Protocol):
+    """What the rules ask of a runtime (a process manager, components/render/runtimes/): the model knows
+    the runtimes only through this, handed in by whoever loads the stack."""
 
-    def __init__(self, settings: Settings, secret_state: SecretLookup) -> None:
+    name: str
+    uses_docker: bool
+    stackyard_env: dict[str, str]
+    files_in_slot: bool
+
+    def check(self, rules: Findings, spath: str, service: Service, system: System) -> None:
+        """What the stack file may not say of a service under this runtime."""
+
+
+class Findings:
+    """The stack's settings as read, how each secret is stored, the runtimes there are, and what the
+    rules found in them."""
+
+    def __init__(self, settings: Settings, secret_state: SecretLookup,
+                 runtimes: Mapping[str, RuntimeRules]) -> None:
         self.settings = settings
         self.secret_state = secret_state
+        self.runtimes = runtimes
         self.problems: list[tuple[str, str]] = []
         self.warnings: list[str] = []
 

@@ -247,7 +247,7 @@ def check_docker(rules: Findings, hpath: str, hname: str, host, system: System) 
         network = ipaddress.ip_network(docker.subnet)
         if network.version != 4 or not 16 <= network.prefixlen <= 28 or network.is_loopback:
             rules.fail(f"{hpath}.docker.subnet", "an IPv4 subnet from /16 to /28, not loopback")
-    composed = any(s is not None and s.host == hname and s.runtime == "compose"
+    composed = any(s is not None and s.host == hname and getattr(rules.runtimes.get(s.runtime), "uses_docker", False)
                    for s in (system.services or {}).values())
     image = getattr(host, "image", None) or ""
     if composed and docker.packages == "distribution" and image.startswith("debian-12"):

@@ -8,7 +8,7 @@ import re
 from .. import host_paths
 from ..host_layout import MAX_INSTANCES, SLOT_SPAN, Paths, held_ports
 from ..topology import Service, System
-from .findings import MAX_KEEP, Findings
+from .findings import MAX_KEEP, Findings, RuntimeRules
 
 RESERVED_SERVICE_NAMES = frozenset({"claims", "watchdog", "upstreams", "accessories", "backup", "replaced",
                                     "self-signed"})
@@ -24,17 +24,6 @@ later gets that package, would own the directory root's rotation and the package
 
 MAX_SERVICE_NAME = 28
 
-# Variables stackyard sets for a service itself (components/render/units.py), by runtime: what it is there.
-# The env file's values win over systemd's Environment= lines, so a PORT there put every instance on one
-# port (PM2 and compose put stackyard's PORT over the env file's: the value was silently ignored); a PATH,
-# HOME or PM2_HOME there takes the service off its release's tools and its own directories.
-STACKYARD_ENV = {
-    "PORT": {"systemd": "each instance's own port", "pm2": "each instance's own port",
-             "compose": "the container's port"},
-    "PATH": {"systemd": "the release's .venv/bin first", "pm2": "the PM2 daemon's"},
-    "HOME": {"systemd": "the service user's state directory", "pm2": "the service user's state directory"},
-    "PM2_HOME": {"pm2": "the service's own PM2 daemon"},
-}
 
 # systemd units a service's `replaces` may never stop and disable: the system's own, SSH, and what stackyard
 # installs and runs (the proxies, Docker, the databases, the firewall, its own units, stackyard-*).
@@ -76,10 +65,12 @@ def check_services(rules: Findings, path: str, system: System) -> None:
                                        f"(hosts: {', '.join(hosts) or 'none'})")
         if host is not None and not host.provision:
             rules.fail(f"{spath}.host", f"host '{service.host}' has provision: false, so nothing deploys to it")
-        if service.runtime in ("systemd", "pm2") and not service.command:
-            rules.fail(f"{spath}.command", f"required: the command that starts the service under {service.runtime}")
-        if service.runtime == "compose" and service.command:
-            rules.fail(f"{spath}.command", "compose runs the image's own command (CMD in the Dockerfile)")
+        runtime = rules.runtimes.get(service.runtime)
+        if runtime is None:
+            rules.fail(f"{spath}.runtime", f"unknown runtime '{service.runtime}'; known: "
+                                          f"{', '.join(sorted(rules.runtimes))}")
+        else:
+            runtime.check(rules, spath, service, system)
         if service.instances is not None and not 1 <= service.instances <= MAX_INSTANCES:
             rules.fail(f"{spath}.instances", f"must be between 1 and {MAX_INSTANCES}")
         if service.keep_releases is not None and service.keep_releases < 2:
@@ -120,13 +111,13 @@ def check_services(rules: Findings, path: str, system: System) -> None:
         check_watchdog(rules, spath, service)
         check_limits(rules, spath, service, host)
         check_logs(rules, spath, service)
-        check_compose(rules, spath, service, system)
+        check_containers(rules, spath, service, runtime)
         for key, value in (service.env or {}).items():
             rules.check_value(f"{spath}.env.{key}", system, value, service.host)
             # A worker (no port) gets no PORT from stackyard: its own is its to set.
-            if service.runtime in STACKYARD_ENV.get(key, {}) and not (key == "PORT" and service.port is None):
+            if runtime is not None and key in runtime.stackyard_env and not (key == "PORT" and service.port is None):
                 rules.fail(f"{spath}.env.{key}", f"stackyard sets {key} for the service "
-                                                f"({STACKYARD_ENV[key][service.runtime]}): leave it out of env")
+                                                f"({runtime.stackyard_env[key]}): leave it out of env")
         for name, value in (service.files or {}).items():
             fpath = f"{spath}.files.{name}"
             # Written as it is, `./a` beside `a` is two values for one file, `.` the release itself.
@@ -144,9 +135,9 @@ def check_services(rules: Findings, path: str, system: System) -> None:
             elif inside:
                 rules.fail(fpath, f"is a directory of {spath}.files.{inside[0]}: one path is a file or a "
                                  "directory, never both")
-            elif service.runtime == "compose" and not name.startswith("/"):
-                rules.fail(fpath, "compose files are mounted into the container: give an absolute path")
-            elif service.runtime != "compose" and name.startswith("/"):
+            elif runtime is not None and runtime.files_in_slot and not name.startswith("/"):
+                rules.fail(fpath, f"{runtime.name} files are mounted into the container: give an absolute path")
+            elif runtime is not None and not runtime.files_in_slot and name.startswith("/"):
                 rules.fail(fpath, "give a path relative to the release directory")
             rules.check_value(fpath, system, value, service.host)
     # An old process's port is taken over from outside stackyard, never from a service of the stack or a
@@ -180,9 +171,6 @@ def check_logs(rules: Findings, spath: str, service: Service) -> None:
             # the service's by name, never one the system or other programs use (/etc/ssh, /root/.ssh).
             rules.fail(f"{spath}.logs.files[{i}]", f"log files live in the service's own directory, {own}..., "
                                                   f"e.g. {own}app.log")
-        if service.runtime == "compose":
-            rules.fail(f"{spath}.logs.files[{i}]", "a container's files are not on the host; compose logs go "
-                                                  "to Docker's log driver")
 
 
 def check_source(rules: Findings, spath: str, service: Service, system: System) -> None:
@@ -205,28 +193,14 @@ def check_source(rules: Findings, spath: str, service: Service, system: System) 
                                                     "the server's own), pinned for the clone")
 
 
-def check_compose(rules: Findings, spath: str, service: Service, system: System) -> None:
-    """Settings that only containers have, and loopback URLs that inside a container lead nowhere."""
-    if service.runtime != "compose":
-        for key, given in (("build", service.build), ("containerPort", service.container_port),
-                           ("health.command", service.health.command if service.health else None)):
-            if given is not None:
-                rules.fail(f"{spath}.{key}", "only compose services have it")
+def check_containers(rules: Findings, spath: str, service: Service, runtime: RuntimeRules | None) -> None:
+    """Settings that only containers have."""
+    if runtime is None or runtime.uses_docker:
         return
-    ports = {s.port: name for name, s in (system.services or {}).items()
-             if s is not None and s.host == service.host and s.port is not None}
-    for key, value in (service.env or {}).items():
-        if not isinstance(value, str):
-            continue
-        found = re.search(r"://(127\.0\.0\.1|localhost|\[::1\])(?::(\d+))?", value)
-        if found is None:
-            continue
-        target = ports.get(int(found.group(2))) if found.group(2) else None
-        use = f"http://{target}:{found.group(2)}" if target else "http://<service>:<port>"
-        rules.fail(f"{spath}.env.{key}", f"inside a container {found.group(1)} is the container itself: use "
-                                        f"{use} (every service of the host is reachable from its containers "
-                                        "by name, on its port)")
-
+    for key, given in (("build", service.build), ("containerPort", service.container_port),
+                       ("health.command", service.health.command if service.health else None)):
+        if given is not None:
+            rules.fail(f"{spath}.{key}", "only compose services have it")
 
 def check_limits(rules: Findings, spath: str, service: Service, host) -> None:
     limits = service.limits

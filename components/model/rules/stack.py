@@ -4,11 +4,12 @@ name, address or project; resource names; renames)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from ..topology import Credentials, ExistingHost, PagesFrontend, Settings, System
 from .addresses import fqdn, ip_text
 from .dns import check_dns, check_hostname_hosts, check_hostnames
-from .findings import Findings, SecretLookup
+from .findings import Findings, RuntimeRules, SecretLookup
 from .frontends import check_frontend_domains, check_frontends
 from .github import check_github
 from .hosts import check_host_setup, check_hosts, check_ssh_access, check_ssh_key_adoption
@@ -16,9 +17,9 @@ from .services import check_services
 from .supabase import check_supabase
 
 
-def check(settings: Settings, secret_state: SecretLookup) -> Findings:
+def check(settings: Settings, secret_state: SecretLookup, runtimes: Mapping[str, RuntimeRules]) -> Findings:
     """Every rule over ``settings``: the problems and warnings found."""
-    rules = Findings(settings, secret_state)
+    rules = Findings(settings, secret_state, runtimes)
     run(rules)
     return rules
 

@@ -1,0 +1,92 @@
+"""What a process manager is to stackyard: the one interface every runtime module fills in.
+
+A runtime runs a service's release in two slots, blue and green, so that a new release starts beside the
+serving one. Its module says how: the files that define a slot's processes, the shell that starts,
+stops, restarts and thaws them (shell/runtime-<name>.sh), what it installs on the host, how its env file
+is written and who reads it, what holds its ports, and what the stack file may and may not say for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ...model.host_layout import Paths
+from ...model.rules.findings import Findings
+from ...model.topology import Service, System
+from ..layout import ServicePlan
+from ..scripts import shell
+
+
+class Runtime:
+    """A process manager. Subclasses set the attributes and fill in ``definitions``."""
+
+    name: str = ""
+    languages: frozenset[str] = frozenset()
+    """Languages the host needs for it whatever the services say (systemd runs uv's .venv)."""
+    uses_docker: bool = False
+    """Whether its host needs Docker and the Compose plugin (components/render/docker.py)."""
+    stackyard_env: dict[str, str] = {}
+    """Variables stackyard sets for the service itself -> what it sets them to: the env may not set them.
+    The env file's values win over systemd's Environment= lines, so a PORT there put every instance on one
+    port (PM2 and compose put stackyard's PORT over the env file's: the value was silently ignored); a PATH,
+    HOME or PM2_HOME there takes the service off its release's tools and its own directories."""
+    env_readers: str = "root"
+    """Who reads a slot's env file: ``root`` (0600, read before dropping to the service's user) or
+    ``group`` (0640, the service's group: its processes load it themselves)."""
+    env_group_is_service: bool = False
+    """Whether the env file's group is the service's (a runtime that reads it as the service's group, or
+    hands it to containers that get that group), else root's."""
+    files_in_slot: bool = False
+    """Whether the secret files are the slot's (mounted into a container, absolute paths) rather than the
+    release's (relative paths, inside the release directory)."""
+    port_holders: str = ""
+    """Processes other than the service's user's allowed to hold an instance port (Docker's proxy)."""
+    env_line: Callable[[str, str], str]
+    """One ``KEY=value`` line of the env file, in the form the runtime reads back unchanged."""
+
+    @property
+    def script(self) -> str:
+        """Its shell pieces, components/render/shell/runtime-<name>.sh: start_slot, stop_slot, the watchdog's
+        restart_instance, thaw and report_unit, forget_runtime for a removal."""
+        return shell(f"runtime-{self.name}.sh")
+
+    def definition_path(self, plan: ServicePlan, color: str) -> str:
+        """Where one slot's process definition lives once the deploy installs it."""
+        raise NotImplementedError
+
+    def definitions(self, plan: ServicePlan, color: str, *, files: Sequence[str] = (),
+                    hosts: Sequence[str] = ()) -> str:
+        """One slot's process definition (``files``: the service's secret files; ``hosts``: its host's
+        services by name, for containers)."""
+        raise NotImplementedError
+
+    def host_files(self, plan: ServicePlan, paths: Paths) -> dict[str, tuple[str, str]]:
+        """path -> (content, mode) of what it needs beside the slots' definitions (PM2's daemon unit)."""
+        return {}
+
+    def install(self, docker: str) -> list[str]:
+        """Its own install steps on the host after the languages' (``docker``: the host's Docker steps)."""
+        return []
+
+    def log_paths(self, plan: ServicePlan) -> list[str]:
+        """Logs of its own that the service's rotation covers besides the service's."""
+        return []
+
+    def watchdog_capabilities(self) -> str:
+        """Capabilities its watchdog needs beyond what every watchdog has."""
+        return ""
+
+    def watchdog_syscalls(self) -> list[str]:
+        """The watchdog unit's system call lines."""
+        return ["SystemCallFilter=@system-service", "SystemCallFilter=~@privileged @resources",
+                "MemoryDenyWriteExecute=yes"]
+
+    def env_file(self, values: dict[str, str]) -> str:
+        """The service's env file in the form the runtime reads back unchanged."""
+        return "".join(self.env_line(key, value) for key, value in sorted(values.items()))
+
+    def check(self, rules: Findings, spath: str, service: Service, system: System) -> None:
+        """What the stack file may not say of a service under this runtime (beyond the shared rules): here,
+        that it gives the command that starts an instance."""
+        if not service.command:
+            rules.fail(f"{spath}.command", f"required: the command that starts the service under {self.name}")
