@@ -574,3 +574,26 @@ def test_a_torn_switch_whose_slots_both_fail_one_probe_stops_nothing_under_the_p
     else:
         assert done.returncode == 1 and torn.active()[0] == "green", done.stdout
         assert "127.0.0.1:10000" in torn.loaded() and green <= torn.running()  # green serves as it did
+
+
+@pytest.mark.parametrize("layout", ["link above", "theirs above"])
+def test_root_s_pm2_never_runs_where_the_old_app_s_user_could_move_a_directory(host: DeployHost, layout: str) -> None:
+    """Round 26: the home was checked (is it a link? whose is it?), then used by path three more times. The
+    old app's user, owning a directory above it, could swap that directory for a link to a root-owned one
+    between the checks, and root's PM2 then ran in the user's directory, through links the user planted.
+    The home is resolved once: one reached through a link is left alone, and root's is used only where no
+    one else owns a directory above it."""
+    old_pm2(host, "flask-backend")
+    home = host.root / "home/app"
+    home.mkdir(parents=True)
+    os.chown(home, 65534, 65534)
+    if layout == "link above":  # their directory, at the moment root looks, leads to root's own PM2
+        (home / "apps").symlink_to(host.root / "root")
+    else:  # a root-owned PM2 home (an old app run as root) in a directory they own
+        (home / "apps/.pm2").mkdir(parents=True)
+        (home / "apps/.pm2/pm2.pid").write_text(str(os.getpid()))
+    result = host.deploy(host.plan(legacy_port=5000, legacy_pm2=("flask-backend",),
+                                   legacy_pm2_home="/home/app/apps/.pm2"))
+    assert result.returncode == 0, result.stderr
+    assert not [c for c in host.calls() if c.startswith("pm2")], host.calls()
+    assert "its PM2 is left alone" in result.stdout + result.stderr

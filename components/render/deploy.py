@@ -14,6 +14,7 @@ from .proxy import upstream_name
 from .quoting import sh, sh_array, sh_assignments, sh_path
 from .runtimes import definition_path, runtime_of
 from .scripts import HEADER, shell
+from .trusted_paths import ROOT_ONLY
 
 
 def staged_path(plan: ServicePlan, color: str) -> str:
@@ -115,6 +116,7 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
         + shell("common.sh")
         + runtime.script
         + _proxy_pieces(plan, proxy)
+        + (ROOT_ONLY if plan.legacy_pm2 else "")
         + shell("retire.sh")
         + _prepare_release(plan)
         + shell("deploy.sh")

@@ -1,22 +1,38 @@
 # What served the service before stackyard (`replaces`): an old PM2's processes, systemd units. Stopped
 # once: a PM2 daemon that is not running is not started (any pm2 command would start one), a process or
 # unit already gone is skipped.
-# The old PM2, as the owner of its home (root's for /root/.pm2); a home that is a link is not followed.
+# The old PM2's home, resolved once (LEGACY_HOME, a host path): the old app's user may own a directory
+# above it, and swap it for a link between a check and a use, so every use goes by what was checked. One
+# reached through a link is left alone, and so is one of root's under a directory someone else owns
+# (root_only): root's PM2 would otherwise work in a directory that user controls.
+legacy_home() {
+  local home
+  home=$(realpath -e -- "$ROOT$LEGACY_PM2_HOME" 2>/dev/null) || return 1
+  if [ "$home" != "$ROOT$LEGACY_PM2_HOME" ]; then
+    log "$LEGACY_PM2_HOME is reached through a link: its PM2 is left alone"
+    return 1
+  fi
+  LEGACY_OWNER=$(stat -c %U -- "$home") || return 1
+  if [ "$LEGACY_OWNER" = root ] && ! root_only "$home" 2>/dev/null; then
+    log "$LEGACY_PM2_HOME is not root's alone: its PM2 is left alone"
+    return 1
+  fi
+  LEGACY_HOME=${home#"$ROOT"}
+}
+# The old PM2, as the owner of its home (root's for /root/.pm2).
 legacy_pm2() {
-  local owner
-  if [ -L "$ROOT$LEGACY_PM2_HOME" ]; then log "$LEGACY_PM2_HOME is a link: its PM2 is left alone"; return 1; fi
-  owner=$(stat -c %U "$ROOT$LEGACY_PM2_HOME")
-  as_user "$owner" env HOME="$(getent passwd "$owner" | cut -d: -f6)" PM2_HOME="$LEGACY_PM2_HOME" pm2 "$@"
+  as_user "$LEGACY_OWNER" env HOME="$(getent passwd "$LEGACY_OWNER" | cut -d: -f6)" PM2_HOME="$LEGACY_HOME" pm2 "$@"
 }
 retire_legacy() {
   local pid name unit gone=no
-  if [ ${#LEGACY_PM2[@]} -gt 0 ]; then
-    pid=$(cat "$ROOT$LEGACY_PM2_HOME/pm2.pid" 2>/dev/null || true)
+  if [ ${#LEGACY_PM2[@]} -gt 0 ] && legacy_home; then
+    # (A pid file its user made a pipe would hold the deploy forever.)
+    pid=$(timeout 5 cat -- "$ROOT$LEGACY_HOME/pm2.pid" 2>/dev/null || true)
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
       for name in "${LEGACY_PM2[@]}"; do
         if legacy_pm2 describe "$name" >/dev/null 2>&1; then
           legacy_pm2 delete "$name" >/dev/null
-          log "stopped the old PM2 process $name ($LEGACY_PM2_HOME)"
+          log "stopped the old PM2 process $name ($LEGACY_HOME)"
           gone=yes
         fi
       done
