@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ..model.formats import ACME_DIRECTORIES
 from ..model.host_layout import Paths
-from .quoting import heredoc_to, sh, write_whole
+from .quoting import caddy_token, heredoc_to, sh, write_whole
 
 DEFAULT = ACME_DIRECTORIES["letsencrypt"]
 CERTBOT_DROP_IN = "certbot.service.d/stackyard-acme.conf"
@@ -45,7 +45,7 @@ class AcmeClient:
 
     def caddy_options(self, paths: Paths) -> list[str]:
         """The Caddyfile's global options for this CA (acme_ca_root: trusted for this directory only)."""
-        lines = [f"\tacme_ca {self.directory}"] if self.custom else []
+        lines = [f"\tacme_ca {caddy_token(self.directory)}"] if self.custom else []
         return lines + ([f"\tacme_ca_root {roots_file(paths)}"] if self.ca_root else [])
 
     def certbot_options(self) -> str:

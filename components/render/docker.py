@@ -13,6 +13,7 @@ they answer.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -129,6 +130,10 @@ def extra_hosts(services: Sequence[ServicePlan], plan: DockerPlan) -> list[str]:
 def health_probe(url: str, timeout: int) -> str:
     """A shell command that GETs ``url`` with whichever of curl, wget, python3 or node the image has,
     true on a 2xx answer: Docker runs health checks inside the container, with its tools."""
+    # The URL goes bare into the shell and into single-quoted Python and JavaScript inside a double-quoted
+    # word: only characters none of the three reads specially (the model's http_path kind is narrower).
+    if not re.fullmatch(r"https?://[A-Za-z0-9._~%/+=:@,\[\]-]+", url):
+        raise ValueError(f"not a health URL the probe can quote: {url!r}")
     python = (f"import urllib.request; urllib.request.urlopen('{url}', timeout={timeout})")
     node = (f"require('http').get('{url}', r => process.exit(r.statusCode < 300 ? 0 : 1))"
             ".on('error', () => process.exit(1))")

@@ -604,11 +604,15 @@ def certificate_script(hostname: str, *, tls: str, email: str | None, paths: Pat
     and serves the others, and is added to ``$no_certificate``, which missing_certificates reports. A
     lineage of another CA than ``acme``'s is replaced by one of this CA (changing
     `proxy.acme.directory` takes effect)."""
+    # The hostname also goes inside double-quoted words (-subj, -addext): a hostname's characters only.
+    if not re.fullmatch(r"[a-z0-9.-]+", hostname):
+        raise ValueError(f"not a hostname the certificate step can quote: {hostname!r}")
     live = f"{paths.certs}/{hostname}"
-    stand_in = f"""if ! openssl x509 -checkend 2592000 -noout -in {live}/fullchain.pem 2>/dev/null; then
-  install -d -m 0700 {live}
+    chain, key = sh(f"{live}/fullchain.pem"), sh(f"{live}/privkey.pem")
+    stand_in = f"""if ! openssl x509 -checkend 2592000 -noout -in {chain} 2>/dev/null; then
+  install -d -m 0700 {sh(live)}
   openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN={hostname}" \\
-    -addext "subjectAltName=DNS:{hostname}" -keyout {live}/privkey.pem -out {live}/fullchain.pem 2>/dev/null
+    -addext "subjectAltName=DNS:{hostname}" -keyout {key} -out {chain} 2>/dev/null
 fi"""
     if tls == "internal":
         return stand_in
@@ -616,7 +620,7 @@ fi"""
     renewal = f"{paths.certs.rsplit('/', 1)[0]}/renewal/{hostname}.conf"
     aside = f"{paths.set_aside}/{hostname}"
     certbot = (f"{acme.certbot_environment(paths)}certbot certonly --webroot --webroot-path {paths.acme_root} "
-               f"--domain {hostname} {acme.certbot_options()}--non-interactive \\\n    --agree-tos {mail} "
+               f"--domain {sh(hostname)} {acme.certbot_options()}--non-interactive \\\n    --agree-tos {mail} "
                "--deploy-hook 'systemctl reload nginx'")
     # Certbot's own certificate, or none yet. What `tls: internal` (or a stand-in) left there is
     # stackyard's self-signed one: certbot would make its lineage beside it (<hostname>-0001), the site
@@ -635,11 +639,11 @@ if [ ! -f {sh(renewal)} ]; then
   else
     if [ ! -e {sh(live)} ] && [ -e {sh(aside)} ]; then mv {sh(aside)} {sh(live)}; fi
     {indent(stand_in, "    ").strip()}
-    no_certificate+=({hostname})
+    no_certificate+=({sh(hostname)})
   fi
 elif ! grep -qxF {sh("server = " + acme.directory)} {sh(renewal)}; then
-  if ! {certbot} --cert-name {hostname} --force-renewal; then
-    no_certificate+=({hostname})
+  if ! {certbot} --cert-name {sh(hostname)} --force-renewal; then
+    no_certificate+=({sh(hostname)})
   fi
 fi"""
 
@@ -649,13 +653,16 @@ NGINX_TEST = "/usr/sbin/nginx -t -q -g 'daemon on; master_process on;'"
 """Debian's and Ubuntu's nginx.service check before a start (its ExecStartPre=)."""
 
 
-def certificates_restorer(paths: Paths) -> str:
-    """RESTORE_CERTIFICATES: puts back, under the certificates lock, each certificate set aside."""
+def certificates_restorer(paths: Paths, wait: int = 60) -> str:
+    """RESTORE_CERTIFICATES: puts back, under the certificates lock, each certificate set aside; after
+    ``wait`` seconds without the lock, leaves it to nginx's own check."""
     return (PLAIN_HEADER + sh_assignments({"CERTS": paths.certs, "SET_ASIDE": paths.set_aside,
                                            "CERTIFICATES_LOCK": paths.certificates_lock})
             + shell("certificates-aside.sh")
             + '[ -d "${CERTIFICATES_LOCK%/*}" ] || exit 0\n'
-            + '{\n  flock 8\n  restore_set_aside_certificates\n} 8>"$CERTIFICATES_LOCK"\n')
+            # A minute at most, below systemd's start timeout: a holder that reloads nginx (a deploy, certbot's
+            # hook) waits for this very start, and nginx's own check then decides, as without the restore.
+            + f'{{\n  flock --wait {wait} 8 || exit 0\n  restore_set_aside_certificates\n}} 8>"$CERTIFICATES_LOCK"\n')
 
 
 def nginx_start_restores_certificates(paths: Paths) -> str:
@@ -667,13 +674,14 @@ def nginx_start_restores_certificates(paths: Paths) -> str:
     drop_in = "\n".join(["[Service]", "ExecStartPre=", f"ExecStartPre={RESTORE_CERTIFICATES}",
                          f"ExecStartPre={NGINX_TEST}", ""])
     # A run killed between the write and systemd's reload is finished by the next: it asks systemd what it
-    # loaded, not whether the file changed.
+    # loaded (and whether the files changed since), not whether this run changed them.
     return (heredoc_to(f"cat > {RESTORE_CERTIFICATES}.new", certificates_restorer(paths))
             + f"chmod 0755 {RESTORE_CERTIFICATES}.new\nmv -f {RESTORE_CERTIFICATES}.new {RESTORE_CERTIFICATES}\n"
             + f"install -d -m 0755 {sh(start.rsplit('/', 1)[0])}\n"
             + write_whole(start, drop_in)
-            + f"systemctl show nginx --property ExecStartPre | grep -qF {sh(RESTORE_CERTIFICATES)} || "
-              "systemctl daemon-reload\n")
+            + f"if ! systemctl show nginx --property ExecStartPre | grep -qF {sh(RESTORE_CERTIFICATES)} \\\n"
+              "    || [ \"$(systemctl show nginx --property NeedDaemonReload --value)\" = yes ]; then\n"
+              "  systemctl daemon-reload\nfi\n")
 
 
 def certificates_locked(certs: Sequence[str], paths: Paths) -> str:
