@@ -91,6 +91,9 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a backup schedule with a step cron cannot read (round 25)",
      lambda c: host(c, "productivity", "app")["backups"].update(schedule="*/99999999999999999999 * * * *"),
      "systems.productivity.hosts.app.backups.schedule", "is not a cron field"),
+    ("a name ending in '-', which Docker refuses in an image name (round 26)",
+     lambda c: systems(c)["mehko"]["services"].update({"gateway-": systems(c)["mehko"]["services"].pop("api-gateway")}),
+     "systems.mehko.services.gateway-", "not ending with '-'"),
     ("a runtime stackyard does not have",
      lambda c: productivity(c)["services"]["podfactory-sync"].update(runtime="pm3"),
      "systems.productivity.services.podfactory-sync.runtime", "unknown runtime 'pm3'; known: compose, pm2, systemd"),
@@ -758,6 +761,10 @@ def test_a_login_or_deploy_user_is_never_a_service_user_nor_a_daemon_account() -
         assert refusal(lambda c, n=name: productivity(c)["hosts"]["app"].update(user=n), login), name
     assert refusal(lambda c: host(c, "material-kai", "mivaa").update(deployUser="root"), deploy)
     assert refusal(lambda c: productivity(c)["hosts"]["app"].update(user="root"), login) is None
+    # Round 26: a group the image has already (useradd refuses the user: USERGROUPS_ENAB), or Ubuntu's
+    # fwupd-refresh: the server is created, and nothing can ever log in to it.
+    for group in ("adm", "staff", "users", "sudo", "plugdev", "netdev", "fwupd-refresh"):
+        assert refusal(lambda c, n=group: host(c, "material-kai", "mivaa").update(deployUser=n), deploy), group
     for fine in ("deploy", "admin", "ubuntu", "ops"):
         assert refusal(lambda c, n=fine: host(c, "material-kai", "mivaa").update(deployUser=n), deploy) is None
         assert refusal(lambda c, n=fine: productivity(c)["hosts"]["app"].update(user=n), login) is None
@@ -792,7 +799,9 @@ def test_replaces_never_names_a_unit_the_system_or_stackyard_needs() -> None:
                  "dbus-org.freedesktop.login1.service",
                  # round 25: certbot's renewals, the network (ifup@ stopped runs ifdown), VPNs, saved firewall rules
                  "certbot.timer", "certbot.service", "ifup@eth0", "NetworkManager", "netfilter-persistent",
-                 "tailscaled", "wg-quick@wg0", "networking.service"):
+                 "tailscaled", "wg-quick@wg0", "networking.service",
+                 # round 26: rotation, the timers of unattended upgrades, other firewalls
+                 "logrotate.timer", "apt-daily-upgrade.timer", "apt-daily.timer", "nftables", "firewalld"):
         assert refusal(replacing(unit), path), unit
     for fine in ("mivaa", "mivaa-api.service", "gunicorn@8000", "old-sync.timer", "nginx-exporter"):
         assert refusal(replacing(fine), path) is None, fine

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 Check = Callable[[str], "str | None"]
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,39}[a-z0-9])?$")
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONFIG_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -54,8 +54,9 @@ def matching(pattern: str | re.Pattern, message: str, doc: str = "") -> Check:
 def name(value: str) -> str | None:
     """Names of systems, hosts and frontends become parts of resource names."""
     if not _NAME.fullmatch(value):
-        return (f"{shown(value)} is not a name: lowercase letters, digits and '-', starting with a letter "
-                "(at most 41 characters)")
+        # Not ending in '-' either: Docker refuses such an image name, RFC 1123 such a server name.
+        return (f"{shown(value)} is not a name: lowercase letters, digits and '-', starting with a letter and "
+                "not ending with '-' (at most 41 characters)")
     return None
 
 
@@ -254,6 +255,13 @@ SYSTEM_ACCOUNTS = frozenset({
     "landscape", "pollinate", "usbmux", "dnsmasq", "polkitd", "lxd", "ntp", "chrony", "caddy", "nginx",
     "redis", "mysql", "mariadb", "postgres", "docker", "containerd", "dhcpcd", "statd", "avahi"})
 SYSTEM_ACCOUNT_PREFIXES = ("systemd-", "_", "debian-")
+IMAGE_GROUPS = frozenset({
+    "root", "adm", "tty", "disk", "kmem", "dialout", "fax", "voice", "cdrom", "floppy", "tape", "sudo", "audio",
+    "dip", "operator", "src", "shadow", "utmp", "video", "sasl", "plugdev", "staff", "users", "nogroup", "input",
+    "sgx", "kvm", "render", "netdev", "crontab", "lxd", "fwupd-refresh"})
+"""Groups (and Ubuntu's fwupd-refresh account) Debian's and Ubuntu's images have before cloud-init runs: a
+user of that name is never made (useradd refuses it: its own group exists), or is the daemon's account
+given the keys, whose shell lets no one in. Either way nothing can log in to the new server."""
 SERVICE_USER_PREFIX = "svc-"
 """A service's user is svc-<service> (components/render/layout.py): no login user may take such a name."""
 
@@ -286,7 +294,9 @@ def deploy_user(value: str) -> str | None:
     named root would meet that switch."""
     message = linux_user_name(value)
     taken = None if message else ("root itself, whose SSH logins cloud-init switches off" if value == "root"
-                                  else taken_account(value))
+                                  else taken_account(value) or ("a group or account the image has already, so "
+                                                                "cloud-init could not make the user"
+                                                                if value in IMAGE_GROUPS else None))
     if taken:
         return (f"{shown(value)} is {taken}: cloud-init makes the deploy user a passwordless sudoer; give it a "
                 "name of its own such as 'deploy'")

@@ -34,6 +34,9 @@ SYSTEM_UNITS = frozenset({
     "snapd", "chrony", "ntp", "apparmor", "multipathd", "fail2ban", "emergency", "rescue",
     # Renewals of nginx's certificates; the network and the ways in (stopping ifup@<nic> runs ifdown).
     "certbot", "ifup", "NetworkManager", "netfilter-persistent", "tailscaled", "wg-quick", "openvpn",
+    # Log rotation (stackyard's own among it), the timers that start unattended upgrades, other firewalls
+    # (nftables' stop flushes every rule, ufw's with them).
+    "logrotate", "apt-daily", "apt-daily-upgrade", "nftables", "firewalld", "iptables",
     # Other names of the same units (Debian's aliases): mysqld is MariaDB, syslog is rsyslog.
     "mysqld", "syslog", "postgresql-common"})
 
