@@ -141,7 +141,7 @@ bench-engine: $(DEPS_STAMP)
 	scripts/offline $(VENV)/bin/python benchmarks/engine.py
 
 # The passphrase that decrypts the stack's secrets is the operator's: export PULUMI_CONFIG_PASSPHRASE
-# or PULUMI_CONFIG_PASSPHRASE_FILE (the example stack's is stackyard-demo-passphrase, README "Secrets").
+# or PULUMI_CONFIG_PASSPHRASE_FILE (the example stack's is stackyard-demo-passphrase, docs/operating.md, "Secrets").
 # A cloud whose real plugin is not installed gets stackyard's stand-in (scripts/standin-plugins), and
 # the run says so; the stand-ins' cloud then holds what the stack adopts, as the stack file says it is. The policy pack (policy/) runs with it. ARGS go to `pulumi preview`, e.g. ARGS=--diff.
 preview: $(DEPS_STAMP) $(POLICY_STAMP)

@@ -22,7 +22,7 @@ def argv_of(monkeypatch, *args: str) -> list[str]:
 
 def test_cancel_gets_no_config_file_which_it_refuses(monkeypatch) -> None:
     # `pulumi cancel --config-file X` exits 1 with "unknown flag: --config-file": after a killed `up` the
-    # stack stays locked until cancel runs (README: "A pulumi up that was killed").
+    # stack stays locked until cancel runs (docs/operating.md: "A pulumi up that was killed").
     assert argv_of(monkeypatch, "cancel", "--yes") == ["pulumi", "cancel", "--yes", "--stack", "local",
                                                        "--non-interactive"]
 

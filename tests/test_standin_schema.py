@@ -148,7 +148,7 @@ def _leaves(value: Any, path: str = "") -> list[str]:
 @pytest.mark.parametrize("token", MODELLED)
 def test_values_not_known_yet_and_secrets_fit_the_schema_anywhere(token: str, monkeypatch) -> None:
     # Only the schema: STACKYARD_STANDIN_CHECKS=off leaves the hand-written rules out of Check (some of
-    # them judge a value not known yet as if it were one; see the README's stand-in section).
+    # them judge a value not known yet as if it were one; see docs/testing.md's stand-in section).
     monkeypatch.setenv("STACKYARD_STANDIN_CHECKS", "off")
     sample = samples()[token]
     for path in _leaves(sample):

@@ -24,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 STANDIN_BIN = ROOT / "tests" / "standin" / "bin"
 DEMO_PASSPHRASE = "stackyard-demo-passphrase"
-"""Encrypts the production stack file's placeholder secrets (README.md, "Secrets")."""
+"""Encrypts the production stack file's placeholder secrets (docs/operating.md, "Secrets")."""
 
 
 UNCHANGED = ("same", "read", "create-replacement", "delete-replaced")

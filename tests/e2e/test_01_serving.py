@@ -1,5 +1,5 @@
 """After the first `pulumi up`: both services answer over HTTPS through nginx, a second `up` does
-nothing, and the host is set up as the README says (users, modes, units, firewall, databases)."""
+nothing, and the host is set up as docs/operating.md says (users, modes, units, firewall, databases)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@
   again, which repairs first.
 - `pulumi up` itself killed (SIGKILL, its whole process group) while the deploy runs on the host: the
   stack is left locked with a pending operation. `pulumi cancel` and `pulumi refresh
-  --clear-pending-creates` (README: "A pulumi up that was killed") let the next `up` run.
+  --clear-pending-creates` (docs/operating.md: "A pulumi up that was killed") let the next `up` run.
 
 Through all of it the load sees no failed request, and at the end the new release serves from the slot
 `active` names, the proxy routes there, and the other slot is stopped.

@@ -1,5 +1,5 @@
 """The production stack file through the real CLI: its encrypted secrets, the passphrase commands the
-README gives, and bad stack files reaching the user as one clean error."""
+operating doc gives, and bad stack files reaching the user as one clean error."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_every_secret_decrypts_with_the_demo_passphrase_to_a_placeholder(workspa
 def test_the_readme_commands_move_the_stack_to_the_operators_passphrase(workspace) -> None:
     ws = workspace()
     ws.init("production", copy_from=PRODUCTION)
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "operating.md").read_text()
     assert "pulumi stack change-secrets-provider passphrase --non-interactive" in readme
     ws.run("stack", "change-secrets-provider", "passphrase", "--stack", "production", stdin="operator-own-phrase\n")
     ws.passphrase = "operator-own-phrase"
