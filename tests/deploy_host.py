@@ -22,7 +22,7 @@ from pathlib import Path
 from components.render.deploy import deploy_script, removal_script, staged_path
 from components.render.layout import ServicePlan
 from components.render.proxy import upstream_file
-from components.render.runtimes import definition_path
+from components.render.runtimes import definition_path, runtime_of
 from components.render.runtimes.systemd import systemd_unit
 
 INJECT = """inject() {
@@ -238,7 +238,8 @@ class DeployHost:
         function = script[start:script.index("\n}\n", start) + 3]
         digest = subprocess.run(["bash", "-c", f"{function}declare -f prepare_release | sha256sum | cut -c1-12"],
                                 capture_output=True, text=True, check=True).stdout.strip()
-        return self.base / "releases" / f"{sha}-{digest}"
+        root = "-root" if runtime_of((plan or self.plan()).runtime).release_owner == "root" else ""
+        return self.base / "releases" / f"{sha}-{digest}{root}"
 
     @property
     def base(self) -> Path:

@@ -155,3 +155,18 @@ def test_a_runtime_switch_stopped_at_any_step_leaves_only_the_new_runtime_once_t
                                                               mode), range(1, steps + 1))
         problems = [problem for each in found for problem in each]
     assert problems == []
+
+
+def test_a_move_to_compose_with_the_commit_unchanged_never_takes_the_serving_release(tmp_path: Path) -> None:
+    """Compose makes its release root's before it builds (inside_release). A systemd or PM2 service moved to
+    compose with the same commit and build steps had the same release id: the compose deploy made the
+    serving slot's release root's and read-only to the process running from it, even when it then failed,
+    and nothing gave it back (round 27). A release that becomes root's has an id of its own."""
+    from deploy_host import DeployHost
+
+    host = DeployHost(tmp_path)
+    systemd = host.plan()
+    assert host.deploy(systemd).returncode == 0
+    serving = host.release(host.git("rev-parse", "HEAD"), systemd)
+    host.deploy(host.plan(runtime="compose", command=None))
+    assert not [c for c in host.calls() if c.split()[:4] == ["chown", "-R", "root:root", str(serving)]]

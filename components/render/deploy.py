@@ -102,6 +102,7 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
         "ENV_GROUP": plan.user if runtime.env_group_is_service else "root",
         "SLOT_FILES": "yes" if runtime.files_in_slot else "no",
         "RELEASE_FILES": "no" if runtime.files_in_slot else "yes",
+        "RELEASE_OWNER": runtime.release_owner,
         "LEGACY_PM2_HOME": plan.legacy_pm2_home,
     })
     return (

@@ -39,6 +39,10 @@ class Runtime:
     files_in_slot: bool = False
     """Whether the secret files are the slot's (mounted into a container, absolute paths) rather than the
     release's (relative paths, inside the release directory)."""
+    release_owner: str = "service"
+    """Whose a built release becomes: the service's (its processes run from it) or ``root``'s (compose: root
+    builds an image from it). A release of root's has an id of its own, so that a service moved between the
+    two never takes the release its serving slot runs from."""
     port_holders: str = ""
     """Processes other than the service's user's allowed to hold an instance port (Docker's proxy)."""
     env_line: Callable[[str, str], str]

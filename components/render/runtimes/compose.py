@@ -83,6 +83,7 @@ class Compose(Runtime):
     # Docker reads the env file as root; a container gets the service's group, to read its files.
     env_group_is_service = True
     files_in_slot = True
+    release_owner = "root"
     # Docker publishes a container's port from docker-proxy.
     port_holders = "docker-proxy"
     env_line = staticmethod(env_double_quoted)

@@ -7,7 +7,7 @@
 # as active when it answers, a slot left running beside the active one is stopped. A failed deploy stops
 # only the slot it started; the serving slot keeps its release, env file, secret files and definitions.
 #
-# Needs, from the header: APP ROOT BASE ETC ENV_FILE FILES RELEASE_FILES REPO DEFAULT_REF SERVICE_USER
+# Needs, from the header: APP ROOT BASE ETC ENV_FILE FILES RELEASE_FILES RELEASE_OWNER REPO DEFAULT_REF SERVICE_USER
 # STATE KEEP HEALTH_* BLUE_PORTS GREEN_PORTS ENV_GROUP DEFINITION_BLUE DEFINITION_GREEN SLOT_FILES GIT_SSH,
 # and the runtime's start_slot/stop_slot, the proxy's switch_to/served_color, retire_legacy.
 
@@ -221,6 +221,9 @@ fi
 # beside it) is written: a build that failed halfway is built again. The service's files are part of it,
 # so a changed file makes a new release.
 release_id=$sha-$(build_digest)
+# A release root builds an image from becomes root's (compose): never the one a slot of the service's own
+# processes runs from, which a move between runtimes with the same commit would otherwise share.
+if [ "$RELEASE_OWNER" = root ]; then release_id="$release_id-root"; fi
 if [ "$RELEASE_FILES" = yes ]; then
   files=$(files_digest)
   if [ "$files" != none ]; then release_id="$release_id-$files"; fi
