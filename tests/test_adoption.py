@@ -126,3 +126,13 @@ def test_nothing_is_adopted_without_its_id() -> None:
     config = production_config()
     run = run_program(without_adoption(config), canary_secrets(config))
     assert [r.name for r in run.resources if r.import_id] == []
+
+
+def test_an_adopted_ssh_key_is_never_deleted_by_stackyard(production: Run) -> None:
+    """A key ring is named after the secret holding its account's token: a system given a token of its own
+    renames it, and one `up` imported the adopted key under the new name and deleted it under the old one,
+    from the cloud (round 27). An adopted key is left in the cloud when it leaves the state."""
+    keys = [r for r in production.resources if r.type.endswith("/sshKey:SshKey")]
+    assert keys and all(r.import_id and r.retain_on_delete for r in keys)
+    created = run_program(without_adoption(production_config()), canary_secrets(production_config()))
+    assert not [r for r in created.resources if r.type.endswith("/sshKey:SshKey") and r.retain_on_delete]

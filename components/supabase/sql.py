@@ -40,16 +40,41 @@ class ApiSql:
         return rows if isinstance(rows, list) else []
 
 
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
 class PostgresSql:
-    """A direct connection (``postgresql://`` URI), one per query, closed straight after."""
+    """A direct connection (``postgresql://`` URI), one per query, closed straight after.
+
+    The URI must have libpq check the server's certificate (``sslmode=verify-full`` and the CA in
+    ``sslrootcert``): the one Supabase's dashboard gives says nothing, and libpq then takes any
+    certificate, or none, so a machine in the middle could relay the login and run SQL as postgres.
+    Only a server on loopback (a tunnel's end, a test's) may go without."""
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
+
+    def checked(self) -> None:
+        """Raises SqlError unless the connection checks its server (the URI's values never in the message)."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            info = conninfo_to_dict(self._dsn)
+        except Exception:
+            raise SqlError("supabase.database.url: not a PostgreSQL connection URI") from None
+        hosts = str(info.get("host") or "localhost").split(",")
+        if info.get("sslmode") == "verify-full" or all(h in LOOPBACK or h.startswith("/") for h in hosts):
+            return
+        raise SqlError("supabase.database.url: the connection must check the database's certificate: add "
+                       "sslmode=verify-full&sslrootcert=<Supabase's CA certificate, a file> to the URI (the "
+                       "dashboard's Database settings give the certificate); without it libpq takes any "
+                       "server that answers")
 
     def query(self, sql: str, *, what: str) -> list[dict[str, Any]]:
         import psycopg
         from psycopg.rows import dict_row
 
+        self.checked()
         try:
             with psycopg.connect(self._dsn, row_factory=dict_row, connect_timeout=30) as conn:
                 rows = last_result(conn.execute(sql.encode()))  # no parameters: several statements may run
