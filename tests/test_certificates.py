@@ -368,3 +368,25 @@ esac
                           env={"PATH": f"{stub}:/usr/bin:/bin", "LOG": str(tmp_path / "log")})
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "log").read_text() == "reloaded\n"
+
+
+@pytest.mark.skipif(subprocess.run(["which", "openssl"], capture_output=True).returncode != 0,
+                    reason="openssl is not installed")
+@pytest.mark.parametrize("tls", ["internal", "letsencrypt"])
+def test_a_hostname_longer_than_a_common_name_still_gets_its_certificate(tmp_path: Path, tls: str) -> None:
+    """A valid hostname of more than 64 characters (X.509's limit for a common name) made openssl fail with
+    nothing said, and the whole proxy step with it: no site for any hostname of the host (round 27)."""
+    hostname = "a" * 60 + ".example.com"
+    paths = scratch_paths(tmp_path)
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    (stub / "certbot").write_text("#!/bin/bash\nexit 1\n")  # the CA gives nothing yet: the stand-in
+    (stub / "certbot").chmod(0o755)
+    script = "set -euo pipefail\n" + certificates_locked(
+        [certificate_script(hostname, tls=tls, email=None, paths=paths)], paths).replace(" -o root -g root", "")
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                          env={"PATH": f"{stub}:/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    text = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
+                           f"{paths.certs}/{hostname}/fullchain.pem"], capture_output=True, text=True).stdout
+    assert f"DNS:{hostname}" in text

@@ -433,22 +433,36 @@ def accessories_script(accessories: dict[str, dict], paths: Paths = Paths()) -> 
             "systemctl enable --quiet --now mariadb\n"
             + sql_lines(before, "mysql") + secret + sql_lines(after, "mysql"))
     if "redis" in accessories:
-        parts.append("""apt_install redis-server
+        # /etc/redis is the redis user's (redis-tools makes it redis:redis 2770): root writes nothing there,
+        # where that user could plant a link. stackyard's settings are a file of root's, readable by the
+        # redis group, that redis-server includes through its unit's command line (a drop-in: the unit's
+        # own ExecStart= with --include after the config file, whose settings it overrides).
+        conf = f"{paths.etc}/redis/stackyard.conf"
+        unit = f"{paths.systemd}/redis-server.service.d/stackyard.conf"
+        drop_in = "\n".join(["[Service]", "ExecStart=", f"ExecStart=/usr/bin/redis-server /etc/redis/redis.conf "
+                             f"--include {conf} --supervised systemd --daemonize no", ""])
+        parts.append(f"""apt_install redis-server
 read_password redis
 quoted=
 redis_string "$pass" quoted
+install -d -m 0750 -o root -g redis {sh(conf.rsplit("/", 1)[0])}
 umask 077
-{
+{{
   echo "bind 127.0.0.1 -::1"
   echo "protected-mode yes"
   printf 'requirepass %s\\n' "$quoted"
-} > /etc/redis/stackyard.conf.new
-chown redis: /etc/redis/stackyard.conf.new && chmod 0640 /etc/redis/stackyard.conf.new
+}} > {sh(conf + ".new")}
+chown root:redis {sh(conf + ".new")} && chmod 0640 {sh(conf + ".new")}
 restart=no
-if replaced /etc/redis/stackyard.conf; then restart=yes; fi
-include='include /etc/redis/stackyard.conf'
-if ! grep -qx "$include" /etc/redis/redis.conf; then echo "$include" >> /etc/redis/redis.conf; restart=yes; fi
-if [ "$restart" = yes ]; then systemctl restart redis-server; fi
+if replaced {sh(conf)}; then restart=yes; fi
+install -d -m 0755 {sh(unit.rsplit("/", 1)[0])}
+{heredoc_to(f"cat > {sh(unit + '.new')}", drop_in)}if replaced {sh(unit)}; then restart=yes; fi
+# Loaded by systemd, whatever a killed run left: the next asks what it runs.
+if [ "$restart" = yes ] || ! systemctl show redis-server --property ExecStart \\
+    | grep -qF -- {sh("--include " + conf)}; then
+  systemctl daemon-reload
+  systemctl restart redis-server
+fi
 systemctl enable --quiet --now redis-server
 """)
     if "postgresql" in accessories:
@@ -609,10 +623,16 @@ def certificate_script(hostname: str, *, tls: str, email: str | None, paths: Pat
         raise ValueError(f"not a hostname the certificate step can quote: {hostname!r}")
     live = f"{paths.certs}/{hostname}"
     chain, key = sh(f"{live}/fullchain.pem"), sh(f"{live}/privkey.pem")
+    # X.509 holds at most 64 characters in a common name, and a longer valid hostname made openssl fail with
+    # nothing said: such a certificate names its hostname in subjectAltName alone, as browsers read it.
+    subject = f"/CN={hostname}" if len(hostname) <= 64 else "/"
     stand_in = f"""if ! openssl x509 -checkend 2592000 -noout -in {chain} 2>/dev/null; then
   install -d -m 0700 {sh(live)}
-  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN={hostname}" \\
-    -addext "subjectAltName=DNS:{hostname}" -keyout {key} -out {chain} 2>/dev/null
+  if ! openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "{subject}" \\
+      -addext "subjectAltName=DNS:{hostname}" -keyout {key} -out {chain} 2>/dev/null; then
+    echo "stackyard: openssl could not make a certificate of {hostname}" >&2
+    exit 1
+  fi
 fi"""
     if tls == "internal":
         return stand_in

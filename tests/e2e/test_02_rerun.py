@@ -10,8 +10,10 @@ STEPS = ["base", "runtimes", "accessories", "proxy", "backups", "user-fastapi-sa
 
 
 def snapshot(stack: LocalStack) -> dict[str, str]:
+    # Not the watchdog's state directory: its first run makes it, on its timer, whenever that comes (a
+    # first `up` that ended less than an interval before the snapshot had none yet).
     modes = stack.ssh("stat -c '%n %U:%G %a' /etc/stackyard /etc/stackyard/* /etc/stackyard/*/files "
-                      "/srv/*/shared /var/lib/stackyard/*").stdout
+                      "/srv/*/shared $(ls -d /var/lib/stackyard/* | grep -vx /var/lib/stackyard/watchdog)").stdout
     pids = stack.ssh("systemctl show -p MainPID --value mariadb redis-server nginx stackyard-flask-sample-pm2").stdout
     active = stack.ssh("cat /srv/fastapi-sample/active /srv/flask-sample/active").stdout
     return {"modes": modes, "pids": pids, "active": active}

@@ -11,7 +11,7 @@ from ..topology import Service, System
 from .findings import MAX_KEEP, Findings, RuntimeRules
 
 RESERVED_SERVICE_NAMES = frozenset({"claims", "watchdog", "upstreams", "accessories", "backup", "replaced",
-                                    "self-signed"})
+                                    "self-signed", "redis"})
 """Directories stackyard keeps beside the services' own (/var/lib/stackyard/<name>, /etc/stackyard/<name>)."""
 
 SYSTEM_LOG_NAMES = frozenset({
