@@ -37,10 +37,9 @@ class SshKeyring(pulumi.ComponentResource):
         slug = key_slug(public_key)
         if slug not in self._keys:
             name = f"{self.prefix}-key-{slug}"
-            adopt = self.adopt.get(public_key.strip())
-            # An adopted key was never stackyard's to delete: a key ring renamed (a system given a token of its
-            # own) imports it again under the new name, and the old name's delete removed it from the cloud.
-            opts = adopted(pulumi.ResourceOptions(parent=self, retain_on_delete=adopt is not None), adopt)
+            # An adopted key is never deleted (adoption.adopted): a key ring renamed (a system given a token of
+            # its own) imports it again under the new name, and the old name's delete removed it from the cloud.
+            opts = adopted(pulumi.ResourceOptions(parent=self), self.adopt.get(public_key.strip()))
             if self.provider == "hetzner":
                 import pulumi_hcloud as hcloud
 

@@ -136,3 +136,12 @@ def test_an_adopted_ssh_key_is_never_deleted_by_stackyard(production: Run) -> No
     assert keys and all(r.import_id and r.retain_on_delete for r in keys)
     created = run_program(without_adoption(production_config()), canary_secrets(production_config()))
     assert not [r for r in created.resources if r.type.endswith("/sshKey:SshKey") and r.retain_on_delete]
+
+
+def test_an_adopted_resource_is_never_deleted_by_stackyard(production: Run) -> None:
+    """A frontend's key renamed, with `protect` off: the next `up` imported the live Vercel project, its
+    variables and domains under the new names, then deleted them under the old ones, from Vercel (round
+    28). Every resource taken in by its ID stays in the cloud when it leaves the state."""
+    adopted = [r for r in production.resources if r.import_id]
+    assert len(adopted) > 20
+    assert all(r.retain_on_delete for r in adopted), [r.name for r in adopted if not r.retain_on_delete]
