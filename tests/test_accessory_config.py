@@ -7,6 +7,8 @@ unit's command line."""
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 from components.model.host_layout import Paths
 from components.render.provision import accessories_script
@@ -29,3 +31,55 @@ def test_redis_reads_stackyard_s_settings_from_root_s_file_through_its_unit() ->
     assert f"install -d -m 0750 -o root -g redis {paths.etc}/redis" in script
     assert f"ExecStart=/usr/bin/redis-server /etc/redis/redis.conf --include {conf} " in script
     assert "ExecStart=\n" in script  # the unit's own line replaced, not a second one added
+
+
+
+
+def redis_host(tmp_path: Path) -> tuple[Paths, Path, dict[str, str]]:
+    """A scratch host for the accessories step's Redis part: apt, chown and install's owners stubbed; systemd
+    as far as it matters (what a daemon-reload loaded, what Redis was restarted with); every command counted,
+    and the step killed (kill -9 of its shell) at the KILL_AT-th."""
+    paths = Paths(etc=str(tmp_path / "etc"), systemd=str(tmp_path / "systemd"), var=str(tmp_path / "var"))
+    (tmp_path / "etc/accessories").mkdir(parents=True)
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    count = ('n=$(( $(cat "$TMP/count" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$TMP/count"\n'
+             'if [ "$n" = "${KILL_AT:-0}" ]; then kill -9 $PPID; exit 1; fi\n')
+    bodies = {
+        "apt-get": "exit 0",
+        "chown": count,
+        "install": count + 'args=(); while [ $# -gt 0 ]; do case $1 in -o|-g) shift 2;; *) args+=("$1"); shift;; '
+                           'esac; done\nexec /usr/bin/install "${args[@]}"',
+        "systemctl": count + f'case "$1" in\n  daemon-reload) cp {paths.systemd}/redis-server.service.d/stackyard.conf '
+                             '"$TMP/loaded" 2>/dev/null || true;;\n'
+                             '  show) sed -n "s/^ExecStart=\\//ExecStart={ path=\\//p" "$TMP/loaded" 2>/dev/null;;\n'
+                             f'  restart) cp {paths.etc}/redis/stackyard.conf "$TMP/running";;\nesac',
+    }
+    for name in ("mv", "cmp", "chmod", "touch", "rm"):
+        bodies[name] = count + f'exec /usr/bin/{name} "$@"'
+    for name, body in bodies.items():
+        (stubs / name).write_text("#!/usr/bin/env bash\n" + body + "\n")
+        (stubs / name).chmod(0o755)
+    (tmp_path / "step").write_text(accessories_script({"redis": {}}, paths))
+    return paths, tmp_path / "step", {"PATH": f"{stubs}:/usr/bin:/bin", "TMP": str(tmp_path)}
+
+
+def run_step(tmp_path: Path, step: Path, env: dict[str, str], password: str, kill_at: int = 0) -> int:
+    (tmp_path / "etc/accessories/redis.password").write_text(password)
+    (tmp_path / "count").write_text("0")
+    return subprocess.run(["bash", str(step)], env={**env, "KILL_AT": str(kill_at)}, capture_output=True).returncode
+
+
+def test_a_new_redis_password_reaches_redis_whichever_command_the_step_was_killed_at(tmp_path: Path) -> None:
+    """The step moved the new settings into place and then restarted Redis only when this run changed them:
+    a run killed in between left the new password on disk, the next found nothing changed, and Redis kept
+    the old one while every service got the new (round 28)."""
+    _, step, env = redis_host(tmp_path)
+    assert run_step(tmp_path, step, env, "old") == 0
+    assert run_step(tmp_path, step, env, "new") == 0
+    commands = int((tmp_path / "count").read_text())
+    for kill_at in range(1, commands + 1):
+        assert run_step(tmp_path, step, env, f"old-{kill_at}") == 0
+        assert run_step(tmp_path, step, env, f"new-{kill_at}", kill_at) != 0
+        assert run_step(tmp_path, step, env, f"new-{kill_at}") == 0
+        assert f'requirepass "new-{kill_at}"' in (tmp_path / "running").read_text(), f"killed at command {kill_at}"

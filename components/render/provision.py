@@ -439,6 +439,7 @@ def accessories_script(accessories: dict[str, dict], paths: Paths = Paths()) -> 
         # own ExecStart= with --include after the config file, whose settings it overrides).
         conf = f"{paths.etc}/redis/stackyard.conf"
         unit = f"{paths.systemd}/redis-server.service.d/stackyard.conf"
+        pending = f"{paths.etc}/redis/restart-pending"
         drop_in = "\n".join(["[Service]", "ExecStart=", f"ExecStart=/usr/bin/redis-server /etc/redis/redis.conf "
                              f"--include {conf} --supervised systemd --daemonize no", ""])
         parts.append(f"""apt_install redis-server
@@ -453,15 +454,18 @@ umask 077
   printf 'requirepass %s\\n' "$quoted"
 }} > {sh(conf + ".new")}
 chown root:redis {sh(conf + ".new")} && chmod 0640 {sh(conf + ".new")}
-restart=no
-if replaced {sh(conf)}; then restart=yes; fi
 install -d -m 0755 {sh(unit.rsplit("/", 1)[0])}
-{heredoc_to(f"cat > {sh(unit + '.new')}", drop_in)}if replaced {sh(unit)}; then restart=yes; fi
-# Loaded by systemd, whatever a killed run left: the next asks what it runs.
-if [ "$restart" = yes ] || ! systemctl show redis-server --property ExecStart \\
+{heredoc_to(f"cat > {sh(unit + '.new')}", drop_in)}\
+# A restart is owed from before either file moves until Redis has restarted: a run killed in between left a
+# new password on disk that Redis never loaded, and the next run found nothing to change.
+if ! cmp -s {sh(conf + ".new")} {sh(conf)} || ! cmp -s {sh(unit + ".new")} {sh(unit)}; then touch {sh(pending)}; fi
+replaced {sh(conf)} || true
+replaced {sh(unit)} || true
+if [ -e {sh(pending)} ] || ! systemctl show redis-server --property ExecStart \\
     | grep -qF -- {sh("--include " + conf)}; then
   systemctl daemon-reload
   systemctl restart redis-server
+  rm -f {sh(pending)}
 fi
 systemctl enable --quiet --now redis-server
 """)
