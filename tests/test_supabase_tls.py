@@ -16,6 +16,11 @@ SECRET = "pa55-do-not-show"
     f"postgresql://postgres:{SECRET}@db.abcdefghijklmnopqrst.supabase.co:5432/postgres?sslmode=require",
     f"postgresql://postgres:{SECRET}@db.abcdefghijklmnopqrst.supabase.co:5432/postgres?sslmode=verify-ca",
     f"postgresql://postgres:{SECRET}@127.0.0.1,db.example.com/postgres",
+    # round 28: a loopback host whose hostaddr is not, a service file, a host left to the environment
+    f"postgresql://postgres:{SECRET}@localhost/postgres?hostaddr=203.0.113.5",
+    f"postgresql://postgres:{SECRET}@/postgres?service=prod",
+    f"postgresql://postgres:{SECRET}@/postgres",
+    f"postgresql://postgres:{SECRET}@db.example.com/postgres?sslmode=verify-full&service=prod",
 ])
 def test_a_connection_that_would_take_any_server_is_refused_before_it_is_made(dsn: str) -> None:
     with pytest.raises(SqlError) as refused:

@@ -62,8 +62,12 @@ class PostgresSql:
             info = conninfo_to_dict(self._dsn)
         except Exception:
             raise SqlError("supabase.database.url: not a PostgreSQL connection URI") from None
-        hosts = str(info.get("host") or "localhost").split(",")
-        if info.get("sslmode") == "verify-full" or all(h in LOOPBACK or h.startswith("/") for h in hosts):
+        if info.get("sslmode") == "verify-full" and "service" not in info:
+            return
+        # Loopback only if every place libpq may dial is: each host and each hostaddr (which wins over its
+        # host), none left to the environment (PGHOST, a service file).
+        places = [p for key in ("host", "hostaddr") for p in str(info.get(key) or "").split(",") if p]
+        if "service" not in info and places and all(p in LOOPBACK or p.startswith("/") for p in places):
             return
         raise SqlError("supabase.database.url: the connection must check the database's certificate: add "
                        "sslmode=verify-full&sslrootcert=<Supabase's CA certificate, a file> to the URI (the "
