@@ -94,6 +94,13 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a name ending in '-', which Docker refuses in an image name (round 26)",
      lambda c: systems(c)["mehko"]["services"].update({"gateway-": systems(c)["mehko"]["services"].pop("api-gateway")}),
      "systems.mehko.services.gateway-", "not ending with '-'"),
+    ("a service port whose instances would bind below 1024 as the service's user (round 28)",
+     lambda c: productivity(c)["services"]["flask-backend"].update(port=10),
+     "systems.productivity.services.flask-backend.port", "may not bind a port below 1024"),
+    ("an SSH port a database accessory of the host listens on (round 28)",
+     lambda c: host(c, "material-kai", "mivaa").setdefault("accessories", {}).update(redis={})
+     or host(c, "material-kai", "mivaa")["access"].update(sshPort=6379),
+     "systems.material-kai.hosts.mivaa.access.sshPort", "port 6379 is the redis accessory's"),
     ("a runtime stackyard does not have",
      lambda c: productivity(c)["services"]["podfactory-sync"].update(runtime="pm3"),
      "systems.productivity.services.podfactory-sync.runtime", "unknown runtime 'pm3'; known: compose, pm2, systemd"),

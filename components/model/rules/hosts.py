@@ -10,6 +10,9 @@ from ..parse import camel
 from ..topology import Acme, CreatedHost, DigitalOceanHost, ExistingHost, HetznerHost, System
 from .findings import MAX_KEEP, Findings
 
+ACCESSORY_PORTS = {"mysql": 3306, "postgresql": 5432, "redis": 6379}
+"""The port each accessory's server listens on (on loopback)."""
+
 
 def check_hosts(rules: Findings, path: str, system: System) -> None:
     hosts = system.hosts or {}
@@ -237,6 +240,14 @@ def check_accessories(rules: Findings, hpath: str, system: System, host) -> None
                                            "(stackyard never changes an existing server's password)")
         if kind == "redis" and accessory.user:
             rules.fail(f"{apath}.user", "Redis has no users here: its password is the server's requirepass")
+    # sshd listens on every address: a database (on loopback) or the proxy could not bind the same port.
+    ssh_port = host.access.ssh_port if host.access is not None else None
+    taken = {port: f"the {kind} accessory's" for kind, port in ACCESSORY_PORTS.items()
+             if kind in (host.accessories or {})}
+    if host.proxy is not None:
+        taken.update({80: "the proxy's", 443: "the proxy's"})
+    if ssh_port in taken:
+        rules.fail(f"{hpath}.access.sshPort", f"port {ssh_port} is {taken[ssh_port]}: pick another SSH port")
 
 
 def check_docker(rules: Findings, hpath: str, hname: str, host, system: System) -> None:

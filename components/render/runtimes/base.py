@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ...model.host_layout import Paths
+from ...model.host_layout import SLOT_OFFSET, Paths
 from ...model.rules.findings import Findings
 from ...model.topology import Service, System
 from ..layout import ServicePlan
@@ -94,3 +94,8 @@ class Runtime:
         that it gives the command that starts an instance."""
         if not service.command:
             rules.fail(f"{spath}.command", f"required: the command that starts the service under {self.name}")
+        # Its instances listen as the service's user, which may not bind a port below 1024.
+        lowest = min(SLOT_OFFSET.values())
+        if service.port is not None and 0 < service.port < 1024 - lowest:
+            rules.fail(f"{spath}.port", f"its instances listen on port+{lowest} and up, as the service's user, "
+                                       f"who may not bind a port below 1024: pick a port of {1024 - lowest} or more")
