@@ -16,6 +16,8 @@ STUBS = {
     "mysqldump": 'echo "-- dump of $*"\n',
     "redis-cli": 'case "$*" in LASTSAVE) date +%s%N ;; *dbfilename*) echo dump.rdb ;; *dir*) echo "$STUB" ;; '
                  "*) : ;; esac\n",
+    # runuser as the user asked for is not what these tests are about: the command runs as it is.
+    "runuser": 'while [ "$1" != "--" ]; do shift; done\nshift\nexec "$@"\n',
 }
 
 
@@ -49,6 +51,26 @@ def test_a_failing_dump_stops_only_itself_and_the_run_says_so(tmp_path: Path) ->
     made = sorted(p.name for p in (directory / only).iterdir())
     assert "mysql.sql.gz" in made and "redis.rdb" in made and f"{str(data).strip('/').replace('/', '_')}.tar.gz" in made
     assert "dump failed" in (directory / only / "INCOMPLETE").read_text()
+    assert (directory / only / "redis.rdb").read_text() == "rdb"
+
+
+def test_the_redis_dump_is_never_read_through_a_link_the_redis_user_planted(tmp_path: Path) -> None:
+    """The dump is in the redis user's directory, and root copied whatever was there: a link to a file of
+    root's went into the backup, a pipe held the backup's lock for good (round 28)."""
+    directory = tmp_path / "backups"
+    secret = tmp_path / "root-only"
+    secret.write_text("TOP SECRET")
+    script = backup_script(keep=2, directory=str(directory), paths_to_archive=[], accessories=["redis"])
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "script").write_text(script)
+    for name, body in STUBS.items():
+        (tmp_path / "bin" / name).write_text("#!/usr/bin/env bash\n" + body)
+        (tmp_path / "bin" / name).chmod(0o755)
+    (tmp_path / "dump.rdb").symlink_to(secret)
+    result = subprocess.run(["bash", str(tmp_path / "script")], capture_output=True, text=True,
+                            env={"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "STUB": str(tmp_path)})
+    assert result.returncode == 1 and "is not a regular file" in result.stderr
+    assert "TOP SECRET" not in "".join(p.read_text(errors="replace") for p in directory.rglob("*") if p.is_file())
 
 
 def test_incomplete_runs_never_push_out_complete_ones_and_a_dead_runs_dumps_are_kept(tmp_path: Path) -> None:

@@ -68,8 +68,12 @@ def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str],
                       'for _ in $(seq 600); do [ "$(redis-cli LASTSAVE)" != "$saved" ] && break; sleep 1; done\n'
                       'if [ "$(redis-cli LASTSAVE)" = "$saved" ]; then echo "Redis did not save within 600 s" >&2; '
                       'exit 1; fi\n'
-                      'cp "$(redis-cli --raw CONFIG GET dir | tail -n 1)/$(redis-cli --raw CONFIG GET dbfilename '
-                      '| tail -n 1)" "$target/redis.rdb"'))
+                      # The file is in the redis user's directory: read as that user, a regular file only,
+                      # with a time limit (a link would have root copy any file, a pipe would hold the lock).
+                      'rdb="$(redis-cli --raw CONFIG GET dir | tail -n 1)/$(redis-cli --raw CONFIG GET dbfilename '
+                      '| tail -n 1)"\n'
+                      'if [ -L "$rdb" ] || [ ! -f "$rdb" ]; then echo "$rdb is not a regular file" >&2; exit 1; fi\n'
+                      'timeout 300 runuser -u redis -- cat -- "$rdb" > "$target/redis.rdb"'))
     excludes = " ".join(f"--exclude={sh(pattern)}" for pattern in EXCLUDES)
     for path in paths_to_archive:
         name = archive_name(path)
@@ -181,8 +185,12 @@ def _indent(text: str) -> str:
     return "\n".join(f"  {line}" if line else line for line in text.splitlines())
 
 
+CRON_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def backup_cron(schedule: str) -> str:
     """The cron entry. What a run prints goes to the journal (`journalctl -t stackyard-backup`): cron
-    would mail it, and a host rarely has a mailer."""
-    return (f"# Managed by stackyard.\nSHELL=/bin/bash\n"
+    would mail it, and a host rarely has a mailer. cron's own PATH has no sbin: runuser (the PostgreSQL
+    and Redis dumps) was not found, and those dumps failed every night (seen on the e2e host)."""
+    return (f"# Managed by stackyard.\nSHELL=/bin/bash\nPATH={CRON_PATH}\n"
             f"{schedule} root {BACKUP} 2>&1 | systemd-cat --identifier=stackyard-backup\n")
