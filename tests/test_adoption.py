@@ -145,3 +145,15 @@ def test_an_adopted_resource_is_never_deleted_by_stackyard(production: Run) -> N
     adopted = [r for r in production.resources if r.import_id]
     assert len(adopted) > 20
     assert all(r.retain_on_delete for r in adopted), [r.name for r in adopted if not r.retain_on_delete]
+
+
+
+def test_an_adopted_resource_is_never_deleted_first_to_make_way_for_its_replacement(production: Run) -> None:
+    """Kept (retain_on_delete) and deleted first (a Hetzner server, a Vercel variable): the engine marked the
+    kept one pending replacement, the cloud refused the new one beside it, and every later `up` failed the
+    same way, a reverted change included (round 29, with the real engine). Made first, the new one is
+    refused with the state as it was."""
+    adopted = [r for r in production.resources if r.import_id]
+    assert not [r.name for r in adopted if r.delete_before_replace]
+    created = run_program(without_adoption(production_config()), canary_secrets(production_config()))
+    assert {r.name for r in created.resources if r.delete_before_replace} >= {"mehko-api"}
