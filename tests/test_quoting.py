@@ -113,3 +113,16 @@ def test_env_files_refuse_a_bad_name_and_keep_every_byte() -> None:
     with pytest.raises(ValueError):
         quoting.env_double_quoted("BAD NAME", "x")
     assert quoting.env_double_quoted("K", 'a"b\\c$d\ne') == 'K="a\\"b\\\\c\\$d\ne"\n'
+
+
+def test_a_grant_s_database_is_never_a_pattern() -> None:
+    """In a MariaDB GRANT, `_` and `%` of a database name are wildcards: a database named `mysq_` gave its
+    user ALL on the mysql system schema, and a superuser with it (round 29, on MariaDB 10.11)."""
+    from components.render.provision import accessories_script
+    from components.render.quoting import mysql_grant_database
+
+    assert mysql_grant_database("mysq_") == "`mysq\\_`"
+    assert mysql_grant_database("a%b\\c") == "`a\\%b\\\\c`"
+    script = accessories_script({"mysql": {"database": "shop_db", "user": "shop"}})
+    assert "'GRANT ALL PRIVILEGES ON `shop\\_db`.* TO '" in script
+    assert "CREATE DATABASE IF NOT EXISTS `shop_db`;" in script  # the name itself, where it is no pattern

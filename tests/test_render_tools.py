@@ -432,3 +432,52 @@ def test_sshd_takes_stackyards_settings_over_cloud_inits(tmp_path: Path, login_u
     assert effective["permitrootlogin"] == ("no" if login_user == "deploy" else "without-password")
     assert effective["port"] == "2222"
     assert "ecdsa" not in effective["hostkeyalgorithms"] and "nistp" not in effective["kexalgorithms"]
+
+
+@tool("nginx", "nginx")
+@pytest.mark.parametrize("length", [46, 47, 64, 120, 253])
+def test_a_long_hostname_beside_another_site_on_its_port_passes_nginx_t(tmp_path: Path, length: int) -> None:
+    """nginx keeps server names in buckets of a cache line (64 bytes): with two servers on one port (a site
+    stackyard replaces, the bootstrap beside it), a name of 47 characters or more made nginx refuse every
+    site, and the bootstrap's reload and restart stopped nginx (round 29, on Debian's own nginx.conf).
+    The proxy step writes the bucket size its longest hostname needs."""
+    from components.render.provision import names_bucket
+
+    labels = ["a" * 63] * ((length - 12) // 64) + ["b" * ((length - 12) % 64 or 1)]
+    hostname = ".".join([*labels, "example.com"])[-length:].lstrip(".-")
+    other = "server {\n    listen 80;\n    server_name legacy.example.com;\n    return 200;\n}\n"
+    site = other + nginx_bootstrap_site([hostname])
+    without = nginx_test(tmp_path, site)
+    assert (without.returncode == 0) == (len(hostname) <= 46), without.stderr
+    bucket = f"server_names_hash_bucket_size {names_bucket([hostname])};\n"
+    result = nginx_test(tmp_path, bucket + site)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_bootstrap_site_is_checked_before_nginx_loads_it_and_taken_out_if_refused() -> None:
+    from components.render.provision import nginx_setup_script
+
+    script = nginx_setup_script(["a.example.com"], tls="letsencrypt", email=None, site="", bootstrap="b",
+                                upstreams={})
+    bootstrap = script[script.index("ln -sfn /etc/nginx/sites-available/stackyard.conf"):]
+    check, reload = bootstrap.index("if ! nginx -t -q; then"), bootstrap.index("systemctl reload nginx")
+    assert check < reload
+    assert "rm -f /etc/nginx/sites-enabled/stackyard.conf" in bootstrap[check:reload]
+
+
+@pytest.mark.parametrize("effective,ok", [("passwordauthentication no\nport 22\n", True),
+                                          ("passwordauthentication yes\nport 22\n", False)])
+def test_the_base_step_stops_when_sshd_does_not_take_its_settings(tmp_path: Path, effective: str, ok: bool) -> None:
+    """A main sshd_config without the Include of sshd_config.d (kept through an upgrade), or with its own
+    settings first: the hardening was never read, passwords stayed on, and the step said nothing (round
+    29, `sshd -T` on such a config). The step asks sshd what it will run with."""
+    script = provision.base_script(ssh_port=22, ufw=False, login_user="deploy")
+    start = script.index("if effective=$(sshd -T")
+    check = script[start:script.index("\nfi\n", start) + 4]
+    (tmp_path / "sshd").write_text(f"#!/bin/bash\ncat <<'END'\n{effective}END\n")
+    (tmp_path / "sshd").chmod(0o755)
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", "conf=/etc/ssh/sshd_config.d/01-stackyard.conf\n" + check],
+                          capture_output=True, text=True, env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert (done.returncode == 0) == ok, done.stderr
+    if not ok:
+        assert "must include /etc/ssh/sshd_config.d/*.conf" in done.stderr

@@ -20,6 +20,7 @@ from .quoting import (
     REDIS_QUOTING_SH,
     SQL_QUOTING_SH,
     heredoc_to,
+    mysql_grant_database,
     mysql_identifier,
     mysql_literal,
     postgres_identifier,
@@ -285,6 +286,13 @@ if ! sshd -t; then
   echo "stackyard: sshd refused the new settings; the previous ones stay" >&2
   exit 1
 fi
+# What sshd will run with: a main config with no Include of sshd_config.d (one kept through an upgrade), or
+# one whose own settings come first, never reads these, and passwords stayed on, silently (round 29).
+if effective=$(sshd -T 2>/dev/null) && ! grep -qx 'passwordauthentication no' <<<"$effective"; then
+  echo "stackyard: sshd does not take $conf: /etc/ssh/sshd_config must include /etc/ssh/sshd_config.d/*.conf" \\
+    "before its own settings (Debian's and Ubuntu's put 'Include /etc/ssh/sshd_config.d/*.conf' first)" >&2
+  exit 1
+fi
 systemctl reload ssh 2>/dev/null || systemctl reload sshd
 # Ubuntu 24.04 listens through ssh.socket, whose port a generator takes from sshd_config at daemon-reload:
 # a reload of sshd alone never moves it (Debian's sshd listens itself). Sessions open now stay.
@@ -418,7 +426,8 @@ def accessories_script(accessories: dict[str, dict], paths: Paths = Paths()) -> 
         database, user = spec.get("database"), spec.get("user")
         account = f"{mysql_literal(user)}@'localhost'" if user else ""
         before = [f"CREATE DATABASE IF NOT EXISTS {mysql_identifier(database)};"] if database else []
-        after = [f"GRANT ALL PRIVILEGES ON {mysql_identifier(database)}.* TO {account};"] if database and user else []
+        after = ([f"GRANT ALL PRIVILEGES ON {mysql_grant_database(database)}.* TO {account};"]
+                 if database and user else [])
         secret = ""
         if user:
             create = sh(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY ")
@@ -607,6 +616,31 @@ server {
 """
 """nginx's http-level settings: /etc/nginx/conf.d/stackyard.conf."""
 
+NAMES_CONF = "/etc/nginx/conf.d/stackyard-names.conf"
+
+
+def names_bucket(hostnames: Iterable[str]) -> int:
+    """nginx's server_names_hash_bucket_size for these names: a bucket holds an entry (the name, its length
+    and a pointer, aligned to 8 bytes) and an end pointer, in a power of two. The default (the CPU's cache
+    line, 64 bytes) holds names of 46 characters at most: a longer one made nginx refuse every site."""
+    longest = max((len(h) for h in hostnames), default=0)
+    needed = (longest + 10 + 7) // 8 * 8 + 8
+    size = 64
+    while size < needed:
+        size *= 2
+    return size
+
+
+def server_names(hostnames: Sequence[str]) -> str:
+    """The proxy step's line of nginx's server_names_hash_bucket_size (names_bucket), in a conf.d file of
+    its own unless the main nginx.conf sets it already (twice is an error)."""
+    return f"""if grep -Eqs '^[[:space:]]*server_names_hash_bucket_size' /etc/nginx/nginx.conf; then
+  rm -f {NAMES_CONF}
+else
+{write_whole(NAMES_CONF, f"server_names_hash_bucket_size {names_bucket(hostnames)};")}fi
+"""
+
+
 NGINX_MAIN = """# Managed by stackyard: open files for twice the worker connections (Debian's 768) and to spare.
 worker_rlimit_nofile 4096;
 """
@@ -734,17 +768,25 @@ def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None,
     # certbot's webroot challenge needs port 80 answering for the hostnames before the full site (which
     # names the certificates) can load: a bootstrap site, only while a certificate is missing.
     bootstrap_needed = " || ".join(f"[ ! -f {paths.certs}/{h}/fullchain.pem ]" for h in hostnames)
+    # Checked before it is loaded, and taken out again if nginx refuses it: a reload nginx refused, then the
+    # restart after it, stopped every site nginx served, the old ones too (round 29).
     bootstrap_step = "" if tls == "internal" or not hostnames else f"""\
 if [ ! -s /etc/nginx/sites-available/stackyard.conf ] && {{ {bootstrap_needed}; }}; then
 {write_whole("/etc/nginx/sites-available/stackyard.conf", bootstrap)}\
 ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
+if ! nginx -t -q; then
+  rm -f /etc/nginx/sites-enabled/stackyard.conf /etc/nginx/sites-available/stackyard.conf
+  echo "stackyard: nginx refuses the site that answers the certificates' challenges (see nginx -t above)" >&2
+  exit 1
+fi
 systemctl reload nginx || systemctl restart nginx
 fi
 """
     obtain = certificates_locked(certs, paths) if certbot else "\n".join(certs) + "\n"
     sites = " ".join(sh(s) for s in ["default", *replaces])
     return HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
-{nginx_start_restores_certificates(paths)}install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
+{nginx_start_restores_certificates(paths)}{server_names(hostnames)}\
+install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
 {writes}
 {(acme if certbot else LETS_ENCRYPT).install_for_certbot(paths)}{bootstrap_step}{obtain}
 {heredoc_to("cat > /etc/nginx/sites-available/stackyard.conf.new", site)}{heredoc_to(

@@ -163,6 +163,12 @@ def mysql_identifier(name: str) -> str:
     return "`" + _no_nul(name).replace("`", "``") + "`"
 
 
+def mysql_grant_database(name: str) -> str:
+    """A database of a MariaDB/MySQL GRANT, in backticks: there ``_`` and ``%`` are wildcards (a GRANT on
+    `mysq_` covered the mysql system schema, round 29), written ``\\_`` and ``\\%`` to mean themselves."""
+    return mysql_identifier(name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%"))
+
+
 def mysql_literal(value: str) -> str:
     """A MariaDB/MySQL string literal in its default sql_mode (backslash escapes on): backslash and quote
     doubled."""
