@@ -68,6 +68,7 @@ class HostProvisioning(pulumi.ComponentResource):
     def __init__(self, name: str, args: HostProvisioningArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackyard:index:HostProvisioning", name, {}, opts)
         self.args = args
+        self.resolver = args.resolver  # with this host's accessories once they are made
         self.name = name
         spec = args.spec
         self.remote = RemoteSteps(name, args.connection, parent=self, machine=args.machine,
@@ -107,7 +108,8 @@ class HostProvisioning(pulumi.ComponentResource):
         self.passwords: dict[str, pulumi.Output[str]] = {}
         if spec.accessories:
             ready = [self._accessories(spec, ready)]
-        args.resolver.accessories[args.host_name] = self.passwords
+        # The services of this host resolve its accessories' passwords, made just now.
+        self.resolver = args.resolver.knowing(accessories={args.host_name: self.passwords})
 
         users = {n: self.remote.step(f"user-{n}", provision.service_user_script(p), after=ready)
                  for n, p in self.plans.items()}
@@ -136,7 +138,7 @@ class HostProvisioning(pulumi.ComponentResource):
         for kind, accessory in sorted(spec.accessories.items()):
             if accessory.password is not None:
                 # The stack's own: an existing server's as it is, or the one to set on a server stackyard installs.
-                password = self.args.resolver.resolve(accessory.password)
+                password = self.resolver.resolve(accessory.password)
             elif accessory.existing:
                 continue  # an existing Redis without a password: there is none to know
             else:
@@ -206,7 +208,7 @@ class HostProvisioning(pulumi.ComponentResource):
                                 ("s3-secret-key", backups.offsite.secret_key)):
                 writes.append(self.remote.write_secret(f"backup-{name.replace('.', '-')}",
                                                        f"{offsite.secrets}/{name}",
-                                                       self.args.resolver.resolve(value), after=after))
+                                                       self.resolver.resolve(value), after=after))
         kinds = list(spec.accessories)
         install = provision.install_files({
             BACKUP: (backup_script(keep=backups.keep, directory=backups.directory, paths_to_archive=backups.paths,
@@ -222,7 +224,7 @@ class HostProvisioning(pulumi.ComponentResource):
 
     def _service(self, name: str, service: Service, plan: ServicePlan, after: Sequence[pulumi.Resource],
                  proxy: str | None) -> command.remote.Command:
-        resolver = self.args.resolver
+        resolver = self.resolver
         paths = self.args.paths
         host = self.args.host_name
         env = {key: resolver.resolve(value, host=host) for key, value in service.env.items()}

@@ -62,7 +62,7 @@ class StackSystem(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-        self.resolver.hosts = self.hosts
+        self.resolver = self.resolver.knowing(hosts=self.hosts)
 
         self.records: dict[str, pulumi.Output[str]] = {}
         dns = None
@@ -80,7 +80,7 @@ class StackSystem(pulumi.ComponentResource):
                 opts=child,
             )
             self.records = {hostname: r.name for hostname, r in dns.records.items()}
-        self.resolver.records = self.records
+        self.resolver = self.resolver.knowing(records=self.records)
 
         # Provisioning waits for DNS, so certificates can be issued for the hostnames right away.
         self.provisioning = {}
@@ -135,7 +135,7 @@ class StackSystem(pulumi.ComponentResource):
                                       zone_id=zone_id, zone=spec.zone, protect=settings.protect),
                     opts=child)
 
-        self.resolver.frontends = self.frontends
+        self.resolver = self.resolver.knowing(frontends=self.frontends)
         if system.github is not None:
             from .github_secrets import GithubActionsSecrets, GithubActionsSecretsArgs
 

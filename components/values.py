@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,17 +20,26 @@ def fill(template: str, value: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.from_input(value).apply(lambda v: template.replace("{}", v or ""))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Resolver:
-    """Resolves the Values of one system. ``records`` and ``hosts`` fill in as they are built."""
+    """Resolves the Values of one system, with what exists at one phase of its build. It never changes:
+    each phase makes the next one's with ``knowing``, so a component resolves only what was built before
+    it, whatever the order the rest is built in."""
 
     secret: Callable[[str], pulumi.Output[str]] = secret_from_config
-    records: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    records: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     hosts: Mapping[str, object] = field(default_factory=dict)
-    accessories: dict[str, dict[str, pulumi.Output[str]]] = field(default_factory=dict)
+    accessories: Mapping[str, Mapping[str, pulumi.Output[str]]] = field(default_factory=dict)
     """host name -> accessory kind -> its generated password."""
     frontends: Mapping[str, object] = field(default_factory=dict)
     """frontend name -> its component (VercelProject: ``project``), once built."""
+
+    def knowing(self, **built: object) -> Resolver:
+        """This resolver and what was built since: ``hosts``, ``records``, ``frontends``, or an
+        ``accessories`` mapping of host name -> passwords, added to those known."""
+        if "accessories" in built:
+            built["accessories"] = {**self.accessories, **built["accessories"]}  # type: ignore[dict-item]
+        return dataclasses.replace(self, **built)  # type: ignore[arg-type]
 
     def resolve(self, value: Value, host: str | None = None) -> pulumi.Input[str]:
         """The value as a Pulumi input; ``host`` is the host of the service asking (for accessories)."""
