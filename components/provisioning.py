@@ -29,6 +29,7 @@ from .render.logs import log_setup, logrotate_config, logrotate_path
 from .render.preflight import PreflightPlan, preflight_script
 from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, served_hostnames, upstream_file
 from .render.runtimes import runtime_of
+from .render.scripts import APT_HEADER
 from .render.watchdog import watchdog_script, watchdog_units
 from .values import Resolver
 
@@ -217,7 +218,7 @@ class HostProvisioning(pulumi.ComponentResource):
             "/etc/cron.d/stackyard-backup": (backup_cron(backups.schedule), "0644"),
         })
         if offsite is not None:
-            install = provision.HEADER + provision.APT + "apt_install restic\n" + install
+            install = APT_HEADER + provision.APT + "apt_install restic\n" + install
         return self.remote.step("backups", install, after=[*after, *writes])
 
     # --- services -------------------------------------------------------------------------

@@ -30,11 +30,9 @@ from .quoting import (
     write_whole,
 )
 from .runtimes import RUNTIMES
-from .scripts import HEADER as PLAIN_HEADER
-from .scripts import shell
+from .scripts import APT_HEADER, HEADER, shell
 from .trusted_paths import static_roots_check
 
-HEADER = "#!/usr/bin/env bash\nset -euo pipefail\nexport DEBIAN_FRONTEND=noninteractive\n"
 UV_VERSION = "0.9.7"
 
 APT = """apt_install() {
@@ -254,7 +252,7 @@ def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterab
                           "ufw default deny incoming >/dev/null\n"
                           "ufw default allow outgoing >/dev/null\n"
                           "ufw --force enable >/dev/null\n")
-    return HEADER + APT + f"""
+    return APT_HEADER + APT + f"""
 if command -v cloud-init >/dev/null; then
   cloud-init status --wait >/dev/null || true
 fi
@@ -328,7 +326,7 @@ fi""")
         steps.append("apt_install nodejs npm")
     for runtime in used:
         steps += runtime.install(docker)
-    return HEADER + APT + "\n" + "\n".join(steps) + "\n"
+    return APT_HEADER + APT + "\n" + "\n".join(steps) + "\n"
 
 
 def glob_literal(path: str) -> str:
@@ -365,7 +363,7 @@ def service_user_script(plan: ServicePlan) -> str:
                       "run again")
     in_group = f"stackyard: the user {plan.user} is in the group "
     in_group_fix = f", which makes it root: take it out (gpasswd -d {plan.user} <group>) and run again"
-    return HEADER + f"""if id -u {user} >/dev/null 2>&1; then
+    return APT_HEADER + f"""if id -u {user} >/dev/null 2>&1; then
   uid=$(id -u {user})
   if [ "$uid" -eq 0 ] || [ "$uid" -ge 1000 ]; then
     echo {sh(not_system)}"$uid"{sh(not_system_fix)} >&2
@@ -496,7 +494,7 @@ systemctl enable --quiet --now redis-server
             after.append(f"SELECT {postgres_literal(statement)} WHERE NOT EXISTS "
                          f"(SELECT FROM pg_database WHERE datname = {postgres_literal(database)})\\gexec")
         parts.append("apt_install postgresql\n" + sql_lines(before, psql) + secret + sql_lines(after, psql))
-    return (HEADER + APT + REPLACED + accessory_passwords(paths) + "\n"
+    return (APT_HEADER + APT + REPLACED + accessory_passwords(paths) + "\n"
             + "\n".join(part.rstrip("\n") + "\n" for part in parts))
 
 
@@ -714,7 +712,7 @@ NGINX_TEST = "/usr/sbin/nginx -t -q -g 'daemon on; master_process on;'"
 def certificates_restorer(paths: Paths, wait: int = 60) -> str:
     """RESTORE_CERTIFICATES: puts back, under the certificates lock, each certificate set aside; after
     ``wait`` seconds without the lock, leaves it to nginx's own check."""
-    return (PLAIN_HEADER + sh_assignments({"CERTS": paths.certs, "SET_ASIDE": paths.set_aside,
+    return (HEADER + sh_assignments({"CERTS": paths.certs, "SET_ASIDE": paths.set_aside,
                                            "CERTIFICATES_LOCK": paths.certificates_lock})
             + shell("certificates-aside.sh")
             + '[ -d "${CERTIFICATES_LOCK%/*}" ] || exit 0\n'
@@ -784,7 +782,7 @@ fi
 """
     obtain = certificates_locked(certs, paths) if certbot else "\n".join(certs) + "\n"
     sites = " ".join(sh(s) for s in ["default", *replaces])
-    return HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
+    return APT_HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
 {nginx_start_restores_certificates(paths)}{server_names(hostnames)}\
 install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
 {writes}
@@ -837,7 +835,7 @@ def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths =
     writes = initial_upstreams(upstreams, served, paths)
     # openssl: the certificates step asks the proxy for each hostname's certificate with s_client.
     checked = acme is not None and bool(hostnames)
-    return HEADER + static_roots_check(static) + APT + f"""apt_install caddy{" openssl" if checked else ""}
+    return APT_HEADER + static_roots_check(static) + APT + f"""apt_install caddy{" openssl" if checked else ""}
 install -d -m 0755 {paths.etc}/upstreams
 {writes}{acme.install_for_caddy(paths) if acme is not None else ""}
 # Caddy's admin API on a socket only caddy (and root) reach, not on localhost:2019 (proxy.CADDY_ADMIN). A
@@ -879,10 +877,10 @@ def certificates_script(hostnames: Sequence[str], *, caddy: bool, email: str | N
     it again: certbot asks for the missing certificates again (each found in place is left alone);
     Caddy, which keeps asking by itself, is given a minute to have them."""
     if caddy:
-        return HEADER + caddy_certificates(hostnames) + missing_certificates(acme, caddy=True)
+        return APT_HEADER + caddy_certificates(hostnames) + missing_certificates(acme, caddy=True)
     certs = [certificate_script(hostname, tls="letsencrypt", email=email, paths=paths, acme=acme)
              for hostname in hostnames]
-    return HEADER + certificates_locked(certs, paths) + missing_certificates(acme, caddy=False)
+    return APT_HEADER + certificates_locked(certs, paths) + missing_certificates(acme, caddy=False)
 
 
 def caddy_certificates(hostnames: Sequence[str], seconds: int = 60) -> str:

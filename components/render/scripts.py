@@ -7,6 +7,9 @@ from pathlib import Path
 
 SHELL = Path(__file__).parent / "shell"
 HEADER = "#!/usr/bin/env bash\nset -euo pipefail\n"
+"""Every script's first lines: bash, stopping at the first command that fails."""
+APT_HEADER = HEADER + "export DEBIAN_FRONTEND=noninteractive\n"
+"""The header of a provisioning step, which may install packages: apt never asks."""
 
 
 def shell(name: str) -> str:

@@ -26,6 +26,7 @@ import pytest
 
 from components.render import provision
 from components.render.docker import DockerPlan, install_script
+from components.render.scripts import APT_HEADER
 from local import FIGURES
 from workspace import ROOT
 
@@ -38,7 +39,7 @@ MOUNTS = ("proc", "sys", "dev", "dev/pts")
 """Bound from this machine into the chroot, in this order (and unmounted in the reverse one)."""
 ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LC_ALL": "C"}
 """The environment of commands in the chroot: the Ubuntu's own, not this machine's."""
-SCRIPT = provision.HEADER + provision.APT + install_script(DockerPlan(packages="distribution"))
+SCRIPT = APT_HEADER + provision.APT + install_script(DockerPlan(packages="distribution"))
 
 pytestmark = pytest.mark.skipif(not DEBOOTSTRAP_SCRIPT.is_file(),
                                 reason=f"e2e Ubuntu tier: debootstrap has no {DEBOOTSTRAP_SCRIPT} (the Ubuntu script)")
