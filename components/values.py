@@ -34,12 +34,16 @@ class Resolver:
     frontends: Mapping[str, object] = field(default_factory=dict)
     """frontend name -> its component (VercelProject: ``project``), once built."""
 
-    def knowing(self, **built: object) -> Resolver:
-        """This resolver and what was built since: ``hosts``, ``records``, ``frontends``, or an
-        ``accessories`` mapping of host name -> passwords, added to those known."""
-        if "accessories" in built:
-            built["accessories"] = {**self.accessories, **built["accessories"]}  # type: ignore[dict-item]
-        return dataclasses.replace(self, **built)  # type: ignore[arg-type]
+    def knowing(self, *, hosts: Mapping[str, object] | None = None,
+                records: Mapping[str, pulumi.Output[str]] | None = None,
+                frontends: Mapping[str, object] | None = None,
+                accessories: Mapping[str, Mapping[str, pulumi.Output[str]]] | None = None) -> Resolver:
+        """This resolver and what was built since; ``accessories`` (host name -> passwords) are added to
+        those known, host by host."""
+        return dataclasses.replace(
+            self, hosts=self.hosts if hosts is None else hosts, records=self.records if records is None else records,
+            frontends=self.frontends if frontends is None else frontends,
+            accessories={**self.accessories, **(accessories or {})})
 
     def resolve(self, value: Value, host: str | None = None) -> pulumi.Input[str]:
         """The value as a Pulumi input; ``host`` is the host of the service asking (for accessories)."""
