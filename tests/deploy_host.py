@@ -85,15 +85,21 @@ check_invariant "$action" "$@"
     "nginx": 'echo "nginx $*" >> "$STUB/calls.log"\n',
     "sleep": "exit 0\n",
     # The old PM2 of a taken-over host: knows the processes listed in $STUB/pm2-processes. The service's
-    # own PM2 runs under its unit: a command run with the unit down would start a daemon outside it (as
-    # the real pm2 does), a violation; `save` writes the dump the unit's start resurrects.
+    # own PM2 runs under its unit (a slot's PM2 home under its slot's daemon, the home of both slots of
+    # before under the daemon of both): a command run with the unit down would start a daemon outside it
+    # (as the real pm2 does), a violation; `save` writes the dump the unit's start resurrects.
     "pm2": 'echo "pm2 $PM2_HOME $*" >> "$STUB/calls.log"\n'
-           'if [ "$PM2_HOME" != /root/.pm2 ] && [ "$1" != kill ] \\\n'
-           '    && [ ! -e "$STUB/running/stackyard-mivaa-pm2.service" ]; then\n'
-           '  echo "pm2 $*: run with its unit down, a daemon of its own" >> "$STUB/violations"\n'
+           'case $PM2_HOME in\n'
+           '  /var/lib/stackyard/mivaa/pm2) daemon=stackyard-mivaa-pm2.service ;;\n'
+           '  /var/lib/stackyard/mivaa/pm2/*) daemon=stackyard-mivaa-pm2@${PM2_HOME##*/}.service ;;\n'
+           '  *) daemon= ;;\n'
+           'esac\n'
+           'if [ -n "$daemon" ] && [ "$1" != kill ] && [ ! -e "$STUB/running/$daemon" ]; then\n'
+           '  echo "pm2 $*: run with its unit $daemon down, a daemon of its own" >> "$STUB/violations"\n'
            'fi\n'
            'if [ "$1" = save ]; then /usr/bin/mkdir -p "$STUB_ROOT$PM2_HOME"; : > "$STUB_ROOT$PM2_HOME/dump.pm2"; fi\n'
            'if [ "$1" = delete ] && [ -e "$STUB/pm2-delete-fails" ]; then exit 1; fi\n'
+           'if [ "$1" = startOrReload ] && [ -e "$STUB/pm2-start-fails" ]; then exit 1; fi\n'
            'if [ "$1" = describe ]; then grep -qx "$2" "$STUB/pm2-processes"; fi\n',
     # Answers like curl -sS -o FILE -w '%{http_code}': nothing from a port no running unit serves; else
     # the port's next scripted result, then 200 for ever.
@@ -177,6 +183,8 @@ class DeployHost:
             (self.root / directory).mkdir(parents=True, exist_ok=True)
         for color in ("blue", "green"):
             self.at(staged_path(plan, color)).write_text(systemd_unit(plan, color) if plan.command else "")
+        for path, (content, _mode) in runtime_of(plan.runtime).host_files(plan, plan.paths).items():
+            self.at(path).write_text(content)  # PM2's daemon unit, which the setup step installs as it is
         upstream = self.root / "etc/stackyard/upstreams/mivaa.nginx"
         if plan.port is not None and not upstream.exists():
             upstream.write_text(upstream_file(plan, "nginx"))  # nginx loads it; nothing can answer before a deploy

@@ -306,7 +306,7 @@ def test_log_files_and_pm2_logs_are_rotated_in_directories_of_the_service(produc
     assert "/var/log/mivaa/app.log {" in mivaa and "rotate 7" in mivaa
     assert "install -d -m 0750 -o svc-mivaa -g svc-mivaa /var/log/mivaa\n" in mivaa
     flask = setup_of(production, "productivity-app", "flask-backend")
-    assert "/var/lib/stackyard/flask-backend/pm2/logs/*.log {" in flask  # PM2's own logs
+    assert "/var/lib/stackyard/flask-backend/pm2/*/logs/*.log {" in flask  # each slot daemon's own logs
     gateway = setup_of(production, "mehko-api", "api-gateway")
     assert "cat > /etc/logrotate.d" not in gateway
 

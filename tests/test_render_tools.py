@@ -256,8 +256,8 @@ def test_logrotate_config_passes_logrotate_debug(tmp_path: Path, rotate: str) ->
     plan = replace(seed_plans()["pm2"][0], log_files=("/var/log/flask/app.log",), log_rotate=rotate, log_size="50MB",
                    log_keep=7)
     config = logrotate_config(plan)
-    assert config.splitlines()[1].split() == ["/var/log/flask/app.log", f"{plan.paths.pm2_home(plan.name)}/logs/*.log",
-                                              "{"]
+    assert config.splitlines()[1].split() == ["/var/log/flask/app.log",
+                                              f"{plan.paths.pm2_home(plan.name, '*')}/logs/*.log", "{"]
     assert ("size 50M" if rotate == "size" else "daily") in config and "rotate 7" in config
     assert "copytruncate" in config and f"su {plan.user} {plan.user}" in config
     # Its user exists only on a provisioned host: checked here as root, on the host by the e2e tier.
@@ -289,11 +289,13 @@ def test_watchdog_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
 @tool("systemd-analyze", "systemd")
 def test_pm2_boot_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     for plan in seed_plans()["pm2"]:
-        path = tmp_path / f"{plan.unit}-pm2.service"
+        # The template, verified as one slot's instance of it (systemd-analyze loads no bare template).
+        path = tmp_path / f"{plan.unit}-pm2@blue.service"
         path.write_text(pm2_unit(plan))
         result = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-        assert f"PM2_HOME=/var/lib/stackyard/{plan.name}/pm2" in path.read_text()
+        assert f"PM2_HOME=/var/lib/stackyard/{plan.name}/pm2/%i\n" in path.read_text()
+        assert f"PIDFile=/var/lib/stackyard/{plan.name}/pm2/%i/pm2.pid\n" in path.read_text()
 
 
 @tool("systemd-analyze", "systemd")

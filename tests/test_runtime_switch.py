@@ -1,6 +1,6 @@
 """A service moved to another runtime leaves nothing of the old one running: its serving slot belonged to
 the old runtime, whose scripts are no longer rendered, so the deploy that switches away from that slot (and
-a removal) stops what any other runtime runs of it: systemd units, the PM2 daemon, compose containers."""
+a removal) stops what any other runtime runs of it: systemd units, the slot's PM2 daemon, compose containers."""
 
 from __future__ import annotations
 
@@ -38,7 +38,9 @@ if [ "$1 $2 $3" = "compose --project-name $APP_COLOR" ] && [ "$4" = down ]; then
 """
 
 RUNNING = {"systemd": ["stackyard-api-blue@9000.service", "stackyard-api-blue@9001.service"],
-           "pm2": ["stackyard-api-pm2.service"], "compose": []}
+           "pm2": ["stackyard-api-pm2@blue.service"], "compose": []}
+SHARED_PM2 = "stackyard-api-pm2.service"
+"""The one PM2 daemon of both slots that stackyard ran before each slot had its own."""
 
 
 def run_stop(tmp_path: Path, runtime: str, running: list[str], containers: str, call: str,
@@ -87,13 +89,23 @@ def test_the_service_s_own_runtime_is_left_to_its_own_stop(tmp_path: Path) -> No
     assert "stackyard-api-green@10000.service" in running
 
 
-def test_stopping_a_failed_new_slot_never_stops_the_old_pm2_that_serves(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime", ["systemd", "pm2", "compose"])
+def test_stopping_a_failed_new_slot_never_stops_the_old_pm2_that_serves(tmp_path: Path, runtime: str) -> None:
     """Moved from PM2 to systemd, the new slot failed its health check and was stopped: the old PM2 daemon,
     which held the serving slot's processes too, went with it (the sixteenth review). Only a slot the
-    service is leaving takes the daemon."""
-    running, _, calls = run_stop(tmp_path, "systemd", ["stackyard-api-pm2.service"], "",
+    service is leaving takes the daemon of both slots; the serving slot's own daemon never goes."""
+    running, _, calls = run_stop(tmp_path, runtime, [SHARED_PM2, "stackyard-api-pm2@blue.service"], "",
                                  "stop_other_runtimes green", color="green")
-    assert "stackyard-api-pm2.service" in running, calls
+    assert {SHARED_PM2, "stackyard-api-pm2@blue.service"} <= running, calls
+
+
+@pytest.mark.parametrize("runtime", ["systemd", "pm2", "compose"])
+def test_the_daemon_of_both_slots_of_before_goes_with_the_slot_the_service_leaves(tmp_path: Path,
+                                                                                  runtime: str) -> None:
+    """A PM2 service deployed before each slot had a daemon of its own runs both slots under one; once the
+    service leaves its slot (to the other slot's own daemon, or to another runtime), that daemon goes."""
+    running, _, calls = run_stop(tmp_path, runtime, [SHARED_PM2], "", "stop_other_runtimes blue leaving")
+    assert SHARED_PM2 not in running, calls
 
 
 
@@ -101,7 +113,7 @@ def test_stopping_a_failed_new_slot_never_stops_the_old_pm2_that_serves(tmp_path
 # next deploy run as `pulumi up` would: once it ends, only the new runtime runs the service, and no pm2
 # command ever ran while the service's PM2 unit was down (it would start a daemon outside the unit).
 SWITCHES = {"pm2-to-systemd": ("pm2", "systemd"), "systemd-to-pm2": ("systemd", "pm2")}
-OLD_UNITS = {"pm2": lambda unit: unit == "stackyard-mivaa-pm2.service",
+OLD_UNITS = {"pm2": lambda unit: unit.startswith("stackyard-mivaa-pm2"),
              "systemd": lambda unit: unit.startswith("stackyard-mivaa-blue@")}
 
 

@@ -77,8 +77,10 @@ class Paths:
         secrets) must not end up there."""
         return f"{self.var}/{name}"
 
-    def pm2_home(self, name: str) -> str:
-        return f"{self.state(name)}/pm2"
+    def pm2_home(self, name: str, color: str | None = None) -> str:
+        """PM2's home (PM2_HOME) of one slot's daemon, or (``color`` None) the directory that holds them,
+        which was the home of the one daemon of both slots stackyard ran before each slot had its own."""
+        return f"{self.state(name)}/pm2" + (f"/{color}" if color else "")
 
     @property
     def certificates_lock(self) -> str:

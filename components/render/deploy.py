@@ -114,6 +114,10 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
         + header
         + f"LEGACY_PM2={sh_array(plan.legacy_pm2)}\n"
         + f"LEGACY_UNITS={sh_array(plan.legacy_units)}\n"
+        # The runtime's own files the setup step installs as they are (PM2's daemon unit): a slot is started
+        # with them too.
+        + "RUNTIME_FILES=(" + " ".join(sh_path(path) for path in sorted(runtime.host_files(plan, plan.paths)))
+        + ")\n"
         + shell("common.sh")
         + runtime.script
         + _proxy_pieces(plan, proxy)

@@ -54,6 +54,11 @@ class LocalStack:
             raise AssertionError(f"on the host: {command!r} exited {done.returncode}:\n{done.stdout}{done.stderr}")
         return done
 
+    def serving_pm2(self, service: str) -> str:
+        """The PM2 daemon of the slot a PM2 service serves from (each slot has its own)."""
+        color = self.ssh(f"cut -d' ' -f1 /srv/{service}/active").stdout.strip()
+        return f"stackyard-{service}-pm2@{color}.service"
+
     def health(self, hostname: str) -> tuple[int, str]:
         try:
             return local_stack.fetch(hostname)

@@ -63,7 +63,7 @@ def test_service_users_own_only_their_data_and_secrets(stack: LocalStack) -> Non
 
 def test_units_are_enabled_and_the_firewall_and_databases_are_closed(stack: LocalStack) -> None:
     enabled = stack.ssh("systemctl is-enabled stackyard-fastapi-sample-blue@9000 stackyard-fastapi-sample-blue@9001 "
-                        "stackyard-flask-sample-pm2 nginx mariadb redis-server").stdout.split()
+                        f"{stack.serving_pm2('flask-sample')} nginx mariadb redis-server").stdout.split()
     assert enabled == ["enabled"] * 6
     # sshd: its own service on Debian 12, socket-activated on Ubuntu 24.04 (ssh.service disabled there).
     sshd = stack.ssh("systemctl is-enabled ssh ssh.socket", check=False).stdout.split()
@@ -94,11 +94,12 @@ def test_python_releases_run_from_where_they_were_built(stack: LocalStack) -> No
 def test_pm2_runs_under_its_systemd_unit_and_never_as_root(stack: LocalStack) -> None:
     # Bugs 1, 3, 4, 5: the env file readable by PM2 (the app's health needs its passwords), PM2 started from
     # the deploy's SSH session in /root, no root daemon left by the runtimes step, the processes supervised.
-    assert stack.ssh("systemctl is-active stackyard-flask-sample-pm2").stdout.strip() == "active"
+    daemon = stack.serving_pm2("flask-sample")
+    assert stack.ssh(f"systemctl is-active {daemon}").stdout.strip() == "active"
     processes = [line.split(None, 2) for line in stack.ssh("ps -eo user:24=,unit:60=,args=").stdout.splitlines()]
     pm2 = [(user, unit) for user, unit, args in processes if "PM2" in args or "flask-sample" in args]
     assert any("God Daemon" in args for _, _, args in processes)
-    assert pm2 and all(pair == ("svc-flask-sample", "stackyard-flask-sample-pm2.service") for pair in pm2), pm2
+    assert pm2 and all(pair == ("svc-flask-sample", daemon) for pair in pm2), pm2
     roots = stack.ssh("ps -u root -o args= | grep '[G]od Daemon' || true").stdout.strip()
     assert roots == ""
     assert stack.ssh("test -e /root/.pm2", check=False).returncode != 0

@@ -14,7 +14,8 @@ def snapshot(stack: LocalStack) -> dict[str, str]:
     # first `up` that ended less than an interval before the snapshot had none yet).
     modes = stack.ssh("stat -c '%n %U:%G %a' /etc/stackyard /etc/stackyard/* /etc/stackyard/*/files "
                       "/srv/*/shared $(ls -d /var/lib/stackyard/* | grep -vx /var/lib/stackyard/watchdog)").stdout
-    pids = stack.ssh("systemctl show -p MainPID --value mariadb redis-server nginx stackyard-flask-sample-pm2").stdout
+    pids = stack.ssh("systemctl show -p MainPID --value mariadb redis-server nginx "
+                     + stack.serving_pm2("flask-sample")).stdout
     active = stack.ssh("cat /srv/fastapi-sample/active /srv/flask-sample/active").stdout
     return {"modes": modes, "pids": pids, "active": active}
 

@@ -52,7 +52,7 @@ def test_a_plain_restart_under_the_same_load_drops_requests(stack: LocalStack) -
     pm2, seconds, _ = deploy_under_load(
         stack, "flask.stackyard.test",
         lambda: stack.ssh(f"cd /var/lib/stackyard/flask-sample && runuser -u svc-flask-sample -- env "
-                          f"HOME=/var/lib/stackyard/flask-sample PM2_HOME=/var/lib/stackyard/flask-sample/pm2 "
+                          f"HOME=/var/lib/stackyard/flask-sample PM2_HOME=/var/lib/stackyard/flask-sample/pm2/{flask} "
                           f"pm2 restart flask-sample-{flask}-0"))
     FIGURES.append(f"plain pm2 restart of flask-sample ({seconds:.1f} s) under the same load: {pm2.summary()}")
     stack.wait_healthy(FASTAPI)

@@ -19,7 +19,7 @@ def test_after_a_reboot_both_services_answer_again(stack: LocalStack) -> None:
     fastapi = stack.wait_healthy("fastapi.stackyard.test")
     flask = stack.wait_healthy("flask.stackyard.test")
     FIGURES.append(f"reboot: SSH after {ssh:.1f} s; fastapi answered {fastapi:.1f} s and flask {flask:.1f} s later")
-    assert stack.ssh("systemctl is-active stackyard-flask-sample-pm2").stdout.strip() == "active"
+    assert stack.ssh(f"systemctl is-active {stack.serving_pm2('flask-sample')}").stdout.strip() == "active"
     assert stack.ssh("systemctl --failed --no-legend").stdout.strip() == ""
     assert stack.ssh("systemctl is-active nginx").stdout.strip() == "active"
     stack.ssh(f"test -f {paths.certs}/{STATIC}/fullchain.pem && test ! -e {paths.set_aside}/{STATIC}")

@@ -16,7 +16,7 @@ import yaml
 from load import Load
 from local import FIGURES, LocalStack
 
-SERVICES = ("stackyard-fastapi-sample-*", "stackyard-flask-sample-pm2", "mariadb", "redis-server")
+SERVICES = ("stackyard-fastapi-sample-*", "stackyard-flask-sample-pm2@*", "mariadb", "redis-server")
 
 
 def pids(stack: LocalStack) -> dict[str, str]:
@@ -47,7 +47,7 @@ def rename(stack: LocalStack, system: tuple[str, str], host: tuple[str, str]) ->
 
 def test_a_renamed_system_and_host_keep_everything_on_the_host(stack: LocalStack) -> None:
     before = pids(stack)
-    assert {"mariadb.service", "redis-server.service", "stackyard-flask-sample-pm2.service"} <= set(before), before
+    assert {"mariadb.service", "redis-server.service", stack.serving_pm2("flask-sample")} <= set(before), before
     assert any(unit.startswith("stackyard-fastapi-sample-blue@") or unit.startswith("stackyard-fastapi-sample-green@")
                for unit in before), before
     rename(stack, ("local", "yard"), ("box", "node"))

@@ -19,7 +19,7 @@ def active_units(stack: LocalStack, pattern: str) -> list[str]:
 
 def test_a_service_moved_to_another_runtime_leaves_nothing_of_the_old_one(stack: LocalStack) -> None:
     for runtime, left in (("pm2", "stackyard-fastapi-sample-*@*.service"),
-                          ("systemd", "stackyard-fastapi-sample-pm2.service")):
+                          ("systemd", "stackyard-fastapi-sample-pm2*.service")):
         stack.edit_system(lambda system, r=runtime: system["services"]["fastapi-sample"].update(runtime=r))
         with Load(HOSTNAME, 20.0) as load:
             time.sleep(2)

@@ -69,7 +69,7 @@ def test_gixy_finds_nothing_above_low_in_the_whole_nginx_configuration(stack: Lo
 def test_every_unit_stackyard_writes_is_exposed_at_most_4(stack: LocalStack) -> None:
     color = stack.ssh("cut -d' ' -f1 /srv/fastapi-sample/active").stdout.strip()
     units = [f"stackyard-fastapi-sample-{color}@{9000 if color == 'blue' else 10000}.service",
-             "stackyard-flask-sample-pm2.service",
+             stack.serving_pm2("flask-sample"),
              "stackyard-fastapi-sample-watchdog.service", "stackyard-flask-sample-watchdog.service"]
     scores = {}
     for unit in units:

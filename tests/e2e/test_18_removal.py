@@ -14,7 +14,10 @@ def test_removing_the_flask_service_stops_it_and_drops_its_route(stack: LocalSta
     assert "flask.stackyard.test" not in stack.ssh("cat /etc/nginx/sites-available/stackyard.conf").stdout
     status, _ = stack.health("flask.stackyard.test")
     assert status != 200
-    assert stack.ssh("systemctl is-enabled stackyard-flask-sample-pm2", check=False).stdout.strip() == "disabled"
+    assert stack.ssh("systemctl list-units --state=active --plain --no-legend 'stackyard-flask-sample-pm2*'"
+                     ).stdout.strip() == ""
+    assert stack.ssh("systemctl is-enabled stackyard-flask-sample-pm2@blue stackyard-flask-sample-pm2@green",
+                     check=False).stdout.split() == ["disabled", "disabled"]
     assert stack.ssh("ps -eo args= | grep '[f]lask-sample/releases' || true").stdout.strip() == ""
     assert stack.ssh("test -e /etc/stackyard/upstreams/flask-sample.nginx", check=False).returncode != 0
     assert stack.ssh("cat /srv/flask-sample/shared/data.txt").stdout.strip() == "kept"

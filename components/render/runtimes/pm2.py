@@ -1,5 +1,11 @@
-"""PM2: one daemon per service, run by its own systemd unit as the service's user, and an ecosystem file
-per slot whose apps (one per instance) load the slot's env file themselves."""
+"""PM2: a daemon per slot, each run by an instance of the service's systemd template as the service's user,
+and an ecosystem file per slot whose apps (one per instance) load the slot's env file themselves.
+
+A daemon per slot, not one per service: the daemon's unit (its sandbox: ReadWritePaths grows with
+``logs.files``) takes effect only for processes a daemon started from it spawns. With both slots under one
+daemon, a changed unit reached the processes only by restarting that daemon, the serving slot with it. Each
+slot's daemon starts afresh with the slot, from the unit as it is then, and the serving one is never touched.
+"""
 
 from __future__ import annotations
 
@@ -15,15 +21,20 @@ from .base import Runtime
 PM2_VERSION = "6.0.13"
 
 
+def pm2_unit_name(plan: ServicePlan) -> str:
+    """The template of the slots' PM2 daemons: ``<unit>-pm2@<colour>.service`` is one slot's."""
+    return f"{plan.unit}-pm2@.service"
+
+
 def pm2_unit(plan: ServicePlan) -> str:
-    """The service's PM2 daemon, run by systemd (what `pm2 startup` would write): the deploy starts the
-    daemon through this unit, so its processes live in the unit's cgroup, are supervised, and come
-    back after a reboot from the dump `pm2 save` wrote."""
+    """A slot's PM2 daemon, run by systemd (what `pm2 startup` would write), the slot's colour its instance:
+    the deploy starts the daemon through this unit, so its processes live in the unit's cgroup, are
+    supervised, and come back after a reboot from the dump `pm2 save` wrote."""
     home = plan.paths.state(plan.name)
-    pm2_home = plan.paths.pm2_home(plan.name)
+    pm2_home = plan.paths.pm2_home(plan.name, "%i")
     return "\n".join([
         "[Unit]",
-        f"Description=PM2 processes of {plan.name}, managed by stackyard",
+        f"Description=PM2 processes of the %i slot of {plan.name}, managed by stackyard",
         "After=network-online.target",
         "Wants=network-online.target",
         "",
@@ -108,7 +119,7 @@ class Pm2(Runtime):
         return pm2_ecosystem(plan, color)
 
     def host_files(self, plan: ServicePlan, paths: Paths) -> dict[str, tuple[str, str]]:
-        return {f"{paths.systemd}/{plan.unit}-pm2.service": (pm2_unit(plan), "0644")}
+        return {f"{paths.systemd}/{pm2_unit_name(plan)}": (pm2_unit(plan), "0644")}
 
     def install(self, docker: str) -> list[str]:
         # Asked of npm, not of pm2: any pm2 command run as root starts a root PM2 daemon that stays.
@@ -117,7 +128,7 @@ class Pm2(Runtime):
 fi"""]
 
     def log_paths(self, plan: ServicePlan) -> list[str]:
-        return [f"{plan.paths.pm2_home(plan.name)}/logs/*.log"]
+        return [f"{plan.paths.pm2_home(plan.name, '*')}/logs/*.log"]
 
     def watchdog_capabilities(self) -> str:
         return " CAP_SETUID CAP_SETGID"

@@ -100,13 +100,15 @@ definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$
 # stop_other_runtimes COLOR [leaving]: what another runtime runs of the slot. A service moved to another
 # runtime (systemd, PM2, compose) left its serving slot to the old one, whose scripts are no longer
 # rendered: its units and containers of that colour are stopped with the slot, or the old process would run
-# on beside the new one (two syncs at once). The old PM2 daemon holds both colours' processes, so it goes
-# only when the service is leaving it ("leaving": after the switch away from its slot, or at removal);
-# stopping a failed new slot must not take the old runtime's serving one with it.
+# on beside the new one (two syncs at once). The one PM2 daemon of both slots that stackyard ran before
+# each slot had its own holds both colours' processes, so it goes only when the service is leaving it
+# ("leaving": after the switch away from its slot, or at removal); stopping a failed new slot must not take
+# the serving one with it.
 stop_other_runtimes() {
   local color=$1 patterns=() units
   if [ "$RUNTIME" != systemd ]; then patterns+=("$UNIT-$color.service" "$UNIT-$color@*.service"); fi
-  if [ "$RUNTIME" != pm2 ] && [ "${2:-}" = leaving ]; then patterns+=("$UNIT-pm2.service"); fi
+  if [ "$RUNTIME" != pm2 ]; then patterns+=("$UNIT-pm2@$color.service"); fi
+  if [ "${2:-}" = leaving ]; then patterns+=("$UNIT-pm2.service"); fi
   # (No pattern at all would list every unit of the host.)
   if [ "${#patterns[@]}" -gt 0 ]; then
     units=$(systemctl list-units --all --plain --no-legend "${patterns[@]}" | awk '{ print $1 }') || return 1

@@ -8,7 +8,7 @@
 # only the slot it started; the serving slot keeps its release, env file, secret files and definitions.
 #
 # Needs, from the header: APP ROOT BASE ETC ENV_FILE FILES RELEASE_FILES RELEASE_OWNER REPO DEFAULT_REF SERVICE_USER
-# STATE KEEP HEALTH_* BLUE_PORTS GREEN_PORTS ENV_GROUP DEFINITION_BLUE DEFINITION_GREEN SLOT_FILES GIT_SSH,
+# STATE KEEP HEALTH_* BLUE_PORTS GREEN_PORTS ENV_GROUP DEFINITION_BLUE DEFINITION_GREEN SLOT_FILES GIT_SSH RUNTIME_FILES,
 # and the runtime's start_slot/stop_slot, the proxy's switch_to/served_color, retire_legacy.
 
 RESTART=no
@@ -36,14 +36,15 @@ files_digest() {
 # How a release is built: the runtime's and the service's steps. A release is built once (its marker), so
 # a changed step makes a release of its own, never a rebuild of the one that serves.
 build_digest() { declare -f prepare_release | sha256sum | cut -c1-12; }
-# What a slot is started with besides its commit: the env file, the process definitions, the files, the
-# slots' ports (a systemd template holds neither the instance count nor the port: a change of either with
-# the same commit was "already serving"), how the release is built. The definitions of this runtime and
+# What a slot is started with besides its commit: the env file, the process definitions, the runtime's own
+# files (PM2's daemon unit: a changed one was "already serving", and never reached the daemon), the files,
+# the slots' ports (a systemd template holds neither the instance count nor the port: a change of either
+# with the same commit was "already serving"), how the release is built. The definitions of this runtime and
 # naming only: the staged directory keeps those of a runtime the service had before (systemd units beside
 # PM2 files), and hashing them all made a move back look like no change.
 settings_id() {
-  { cat "$ENV_FILE" "$ETC/staged/${DEFINITION_BLUE##*/}" "$ETC/staged/${DEFINITION_GREEN##*/}" 2>/dev/null \
-      || true; files_digest; echo "ports ${BLUE_PORTS[*]:-} / ${GREEN_PORTS[*]:-}"; build_digest; } \
+  { cat "$ENV_FILE" "$ETC/staged/${DEFINITION_BLUE##*/}" "$ETC/staged/${DEFINITION_GREEN##*/}" \
+      "${RUNTIME_FILES[@]}" 2>/dev/null || true; files_digest; echo "ports ${BLUE_PORTS[*]:-} / ${GREEN_PORTS[*]:-}"; build_digest; } \
     | sha256sum | cut -c1-16
 }
 
@@ -248,15 +249,15 @@ retire_worker_legacy
 # The slot's ports are free before it starts: one held (the other slot's instance, after the service's
 # port moved by the slots' distance; anyone's) would answer the new release's health check in its place.
 # What of this service still runs in that slot without a record (a watchdog's restart that raced the last
-# switch) is stopped first (systemd's units only: PM2's stop, run before its daemon's unit is up, started
-# a daemon of its own that the slot's start then failed on, seen on the real host). A first deploy killed
+# switch) is stopped first (systemd's units and PM2's slot daemons; not compose's, whose start replaces
+# the slot's containers itself). A first deploy killed
 # after its switch left the proxy on that slot with nothing active, and its record: it is restarted as it
 # always was. (An upstream that only starts there, a renamed service's that its former self's slot
 # serves, is no restart: its ports are checked.)
 restarting=no
 if [ "$active" = none ] && [ "$(served_color)" = "$next" ] && [ -s "$BASE/state/$next" ]; then
   restarting=yes
-elif [ "$RUNTIME" = systemd ] && ! stop_slot "$next"; then
+elif [ "$RUNTIME" != compose ] && ! stop_slot "$next"; then
   log "deploy of $sha failed: what runs in the $next slot would not stop; the $active slot keeps serving $active_sha"
   exit 1
 fi
