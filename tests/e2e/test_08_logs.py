@@ -3,10 +3,10 @@ logrotate rotates both, the app goes on logging into the new file, and nobody el
 
 from __future__ import annotations
 
-from local import LocalStack, local_stack
+from load import Load
+from local import FIGURES, LocalStack, local_stack
 
 APP_LOG = "/var/log/flask-sample/app.log"
-PM2_LOGS = "/var/lib/stackyard/flask-sample/pm2/logs"
 CONFIG = "/etc/logrotate.d/stackyard-flask-sample"
 
 
@@ -22,15 +22,18 @@ def lines(stack: LocalStack, path: str) -> int:
 
 
 def test_a_forced_rotation_keeps_the_service_logging_to_the_new_file(stack: LocalStack) -> None:
+    # PM2's logs: the serving slot's daemon's.
+    color = stack.ssh("cut -d' ' -f1 /srv/flask-sample/active").stdout.strip()
+    pm2_logs = f"/var/lib/stackyard/flask-sample/pm2/{color}/logs"
     requests(stack, 5)
     assert lines(stack, APP_LOG) >= 5
-    pm2_logs = stack.ssh(f"ls {PM2_LOGS}").stdout.split()
+    pm2_logs = stack.ssh(f"ls {pm2_logs}").stdout.split()
     assert pm2_logs, "PM2 wrote no log"
 
     stack.ssh(f"logrotate --force {CONFIG}")
     assert stack.ssh(f"test -s {APP_LOG}.1").returncode == 0  # rotated, not compressed yet (delaycompress)
     assert lines(stack, APP_LOG) == 0
-    rotated = stack.ssh(f"ls {PM2_LOGS}").stdout.split()
+    rotated = stack.ssh(f"ls {pm2_logs}").stdout.split()
     assert any(name.endswith(".log.1") for name in rotated), rotated
 
     requests(stack, 3)
@@ -40,8 +43,31 @@ def test_a_forced_rotation_keeps_the_service_logging_to_the_new_file(stack: Loca
     assert stack.ssh(f"test -s {APP_LOG}.2.gz && test -s {APP_LOG}.1").returncode == 0  # compressed one run later
 
     # Logs, rotated ones and their directories: the service's user and group only.
-    modes = stack.ssh(f"stat -c '%a %U %n' /var/log/flask-sample /var/log/flask-sample/* {PM2_LOGS}/*").stdout
+    modes = stack.ssh(f"stat -c '%a %U %n' /var/log/flask-sample /var/log/flask-sample/* {pm2_logs}/*").stdout
     for line in modes.splitlines():
         mode, owner, _name = line.split(maxsplit=2)
         assert int(mode[-1]) == 0, line  # nothing for others
         assert owner == "svc-flask-sample", line
+
+
+def test_a_new_log_directory_reaches_the_pm2_processes_with_no_failed_request(stack: LocalStack) -> None:
+    """Round 29: a PM2 service's daemon unit changed (logs.files adds a directory to its ReadWritePaths), and
+    nothing applied it: the deploy said "already serving", and the processes could not write there. Now
+    the slot the deploy starts runs under a daemon started from the new unit, and the serving one runs on
+    until the switch."""
+    extra = "/var/log/flask-sample-extra"
+    before = stack.serving_pm2("flask-sample")
+    stack.edit_system(lambda system: system["services"]["flask-sample"]["logs"]["files"].append(f"{extra}/x.log"))
+    with Load("flask.stackyard.test", 20.0) as load:
+        stack.up()
+    FIGURES.append(f"flask-sample's PM2 unit changed (logs.files) by pulumi up under 20 req/s: {load.tally.summary()}")
+    after = stack.serving_pm2("flask-sample")
+    assert after != before
+    assert extra in stack.ssh(f"systemctl show -p ReadWritePaths --value {after}").stdout
+    assert stack.ssh(f"systemctl is-active {before}", check=False).stdout.strip() != "active"
+    # Where the app's processes live (their mount namespace), their user can write the new directory.
+    pid = stack.ssh(f"systemctl show -p MainPID --value {after}").stdout.strip()
+    worker = stack.ssh(f"pgrep -u svc-flask-sample -P {pid} | head -n 1").stdout.strip()
+    assert worker, f"no process of the daemon {after}"
+    stack.ssh(f"nsenter --target {worker} --mount runuser -u svc-flask-sample -- touch {extra}/probe")
+    assert load.tally.failed == 0, load.tally.summary()
