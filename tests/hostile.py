@@ -3,7 +3,8 @@
 Each hostile value tries one way out of its place: into a shell (command substitution, quotes, a
 newline, a heredoc's terminator), into a command's options (a leading '-'), above a directory ('..'),
 or past a parser (NUL, control characters, a very long string, non-ASCII, a config file's own syntax).
-Every command they hold creates the file ``CANARY``: if that file appears, something ran it.
+Every command they hold creates the file ``CANARY`` (or, where a '/' would make the value one its kind
+refuses, a file of its name in the working directory): if it appears, something ran it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ HOSTILE: dict[str, str] = {
     "non-ASCII": "é日本語\u202eabc",
     "variables": "%n %i ${HOME} $HOME {{x}} {env.HOME}",
     "config syntax": "x;\n}\ninclude /etc/passwd;\nserver {\n#",
+    # A value its kind could accept: Python reads anything after an IPv6 scope's % but '/' and '%' as the
+    # scope, so this is a network in CIDR form to ipaddress (its command names the canary without a '/').
+    "network with a scope": "fe80::%$(touch stackyard-pwned)/64",
 }
 """name -> value."""
 

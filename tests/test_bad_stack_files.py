@@ -155,6 +155,10 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      "systems.mehko.dns.records[0].content", "not an IPv4 address"),
     ("invalid CIDR", lambda c: host(c).update(access={"sshAllowFrom": ["10.0.0.1/8"]}),
      "systems.mehko.hosts.api.access.sshAllowFrom[0]", "not a network in CIDR form"),
+    # Round 30: Python reads any text after an IPv6 scope's % as the scope; the network reached ufw's command.
+    ("a network with a scope",
+     lambda c: host(c).update(access={"sshAllowFrom": ["10.0.0.0/8", "fe80::%$(id)/64"]}),
+     "systems.mehko.hosts.api.access.sshAllowFrom[1]", "has a scope"),
     ("zone ID that is not a Cloudflare ID",
      lambda c: systems(c)["mehko"]["dns"]["zones"]["mehko.ai"].update(zoneId="mehko.ai"),
      "systems.mehko.dns.zones.mehko.ai.zoneId", "32 lowercase hex digits"),

@@ -124,6 +124,12 @@ _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 def cidr(value: str) -> str | None:
+    # A scope (fe80::%eth0/64): Python takes any text after the % but '/' and '%', a command substitution
+    # too, and the network reaches ufw's command line in the base step. A network has no scope.
+    if "%" in value:
+        return f"{shown(value)} has a scope (%...): write the network alone"
+    if not re.fullmatch(r"[0-9A-Fa-f:./]+", value):
+        return f"{shown(value)} is not a network in CIDR form such as 203.0.113.0/24"
     try:
         network = ipaddress.ip_network(value, strict=True)
     except ValueError as err:

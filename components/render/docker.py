@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .layout import ServicePlan
-from .quoting import write_whole
+from .quoting import sh, write_whole
 
 NETWORK = "stackyard"
 """The Docker network every compose service's containers join."""
@@ -95,11 +95,11 @@ def network_script(plan: DockerPlan, *, ports: Sequence[int], proxy: str | None,
     lines = [
         "systemctl enable --now docker",
         f"if ! docker network inspect {NETWORK} >/dev/null 2>&1; then",
-        f"  docker network create --driver bridge --subnet {plan.subnet} --gateway {plan.gateway} \\",
+        f"  docker network create --driver bridge --subnet {sh(plan.subnet)} --gateway {plan.gateway} \\",
         f"    --opt com.docker.network.bridge.name={BRIDGE} {NETWORK} >/dev/null",
         "fi",
         f"subnet=$(docker network inspect --format '{{{{range .IPAM.Config}}}}{{{{.Subnet}}}}{{{{end}}}}' {NETWORK})",
-        f'if [ "$subnet" != {plan.subnet} ]; then',
+        f'if [ "$subnet" != {sh(plan.subnet)} ]; then',
         f'  echo "stackyard: the Docker network {NETWORK} has subnet $subnet, and the stack says {plan.subnet}:" >&2',
         f'  echo "stop its containers and run docker network rm {NETWORK}, or set docker.subnet to $subnet" >&2',
         "  exit 1",

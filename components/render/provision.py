@@ -162,10 +162,11 @@ fi
 fi
 """
     rules = [f"allow from {net} to any port {ssh_port} proto tcp" for net in wanted]
-    script += "".join(f"ufw {rule} comment {SSH_RULE_TAG} >/dev/null\n" for rule in rules)
+    script += "".join(f"ufw allow from {sh(net)} to any port {ssh_port} proto tcp comment {SSH_RULE_TAG} >/dev/null\n"
+                      for net in wanted)
     script += "listed=$(ufw show added)\n"
     script += "".join(f"""grep -qxF {sh(f"ufw {rule} comment '{SSH_RULE_TAG}'")} <<<"$listed" || {{
-  echo "stackyard: ufw does not list SSH from {net} as it was added; no SSH rule was removed" >&2
+  echo {sh(f"stackyard: ufw does not list SSH from {net} as it was added; no SSH rule was removed")} >&2
   exit 1
 }}
 """ for net, rule in zip(wanted, rules, strict=True))
