@@ -53,12 +53,13 @@ deps: $(DEPS_STAMP) $(POLICY_STAMP) system-deps
 # The real validators the tests run: cloud-init (schema), shellcheck, nginx, caddy, systemd-analyze,
 # openssl (test certificates), node (PM2 files), sshd (the engine tier's loopback host), unshare and
 # ip (its network namespace), Graphviz (the topology diagram), and PostgreSQL 15 (the database tests start their
-# own throwaway server; its programs are not on PATH, so it is checked by its initdb), logrotate. Installed
+# own throwaway server; its programs are not on PATH, so it is checked by its initdb), logrotate, restic
+# (off-site backups, into a repository in a directory). Installed
 # when we can (root with apt); otherwise the tests that need a missing tool are skipped, visibly,
 # with its name.
 SYSTEM_TOOLS := cloud-init:cloud-init shellcheck:shellcheck nginx:nginx caddy:caddy \
 	systemd-analyze:systemd openssl:openssl node:nodejs sshd:openssh-server unshare:util-linux ip:iproute2 \
-	dot:graphviz logrotate:logrotate
+	dot:graphviz logrotate:logrotate restic:restic
 PG_BINDIR := /usr/lib/postgresql/15/bin
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \

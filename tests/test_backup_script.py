@@ -3,13 +3,18 @@ what a failed or killed run finished is never deleted by the next one."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
+import shlex
+import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from components.render.backups import backup_script, restore_script
+from components.render.backups import Offsite, backup_script, restore_script
 
 STUBS = {
     # mysqldump and redis-cli of a host whose MySQL answers and whose Redis saves at once.
@@ -165,3 +170,92 @@ def test_an_existing_backup_directory_of_roots_is_used_as_it_is(tmp_path: Path) 
         assert result.returncode == 0, result.stderr
         assert len(runs(directory)) == 1
     assert made.stat().st_mode & 0o7777 == 0o700 and kept.stat().st_mode & 0o7777 == 0o750
+
+
+# Off-site, with the real restic and a repository in a directory (the e2e tier sends to S3).
+needs_restic = pytest.mark.skipif(shutil.which("restic") is None, reason="needs restic (apt install restic)")
+
+
+def offsite_host(tmp: Path, keep: int = 2) -> tuple[str, str, dict[str, str]]:
+    """The backup and restore scripts of a host with MySQL whose dumps go to a restic repository in ``tmp``,
+    and restic's environment for the test's own commands."""
+    secrets = tmp / "secrets"
+    secrets.mkdir()
+    for name in ("restic.password", "s3-access-key", "s3-secret-key"):
+        (secrets / name).write_text("not-a-real-secret")
+    offsite = Offsite(repository=str(tmp / "repository"), keep=keep, secrets=str(secrets))
+    directory = str(tmp / "backups")
+    return (backup_script(keep=keep, directory=directory, paths_to_archive=[], accessories=["mysql"], offsite=offsite),
+            restore_script(directory=directory, accessories=["mysql"], offsite=offsite),
+            {"RESTIC_REPOSITORY": offsite.repository, "RESTIC_PASSWORD_FILE": str(secrets / "restic.password"),
+             "PATH": "/usr/bin:/bin"})
+
+
+def backup_of(tmp: Path, script: str, content: str, *, fails: bool = False) -> subprocess.CompletedProcess:
+    """One run whose MySQL dump holds ``content`` (and then fails, with ``fails``: half a database)."""
+    STUBS["mysqldump"] = f"printf '%s\\n' {shlex.quote(content)}\n" + ("exit 2\n" if fails else "")
+    try:
+        done = run(tmp, script)
+    finally:
+        STUBS["mysqldump"] = 'echo "-- dump of $*"\n'
+    time.sleep(1.1)  # runs are named by the second
+    return done
+
+
+def snapshots(environment: dict[str, str]) -> list[dict]:
+    listed = subprocess.run(["restic", "snapshots", "--json"], env=environment, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    return json.loads(listed.stdout)
+
+
+@needs_restic
+def test_an_offsite_restore_takes_the_newest_complete_run_of_this_host(tmp_path: Path) -> None:
+    """Round 29: a run whose MySQL dump failed halfway went off-site like any other, and `stackyard-restore
+    --offsite` took restic's latest, loaded half a database and said "MySQL restored"."""
+    STUBS["mysql"] = 'cat > "$STUB/loaded.sql"\n'
+    try:
+        backup, restore, environment = offsite_host(tmp_path)
+        assert backup_of(tmp_path, backup, "-- whole").returncode == 0
+        assert backup_of(tmp_path, backup, "-- half", fails=True).returncode == 1
+        # Another host's newer complete run in the same repository is not this host's to load.
+        other = tmp_path / "20990101T000000Z"
+        other.mkdir()
+        (other / "mysql.sql.gz").write_bytes(gzip.compress(b"-- another host's\n"))
+        subprocess.run(["restic", "backup", "--quiet", "--host", "another-host", "--tag", "stackyard,complete",
+                        str(other)], env=environment, check=True, capture_output=True)
+        done = run(tmp_path, restore, "--offsite")
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "loaded.sql").read_text() == "-- whole\n"
+        # Named, an incomplete run is loaded, and says so.
+        (incomplete,) = [s["short_id"] for s in snapshots(environment) if "complete" not in s.get("tags", [])]
+        done = run(tmp_path, restore, "--offsite", incomplete)
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / "loaded.sql").read_text() == "-- half\n"
+        assert "an incomplete run" in done.stderr and "mysql dump failed" in done.stderr
+    finally:
+        del STUBS["mysql"]
+
+
+@needs_restic
+def test_offsite_incomplete_runs_never_push_out_complete_ones(tmp_path: Path) -> None:
+    backup, _, environment = offsite_host(tmp_path, keep=2)
+    for content in ("-- 1", "-- 2", "-- 3"):
+        assert backup_of(tmp_path, backup, content).returncode == 0
+    for content in ("-- 4", "-- 5", "-- 6"):
+        assert backup_of(tmp_path, backup, content, fails=True).returncode == 1
+    kept = snapshots(environment)
+    complete = sorted(s["time"] for s in kept if "complete" in s.get("tags", []))
+    assert len(complete) == 2 and len(kept) == 4, kept  # the newest 2 complete, and the newest 2 incomplete
+
+
+@needs_restic
+def test_an_offsite_restore_with_no_complete_run_refuses_and_loads_nothing(tmp_path: Path) -> None:
+    STUBS["mysql"] = 'cat > "$STUB/loaded.sql"\n'
+    try:
+        backup, restore, _ = offsite_host(tmp_path)
+        assert backup_of(tmp_path, backup, "-- half", fails=True).returncode == 1
+        done = run(tmp_path, restore, "--offsite")
+        assert done.returncode == 1 and "no complete run of this host" in done.stderr
+        assert not (tmp_path / "loaded.sql").exists()
+    finally:
+        del STUBS["mysql"]

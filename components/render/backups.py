@@ -84,10 +84,14 @@ def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str],
     send = ""
     if offsite is not None:
         send = f"""
-# Off-site: restic encrypts on this host, then sends; the newest {offsite.keep} runs are kept there.
+# Off-site: restic encrypts on this host, then sends. A run whose every dump ended is tagged complete, which
+# is what a restore takes unless told otherwise; the newest {offsite.keep} complete runs are kept there, and
+# apart from them the newest {offsite.keep} incomplete ones (grouped by tags: those never push out the others).
 {offsite.environment}if ! restic cat config >/dev/null 2>&1; then restic init --quiet; fi
-restic backup --quiet --tag stackyard "$final"
-restic forget --quiet --tag stackyard --group-by host --keep-last {offsite.keep} --prune
+tags=stackyard
+if [ ${{#failed[@]}} -eq 0 ]; then tags=stackyard,complete; fi
+restic backup --quiet --tag "$tags" "$final"
+restic forget --quiet --tag stackyard --group-by host,tags --keep-last {offsite.keep} --prune
 """
     return HEADER + f"""# Managed by stackyard: dumps, the newest {keep} kept{' here and off-site' if offsite else ''}.
 # Each dump runs on its own: one that fails is named in the run's INCOMPLETE file, the others are kept,
@@ -152,18 +156,28 @@ def restore_script(*, directory: str, accessories: Iterable[str], offsite: Offsi
         loads.append('if [ -f "$source/postgresql.sql.gz" ]; then gunzip -c "$source/postgresql.sql.gz" '
                      '| runuser -u postgres -- psql --quiet -v ON_ERROR_STOP=0 >/dev/null; '
                      'echo "PostgreSQL restored from $source"; fi')
+    if "redis" in kinds:
+        loads.append('if [ -f "$source/redis.rdb" ]; then echo "Redis is not loaded by this script: its dump is '
+                     'redis.rdb in the run (docs/operating.md, Backups)"; fi')
     fetch = 'echo "no off-site repository is configured" >&2; exit 2'
     if offsite is not None:
-        fetch = offsite.environment + (
-            'fetched=$(mktemp -d)\n'
-            'trap \'rm -rf "$fetched"\' EXIT\n'
-            'restic restore --quiet "${1:-latest}" --tag stackyard --target "$fetched"\n'
-            'source=$(dirname "$(find "$fetched" -name "*.sql.gz" -print -quit)")'
-        )
+        fetch = offsite.environment + f"""fetched=$(mktemp -d)
+trap 'rm -rf "$fetched"' EXIT
+if [ -n "${{1:-}}" ]; then
+  restic restore --quiet "$1" --tag stackyard --target "$fetched"
+# The newest complete run of this host: restic's latest of all could be a run whose dumps failed halfway,
+# or another host's sharing the repository.
+elif ! restic restore --quiet latest --tag stackyard,complete --host "$(hostname)" --target "$fetched"; then
+  echo {sh("no complete run of this host off-site; name a snapshot (restic snapshots lists them)")} >&2
+  exit 1
+fi
+# The run's directory as the backup named it, wherever restic put it under the target.
+source=$(find "$fetched" -mindepth 1 -type d -regextype posix-extended -regex '.*/[0-9]{{8}}T[0-9]{{6}}Z' \\
+  -print -quit)"""
     body = "\n".join(loads) or 'echo "this host has no database to restore" >&2; exit 2'
     return HEADER + f"""# Managed by stackyard. Usage: stackyard-restore [--offsite] [BACKUP]
 #   BACKUP: a dump directory in {directory} (default: the newest), or with --offsite a restic
-#   snapshot ID (default: latest), fetched from the off-site repository first.
+#   snapshot ID (default: the newest complete run of this host), fetched from the off-site repository first.
 #   Loads its database dumps into the databases here: tables in a dump are replaced by the dump's.
 umask 077
 directory={sh(directory)}
@@ -177,6 +191,14 @@ else
   source="$directory/$name"
 fi
 if [ -z "${{source:-}}" ] || [ ! -d "$source" ]; then echo "no backup found to restore" >&2; exit 1; fi
+# A run some dump of which failed (or that died) is loaded only when named: it may hold half a database.
+if [ -e "$source/INCOMPLETE" ]; then
+  if [ -z "${{1:-}}" ]; then
+    echo "the run found is incomplete ($(head -c 200 "$source/INCOMPLETE")): name one" >&2
+    exit 1
+  fi
+  echo "restoring $1, an incomplete run: $(head -c 200 "$source/INCOMPLETE")" >&2
+fi
 {body}
 """
 

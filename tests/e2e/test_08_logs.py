@@ -27,8 +27,8 @@ def test_a_forced_rotation_keeps_the_service_logging_to_the_new_file(stack: Loca
     pm2_logs = f"/var/lib/stackyard/flask-sample/pm2/{color}/logs"
     requests(stack, 5)
     assert lines(stack, APP_LOG) >= 5
-    pm2_logs = stack.ssh(f"ls {pm2_logs}").stdout.split()
-    assert pm2_logs, "PM2 wrote no log"
+    written = stack.ssh(f"ls {pm2_logs}").stdout.split()
+    assert written, "PM2 wrote no log"
 
     stack.ssh(f"logrotate --force {CONFIG}")
     assert stack.ssh(f"test -s {APP_LOG}.1").returncode == 0  # rotated, not compressed yet (delaycompress)

@@ -98,6 +98,8 @@ def test_a_backup_runs_from_cron_and_its_copy_lands_off_site(offsite: LocalStack
         time.sleep(2)
     snapshots = json.loads(offsite.ssh(RESTIC + "restic snapshots --json").stdout)
     assert snapshots and objects(s3) > 0
+    # Every dump of it ended: tagged complete, what a restore takes (a run with a failed dump is not).
+    assert set(snapshots[-1]["tags"]) == {"stackyard", "complete"}, snapshots[-1]
     assert offsite.ssh("grep -c stackyard-backup /etc/cron.d/stackyard-backup").stdout.strip() == "1"
 
 
