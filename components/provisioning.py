@@ -77,6 +77,8 @@ class HostProvisioning(pulumi.ComponentResource):
         self.plans = {n: plan_from_model(n, s, args.paths) for n, s in args.services.items()}
 
         # Before any change: what on the host would the stack collide with? (components/render/preflight.py)
+        # ufw opens what the cloud firewall opens (openPorts), and 80 and 443 on any host.
+        open_ports = (80, 443, *spec.open_ports)
         preflight = self.remote.step("preflight", preflight_script(PreflightPlan(
             system=args.system_name, host=args.host_name,
             accessories={kind: a.existing for kind, a in spec.accessories.items()},
@@ -84,10 +86,8 @@ class HostProvisioning(pulumi.ComponentResource):
             tls=spec.proxy.tls if spec.proxy else "letsencrypt",
             proxy_replaces=list(spec.proxy.replaces) if spec.proxy else [],
             hostnames=served_hostnames(self.plans.values(), spec.proxy.static) if spec.proxy else [],
+            ufw=spec.ufw, ssh_port=spec.access.ssh_port, open_ports=open_ports,
             paths=args.paths)))
-        # ufw opens what the cloud firewall opens (a created server's openPorts), and 80 and 443 on any host.
-        # An existing server has no openPorts: ufw is its only firewall.
-        open_ports = (80, 443, *getattr(spec, "open_ports", ()))
         base = self.remote.step("base", provision.base_script(
             ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"],
             open_ports=open_ports, ssh_allow_from=args.ssh_allow_from, paths=args.paths),

@@ -206,6 +206,11 @@ class HostSetup:
     backups: Backups | None = spec("cron dumps with retention", default=None)
     docker: Docker = spec("Docker and the containers' network (hosts with compose services)", default=Docker())
     provision: bool = spec("provision the host over SSH (packages, sshd hardening, ufw, runtimes)", default=True)
+    open_ports: list[int] = spec(
+        "TCP ports opened to the world besides SSH: in ufw (which opens 80 and 443 itself), and in a created "
+        "server's cloud firewall (which opens only these: list 80 and 443 for a proxy). Taking over a server, "
+        "list what else serves on it: ufw, which stackyard turns on, closes every port it does not open",
+        default=[], check=formats.port)
     formerly: list[str] = spec(
         "names this host had before in its system: its server and everything on it keep their state under the "
         "new name (Pulumi aliases), so a rename stops nothing", default=[], kind=kinds.NAME)
@@ -220,8 +225,6 @@ class CreatedHost(HostSetup):
     deploy_user: str = spec("non-root user cloud-init creates with the SSH keys, a passwordless sudoer: "
                             "never root, a service's user (svc-<name>) or a daemon's system account",
                             default="deploy", kind=kinds.DEPLOY_USER)
-    open_ports: list[int] = spec("TCP ports opened to the world in the cloud firewall besides SSH",
-                                 default=[], check=formats.port)
     ipv6: bool = spec("give the server a public IPv6 address", default=True)
     snapshots: bool = spec("enable the provider's backups (Hetzner daily, DigitalOcean weekly)", default=False)
     access: Access = spec("SSH access", default=Access())

@@ -46,6 +46,11 @@ class PreflightPlan:
     proxy_replaces: Sequence[str] = ()
     hostnames: Sequence[str] = ()
     """Every hostname the proxy serves (proxy.served_hostnames)."""
+    ufw: bool = False
+    """Whether the base step turns ufw on (deny incoming)."""
+    ssh_port: int = 22
+    open_ports: Sequence[int] = ()
+    """What ufw opens besides SSH: 80, 443 and openPorts."""
     paths: Paths = Paths()
 
     @property
@@ -164,10 +169,38 @@ done""")
     return lines
 
 
+def _firewall(plan: PreflightPlan) -> list[str]:
+    """ufw, which the base step turns on with deny incoming, would close every port it does not open: what
+    listens beyond loopback on a server whose ufw is off (Ubuntu's default) and that the stack neither
+    opens nor takes over (its services' ports and the ports of the apps they replace) would be cut off
+    silently. Once ufw is on, its rules are the operator's and stackyard's, and stay. (TCP: openPorts
+    opens TCP ports; the docs say what becomes of UDP.)"""
+    if not plan.ufw:
+        return []
+    taken = {plan.ssh_port, *plan.open_ports}
+    for service in plan.services:
+        taken.update(p for p in (service.port, service.legacy_port, *service.slot_ports("blue"),
+                                 *service.slot_ports("green")) if p is not None)
+    return [f"""if ! {{ command -v ufw >/dev/null && ufw status 2>/dev/null | grep -qx 'Status: active'; }}; then
+  open=" {' '.join(str(p) for p in sorted(taken))} "
+  where={quote(plan.path)}
+  while read -r address port proc; do
+    [[ $open == *" $port "* ]] && continue
+    conflict "port $port listens on $address ($proc), and ufw, which stackyard turns on with deny incoming, would \\
+close it: list it in $where.openPorts, stop it listening beyond loopback, or set $where.ufw: false"
+  done < <(printf '%s\\n' "$listeners" | awk '{{
+    n = split($4, a, ":"); port = a[n]; address = substr($4, 1, length($4) - length(port) - 1)
+    if (address ~ /^127\\./ || address == "[::1]" || address ~ /%lo$/) next
+    proc = "unknown"; if (match($0, /users:\\(\\("[^"]*"/)) proc = substr($0, RSTART + 9, RLENGTH - 10)
+    if (!seen[port]++) print address, port, proc
+  }}')
+fi"""]
+
+
 def preflight_script(plan: PreflightPlan) -> str:
     """The pre-flight as a bash script run as root. It changes nothing; it exits 1 with every conflict
     listed on stderr, or 0 with what it found on stdout."""
-    body = "\n".join([*_accessories(plan), *_ports(plan), *_processes(plan), *_sites(plan)])
+    body = "\n".join([*_accessories(plan), *_ports(plan), *_processes(plan), *_sites(plan), *_firewall(plan)])
     return f"""#!/usr/bin/env bash
 # stackyard pre-flight of host {plan.host}: changes nothing.
 set -uo pipefail

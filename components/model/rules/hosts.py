@@ -29,21 +29,21 @@ def check_hosts(rules: Findings, path: str, system: System) -> None:
         if host.access is not None and host.access.private_key is not None:
             rules.check_value(f"{hpath}.access.privateKey", system, host.access.private_key)
         check_host_key(rules, hpath, host)
+        ssh_port = host.access.ssh_port if host.access else 22
+        seen: set[int] = set()
+        for i, port in enumerate(host.open_ports or ()):
+            if port is None:
+                continue
+            if port == ssh_port:
+                rules.fail(f"{hpath}.openPorts[{i}]", f"port {port} is the SSH port; it is always open "
+                                                     "to access.sshAllowFrom")
+            elif port in seen:
+                rules.fail(f"{hpath}.openPorts[{i}]", f"port {port} is listed twice")
+            seen.add(port)
         if isinstance(host, CreatedHost):
             if not (rules.settings.ssh_keys or ()) and not (host.ssh_keys or ()):
                 rules.fail(f"{hpath}.sshKeys", "a created host needs at least one SSH public key "
                                               "(here or in stackyard:sshKeys)")
-            ssh_port = host.access.ssh_port if host.access else 22
-            seen: set[int] = set()
-            for i, port in enumerate(host.open_ports or ()):
-                if port is None:
-                    continue
-                if port == ssh_port:
-                    rules.fail(f"{hpath}.openPorts[{i}]", f"port {port} is the SSH port; it is always open "
-                                                         "to access.sshAllowFrom")
-                elif port in seen:
-                    rules.fail(f"{hpath}.openPorts[{i}]", f"port {port} is listed twice")
-                seen.add(port)
             missing = [port for port in (80, 443) if port not in seen]
             if host.proxy is not None and host.provision and missing:
                 # The cloud firewall drops what openPorts does not list: the proxy would start, its
