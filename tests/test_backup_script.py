@@ -259,3 +259,36 @@ def test_an_offsite_restore_with_no_complete_run_refuses_and_loads_nothing(tmp_p
         assert not (tmp_path / "loaded.sql").exists()
     finally:
         del STUBS["mysql"]
+
+
+def test_a_local_restore_with_no_complete_run_refuses_and_loads_nothing(tmp_path: Path) -> None:
+    """Round 30 (low): every run incomplete, the restore found no name, loaded nothing, and exited 0 silently."""
+    directory = tmp_path / "backups"
+    STUBS["mysqldump"] = "echo '-- half'; exit 2\n"
+    STUBS["mysql"] = 'cat > "$STUB/loaded.sql"\n'
+    try:
+        assert run(tmp_path, backup_script(keep=2, directory=str(directory), paths_to_archive=[],
+                                           accessories=["mysql"])).returncode == 1
+        done = run(tmp_path, restore_script(directory=str(directory), accessories=["mysql"]))
+    finally:
+        STUBS["mysqldump"] = 'echo "-- dump of $*"\n'
+        del STUBS["mysql"]
+    assert done.returncode == 1 and "no complete run" in done.stderr
+    assert not (tmp_path / "loaded.sql").exists()
+
+
+def test_the_dumps_of_stackyard_s_pm2_daemons_are_never_archived(tmp_path: Path) -> None:
+    """A PM2 dump holds every process's env: stackyard's own daemons' homes are under the state directory,
+    which the .pm2 exclusion did not match (round 30, low)."""
+    state = tmp_path / "state"
+    (state / "api/pm2/blue").mkdir(parents=True)
+    for name in ("dump.pm2", "dump.pm2.bak"):
+        (state / "api/pm2/blue" / name).write_text('{"env":{"DATABASE_PASSWORD":"s3cret"}}')
+    (state / "api/kept.txt").write_text("kept")
+    directory = tmp_path / "backups"
+    assert run(tmp_path, backup_script(keep=2, directory=str(directory), paths_to_archive=[str(state)],
+                                       accessories=[])).returncode == 0
+    (only,) = runs(directory)
+    (archive,) = (directory / only).glob("*.tar.gz")
+    names = subprocess.run(["tar", "-tzf", str(archive)], capture_output=True, text=True, check=True).stdout
+    assert "kept.txt" in names and "dump.pm2" not in names

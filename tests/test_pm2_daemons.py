@@ -7,11 +7,15 @@ never took effect: nothing reloaded or restarted the daemon, and the deploy said
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from components.render.deploy import service_header
 from components.render.layout import ServicePlan
+from components.render.runtimes import runtime_of
+from components.render.scripts import shell
 from deploy_host import DeployHost
 
 BLUE, GREEN, SHARED = ("stackyard-mivaa-pm2@blue.service", "stackyard-mivaa-pm2@green.service",
@@ -143,3 +147,61 @@ def test_a_unit_change_stopped_at_any_step_never_stops_the_serving_daemon_before
             problems.append(f"{where}: the next deploy left {copy.active()}, {sorted(copy.running())}:\n"
                             f"{again.stdout}{again.stderr}")
     assert problems == []
+
+
+@pytest.mark.parametrize("mode", ["kill", "fail"])
+def test_a_move_off_the_daemon_of_both_slots_stopped_at_any_step_never_stops_it_while_it_serves(
+        host: DeployHost, mode: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Round 30: the first deploy off the daemon of both slots, killed before its switch, left the green
+    slot's record; the next deploy's repair stopped that slot "leaving", which took the daemon of both
+    slots, the serving blue slot's, with it: nothing served if green then failed. Stopped at each step,
+    then a next deploy that fails to start its slot: blue serves on under that daemon; then one that
+    succeeds: green serves under its own, and the daemon of both slots is gone."""
+    shared_daemon_serving(host)
+    host.commit("v2")
+    copies = tmp_path_factory.mktemp("copies")
+    counting = host.copy_to(copies / "count")
+    assert counting.deploy(pm2(host), inject=(10**6, "kill")).returncode == 0
+    problems = []
+    for step in range(1, counting.count() + 1):
+        copy = host.copy_to(copies / str(step))
+        copy.deploy(pm2(host), inject=(step, mode))
+        where = f"{mode} at step {step} ({copy.injected() or 'never reached'})"
+        if copy.active()[0] != "blue":
+            continue  # switched: the shared daemon's leaving is the deploy's own business, checked above
+        (copy.tmp / "pm2-start-fails").touch()
+        failed = copy.deploy(pm2(host))
+        # Whichever slot is active then (a repair adopts green where the stopped deploy had switched to it),
+        # the daemon that runs it runs.
+        serving = {"blue": SHARED, "green": GREEN}[copy.active()[0]]
+        if serving not in copy.running():
+            problems.append(f"{where}: after a next deploy that failed ({failed.returncode}), active "
+                            f"{copy.active()}, running {sorted(copy.running())}")
+        (copy.tmp / "pm2-start-fails").unlink()
+        again = copy.deploy(pm2(host))
+        if again.returncode != 0 or copy.active()[0] != "green" or SHARED in copy.running():
+            problems.append(f"{where}: then {copy.active()}, {sorted(copy.running())}:\n{again.stdout}{again.stderr}")
+    assert problems == []
+
+
+def test_the_watchdog_restarts_an_instance_under_the_daemon_that_runs_it(host: DeployHost) -> None:
+    """Round 30 (low): until a deploy moved the slot to a daemon of its own, the watchdog asked that daemon,
+    not running, to restart the instance: pm2 started a daemon of its own, and restarted nothing."""
+    plan = pm2(host)
+    script = host.tmp / "restart"
+    script.write_text("set -euo pipefail\n" + service_header(plan, "nginx") + shell("common.sh")
+                      + runtime_of("pm2").script + 'restart_instance blue 0\nreport_unit blue\n')
+    shared_daemon_serving(host)
+    before = len(host.calls())
+    done = subprocess.run(["bash", str(script)], env=host.environment(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "pm2 /var/lib/stackyard/mivaa/pm2 restart mivaa-blue-0" in host.calls()[before:]
+    assert done.stdout.strip() == SHARED
+    host.commit("v2")
+    assert host.deploy(pm2(host)).returncode == 0  # green, under its own daemon now
+    script.write_text(script.read_text().replace("blue", "green"))
+    before = len(host.calls())
+    done = subprocess.run(["bash", str(script)], env=host.environment(), capture_output=True, text=True)
+    assert "pm2 /var/lib/stackyard/mivaa/pm2/green restart mivaa-green-0" in host.calls()[before:]
+    assert done.stdout.strip() == GREEN
+    assert not [v for v in host.violations() if "daemon of its own" in v]

@@ -22,8 +22,9 @@ from .trusted_paths import ROOT_ONLY
 BACKUP = "/usr/local/sbin/stackyard-backup"
 RESTORE = "/usr/local/sbin/stackyard-restore"
 
-# Caches that can be rebuilt, never worth a backup: uv's and npm's, PM2's home (its dump holds the env).
-EXCLUDES = (".cache", ".npm", ".pm2", "node_modules/.cache")
+# Caches that can be rebuilt, never worth a backup: uv's and npm's, PM2's home, and the dumps of stackyard's
+# own PM2 daemons (/var/lib/stackyard/<name>/pm2/<colour>): a PM2 dump holds every process's env, secrets.
+EXCLUDES = (".cache", ".npm", ".pm2", "node_modules/.cache", "dump.pm2", "dump.pm2.bak")
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,7 @@ else
   # The newest complete dump, unless one is named.
   name=${{1:-$(find "$directory" -mindepth 1 -maxdepth 1 -type d -name '*Z' ! -exec test -e '{{}}/INCOMPLETE' \\; \\
     -printf '%f\\n' | sort | tail -n 1)}}
+  if [ -z "$name" ]; then echo "no complete run in $directory: name one to load it" >&2; exit 1; fi
   source="$directory/$name"
 fi
 if [ -z "${{source:-}}" ] || [ ! -d "$source" ]; then echo "no backup found to restore" >&2; exit 1; fi

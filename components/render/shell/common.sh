@@ -103,12 +103,21 @@ definition_of() { if [ "$1" = blue ]; then echo "$DEFINITION_BLUE"; else echo "$
 # on beside the new one (two syncs at once). The one PM2 daemon of both slots that stackyard ran before
 # each slot had its own holds both colours' processes, so it goes only when the service is leaving it
 # ("leaving": after the switch away from its slot, or at removal); stopping a failed new slot must not take
-# the serving one with it.
+# the serving one with it, nor may a repair's stop of a slot that a deploy moving off that daemon started
+# and never switched to (the active slot still runs under it).
+# shared_pm2_serves: the active slot is PM2's and has no daemon of its own running: it runs under the one
+# daemon of both slots of before.
+shared_pm2_serves() {
+  local current
+  [ "$RUNTIME" = pm2 ] || return 1
+  read -r current _ < "$BASE/active" 2>/dev/null || return 1
+  ! systemctl is-active --quiet "$UNIT-pm2@$current.service"
+}
 stop_other_runtimes() {
   local color=$1 patterns=() units
   if [ "$RUNTIME" != systemd ]; then patterns+=("$UNIT-$color.service" "$UNIT-$color@*.service"); fi
   if [ "$RUNTIME" != pm2 ]; then patterns+=("$UNIT-pm2@$color.service"); fi
-  if [ "${2:-}" = leaving ]; then patterns+=("$UNIT-pm2.service"); fi
+  if [ "${2:-}" = leaving ] && ! shared_pm2_serves; then patterns+=("$UNIT-pm2.service"); fi
   # (No pattern at all would list every unit of the host.)
   if [ "${#patterns[@]}" -gt 0 ]; then
     units=$(systemctl list-units --all --plain --no-legend "${patterns[@]}" | awk '{ print $1 }') || return 1

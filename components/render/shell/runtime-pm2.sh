@@ -47,7 +47,15 @@ forget_runtime() {
   systemctl disable --quiet --now "$UNIT-pm2.service" 2>/dev/null || true
   as_user "$SERVICE_USER" rm -f "$ROOT$PM2_HOME/dump.pm2" "$ROOT$PM2_HOME/dump.pm2.bak" || true
 }
-# The watchdog's pieces (see runtime-systemd.sh).
-restart_instance() { pm2_run "$1" restart "$APP-$1-$2" >/dev/null; }
+# The watchdog's pieces (see runtime-systemd.sh). Until a deploy has moved the slot to a daemon of its own,
+# it runs under the one daemon of both slots of before: that daemon restarts it (asked of the slot's own,
+# not running, pm2 would start a daemon outside any unit, and restart nothing).
+under_shared_daemon() {
+  ! systemctl is-active --quiet "$(daemon_of "$1")" && systemctl is-active --quiet "$UNIT-pm2.service"
+}
+restart_instance() {
+  if under_shared_daemon "$1"; then pm2_in "$PM2_HOME" restart "$APP-$1-$2" >/dev/null; return; fi
+  pm2_run "$1" restart "$APP-$1-$2" >/dev/null
+}
 thaw() { thaw_port_holder "$3"; }
-report_unit() { daemon_of "$1"; }
+report_unit() { if under_shared_daemon "$1"; then echo "$UNIT-pm2.service"; else daemon_of "$1"; fi; }
