@@ -88,7 +88,8 @@ def check_frontend_domains(rules: Findings, systems: dict[str, System | None]) -
 
     def clash(name: str | None, path: str) -> None:
         if name in domains:
-            rules.fail(path, f"{name} is served by the frontend at {domains[name]}: one of the two goes")
+            rules.fail(path, f"{name} is served by the frontend at {domains[name]}: one of the two goes (moving it, "
+                             "the old record goes in one up and the frontend's in the next: docs/operating.md)")
 
     for sname, system in systems.items():
         if system is None:
