@@ -52,10 +52,10 @@ def test_a_forced_rotation_keeps_the_service_logging_to_the_new_file(stack: Loca
 
 def test_a_new_log_directory_reaches_the_pm2_processes_with_no_failed_request(stack: LocalStack) -> None:
     """Round 29: a PM2 service's daemon unit changed (logs.files adds a directory to its ReadWritePaths), and
-    nothing applied it: the deploy said "already serving", and the processes could not write there. Now
-    the slot the deploy starts runs under a daemon started from the new unit, and the serving one runs on
-    until the switch."""
-    extra = "/var/log/flask-sample-extra"
+    nothing applied it: the deploy said "already serving", and the processes ran in the sandbox of the unit
+    as it was. Now the slot the deploy starts runs under a daemon started from the new unit, and the serving
+    one runs on until the switch."""
+    extra = "/var/log/flask-sample/extra"
     before = stack.serving_pm2("flask-sample")
     stack.edit_system(lambda system: system["services"]["flask-sample"]["logs"]["files"].append(f"{extra}/x.log"))
     with Load("flask.stackyard.test", 20.0) as load:
@@ -63,11 +63,12 @@ def test_a_new_log_directory_reaches_the_pm2_processes_with_no_failed_request(st
     FIGURES.append(f"flask-sample's PM2 unit changed (logs.files) by pulumi up under 20 req/s: {load.tally.summary()}")
     after = stack.serving_pm2("flask-sample")
     assert after != before
-    assert extra in stack.ssh(f"systemctl show -p ReadWritePaths --value {after}").stdout
+    shown = stack.ssh(f"systemctl show -p NeedDaemonReload -p ReadWritePaths {after}").stdout
+    assert "NeedDaemonReload=no" in shown and extra in shown, shown
     assert stack.ssh(f"systemctl is-active {before}", check=False).stdout.strip() != "active"
-    # Where the app's processes live (their mount namespace), their user can write the new directory.
+    # The app's processes run in the new sandbox: systemd mounted the new writable path in their namespace.
     pid = stack.ssh(f"systemctl show -p MainPID --value {after}").stdout.strip()
     worker = stack.ssh(f"pgrep -u svc-flask-sample -P {pid} | head -n 1").stdout.strip()
     assert worker, f"no process of the daemon {after}"
-    stack.ssh(f"nsenter --target {worker} --mount runuser -u svc-flask-sample -- touch {extra}/probe")
+    assert stack.ssh(f"findmnt -N {worker} -n -o TARGET {extra}").stdout.strip() == extra
     assert load.tally.failed == 0, load.tally.summary()
