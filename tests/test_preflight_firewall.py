@@ -7,6 +7,7 @@ Run for real: the rendered pre-flight in a network namespace of its own, with re
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -35,13 +36,15 @@ def preflight(tmp: Path, plan: PreflightPlan, listeners: list[str], *, ufw: str 
     (address:port) and `ufw status` answers ``ufw``."""
     bin_dir = tmp / "bin"
     bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "ufw").write_text(f"#!/bin/sh\nprintf '%s\\n' '{ufw}'\n")
+    (bin_dir / "ufw").write_text(f"#!/bin/sh\nprintf '%s\\n' {shlex.quote(ufw)}\n")
     (bin_dir / "ufw").chmod(0o755)
     runner = tmp / program  # a link: the kernel names the process after the path it ran
     runner.symlink_to(Path(sys.executable).resolve())
     (tmp / "listen.py").write_text(LISTENER)
     (tmp / "preflight").write_text(preflight_script(plan))
-    inner = (f'ip link set lo up; "$RUNNER" {tmp}/listen.py {" ".join(listeners)} > {tmp}/ready & '
+    # (172.30.255.1: an address of this namespace's own that is not loopback, as Docker's gateway is.)
+    inner = (f'ip link set lo up; ip addr add 172.30.255.1/32 dev lo; '
+             f'"$RUNNER" {tmp}/listen.py {" ".join(listeners)} > {tmp}/ready & '
              f'for _ in $(seq 100); do grep -q ready {tmp}/ready 2>/dev/null && break; sleep 0.05; done; '
              f'cd {tmp} && PATH={bin_dir}:/usr/sbin:/usr/bin:/sbin:/bin bash {tmp}/preflight; rc=$?; kill %1; exit $rc')
     return subprocess.run(["unshare", "--net", "bash", "-c", inner], capture_output=True, text=True, timeout=60,
@@ -62,24 +65,42 @@ def test_a_port_served_beyond_loopback_that_ufw_would_close_stops_the_up(tmp_pat
     assert "port 80 " not in done.stderr and "port 22 " not in done.stderr  # ufw opens those
 
 
-@pytest.mark.parametrize("case", ["listed in openPorts", "loopback only", "ufw already on", "ufw: false",
-                                  "the port of an app a service replaces"])
+DENYING = "Status: active\nLogging: on (low)\nDefault: deny (incoming), allow (outgoing), disabled (routed)"
+ALLOWING = "Status: active\nLogging: on (low)\nDefault: allow (incoming), allow (outgoing), disabled (routed)"
+SERVICE = ServicePlan(name="web", runtime="systemd", repo="r", ref="main", command="x", port=9000, instances=1,
+                      legacy_port=5000)
+
+
+@pytest.mark.parametrize("case", ["listed in openPorts", "loopback only", "ufw already denying", "ufw: false",
+                                  "the port of an app a service replaces", "the proxy on a service port"])
 def test_what_ufw_opens_or_never_sees_is_no_conflict(tmp_path: Path, case: str) -> None:
-    service = ServicePlan(name="web", runtime="systemd", repo="r", ref="main", command="x", port=9000, instances=1,
-                          legacy_port=5000)
     listeners, ufw, the_plan = ["0.0.0.0:2525"], "Status: inactive", plan()
     if case == "listed in openPorts":
         the_plan = plan(open_ports=(80, 443, 2525))
     elif case == "loopback only":
-        listeners = ["127.0.0.1:2525", "[::1]:2526"]
-    elif case == "ufw already on":
-        ufw = "Status: active"
+        listeners = ["127.0.0.1:2525", "[::1]:2526", "[::ffff:127.0.0.1]:2527"]
+    elif case == "ufw already denying":
+        ufw = DENYING
     elif case == "ufw: false":
         the_plan = plan(ufw=False)
-    else:  # (the deploy stops it once its service serves; its own check passes a port of its own)
-        listeners, the_plan = ["0.0.0.0:5000"], plan(services=[service])
+    elif case == "the port of an app a service replaces":
+        # (the deploy stops it once its service serves; its own check passes a port of its own)
+        listeners, the_plan = ["0.0.0.0:5000"], plan(services=[SERVICE])
+    else:  # stackyard's proxy listens on a service port on one address (Docker's gateway, for containers)
+        listeners, the_plan = ["172.30.255.1:9000"], plan(services=[SERVICE])
     done = preflight(tmp_path, the_plan, listeners, ufw=ufw)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("case", ["ufw on, allowing incoming", "another server on a service port"])
+def test_what_ufw_would_close_all_the_same_is_a_conflict(tmp_path: Path, case: str) -> None:
+    """Round 31: ufw on with incoming allowed by default passed the check, and the base step's `ufw default
+    deny incoming` closed everything; a server on every address of a service's port passed as the proxy's."""
+    if case == "ufw on, allowing incoming":
+        done = preflight(tmp_path, plan(), ["0.0.0.0:2525"], ufw=ALLOWING)
+    else:
+        done = preflight(tmp_path, plan(services=[SERVICE]), ["0.0.0.0:9000"])
+    assert done.returncode == 1 and "listens on 0.0.0.0" in done.stderr, done.stdout + done.stderr
 
 
 def test_a_process_name_is_only_ever_text(tmp_path: Path) -> None:

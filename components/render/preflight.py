@@ -171,26 +171,33 @@ done""")
 
 def _firewall(plan: PreflightPlan) -> list[str]:
     """ufw, which the base step turns on with deny incoming, would close every port it does not open: what
-    listens beyond loopback on a server whose ufw is off (Ubuntu's default) and that the stack neither
-    opens nor takes over (its services' ports and the ports of the apps they replace) would be cut off
-    silently. Once ufw is on, its rules are the operator's and stackyard's, and stay. (TCP: openPorts
-    opens TCP ports; the docs say what becomes of UDP.)"""
+    listens beyond loopback on a server whose ufw is off (Ubuntu's default), or on with incoming allowed by
+    default, and that the stack neither opens nor takes over would be cut off silently. Taken over: the
+    ports of the apps its services replace (stopped once they serve), and a service's own ports where
+    something listens on one address (the proxy, on loopback or Docker's gateway: on every address it is
+    another server). Once ufw denies incoming, its rules are the operator's and stackyard's, and stay.
+    (TCP: openPorts opens TCP ports; the docs say what becomes of UDP.)"""
     if not plan.ufw:
         return []
-    taken = {plan.ssh_port, *plan.open_ports}
-    for service in plan.services:
-        taken.update(p for p in (service.port, service.legacy_port, *service.slot_ports("blue"),
-                                 *service.slot_ports("green")) if p is not None)
-    return [f"""if ! {{ command -v ufw >/dev/null && ufw status 2>/dev/null | grep -qx 'Status: active'; }}; then
-  open=" {' '.join(str(p) for p in sorted(taken))} "
+    anywhere = {plan.ssh_port, *plan.open_ports, *(s.legacy_port for s in plan.services if s.legacy_port)}
+    one_address = {p for s in plan.services for p in (s.port, *s.slot_ports("blue"), *s.slot_ports("green"))
+                   if p is not None} - anywhere
+    return [f"""# ufw denying incoming by default already ("Default: deny (incoming), ..."): nothing changes.
+if ! {{ command -v ufw >/dev/null && LC_ALL=C ufw status verbose 2>/dev/null | grep -qx 'Status: active' \\
+      && LC_ALL=C ufw status verbose 2>/dev/null | grep -Eq '^Default: (deny|reject) \\(incoming\\)'; }}; then
+  open=" {' '.join(str(p) for p in sorted(anywhere))} "
+  local_only=" {' '.join(str(p) for p in sorted(one_address))} "
   where={quote(plan.path)}
   while read -r address port proc; do
     [[ $open == *" $port "* ]] && continue
+    if [[ $local_only == *" $port "* ]] && [ "$address" != 0.0.0.0 ] && [ "$address" != '*' ] \\
+        && [ "$address" != '[::]' ]; then continue; fi
     conflict "port $port listens on $address ($proc), and ufw, which stackyard turns on with deny incoming, would \\
-close it: list it in $where.openPorts, stop it listening beyond loopback, or set $where.ufw: false"
+close it: list it in $where.openPorts (open to all: not for a database), stop it listening beyond loopback, \\
+or set $where.ufw: false"
   done < <(printf '%s\\n' "$listeners" | awk '{{
     n = split($4, a, ":"); port = a[n]; address = substr($4, 1, length($4) - length(port) - 1)
-    if (address ~ /^127\\./ || address == "[::1]" || address ~ /%lo$/) next
+    if (address ~ /^127\\./ || address == "[::1]" || address ~ /^\\[::ffff:127\\./ || address ~ /%lo$/) next
     proc = "unknown"; if (match($0, /users:\\(\\("[^"]*"/)) proc = substr($0, RSTART + 9, RLENGTH - 10)
     if (!seen[port]++) print address, port, proc
   }}')
