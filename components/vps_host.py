@@ -18,6 +18,9 @@ ANYWHERE = list(SSH_ANYWHERE)
 # cloud-init only reads user data at first boot, and Hetzner can only set SSH keys at creation:
 # changing either must not rebuild a running server.
 CREATION_ONLY = ["userData", "sshKeys"]
+HETZNER_CREATION_ONLY = [*CREATION_ONLY, "publicNets"]
+"""A Hetzner server's public networks too: its provider applies a change of them (primaryIp or ipv6 turned on
+or off) by powering the running server off hard and, for a Primary IP, deleting the address it had."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +109,9 @@ class VpsHost(pulumi.ComponentResource):
         rules += [(port, ANYWHERE) for port in spec.open_ports]
         return rules
 
-    def _server_opts(self, args: VpsHostArgs, **extra) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, protect=args.protect, ignore_changes=CREATION_ONLY, **extra)
+    def _server_opts(self, args: VpsHostArgs, creation_only: list[str] = CREATION_ONLY,
+                     **extra) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, protect=args.protect, ignore_changes=creation_only, **extra)
 
     def _hetzner(self, name: str, spec: HetznerHost, args: VpsHostArgs) -> None:
         import pulumi_hcloud as hcloud
@@ -151,7 +155,8 @@ class VpsHost(pulumi.ComponentResource):
             backups=spec.snapshots,
             labels=labels,
             # Hetzner names are unique in a project: the old server must go before its replacement comes.
-            opts=adopted(self._server_opts(args, delete_before_replace=True), adopt and adopt.server),
+            opts=adopted(self._server_opts(args, HETZNER_CREATION_ONLY, delete_before_replace=True),
+                         adopt and adopt.server),
         )
         hcloud.FirewallAttachment(
             f"{name}-firewall-attachment",
