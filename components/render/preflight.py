@@ -16,6 +16,7 @@ from shlex import quote
 
 from ..model.host_layout import Paths
 from .layout import ServicePlan
+from .provision import DEBIAN_DEFAULT_SITE
 from .proxy import CADDY_MARK
 from .runtimes import runtime_of
 
@@ -130,6 +131,12 @@ def _sites(plan: PreflightPlan) -> list[str]:
 hostnames=({hostnames})
 is_replaced() {{ [[ " ${{replaced_sites[*]:-}} " == *" $1 "* ]]; }}"""]
     if plan.proxy == "nginx":
+        lines.append(DEBIAN_DEFAULT_SITE + f"""\
+if [ -e /etc/nginx/sites-enabled/default ] && ! is_replaced default && ! debian_default_site; then
+  conflict "the nginx site /etc/nginx/sites-enabled/default is not Debian's own (changed, or another file), and \
+stackyard turns Debian's default site off: list default in {field} to replace it (what it serves goes; a copy is \
+kept), or move what it serves into a site of its own"
+fi""")
         lines.append(f"""for site in /etc/nginx/sites-enabled/* /etc/nginx/conf.d/*.conf; do
   [ -e "$site" ] || continue
   name=${{site##*/}}
@@ -146,7 +153,31 @@ enabled, in one checked reload), or remove it"
 {field}, or remove it"
   fi
 done""")
+        # A site replaced goes whole: a name it serves that the stack does not would go offline with it.
+        lines.append(f"""for name in "${{replaced_sites[@]}}"; do
+  for site in /etc/nginx/sites-enabled/"$name" /etc/nginx/conf.d/"$name"; do
+    [ -e "$site" ] || continue
+    while read -r other; do
+      if [ -z "$other" ] || [ "$other" = _ ] || [ "$other" = '""' ] \\
+          || [[ " ${{hostnames[*]:-}} " == *" $other "* ]]; then continue; fi
+      conflict "the nginx site $site, replaced ({field}), also serves $other, which the stack does not serve: \\
+it would go offline with it; move it into a site of its own first"
+    done < <(grep -hoE '^[[:space:]]*server_name[^;]*' "$site" | sed -E 's/^[[:space:]]*server_name//' \\
+               | tr -s ' \\t' '\\n' | sort -u)
+  done
+done""")
     else:
+        # Replaced, the Caddyfile goes whole: a site address in it that the stack does not serve would go
+        # offline with it (its top-level blocks; not the global options, nor a snippet).
+        lines.append(f"""if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile \\
+    && is_replaced Caddyfile; then
+  while read -r other; do
+    if [ -z "$other" ] || [[ " ${{hostnames[*]:-}} " == *" $other "* ]]; then continue; fi
+    conflict "/etc/caddy/Caddyfile, replaced ({field}), also serves $other, which the stack does not serve: it \\
+would go offline with it; serve it elsewhere first"
+  done < <(grep -E '^[^[:space:]#({{][^{{]*[{{][[:space:]]*$' /etc/caddy/Caddyfile | sed -E 's/[{{][[:space:]]*$//' \\
+             | tr -s ', \\t' '\\n' | sed -E 's#^https?://##; s#:[0-9]+$##' | sort -u)
+fi""")
         lines.append(f"""if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile \\
     && ! is_replaced Caddyfile; then
   for hostname in "${{hostnames[@]}}"; do

@@ -122,6 +122,9 @@ UFW_DEFAULTS = "/etc/default/ufw"
 UFW_SSH = shell("ufw-ssh.sh")
 """ufw_open_to_all (components/render/shell/ufw-ssh.sh): the rules that let any address reach a port."""
 
+DEBIAN_DEFAULT_SITE = shell("nginx-default.sh")
+"""debian_default_site (components/render/shell/nginx-default.sh): Debian's own default site, untouched."""
+
 
 def ssh_rule_networks(allow_from: Sequence[str]) -> list[str] | None:
     """The networks of access.sshAllowFrom as ufw writes them, each once; None for a list that holds all
@@ -782,7 +785,7 @@ systemctl reload nginx || systemctl restart nginx
 fi
 """
     obtain = certificates_locked(certs, paths) if certbot else "\n".join(certs) + "\n"
-    sites = " ".join(sh(s) for s in ["default", *replaces])
+    sites = " ".join(sh(s) for s in replaces)
     return APT_HEADER + static_roots_check(static) + APT + f"""apt_install {packages}
 {nginx_start_restores_certificates(paths)}{server_names(hostnames)}\
 install -d -m 0755 {paths.acme_root} {paths.etc}/upstreams
@@ -796,11 +799,13 @@ for f in sites-available/stackyard.conf conf.d/stackyard.conf modules-enabled/99
   mv "/etc/nginx/$f.new" "/etc/nginx/$f"
 done
 ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stackyard.conf
-# The sites stackyard's replaces (Debian's default, and proxy.replaces) leave in the same checked reload,
+# The sites stackyard's replaces (Debian's own default, and proxy.replaces) leave in the same checked reload,
 # kept under {paths.etc}/replaced: what served before keeps serving until this reload, and comes back if
-# nginx refuses the new site.
-disabled=()
+# nginx refuses the new site. A default site that is not Debian's own is the operator's: the pre-flight
+# stops on it unless proxy.replaces names it.
+{DEBIAN_DEFAULT_SITE}disabled=()
 replaced_sites=({sites})
+if debian_default_site; then replaced_sites+=(default); fi
 for site in "${{replaced_sites[@]}}"; do
   for f in /etc/nginx/sites-enabled/"$site" /etc/nginx/conf.d/"$site"; do
     if [ -e "$f" ] || [ -L "$f" ]; then
