@@ -155,6 +155,9 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      "systems.mehko.dns.records[0].content", "not an IPv4 address"),
     ("invalid CIDR", lambda c: host(c).update(access={"sshAllowFrom": ["10.0.0.1/8"]}),
      "systems.mehko.hosts.api.access.sshAllowFrom[0]", "not a network in CIDR form"),
+    # Round 31: a netmask reached Docker and the Supabase API as written.
+    ("a network with a netmask", lambda c: host(c).update(access={"sshAllowFrom": ["10.0.0.0/255.0.0.0"]}),
+     "systems.mehko.hosts.api.access.sshAllowFrom[0]", "not a network in CIDR form"),
     # Round 30: Python reads any text after an IPv6 scope's % as the scope; the network reached ufw's command.
     ("a network with a scope",
      lambda c: host(c).update(access={"sshAllowFrom": ["10.0.0.0/8", "fe80::%$(id)/64"]}),
@@ -412,6 +415,11 @@ CASES: list[tuple[str, Mutation, str, str]] = [
      lambda c: host(c, "material-kai", "mivaa").update(
          accessories={"postgresql": {"database": "mivaa", "user": "postgres"}}),
      "systems.material-kai.hosts.mivaa.accessories.postgresql.user", "a name the database server keeps"),
+    # Round 31: peer authentication let the daemon of that name in without the password.
+    ("an accessory user named after a daemon's account",
+     lambda c: host(c, "material-kai", "mivaa").update(
+         accessories={"postgresql": {"database": "mivaa", "user": "caddy"}}),
+     "systems.material-kai.hosts.mivaa.accessories.postgresql.user", "peer authentication"),
     ("an accessory database that is MySQL's own",
      lambda c: productivity(c)["hosts"]["app"]["accessories"]["mysql"].update(database="mysql"),
      "systems.productivity.hosts.app.accessories.mysql.database", "a name the database server keeps"),

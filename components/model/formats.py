@@ -128,7 +128,9 @@ def cidr(value: str) -> str | None:
     # too, and the network reaches ufw's command line in the base step. A network has no scope.
     if "%" in value:
         return f"{shown(value)} has a scope (%...): write the network alone"
-    if not re.fullmatch(r"[0-9A-Fa-f:./]+", value):
+    # One spelling, a prefix length: ip_network also reads a netmask (/255.255.255.0), which then reaches
+    # Docker and the Supabase API as written.
+    if not re.fullmatch(r"[0-9A-Fa-f:.]+/[0-9]{1,3}", value):
         return f"{shown(value)} is not a network in CIDR form such as 203.0.113.0/24"
     try:
         network = ipaddress.ip_network(value, strict=True)
@@ -345,6 +347,11 @@ def database_name(value: str) -> str | None:
     if value.lower() in RESERVED_DATABASE_NAMES or value.lower().startswith("pg_"):
         return (f"{shown(value)} is a name the database server keeps for itself (its superuser, a system "
                 "database or a reserved role): give the application's own name, e.g. 'shop'")
+    # PostgreSQL's local connections authenticate by the OS account of the same name (Debian's peer rule):
+    # a role named after a daemon's account lets that daemon in without the password.
+    if taken_account(value):
+        return (f"{shown(value)} is {taken_account(value)}: a database user of that name lets it in without "
+                "a password (peer authentication); give the application's own name, e.g. 'shop'")
     return None
 
 
