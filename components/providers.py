@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pulumi
 
+from .clouds import CLOUDS
 from .model import Credentials
 from .values import Resolver
 
@@ -24,15 +25,10 @@ def system_providers(system: str, credentials: Credentials, resolver: Resolver,
     def token(secret) -> pulumi.Output[str]:
         return pulumi.Output.secret(resolver.resolve(secret))
 
-    if credentials.hcloud is not None:
-        import pulumi_hcloud as hcloud
-
-        providers["hcloud"] = hcloud.Provider(f"{system}-hcloud", token=token(credentials.hcloud), opts=opts)
-    if credentials.digitalocean is not None:
-        import pulumi_digitalocean as digitalocean
-
-        providers["digitalocean"] = digitalocean.Provider(f"{system}-digitalocean",
-                                                          token=token(credentials.digitalocean), opts=opts)
+    for cloud in CLOUDS.values():
+        own = getattr(credentials, cloud.credential) if cloud.credential else None
+        if own is not None:
+            providers[cloud.credential] = cloud.provider_resource(f"{system}-{cloud.credential}", token(own), opts)
     if credentials.cloudflare is not None:
         import pulumi_cloudflare as cloudflare
 

@@ -1,6 +1,6 @@
 """One cloud SSH key per distinct public key and provider.
 
-Hetzner and DigitalOcean both refuse a second key with the same fingerprint in one
+Clouds (Hetzner and DigitalOcean both) refuse a second key with the same fingerprint in one
 project/account, so hosts that share an operator's key must share the key resource too.
 """
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import pulumi
 
 from .adoption import adopted
+from .clouds import cloud_of
 
 
 def key_slug(public_key: str) -> str:
@@ -28,6 +29,7 @@ class SshKeyring(pulumi.ComponentResource):
         self.prefix = f"{provider}-{account}" if account else provider
         super().__init__("stackyard:index:SshKeyring", f"{self.prefix}-ssh-keys", {}, opts)
         self.provider = provider
+        self.cloud = cloud_of(provider)
         self.adopt = {key.strip(): key_id for key, key_id in (adopt or {}).items()}
         """Public key -> the ID of that key in the cloud already (stackyard:adoptSshKeys)."""
         self._keys: dict[str, pulumi.CustomResource] = {}
@@ -40,22 +42,9 @@ class SshKeyring(pulumi.ComponentResource):
             # An adopted key is never deleted (adoption.adopted): a key ring renamed (a system given a token of
             # its own) imports it again under the new name, and the old name's delete removed it from the cloud.
             opts = adopted(pulumi.ResourceOptions(parent=self), self.adopt.get(public_key.strip()))
-            if self.provider == "hetzner":
-                import pulumi_hcloud as hcloud
-
-                self._keys[slug] = hcloud.SshKey(
-                    name, name=f"stackyard-{slug}", public_key=public_key.strip(),
-                    labels={"managed-by": "stackyard"}, opts=opts)
-            else:
-                import pulumi_digitalocean as digitalocean
-
-                self._keys[slug] = digitalocean.SshKey(
-                    name, name=f"stackyard-{slug}", public_key=public_key.strip(), opts=opts)
+            self._keys[slug] = self.cloud.ssh_key(name, f"stackyard-{slug}", public_key.strip(), opts)
         return self._keys[slug]
 
     def references(self, public_keys: Sequence[str]) -> list[pulumi.Output[str]]:
-        """What a server takes to install the keys: Hetzner key IDs, DigitalOcean fingerprints."""
-        keys = [self._key(k) for k in dict.fromkeys(k.strip() for k in public_keys)]
-        if self.provider == "hetzner":
-            return [k.id for k in keys]
-        return [k.fingerprint for k in keys]
+        """What a server takes to install the keys (the cloud's ``key_reference``)."""
+        return [self.cloud.key_reference(self._key(k)) for k in dict.fromkeys(k.strip() for k in public_keys)]

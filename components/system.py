@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 
+from .clouds import cloud_of
 from .model import PagesFrontend, Settings, System
 from .providers import system_providers
 from .ssh_access import checked_login_key
@@ -34,19 +35,19 @@ class StackSystem(pulumi.ComponentResource):
         for host_name, spec in system.hosts.items():
             private_key = self.resolver.resolve(spec.access.private_key) if spec.access.private_key else None
             installed = tuple(dict.fromkeys([*settings.ssh_keys, *getattr(spec, "ssh_keys", ())]))
-            if private_key is not None and spec.provider != "existing":
+            if private_key is not None and cloud_of(spec.provider).creates_servers:
                 private_key = checked_login_key(private_key, installed,
                                                 f"systems.{name}.hosts.{host_name}.access.privateKey")
             keyring = None
-            if spec.provider in ("hetzner", "digitalocean"):
-                cloud = "hcloud" if spec.provider == "hetzner" else "digitalocean"
-                own = getattr(system.credentials, cloud)
+            cloud = cloud_of(spec.provider)
+            if cloud.creates_servers:
+                own = getattr(system.credentials, cloud.credential)
                 # One keyring per cloud account: the stack's, or this system's own.
                 account = (spec.provider, own.secret if own else None)
                 if account not in keyrings:
                     keyrings[account] = SshKeyring(
                         spec.provider, settings.adopt_ssh_keys.get(spec.provider), account=account[1],
-                        opts=pulumi.ResourceOptions(provider=providers[cloud]) if own else None)
+                        opts=pulumi.ResourceOptions(provider=providers[cloud.credential]) if own else None)
                 keyring = keyrings[account]
             self.hosts[host_name] = VpsHost(
                 f"{name}-{host_name}",

@@ -1,8 +1,10 @@
-"""docs/extending.md, done as it says: a toy runtime added in a copy of the repository (its module, its
-shell, its registration), and the production stack built with a service moved onto it."""
+"""docs/extending.md, done as it says: a toy runtime and a toy cloud added in a copy of the repository
+(their modules, their registrations), and the production stack built with a service, then a host, moved
+onto them."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -54,3 +56,74 @@ def test_a_runtime_added_as_the_doc_says_runs_a_service_of_the_production_stack(
 
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split()[-1] == "True"  # the service's deploy and watchdog scripts run under it
+
+
+TOY_HOST = '''
+
+@dataclass(frozen=True, kw_only=True)
+class ToyHost(ExistingHost):
+    """A toy kind of host: an existing server under another name (tests/test_extending.py)."""
+
+    provider: Literal["toy"] = spec("toy")
+
+    def summary(self) -> str:
+        return f"toy server {self.address}"
+'''
+
+TOY_CLOUD = '''"""A toy cloud: an existing server under another name (tests/test_extending.py)."""
+
+from __future__ import annotations
+
+from .existing import Existing
+
+
+class Toy(Existing):
+    provider = "toy"
+    dial_error_limit = 7
+'''
+
+BUILD_HOST = '''
+import sys
+sys.path[:0] = [".", "tests"]
+from harness import canary_secrets, production_config, run_program
+config = production_config()
+hosts = config["stackyard:systems"]["mehko"]["hosts"]
+hosts["api"] = {"provider": "toy", "address": "203.0.113.7",
+                **{k: v for k, v in hosts["api"].items()
+                   if k not in ("provider", "serverType", "location", "image", "primaryIp", "adopt", "sshKeys",
+                                "deployUser", "ipv6", "snapshots")}}
+run = run_program(config, canary_secrets(config))
+step = run.named("mehko-api-setup-base")
+print(step.inputs["connection"]["host"] == "203.0.113.7", step.inputs["connection"]["dialErrorLimit"] == 7,
+      not run.of_type("hcloud:index/server:Server"))
+'''
+
+
+def test_a_cloud_added_as_the_doc_says_takes_a_host_of_the_production_stack(tmp_path: Path) -> None:
+    copy = tmp_path / "stackyard"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", ".git", ".pulumi-state", "__pycache__"))
+    # 1. its fields, registered in HOST_KINDS
+    topology = copy / "components/model/topology.py"
+    text = topology.read_text()
+    registration = '"existing": ExistingHost}'
+    assert registration in text, "the HOST_KINDS line moved: update docs/extending.md"
+    marker = "HOST_KINDS: dict"
+    text = text.replace(marker, TOY_HOST.lstrip("\n") + "\n\n" + marker, 1)
+    text = text.replace(registration, '"existing": ExistingHost, "toy": ToyHost}')
+    topology.write_text(text)
+    # 2. its module
+    (copy / "components/clouds/toy.py").write_text(TOY_CLOUD)
+    # 3. its registration
+    registry = copy / "components/clouds/__init__.py"
+    text = registry.read_text()
+    assert "(Hetzner(), DigitalOcean(), Existing())" in text, "the registration line moved: update docs/extending.md"
+    text = text.replace("(Hetzner(), DigitalOcean(), Existing())", "(Hetzner(), DigitalOcean(), Existing(), Toy())")
+    text = text.replace("from .hetzner import Hetzner\n", "from .hetzner import Hetzner\nfrom .toy import Toy\n")
+    registry.write_text(text)
+
+    done = subprocess.run([sys.executable, "-c", BUILD_HOST], cwd=copy, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "STACKYARD_CHECK_HOST_KEYS": "off"})
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    # the host's steps connect as the toy cloud says, and no Hetzner server is made for it
+    assert done.stdout.split()[-3:] == ["True", "True", "True"], done.stdout[-2000:]

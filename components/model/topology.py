@@ -7,10 +7,13 @@ Nothing here knows about Pulumi resources.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from . import formats, kinds
 from .parse import Tagged, spec
+
+if TYPE_CHECKING:
+    from .rules.findings import Findings
 
 # --- values -------------------------------------------------------------------------------
 
@@ -266,6 +269,16 @@ class HetznerHost(CreatedHost):
     adopt: HetznerAdoption | None = spec("a server that already runs: its IDs, taken into the state instead of "
                                          "creating a new one", default=None)
 
+    def summary(self) -> str:
+        """One line on what the server is (the diagram's)."""
+        return f"Hetzner {self.server_type}, {self.location}" + (", Primary IP" if self.primary_ip else "")
+
+    def check(self, rules: Findings, path: str) -> None:
+        """What this cloud's fields may not say together."""
+        if self.adopt is not None and self.adopt.primary_ip and not self.primary_ip:
+            rules.fail(f"{path}.adopt.primaryIp", "the host keeps no Primary IP (primaryIp: false): set "
+                                                  "primaryIp: true to adopt it, or leave it out")
+
 
 @dataclass(frozen=True, kw_only=True)
 class DigitalOceanHost(CreatedHost):
@@ -280,6 +293,16 @@ class DigitalOceanHost(CreatedHost):
     adopt: DigitalOceanAdoption | None = spec("a Droplet that already runs: its IDs, taken into the state instead "
                                               "of creating a new one", default=None)
 
+    def summary(self) -> str:
+        """One line on what the Droplet is (the diagram's)."""
+        return f"DigitalOcean {self.size}, {self.region}" + (", Reserved IP" if self.reserved_ip else "")
+
+    def check(self, rules: Findings, path: str) -> None:
+        """What this cloud's fields may not say together."""
+        if self.adopt is not None and self.adopt.reserved_ip and not self.reserved_ip:
+            rules.fail(f"{path}.adopt.reservedIp", "the host keeps no Reserved IP (reservedIp: false): set "
+                                                   "reservedIp: true to adopt it, or leave it out")
+
 
 @dataclass(frozen=True, kw_only=True)
 class ExistingHost(HostSetup):
@@ -293,11 +316,15 @@ class ExistingHost(HostSetup):
                      kind=kinds.LINUX_USER)
     access: Access = spec("SSH access", default=Access())
 
+    def summary(self) -> str:
+        """One line on what the server is (the diagram's)."""
+        return f"existing server {self.address}"
 
-Host = Annotated[
-    HetznerHost | DigitalOceanHost | ExistingHost,
-    Tagged("provider", {"hetzner": HetznerHost, "digitalocean": DigitalOceanHost, "existing": ExistingHost}),
-]
+
+HOST_KINDS: dict[str, type[HostSetup]] = {"hetzner": HetznerHost, "digitalocean": DigitalOceanHost,
+                                          "existing": ExistingHost}
+"""provider: -> its model class; what the Pulumi layer makes of each: ``components/clouds/``."""
+Host = Annotated[HetznerHost | DigitalOceanHost | ExistingHost, Tagged("provider", HOST_KINDS)]
 
 
 # --- DNS ----------------------------------------------------------------------------------

@@ -16,8 +16,6 @@ from collections.abc import Iterable
 
 from ..model import (
     AccessoryRef,
-    DigitalOceanHost,
-    HetznerHost,
     HostRef,
     PagesFrontend,
     RecordRef,
@@ -81,14 +79,6 @@ def wrap(items: Iterable[str], head: str = "", width: int = 46) -> list[str]:
         else:
             line = piece
     return [*lines, line] if line else lines
-
-
-def host_summary(spec) -> str:
-    if isinstance(spec, HetznerHost):
-        return f"Hetzner {spec.server_type}, {spec.location}" + (", Primary IP" if spec.primary_ip else "")
-    if isinstance(spec, DigitalOceanHost):
-        return f"DigitalOcean {spec.size}, {spec.region}" + (", Reserved IP" if spec.reserved_ip else "")
-    return f"existing server {spec.address}"
 
 
 def topology_dot(topology: Topology, stack: str) -> str:
@@ -175,7 +165,7 @@ def reference_edges(system: str, source: str, values: dict, records: dict[str, s
 def host_cluster(system: str, host_name: str, spec, model_system, edges: list[str]) -> list[str]:
     cluster = f"cluster_{system}_{host_name}"
     out = [f"    subgraph {quote(cluster)} {{",
-           f"      label={label(f'host {host_name}', host_summary(spec))}; style=\"rounded,filled\"; "
+           f"      label={label(f'host {host_name}', spec.summary())}; style=\"rounded,filled\"; "
            f"fillcolor=\"{COLORS['host']}\"; color=\"#4285f4\";"]
     proxy = node_id(system, host_name, "proxy")
     if spec.proxy is not None:

@@ -7,7 +7,7 @@ import ipaddress
 from .. import formats, host_paths
 from ..host_layout import Paths
 from ..parse import camel
-from ..topology import Acme, CreatedHost, DigitalOceanHost, ExistingHost, HetznerHost, System
+from ..topology import Acme, CreatedHost, ExistingHost, System
 from .findings import MAX_KEEP, Findings
 
 ACCESSORY_PORTS = {"mysql": 3306, "postgresql": 5432, "redis": 6379}
@@ -51,7 +51,7 @@ def check_hosts(rules: Findings, path: str, system: System) -> None:
                 rules.fail(f"{hpath}.openPorts", f"the host's proxy serves on 80 and 443, and the cloud firewall "
                                                 f"lets in only the ports listed here: add "
                                                 f"{' and '.join(map(str, missing))}")
-            check_host_adoption(rules, hpath, host)
+            host.check(rules, hpath)
 
 
 def check_host_setup(rules: Findings, path: str, system: System) -> None:
@@ -130,16 +130,6 @@ def check_host_key(rules: Findings, hpath: str, host) -> None:
                                              f"connection (`scripts/host-key {address}` prints it; compare its "
                                              "fingerprint with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` "
                                              "on the server's console)")
-
-
-def check_host_adoption(rules: Findings, hpath: str, host: CreatedHost) -> None:
-    adopt = host.adopt
-    if isinstance(host, HetznerHost) and adopt is not None and adopt.primary_ip and not host.primary_ip:
-        rules.fail(f"{hpath}.adopt.primaryIp", "the host keeps no Primary IP (primaryIp: false): set "
-                                              "primaryIp: true to adopt it, or leave it out")
-    if isinstance(host, DigitalOceanHost) and adopt is not None and adopt.reserved_ip and not host.reserved_ip:
-        rules.fail(f"{hpath}.adopt.reservedIp", "the host keeps no Reserved IP (reservedIp: false): set "
-                                               "reservedIp: true to adopt it, or leave it out")
 
 
 def check_ssh_access(rules: Findings, systems: dict[str, System | None]) -> None:

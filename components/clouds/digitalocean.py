@@ -1,0 +1,85 @@
+"""DigitalOcean: a droplet, its cloud firewall, a Reserved IP it keeps (optional) and the account's SSH keys."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import pulumi
+
+from ..adoption import adopted
+from .base import Cloud
+
+if TYPE_CHECKING:
+    from ..model import DigitalOceanHost
+    from ..vps_host import VpsHost, VpsHostArgs
+
+CREATION_ONLY = ["userData", "sshKeys"]
+"""cloud-init reads user data at first boot only, and a droplet's SSH keys are set at creation only:
+changing either must not rebuild a running droplet."""
+
+
+class DigitalOcean(Cloud):
+    provider: ClassVar[str] = "digitalocean"
+    credential: ClassVar[str | None] = "digitalocean"
+    creates_servers: ClassVar[bool] = True
+    dial_error_limit: ClassVar[int] = 30
+
+    def provider_resource(self, name, token, opts):
+        import pulumi_digitalocean as digitalocean
+
+        return digitalocean.Provider(name, token=token, opts=opts)
+
+    def ssh_key(self, name, key_name, public_key, opts):
+        import pulumi_digitalocean as digitalocean
+
+        return digitalocean.SshKey(name, name=key_name, public_key=public_key, opts=opts)
+
+    def key_reference(self, key):
+        return key.fingerprint  # a droplet takes the keys' fingerprints
+
+    def build(self, host: VpsHost, name: str, spec: DigitalOceanHost, args: VpsHostArgs) -> None:
+        import pulumi_digitalocean as digitalocean
+
+        child = pulumi.ResourceOptions(parent=host)
+        adopt = spec.adopt
+        droplet = digitalocean.Droplet(
+            name,
+            name=host.server_name,
+            size=spec.size,
+            region=spec.region,
+            image=spec.image,
+            ssh_keys=args.keyring.references(args.ssh_keys),
+            user_data=host.user_data(spec, args),
+            ipv6=spec.ipv6,
+            backups=spec.snapshots,
+            tags=["stackyard", args.system],
+            opts=adopted(host.server_opts(args, CREATION_ONLY), adopt and adopt.droplet),
+        )
+        anywhere = host.ANYWHERE
+        digitalocean.Firewall(
+            f"{name}-firewall",
+            name=host.server_name,
+            droplet_ids=[droplet.id.apply(int)],
+            inbound_rules=[
+                {"protocol": "tcp", "port_range": str(port), "source_addresses": sources}
+                for port, sources in host.firewall_rules(spec, args)
+            ] + [{"protocol": "icmp", "source_addresses": anywhere}],
+            outbound_rules=[
+                {"protocol": "tcp", "port_range": "1-65535", "destination_addresses": anywhere},
+                {"protocol": "udp", "port_range": "1-65535", "destination_addresses": anywhere},
+                {"protocol": "icmp", "destination_addresses": anywhere},
+            ],
+            opts=adopted(child, adopt and adopt.firewall),
+        )
+        host.server = droplet
+        host.server_id = droplet.id
+        host.ipv4 = droplet.ipv4_address
+        if spec.reserved_ip:
+            reserved = digitalocean.ReservedIp(
+                f"{name}-ipv4",
+                region=spec.region,
+                droplet_id=droplet.id.apply(int),
+                opts=adopted(pulumi.ResourceOptions(parent=host, protect=args.protect), adopt and adopt.reserved_ip),
+            )
+            host.ipv4 = reserved.ip_address
+        host.ipv6 = droplet.ipv6_address if spec.ipv6 else pulumi.Output.from_input(None)
