@@ -441,7 +441,7 @@ def old_pm2(host: DeployHost, *processes: str, alive: bool = True) -> None:
 
 def test_a_taken_over_server_stops_its_old_processes_only_once_the_new_release_serves(host: DeployHost) -> None:
     old_pm2(host, "flask-backend", "other-app")
-    plan = host.plan(legacy_port=5000, legacy_pm2=("flask-backend",), legacy_units=("flask.service",))
+    plan = host.plan(replaced_port=5000, replaced_pm2=("flask-backend",), replaced_units=("flask.service",))
     result = host.deploy(plan)
     assert result.returncode == 0, result.stderr
     calls = host.calls()
@@ -460,7 +460,7 @@ def test_an_old_process_a_deploy_failed_to_stop_after_its_switch_is_stopped_by_t
     """The review: `pm2 delete` failed after the commit; the next deploy found its release serving and said
     so, and the old process ran on, unsaved, back at every reboot."""
     old_pm2(host, "flask-backend")
-    plan = host.plan(legacy_port=5000, legacy_pm2=("flask-backend",))
+    plan = host.plan(replaced_port=5000, replaced_pm2=("flask-backend",))
     (host.tmp / "pm2-delete-fails").write_text("")
     assert host.deploy(plan).returncode != 0
     (host.tmp / "pm2-delete-fails").unlink()
@@ -473,7 +473,7 @@ def test_an_old_process_a_deploy_failed_to_stop_after_its_switch_is_stopped_by_t
 def test_a_failed_first_deploy_leaves_the_old_processes_serving(host: DeployHost) -> None:
     old_pm2(host, "flask-backend")
     host.script_health(9000, *["fail"] * 10)
-    result = host.deploy(host.plan(legacy_port=5000, legacy_pm2=("flask-backend",)))
+    result = host.deploy(host.plan(replaced_port=5000, replaced_pm2=("flask-backend",)))
     assert result.returncode == 1
     assert not any(c.startswith("pm2") for c in host.calls())
     assert "127.0.0.1:5000" in host.upstream()
@@ -481,14 +481,14 @@ def test_a_failed_first_deploy_leaves_the_old_processes_serving(host: DeployHost
 
 def test_an_old_pm2_daemon_that_is_not_running_is_not_started(host: DeployHost) -> None:
     old_pm2(host, "flask-backend", alive=False)
-    result = host.deploy(host.plan(legacy_port=5000, legacy_pm2=("flask-backend",)))
+    result = host.deploy(host.plan(replaced_port=5000, replaced_pm2=("flask-backend",)))
     assert result.returncode == 0, result.stderr
     assert not any(c.startswith("pm2") for c in host.calls())  # any pm2 command would start the daemon
 
 
 def test_a_taken_over_worker_stops_the_old_one_before_the_new_one_starts(host: DeployHost) -> None:
     old_pm2(host, "podfactory-sync")
-    result = host.deploy(host.plan(port=None, instances=1, legacy_pm2=("podfactory-sync",)), proxy=None)
+    result = host.deploy(host.plan(port=None, instances=1, replaced_pm2=("podfactory-sync",)), proxy=None)
     assert result.returncode == 0, result.stderr
     calls = host.calls()
     start = next(i for i, c in enumerate(calls) if c.startswith("systemctl restart stackyard-mivaa-blue"))
@@ -499,7 +499,7 @@ def test_the_proxy_routes_to_the_old_process_until_the_first_deploy() -> None:
     from components.render.layout import ServicePlan
     from components.render.proxy import upstream_file
 
-    plan = ServicePlan(name="flask", runtime="pm2", repo="r", ref="main", port=5100, legacy_port=5000)
+    plan = ServicePlan(name="flask", runtime="pm2", repo="r", ref="main", port=5100, replaced_port=5000)
     assert upstream_file(plan, "nginx") == "upstream stackyard_flask {\n    server 127.0.0.1:5000 max_fails=0;\n}\n"
     assert upstream_file(plan, "caddy") == "reverse_proxy 127.0.0.1:5000\n"
 
@@ -592,8 +592,8 @@ def test_root_s_pm2_never_runs_where_the_old_app_s_user_could_move_a_directory(h
     else:  # a root-owned PM2 home (an old app run as root) in a directory they own
         (home / "apps/.pm2").mkdir(parents=True)
         (home / "apps/.pm2/pm2.pid").write_text(str(os.getpid()))
-    result = host.deploy(host.plan(legacy_port=5000, legacy_pm2=("flask-backend",),
-                                   legacy_pm2_home="/home/app/apps/.pm2"))
+    result = host.deploy(host.plan(replaced_port=5000, replaced_pm2=("flask-backend",),
+                                   replaced_pm2_home="/home/app/apps/.pm2"))
     assert result.returncode == 0, result.stderr
     assert not [c for c in host.calls() if c.startswith("pm2")], host.calls()
     assert "its PM2 is left alone" in result.stdout + result.stderr

@@ -68,7 +68,7 @@ def test_a_port_served_beyond_loopback_that_ufw_would_close_stops_the_up(tmp_pat
 DENYING = "Status: active\nLogging: on (low)\nDefault: deny (incoming), allow (outgoing), disabled (routed)"
 ALLOWING = "Status: active\nLogging: on (low)\nDefault: allow (incoming), allow (outgoing), disabled (routed)"
 SERVICE = ServicePlan(name="web", runtime="systemd", repo="r", ref="main", command="x", port=9000, instances=1,
-                      legacy_port=5000)
+                      replaced_port=5000)
 
 
 @pytest.mark.parametrize("case", ["listed in openPorts", "loopback only", "ufw already denying", "ufw: false",

@@ -103,7 +103,9 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
         "SLOT_FILES": "yes" if runtime.files_in_slot else "no",
         "RELEASE_FILES": "no" if runtime.files_in_slot else "yes",
         "RELEASE_OWNER": runtime.release_owner,
-        "LEGACY_PM2_HOME": plan.legacy_pm2_home,
+        # The shell's LEGACY_* names are the replaced process's (`replaces:`): renamed, they would change
+        # every host's deploy script, and so run every deploy again on the next up, for a word.
+        "LEGACY_PM2_HOME": plan.replaced_pm2_home,
     })
     return (
         HEADER
@@ -112,8 +114,8 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
         + f"ENV_FILE={sh_path(plan.paths.env_file(plan.name))}\n"
         + f"FILES={sh_path(plan.paths.secret_file(plan.name, ''))}\n"
         + header
-        + f"LEGACY_PM2={sh_array(plan.legacy_pm2)}\n"
-        + f"LEGACY_UNITS={sh_array(plan.legacy_units)}\n"
+        + f"LEGACY_PM2={sh_array(plan.replaced_pm2)}\n"
+        + f"LEGACY_UNITS={sh_array(plan.replaced_units)}\n"
         # The runtime's own files the setup step installs as they are (PM2's daemon unit): a slot is started
         # with them too.
         + "RUNTIME_FILES=(" + " ".join(sh_path(path) for path in sorted(runtime.host_files(plan, plan.paths)))
@@ -121,7 +123,7 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
         + shell("common.sh")
         + runtime.script
         + _proxy_pieces(plan, proxy)
-        + (ROOT_ONLY if plan.legacy_pm2 else "")
+        + (ROOT_ONLY if plan.replaced_pm2 else "")
         + shell("retire.sh")
         + _prepare_release(plan)
         + shell("deploy.sh")

@@ -42,11 +42,14 @@ class ServicePlan:
     """The git server's pinned host keys (known_hosts lines); empty: the repository is not cloned over ssh."""
     deploy_key: bool = False
     """The host clones with the service's deploy key."""
-    legacy_port: int | None = None
+    replaced_port: int | None = None
     """Loopback port of the process serving the service before stackyard (the proxy's first target)."""
-    legacy_pm2: tuple[str, ...] = ()
-    legacy_pm2_home: str = "/root/.pm2"
-    legacy_units: tuple[str, ...] = ()
+    replaced_pm2: tuple[str, ...] = ()
+    """PM2 processes serving the service before stackyard (`replaces.pm2`), retired once it serves."""
+    replaced_pm2_home: str = "/root/.pm2"
+    """Their PM2_HOME (`replaces.pm2Home`)."""
+    replaced_units: tuple[str, ...] = ()
+    """systemd units serving it before stackyard (`replaces.systemd`), stopped and disabled once it serves."""
     max_body_size: str = "10MB"
     read_timeout: int = 60
     rate_limit: tuple[int, int] | None = None
@@ -122,7 +125,7 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         health_timeout=health.timeout if health else 5,
         health_retries=health.retries if health else 15,
         hostnames=tuple(service.hostnames),
-        **legacy_of(service.replaces),
+        **replaced_of(service.replaces),
         **watchdog_of(service.watchdog, health),
         **limits_of(service.limits),
         **logs_of(service.logs),
@@ -150,12 +153,12 @@ def build_of(build) -> dict:
     return {"build_context": build.context, "dockerfile": build.dockerfile}
 
 
-def legacy_of(replaces) -> dict:
+def replaced_of(replaces) -> dict:
     """The ServicePlan fields of a model Replaces (what serves the service today, outside stackyard)."""
     if replaces is None:
         return {}
-    return {"legacy_port": replaces.listen, "legacy_pm2": tuple(replaces.pm2),
-            "legacy_pm2_home": replaces.pm2_home, "legacy_units": tuple(replaces.systemd)}
+    return {"replaced_port": replaces.listen, "replaced_pm2": tuple(replaces.pm2),
+            "replaced_pm2_home": replaces.pm2_home, "replaced_units": tuple(replaces.systemd)}
 
 
 def watchdog_of(watchdog, health) -> dict:

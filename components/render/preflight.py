@@ -108,12 +108,12 @@ def _processes(plan: PreflightPlan) -> list[str]:
     lines = []
     for service in plan.services:
         field = f"systems.{plan.system}.services.{service.name}.replaces"
-        if service.name not in service.legacy_pm2:
+        if service.name not in service.replaced_pm2:
             lines.append(f"""if printf '%s\\n' "${{pm2_processes[@]}}" | grep -qx {quote(service.name)}; then
   conflict "a PM2 process named {service.name} runs ($(pm2_home_of {quote(service.name)})), and the service \\
 {service.name} would run beside it: list it in {field}.pm2 (stopped once the service serves), or delete it"
 fi""")
-        if service.name not in service.legacy_units:
+        if service.name not in service.replaced_units:
             lines.append(f"""if systemctl is-active --quiet {quote(service.name + '.service')}; then
   conflict "the systemd unit {service.name}.service runs, and the service {service.name} would run beside it: \\
 list it in {field}.systemd (stopped once the service serves), or stop and disable it"
@@ -210,7 +210,7 @@ def _firewall(plan: PreflightPlan) -> list[str]:
     (TCP: openPorts opens TCP ports; the docs say what becomes of UDP.)"""
     if not plan.ufw:
         return []
-    anywhere = {plan.ssh_port, *plan.open_ports, *(s.legacy_port for s in plan.services if s.legacy_port)}
+    anywhere = {plan.ssh_port, *plan.open_ports, *(s.replaced_port for s in plan.services if s.replaced_port)}
     one_address = {p for s in plan.services for p in (s.port, *s.slot_ports("blue"), *s.slot_ports("green"))
                    if p is not None} - anywhere
     return [f"""# ufw denying incoming by default already ("Default: deny (incoming), ..."): nothing changes.

@@ -67,7 +67,7 @@ def upstream_file(plan: ServicePlan, proxy: str, color: str = "blue") -> str:
     """The upstream a deploy rewrites; before the first deploy it points at the blue slot, or at the
     process that serves the service today outside stackyard (``replaces.listen``), so that taking a
     host over changes nothing its users see until the first release is healthy."""
-    ports = [plan.legacy_port] if plan.legacy_port is not None else plan.slot_ports(color)
+    ports = [plan.replaced_port] if plan.replaced_port is not None else plan.slot_ports(color)
     if proxy == "nginx":
         servers = "".join(f"    server 127.0.0.1:{port} max_fails=0;\n" for port in ports)
         return f"upstream {upstream_name(plan)} {{\n{servers}}}\n"
