@@ -3,47 +3,18 @@ that exists already, with the pinned SSH connection every later step uses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pulumi
 
 from .clouds import cloud_of
+from .clouds.base import Site, VpsHostArgs
 from .host_keys import GeneratedHostKey, check_pinned_key
-from .model.topology import CreatedHost, Host
+from .model.topology import CreatedHost
 from .render.cloud_init import cloud_config
-from .render.provision import SSH_ANYWHERE
-from .ssh_keys import SshKeyring
 
-ANYWHERE = list(SSH_ANYWHERE)
-"""Every address, of either family (a cloud firewall rule's sources as a list)."""
-
-
-@dataclass(frozen=True)
-class VpsHostArgs:
-    """What a VpsHost needs beyond its model entry."""
-
-    system: str
-    """Name of the system the host belongs to; part of the server's name."""
-    spec: Host
-    """The host's entry in the stack file."""
-    ssh_keys: tuple[str, ...] = ()
-    """Public keys for the deploy user: stackyard:sshKeys plus the host's own."""
-    ssh_allow_from: tuple[str, ...] = SSH_ANYWHERE
-    """Networks allowed to reach SSH through the cloud firewall."""
-    protect: bool = True
-    """Protect the server (and its kept IP) from deletion and replacement."""
-    private_key: pulumi.Output[str] | None = None
-    """Secret private key stackyard connects with, if the stack provides one."""
-    keyring: SshKeyring | None = None
-    """Shared cloud SSH keys of the host's provider (created hosts only)."""
-    path: str = ""
-    """The host's config path (systems.<s>.hosts.<h>), for messages."""
-
+__all__ = ["VpsHost", "VpsHostArgs"]
 
 class VpsHost(pulumi.ComponentResource):
     """A server and its cloud firewall, with the SSH connection later steps use."""
-
-    ANYWHERE = ANYWHERE
 
     ipv4: pulumi.Output[str]
     ipv6: pulumi.Output[str | None]
@@ -63,7 +34,10 @@ class VpsHost(pulumi.ComponentResource):
         self.host_key = None
         if cloud.creates_servers and spec.adopt is None and not spec.access.host_key:
             self.host_key = GeneratedHostKey(name, self)
-        cloud.build(self, name, spec, args)
+        site = Site(self, self.server_name, self.user_data(spec, args) if cloud.creates_servers else None)
+        made = cloud.build(name, spec, args, site)
+        self.server = made.resource
+        self.ipv4, self.ipv6, self.server_id = made.ipv4, made.ipv6, made.server_id
         self.connection = {
             "host": self.ipv4,
             "port": spec.access.ssh_port,
@@ -89,13 +63,3 @@ class VpsHost(pulumi.ComponentResource):
             return cloud_config(spec.deploy_user, args.ssh_keys, spec.access.ssh_port)
         return pulumi.Output.all(self.host_key.private, self.host_key.public).apply(
             lambda key: cloud_config(spec.deploy_user, args.ssh_keys, spec.access.ssh_port, host_key=(key[0], key[1])))
-
-    def firewall_rules(self, spec: CreatedHost, args: VpsHostArgs) -> list[tuple[int, list[str]]]:
-        """(port, source networks) for every inbound TCP port: SSH first, then the open ports."""
-        rules = [(spec.access.ssh_port, list(args.ssh_allow_from))]
-        rules += [(port, ANYWHERE) for port in spec.open_ports]
-        return rules
-
-    def server_opts(self, args: VpsHostArgs, creation_only: list[str], **extra) -> pulumi.ResourceOptions:
-        """A server's options: protected as the stack says, its creation-only inputs never changed."""
-        return pulumi.ResourceOptions(parent=self, protect=args.protect, ignore_changes=creation_only, **extra)

@@ -8,12 +8,82 @@ the ``provider:`` it answers to); the model imports nothing of this layer. Addin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 import pulumi
 
-if TYPE_CHECKING:
-    from ..vps_host import VpsHost, VpsHostArgs
+from ..model.topology import CreatedHost, Host
+from ..render.provision import SSH_ANYWHERE
+
+ANYWHERE = list(SSH_ANYWHERE)
+"""Every address, of either family (a cloud firewall rule's sources as a list)."""
+
+
+class Keyring(Protocol):
+    """The SSH keys registered in one cloud account (``components/ssh_keys.py``)."""
+
+    def references(self, public_keys: Sequence[str]) -> list[pulumi.Output[str]]: ...
+
+
+@dataclass(frozen=True)
+class VpsHostArgs:
+    """What a host needs beyond its model entry."""
+
+    system: str
+    """Name of the system the host belongs to; part of the server's name."""
+    spec: Host
+    """The host's entry in the stack file."""
+    ssh_keys: tuple[str, ...] = ()
+    """Public keys for the deploy user: stackyard:sshKeys plus the host's own."""
+    ssh_allow_from: tuple[str, ...] = SSH_ANYWHERE
+    """Networks allowed to reach SSH through the cloud firewall."""
+    protect: bool = True
+    """Protect the server (and its kept IP) from deletion and replacement."""
+    private_key: pulumi.Output[str] | None = None
+    """Secret private key stackyard connects with, if the stack provides one."""
+    keyring: Keyring | None = None
+    """Shared cloud SSH keys of the host's provider (created hosts only)."""
+    path: str = ""
+    """The host's config path (systems.<s>.hosts.<h>), for messages."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a cloud builds one host's server: the component its resources belong to, the server's name
+    in the cloud, and cloud-init's user data (None for a server that exists)."""
+
+    parent: pulumi.Resource
+    server_name: str
+    user_data: pulumi.Input[str] | None = None
+
+    def server_opts(self, args: VpsHostArgs, creation_only: list[str], **extra) -> pulumi.ResourceOptions:
+        """A server's options: protected as the stack says, its creation-only inputs never changed."""
+        return pulumi.ResourceOptions(parent=self.parent, protect=args.protect, ignore_changes=creation_only,
+                                      **extra)
+
+    def kept_opts(self, args: VpsHostArgs) -> pulumi.ResourceOptions:
+        """An address kept apart from the server: protected as the server is."""
+        return pulumi.ResourceOptions(parent=self.parent, protect=args.protect)
+
+
+@dataclass(frozen=True)
+class Server:
+    """What a cloud made of one host: its addresses and the cloud's ID of the machine (None where none
+    names it: a new ID is a new, empty machine)."""
+
+    ipv4: pulumi.Output[str]
+    ipv6: pulumi.Output[Any]
+    server_id: pulumi.Output[str] | None = None
+    resource: pulumi.CustomResource | None = None
+
+
+def firewall_rules(spec: CreatedHost, args: VpsHostArgs) -> list[tuple[int, list[str]]]:
+    """(port, source networks) for every inbound TCP port of a cloud firewall: SSH first, then the open ports."""
+    rules = [(spec.access.ssh_port, list(args.ssh_allow_from))]
+    rules += [(port, ANYWHERE) for port in spec.open_ports]
+    return rules
 
 
 class Cloud:
@@ -48,9 +118,6 @@ class Cloud:
         """What a server takes to install a registered key."""
         raise NotImplementedError(f"{self.provider} has no SSH keys of its own")
 
-    def build(self, host: VpsHost, name: str, spec: Any, args: VpsHostArgs) -> None:
-        """The server and its firewall, as children of ``host``; sets ``host.ipv4``, ``host.ipv6`` and
-        ``host.server_id`` (None where no cloud ID names the machine)."""
-        host.ipv4 = pulumi.Output.from_input(spec.address)
-        host.ipv6 = pulumi.Output.from_input(spec.ipv6)
-        host.server_id = None
+    def build(self, name: str, spec: Any, args: VpsHostArgs, site: Site) -> Server:
+        """The server and its firewall, as children of ``site.parent``."""
+        return Server(ipv4=pulumi.Output.from_input(spec.address), ipv6=pulumi.Output.from_input(spec.ipv6))

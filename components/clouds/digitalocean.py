@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import pulumi
 
 from ..adoption import adopted
-from .base import Cloud
-
-if TYPE_CHECKING:
-    from ..model import DigitalOceanHost
-    from ..vps_host import VpsHost, VpsHostArgs
+from ..model import DigitalOceanHost
+from .base import ANYWHERE, Cloud, Server, Site, VpsHostArgs, firewall_rules
 
 CREATION_ONLY = ["userData", "sshKeys"]
 """cloud-init reads user data at first boot only, and a droplet's SSH keys are set at creation only:
@@ -37,32 +34,32 @@ class DigitalOcean(Cloud):
     def key_reference(self, key):
         return key.fingerprint  # a droplet takes the keys' fingerprints
 
-    def build(self, host: VpsHost, name: str, spec: DigitalOceanHost, args: VpsHostArgs) -> None:
+    def build(self, name: str, spec: DigitalOceanHost, args: VpsHostArgs, site: Site) -> Server:
         import pulumi_digitalocean as digitalocean
 
-        child = pulumi.ResourceOptions(parent=host)
+        child = pulumi.ResourceOptions(parent=site.parent)
         adopt = spec.adopt
         droplet = digitalocean.Droplet(
             name,
-            name=host.server_name,
+            name=site.server_name,
             size=spec.size,
             region=spec.region,
             image=spec.image,
             ssh_keys=args.keyring.references(args.ssh_keys),
-            user_data=host.user_data(spec, args),
+            user_data=site.user_data,
             ipv6=spec.ipv6,
             backups=spec.snapshots,
             tags=["stackyard", args.system],
-            opts=adopted(host.server_opts(args, CREATION_ONLY), adopt and adopt.droplet),
+            opts=adopted(site.server_opts(args, CREATION_ONLY), adopt and adopt.droplet),
         )
-        anywhere = host.ANYWHERE
+        anywhere = ANYWHERE
         digitalocean.Firewall(
             f"{name}-firewall",
-            name=host.server_name,
+            name=site.server_name,
             droplet_ids=[droplet.id.apply(int)],
             inbound_rules=[
                 {"protocol": "tcp", "port_range": str(port), "source_addresses": sources}
-                for port, sources in host.firewall_rules(spec, args)
+                for port, sources in firewall_rules(spec, args)
             ] + [{"protocol": "icmp", "source_addresses": anywhere}],
             outbound_rules=[
                 {"protocol": "tcp", "port_range": "1-65535", "destination_addresses": anywhere},
@@ -71,15 +68,14 @@ class DigitalOcean(Cloud):
             ],
             opts=adopted(child, adopt and adopt.firewall),
         )
-        host.server = droplet
-        host.server_id = droplet.id
-        host.ipv4 = droplet.ipv4_address
+        ipv4 = droplet.ipv4_address
         if spec.reserved_ip:
             reserved = digitalocean.ReservedIp(
                 f"{name}-ipv4",
                 region=spec.region,
                 droplet_id=droplet.id.apply(int),
-                opts=adopted(pulumi.ResourceOptions(parent=host, protect=args.protect), adopt and adopt.reserved_ip),
+                opts=adopted(site.kept_opts(args), adopt and adopt.reserved_ip),
             )
-            host.ipv4 = reserved.ip_address
-        host.ipv6 = droplet.ipv6_address if spec.ipv6 else pulumi.Output.from_input(None)
+            ipv4 = reserved.ip_address
+        return Server(ipv4=ipv4, ipv6=droplet.ipv6_address if spec.ipv6 else pulumi.Output.from_input(None),
+                      server_id=droplet.id, resource=droplet)

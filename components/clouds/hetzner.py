@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import pulumi
 
 from ..adoption import adopted
-from .base import Cloud
-
-if TYPE_CHECKING:
-    from ..model import HetznerHost
-    from ..vps_host import VpsHost, VpsHostArgs
+from ..model import HetznerHost
+from .base import ANYWHERE, Cloud, Server, Site, VpsHostArgs, firewall_rules
 
 CREATION_ONLY = ["userData", "sshKeys", "publicNets"]
 """cloud-init reads user data at first boot only, and Hetzner sets SSH keys at creation only: changing
@@ -40,49 +37,49 @@ class Hetzner(Cloud):
     def key_reference(self, key):
         return key.id  # a server takes the keys' IDs
 
-    def build(self, host: VpsHost, name: str, spec: HetznerHost, args: VpsHostArgs) -> None:
+    def build(self, name: str, spec: HetznerHost, args: VpsHostArgs, site: Site) -> Server:
         import pulumi_hcloud as hcloud
 
-        child = pulumi.ResourceOptions(parent=host)
+        child = pulumi.ResourceOptions(parent=site.parent)
         adopt = spec.adopt
         labels = {"managed-by": "stackyard", "system": args.system}
         firewall = hcloud.Firewall(
             f"{name}-firewall",
-            name=host.server_name,
+            name=site.server_name,
             labels=labels,
             rules=[
                 {"direction": "in", "protocol": "tcp", "port": str(port), "source_ips": sources,
                  "description": "ssh" if i == 0 else f"port {port}"}
-                for i, (port, sources) in enumerate(host.firewall_rules(spec, args))
-            ] + [{"direction": "in", "protocol": "icmp", "source_ips": host.ANYWHERE, "description": "ping"}],
+                for i, (port, sources) in enumerate(firewall_rules(spec, args))
+            ] + [{"direction": "in", "protocol": "icmp", "source_ips": ANYWHERE, "description": "ping"}],
             opts=adopted(child, adopt and adopt.firewall),
         )
         public_net: dict = {"ipv4_enabled": True, "ipv6_enabled": spec.ipv6}
         if spec.primary_ip:
             primary = hcloud.PrimaryIp(
                 f"{name}-ipv4",
-                name=f"{host.server_name}-ipv4",
+                name=f"{site.server_name}-ipv4",
                 type="ipv4",
                 assignee_type="server",
                 location=spec.location,
                 auto_delete=False,
                 labels=labels,
-                opts=adopted(pulumi.ResourceOptions(parent=host, protect=args.protect), adopt and adopt.primary_ip),
+                opts=adopted(site.kept_opts(args), adopt and adopt.primary_ip),
             )
             public_net["ipv4"] = primary.id.apply(int)
         server = hcloud.Server(
             name,
-            name=host.server_name,
+            name=site.server_name,
             server_type=spec.server_type,
             image=spec.image,
             location=spec.location,
             ssh_keys=args.keyring.references(args.ssh_keys),
-            user_data=host.user_data(spec, args),
+            user_data=site.user_data,
             public_nets=[public_net],
             backups=spec.snapshots,
             labels=labels,
             # Hetzner names are unique in a project: the old server must go before its replacement comes.
-            opts=adopted(host.server_opts(args, CREATION_ONLY, delete_before_replace=True), adopt and adopt.server),
+            opts=adopted(site.server_opts(args, CREATION_ONLY, delete_before_replace=True), adopt and adopt.server),
         )
         hcloud.FirewallAttachment(
             f"{name}-firewall-attachment",
@@ -90,7 +87,5 @@ class Hetzner(Cloud):
             server_ids=[server.id.apply(int)],
             opts=adopted(child, adopt and adopt.firewall),  # an attachment's ID is its firewall's
         )
-        host.server = server
-        host.server_id = server.id
-        host.ipv4 = server.ipv4_address
-        host.ipv6 = server.ipv6_address if spec.ipv6 else pulumi.Output.from_input(None)
+        ipv6 = server.ipv6_address if spec.ipv6 else pulumi.Output.from_input(None)
+        return Server(ipv4=server.ipv4_address, ipv6=ipv6, server_id=server.id, resource=server)

@@ -7,13 +7,16 @@ Nothing here knows about Pulumi resources.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from . import formats, kinds
 from .parse import Tagged, spec
 
-if TYPE_CHECKING:
-    from .rules.findings import Findings
+
+class Reports(Protocol):
+    """Where a model class's own checks report a mistake (the rules' Findings)."""
+
+    def fail(self, path: str, message: str) -> None: ...
 
 # --- values -------------------------------------------------------------------------------
 
@@ -273,7 +276,7 @@ class HetznerHost(CreatedHost):
         """One line on what the server is (the diagram's)."""
         return f"Hetzner {self.server_type}, {self.location}" + (", Primary IP" if self.primary_ip else "")
 
-    def check(self, rules: Findings, path: str) -> None:
+    def check(self, rules: Reports, path: str) -> None:
         """What this cloud's fields may not say together."""
         if self.adopt is not None and self.adopt.primary_ip and not self.primary_ip:
             rules.fail(f"{path}.adopt.primaryIp", "the host keeps no Primary IP (primaryIp: false): set "
@@ -297,7 +300,7 @@ class DigitalOceanHost(CreatedHost):
         """One line on what the Droplet is (the diagram's)."""
         return f"DigitalOcean {self.size}, {self.region}" + (", Reserved IP" if self.reserved_ip else "")
 
-    def check(self, rules: Findings, path: str) -> None:
+    def check(self, rules: Reports, path: str) -> None:
         """What this cloud's fields may not say together."""
         if self.adopt is not None and self.adopt.reserved_ip and not self.reserved_ip:
             rules.fail(f"{path}.adopt.reservedIp", "the host keeps no Reserved IP (reservedIp: false): set "
