@@ -46,8 +46,9 @@ def test_hetzner_server_is_protected_and_never_rebuilt_for_user_data_or_keys(pro
     server = production.named("mehko-api")
     assert server.type == "hcloud:index/server:Server"
     assert server.protect is True
-    # publicNets too: its provider applies a change of them by powering the server off (round 31)
-    assert set(server.ignore_changes) == {"userData", "sshKeys", "publicNets"}
+    # publicNets too: its provider applies a change of them by powering the server off (round 31); and its
+    # type, which it changes with the server off, unless the host allows a resize (round 32)
+    assert set(server.ignore_changes) == {"userData", "sshKeys", "publicNets", "serverType"}
     assert "image" not in server.ignore_changes  # an image change must fail loudly on protect, not vanish
 
 
@@ -91,7 +92,7 @@ def test_digitalocean_firewall_inbound_ports_and_droplet(production: Run) -> Non
 
 def test_droplet_is_protected_and_ignores_creation_only_inputs(production: Run) -> None:
     droplet = production.named("material-kai-mivaa")
-    assert droplet.protect is True and set(droplet.ignore_changes) == {"userData", "sshKeys"}
+    assert droplet.protect is True and set(droplet.ignore_changes) == {"userData", "sshKeys", "size"}
     assert droplet.inputs["ipv6"] is True and droplet.inputs["region"] == "fra1"
 
 
@@ -315,3 +316,12 @@ def test_vercel_ids_reach_actions_secrets_from_the_project_itself(production: Ru
     assert by_name["VERCEL_PROJECT_ID"].inputs["value"] == project_id == "prj_PLACEHOLDERmaterialkai0001"
     assert by_name["VERCEL_ORG_ID"].inputs["value"] == project.inputs["teamId"] == "team_xxxxxxxxxxxxxxxx"
     assert project.urn in by_name["VERCEL_PROJECT_ID"].dependencies
+
+
+@pytest.mark.parametrize(("system", "host", "key"), [("mehko", "api", "serverType"),
+                                                     ("material-kai", "mivaa", "size")])
+def test_a_host_that_allows_a_resize_has_its_size_applied(system: str, host: str, key: str) -> None:
+    config = production_config()
+    config["stackyard:systems"][system]["hosts"][host]["allowResize"] = True
+    server = run_program(config, canary_secrets(config)).named(f"{system}-{host}")
+    assert key not in server.ignore_changes and "userData" in server.ignore_changes

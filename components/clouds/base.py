@@ -79,6 +79,21 @@ class Server:
     resource: pulumi.CustomResource | None = None
 
 
+def kept_size(live: pulumi.Output[str], wanted: str, allowed: bool, path: str) -> None:
+    """Warn, at preview and up, that a running server keeps its size: ``live`` (the server's, from the
+    state) is not ``wanted`` (the stack file's), and a resize is not ``allowed``."""
+    if allowed:
+        return
+
+    def warn(now: str | None) -> None:
+        if now and now != wanted:
+            pulumi.log.warn(f"{path}: the server runs as {now} and stays so ({wanted} asked): a resize powers it "
+                            f"off hard, databases with it; set allowResize: true for the up that makes it "
+                            f"(docs/operating.md, \"Resizing a server\")")
+
+    live.apply(warn)
+
+
 def firewall_rules(spec: CreatedHost, args: VpsHostArgs) -> list[tuple[int, list[str]]]:
     """(port, source networks) for every inbound TCP port of a cloud firewall: SSH first, then the open ports."""
     rules = [(spec.access.ssh_port, list(args.ssh_allow_from))]

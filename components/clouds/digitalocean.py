@@ -8,11 +8,13 @@ import pulumi
 
 from ..adoption import adopted
 from ..model import DigitalOceanHost
-from .base import ANYWHERE, Cloud, Server, Site, VpsHostArgs, firewall_rules
+from .base import ANYWHERE, Cloud, Server, Site, VpsHostArgs, firewall_rules, kept_size
 
 CREATION_ONLY = ["userData", "sshKeys"]
 """cloud-init reads user data at first boot only, and a droplet's SSH keys are set at creation only:
-changing either must not rebuild a running droplet."""
+changing either must not rebuild a running droplet. A change of size is left out too, unless the host
+allows a resize (``allowResize``): the provider powers the Droplet off hard, grows its disk for good, and
+on a refused downsize powers it on again and fails, on every later up."""
 
 
 class DigitalOcean(Cloud):
@@ -50,8 +52,10 @@ class DigitalOcean(Cloud):
             ipv6=spec.ipv6,
             backups=spec.snapshots,
             tags=["stackyard", args.system],
-            opts=adopted(site.server_opts(args, CREATION_ONLY), adopt and adopt.droplet),
+            opts=adopted(site.server_opts(args, CREATION_ONLY + ([] if spec.allow_resize else ["size"])),
+                         adopt and adopt.droplet),
         )
+        kept_size(droplet.size, spec.size, spec.allow_resize, f"{args.path}.size")
         anywhere = ANYWHERE
         digitalocean.Firewall(
             f"{name}-firewall",

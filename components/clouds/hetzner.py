@@ -8,13 +8,15 @@ import pulumi
 
 from ..adoption import adopted
 from ..model import HetznerHost
-from .base import ANYWHERE, Cloud, Server, Site, VpsHostArgs, firewall_rules
+from .base import ANYWHERE, Cloud, Server, Site, VpsHostArgs, firewall_rules, kept_size
 
 CREATION_ONLY = ["userData", "sshKeys", "publicNets"]
 """cloud-init reads user data at first boot only, and Hetzner sets SSH keys at creation only: changing
 either must not rebuild a running server. Its public networks neither: the provider applies a change of
 them (primaryIp or ipv6 turned on or off) by powering the running server off hard and, for a Primary IP,
-deleting the address it had."""
+deleting the address it had. A change of serverType is left out too, unless the host allows a resize
+(``allowResize``): the provider powers the server off hard to make it, and leaves it off when Hetzner
+refuses the type (a smaller disk, another architecture), on every later up."""
 
 
 class Hetzner(Cloud):
@@ -79,8 +81,10 @@ class Hetzner(Cloud):
             backups=spec.snapshots,
             labels=labels,
             # Hetzner names are unique in a project: the old server must go before its replacement comes.
-            opts=adopted(site.server_opts(args, CREATION_ONLY, delete_before_replace=True), adopt and adopt.server),
+            opts=adopted(site.server_opts(args, CREATION_ONLY + ([] if spec.allow_resize else ["serverType"]),
+                                          delete_before_replace=True), adopt and adopt.server),
         )
+        kept_size(server.server_type, spec.server_type, spec.allow_resize, f"{args.path}.serverType")
         hcloud.FirewallAttachment(
             f"{name}-firewall-attachment",
             firewall_id=firewall.id.apply(int),

@@ -269,6 +269,10 @@ class HetznerHost(CreatedHost):
     image: str = spec("OS image; a change is refused rather than rebuilding the server", default="ubuntu-24.04",
                       kind=kinds.SLUG)
     primary_ip: bool = spec("keep the IPv4 address in a Primary IP that outlives the server", default=False)
+    allow_resize: bool = spec(
+        "apply a change of serverType: Hetzner resizes a server powered off hard (its databases with it), and "
+        "leaves it off if it refuses the type; without this, a running server keeps its type and the preview "
+        "warns", default=False)
     adopt: HetznerAdoption | None = spec("a server that already runs: its IDs, taken into the state instead of "
                                          "creating a new one", default=None)
 
@@ -293,6 +297,10 @@ class DigitalOceanHost(CreatedHost):
     image: str = spec("OS image slug; a change is refused rather than rebuilding the Droplet",
                       default="ubuntu-24-04-x64", kind=kinds.SLUG)
     reserved_ip: bool = spec("keep the IPv4 address in a Reserved IP that outlives the Droplet", default=False)
+    allow_resize: bool = spec(
+        "apply a change of size: DigitalOcean resizes a Droplet powered off hard (its databases with it) and "
+        "grows its disk for good; without this, a running Droplet keeps its size and the preview warns",
+        default=False)
     adopt: DigitalOceanAdoption | None = spec("a Droplet that already runs: its IDs, taken into the state instead "
                                               "of creating a new one", default=None)
 

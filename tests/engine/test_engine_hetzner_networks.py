@@ -1,6 +1,8 @@
 """A running Hetzner server's public networks are never changed by `up` (round 31): the hcloud provider
 applies a change of them (primaryIp or ipv6 turned on or off) by powering the server off hard and, for a
-Primary IP, deleting the address it had. Through the real engine, with Hetzner's stand-in."""
+Primary IP, deleting the address it had. Nor its type, unless the host allows a resize (round 32): the
+provider resizes a server powered off hard, and leaves it off when Hetzner refuses the type. Through the
+real engine, with Hetzner's stand-in."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ import subprocess
 from workspace import errors
 
 
-def systems(primary: bool, ipv6: bool) -> dict:
-    return {"box": {"hosts": {"api": {"provider": "hetzner", "serverType": "cx22", "location": "fsn1",
-                                      "provision": False, "primaryIp": primary, "ipv6": ipv6}}}}
+def systems(primary: bool, ipv6: bool, server_type: str = "cx22", **more) -> dict:
+    return {"box": {"hosts": {"api": {"provider": "hetzner", "serverType": server_type, "location": "fsn1",
+                                      "provision": False, "primaryIp": primary, "ipv6": ipv6, **more}}}}
 
 
 def test_turning_primary_ip_or_ipv6_on_or_off_never_touches_a_running_server(workspace, tmp_path) -> None:
@@ -26,3 +28,27 @@ def test_turning_primary_ip_or_ipv6_on_or_off_never_touches_a_running_server(wor
         done = ws.up("n")
         server = [name for names in done.applied().values() for name in names if name == "box-api"]
         assert server == [], (primary, ipv6, done.applied())
+
+
+def test_a_changed_server_type_leaves_a_running_server_as_it_is_and_says_so_unless_a_resize_is_allowed(
+        workspace, tmp_path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")], check=True)
+    ws = workspace(standins=True)
+    ws.init("n", config={"stackyard:sshKeys": [(tmp_path / "k.pub").read_text().strip()],
+                         "stackyard:systems": systems(False, True)},
+            secrets={"hcloud:token": "x" * 64})
+    assert errors(ws.up("n").json()) == []
+
+    ws.set_config("n", "systems", systems(False, True, "cx32"))
+    preview = ws.preview("n")
+    kept = ws.up("n")
+    assert "box-api" not in {name for names in kept.applied().values() for name in names}, kept.applied()
+    for said in (preview.output, kept.printed()):
+        assert "systems.box.hosts.api.serverType: the server runs as cx22 and stays so (cx32 asked)" in said
+        assert "allowResize: true" in said
+    assert ws.export("n")  # the state is whole
+
+    ws.set_config("n", "systems", systems(False, True, "cx32", allowResize=True))
+    resized = ws.up("n")
+    assert "box-api" in resized.applied().get("update", set()), resized.applied()
+    assert "stays so" not in resized.printed()
