@@ -16,7 +16,7 @@ from shlex import quote
 
 from ..model.host_layout import Paths
 from .layout import ServicePlan
-from .provision import DEBIAN_DEFAULT_SITE
+from .provision import DEBIAN_DEFAULT_SITE, foreign_app_directory
 from .proxy import CADDY_MARK
 from .runtimes import runtime_of
 
@@ -117,6 +117,20 @@ fi""")
             lines.append(f"""if systemctl is-active --quiet {quote(service.name + '.service')}; then
   conflict "the systemd unit {service.name}.service runs, and the service {service.name} would run beside it: \\
 list it in {field}.systemd (stopped once the service serves), or stop and disable it"
+fi""")
+    return lines
+
+
+def _directories(plan: PreflightPlan) -> list[str]:
+    """A service's directory that is someone else's (an app deployed by hand in /srv/<name>): its setup would
+    take it over, root's and locked, before anything of the service serves."""
+    lines = []
+    for service in plan.services:
+        base = plan.paths.app(service.name)
+        lines.append(f"""if {foreign_app_directory(base)}; then
+  conflict {quote(f"{base} exists and is not stackyard's: the service systems.{plan.system}.services.{service.name} "
+                  "would take it (its owner, its mode, old releases); move what is in it elsewhere, or name the "
+                  "service otherwise")}
 fi""")
     return lines
 
@@ -238,7 +252,8 @@ fi"""]
 def preflight_script(plan: PreflightPlan) -> str:
     """The pre-flight as a bash script run as root. It changes nothing; it exits 1 with every conflict
     listed on stderr, or 0 with what it found on stdout."""
-    body = "\n".join([*_accessories(plan), *_ports(plan), *_processes(plan), *_sites(plan), *_firewall(plan)])
+    body = "\n".join([*_accessories(plan), *_ports(plan), *_processes(plan), *_directories(plan), *_sites(plan),
+                      *_firewall(plan)])
     return f"""#!/usr/bin/env bash
 # stackyard pre-flight of host {plan.host}: changes nothing.
 set -uo pipefail

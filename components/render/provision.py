@@ -338,6 +338,16 @@ def glob_literal(path: str) -> str:
     return re.sub(r"([][*?\\])", r"\\\1", path)
 
 
+def foreign_app_directory(base: str) -> str:
+    """A shell condition, true when the service's directory (/srv/<name>) is there and not stackyard's: a
+    link, someone else's, or root's and holding something without stackyard's ``state`` directory (an app
+    deployed there by hand, a Capistrano tree). Its owner and mode would be taken, and its releases pruned.
+    Root's and empty passes: stackyard's first run, killed just after making it."""
+    b = sh(base)
+    return (f'[ -L {b} ] || {{ [ -e {b} ] && {{ [ "$(stat -c %u {b})" != 0 ] || {{ [ -n "$(ls -A {b})" ] && '
+            f'{{ [ -L {b}/state ] || [ ! -d {b}/state ] || [ "$(stat -c %u {b}/state)" != 0 ]; }}; }}; }}; }}')
+
+
 def service_user_script(plan: ServicePlan) -> str:
     """The service's system user and directories. It may write only shared/ (its data), its state
     directory (HOME: build caches, PM2) and the releases its deploys give it. Everything root writes for
@@ -367,7 +377,13 @@ def service_user_script(plan: ServicePlan) -> str:
                       "run again")
     in_group = f"stackyard: the user {plan.user} is in the group "
     in_group_fix = f", which makes it root: take it out (gpasswd -d {plan.user} <group>) and run again"
-    return APT_HEADER + f"""if id -u {user} >/dev/null 2>&1; then
+    foreign = (f"stackyard: {base} exists and is not stackyard's: the service {plan.name} needs a directory of "
+               "its own there; move what is in it elsewhere, or name the service otherwise")
+    return APT_HEADER + f"""if {foreign_app_directory(base)}; then
+  echo {sh(foreign)} >&2
+  exit 1
+fi
+if id -u {user} >/dev/null 2>&1; then
   uid=$(id -u {user})
   if [ "$uid" -eq 0 ] || [ "$uid" -ge 1000 ]; then
     echo {sh(not_system)}"$uid"{sh(not_system_fix)} >&2
