@@ -8,6 +8,8 @@ is written and who reads it, what holds its ports, and what the stack file may a
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Callable, Sequence
 
 from ...model.host_layout import SLOT_OFFSET, Paths
@@ -15,6 +17,31 @@ from ...model.rules.findings import Findings
 from ...model.topology import Service, System
 from ..layout import ServicePlan
 from ..scripts import shell
+
+SHELL_BUILTINS = frozenset((
+    ".", ":", "[", "alias", "bg", "break", "cd", "command", "continue", "eval", "exec", "exit", "export", "false",
+    "fg", "getopts", "hash", "jobs", "kill", "local", "newgrp", "pwd", "read", "readonly", "return", "set", "shift",
+    "source", "test", "times", "trap", "true", "type", "ulimit", "umask", "unalias", "unset", "wait",
+    "!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then", "until", "while"))
+"""Words sh runs itself (builtins and keywords): ``exec`` cannot run them."""
+
+
+def launched(command: str) -> str:
+    """What ``sh -c`` is given to run a service's ``command``: ``exec <command>`` for one simple command, so the
+    process replaces the shell and gets the runtime's signals itself; the command as it is otherwise (``cd
+    app && python worker.py``, ``FOO=1 node x.js``, a builtin first), which ``exec`` would break (dash:
+    ``exec: cd: not found``, exit 127) or cut short (the part after ``&&`` never ran). The whole process
+    group gets the signals either way (systemd's control group, PM2's tree kill)."""
+    try:
+        lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|()")
+        lexer.whitespace_split = True
+        words = list(lexer)
+    except ValueError:  # an unclosed quote: sh says what is wrong with it
+        return command
+    simple = (bool(words) and "\n" not in command and words[0] not in SHELL_BUILTINS
+              and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0], re.S)
+              and not any(re.fullmatch(r"[;&|()]+", word) for word in words))
+    return f"exec {command}" if simple else command
 
 
 class Runtime:

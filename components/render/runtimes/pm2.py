@@ -16,7 +16,7 @@ from ...model.host_layout import Paths
 from ..layout import ServicePlan
 from ..quoting import env_json
 from ..sandbox import SERVICE_SANDBOX, writable_paths
-from .base import Runtime
+from .base import Runtime, launched
 
 PM2_VERSION = "6.0.13"
 
@@ -76,7 +76,7 @@ def pm2_ecosystem(plan: ServicePlan, color: str) -> str:
             "name": f"{plan.name}-{color}-{i}",
             "cwd": slot,
             "script": "/bin/sh",
-            "args": ["-c", f"exec {plan.command}"],
+            "args": ["-c", launched(plan.command)],
             "interpreter": "none",
             "autorestart": True,
             "kill_timeout": 30000,

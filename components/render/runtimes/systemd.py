@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from ..layout import ServicePlan
 from ..quoting import env_double_quoted, systemd_word
 from ..sandbox import SERVICE_SANDBOX, writable_paths
-from .base import Runtime
+from .base import Runtime, launched
 
 
 def systemd_unit(plan: ServicePlan, color: str) -> str:
@@ -34,7 +34,7 @@ def systemd_unit(plan: ServicePlan, color: str) -> str:
         f"EnvironmentFile={plan.paths.slot(plan.name, color)}/env",
         *port_line,
         f"Environment=PATH={slot}/.venv/bin:/usr/local/bin:/usr/bin:/bin",
-        f"ExecStart=/bin/sh -c {systemd_word('exec ' + plan.command)}",
+        f"ExecStart=/bin/sh -c {systemd_word(launched(plan.command))}",
         "Restart=always",
         "RestartSec=2",
         "KillSignal=SIGTERM",
