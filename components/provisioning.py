@@ -312,11 +312,12 @@ def service_definitions(plan: ServicePlan, service: Service, paths: Paths,
 
 
 def watchdog_files(plan: ServicePlan) -> dict[str, tuple[str, str]]:
-    """path -> (content, mode) of the service's watchdog: its script, service and timer."""
+    """path -> (content, mode) of the service's watchdog: its script (staged), service and timer."""
     if not plan.watchdog_paths:
         return {}
     units = {f"{plan.paths.systemd}/{name}": (text, "0644") for name, text in watchdog_units(plan).items()}
-    return {**units, f"{plan.paths.app(plan.name)}/watchdog": (watchdog_script(plan), "0700")}
+    # Staged: the deploy puts it in place once a slot serves with these settings (render/watchdog.py).
+    return {**units, plan.staged_watchdog: (watchdog_script(plan), "0700")}
 
 
 def watchdog_switch(plan: ServicePlan) -> str:

@@ -24,6 +24,7 @@ from components.render.layout import ServicePlan
 from components.render.proxy import upstream_file
 from components.render.runtimes import definition_path, runtime_of
 from components.render.runtimes.systemd import systemd_unit
+from components.render.watchdog import watchdog_script
 
 INJECT = """inject() {
   [ -n "${STUB_AT:-}" ] || return 0
@@ -190,6 +191,8 @@ class DeployHost:
             upstream.write_text(upstream_file(plan, "nginx"))  # nginx loads it; nothing can answer before a deploy
         if not self.env_file().exists():
             self.env_file().write_text("")
+        if plan.watchdog_paths:  # the setup step stages the watchdog of the stack's settings
+            self.at(plan.staged_watchdog).write_text(watchdog_script(plan))
 
     def at(self, path: str) -> Path:
         return self.root / path.lstrip("/")

@@ -36,6 +36,7 @@ def service_header(plan: ServicePlan, proxy: str | None) -> str:
         "UPSTREAM": plan.paths.upstream(plan.name, proxy) if proxy and plan.port is not None else None,
         "LOGROTATE": logrotate_path(plan),
         "WATCHDOG_STATE": f"{plan.paths.var}/watchdog/{plan.name}",
+        "WATCHDOG": plan.watchdog_path,
     }
     if proxy == "nginx" and plan.port is not None:
         # Where the site reads certificates, and where one waits while certbot makes another.

@@ -84,6 +84,16 @@ class ServicePlan:
         return f"stackyard-{self.name}"
 
     @property
+    def watchdog_path(self) -> str:
+        """The script the watchdog's service runs: the one of the settings that serve (render/watchdog.py)."""
+        return f"{self.paths.app(self.name)}/watchdog"
+
+    @property
+    def staged_watchdog(self) -> str:
+        """Where the setup step writes the script of the stack's settings, for the deploy to put in place."""
+        return self.watchdog_path + ".next"
+
+    @property
     def watchdog_unit(self) -> str:
         """The watchdog's service and timer (``.service``, ``.timer``)."""
         return f"{self.unit}-watchdog"

@@ -8,6 +8,12 @@ keep serving) and checked again. If it is still failing, a diagnostic report goe
 After ``restarts`` restarts in a row that did not help, it stops restarting, says so once, and only
 counts, until the instance answers again: a broken database is not fixed by restarting the app in
 a loop.
+
+The setup step writes the script staged (``watchdog.next``), and the deploy puts it in place once a slot
+serves with the settings it was written for (``promote_watchdog``, deploy.sh): installed at once, a
+changed health path or port was checked against the release still serving from before (restarted three
+times, then left failed, when the new release never came), and a changed path alone was never checked
+by a deploy. The staged script is part of the deploy's settings, so such a change is a deploy.
 """
 
 from __future__ import annotations
@@ -46,9 +52,12 @@ def watchdog_units(plan: ServicePlan) -> dict[str, str]:
         "[Unit]",
         f"Description=health watchdog of {plan.name}, managed by stackyard",
         "",
+        # Until a deploy has put the script of serving settings in place, there is nothing to watch.
+        f"ConditionPathExists={plan.watchdog_path}",
+        "",
         "[Service]",
         "Type=oneshot",
-        f"ExecStart={plan.paths.app(plan.name)}/watchdog",
+        f"ExecStart={plan.watchdog_path}",
         *watchdog_sandbox(plan),
         "",
     ])

@@ -44,9 +44,19 @@ build_digest() { declare -f prepare_release | sha256sum | cut -c1-12; }
 # PM2 files), and hashing them all made a move back look like no change.
 settings_id() {
   { cat "$ENV_FILE" "$ETC/staged/${DEFINITION_BLUE##*/}" "$ETC/staged/${DEFINITION_GREEN##*/}" \
-      "${RUNTIME_FILES[@]}" 2>/dev/null || true; files_digest; echo "ports ${BLUE_PORTS[*]:-} / ${GREEN_PORTS[*]:-}"; build_digest; } \
+      "${RUNTIME_FILES[@]}" 2>/dev/null || true; files_digest; echo "ports ${BLUE_PORTS[*]:-} / ${GREEN_PORTS[*]:-}"; build_digest
+    watched; } \
     | sha256sum | cut -c1-16
 }
+# What the watchdog checks (its paths, ports and budget): the staged script, or the one in place once no
+# other is staged. A change of it alone (a new health path) is a deploy, health-checked on the new path.
+watched() {
+  if [ -f "$WATCHDOG.next" ]; then sha256sum < "$WATCHDOG.next"; elif [ -f "$WATCHDOG" ]; then sha256sum < "$WATCHDOG"; fi
+}
+# promote_watchdog: the staged watchdog goes in place once a slot serves with its settings (a rename:
+# the watchdog runs the old script or the new one, whole). The records name it (their last field): until it
+# is in place, the one there finds itself not named and watches nothing.
+promote_watchdog() { if [ -f "$WATCHDOG.next" ]; then mv -f "$WATCHDOG.next" "$WATCHDOG"; fi; }
 
 # check_health PORT: 2xx on HEALTH_PATH within the budget. The last answer's body is kept for root
 # (it may hold anything the app prints); the log says only its status and where it is.
@@ -213,6 +223,7 @@ if [ "$active_sha" = "$sha" ] && [ "$active_settings" = "$settings" ] && [ "$RES
       && [ -n "$(awk '{print $4}' "$BASE/active")" ]; then
     link "releases/$(awk '{print $4}' "$BASE/active")" "$BASE/current"
   fi
+  promote_watchdog
   log "already serving $sha from the $active slot with these settings"
   exit 0
 fi
@@ -268,7 +279,8 @@ for port in $(ports_of "$next"); do
     exit 1
   fi
 done
-printf '%s %s %s %s\n' "$sha" "$settings" "$release_id" "$RUNTIME" | put "$BASE/state/$next"
+printf '%s %s %s %s %s\n' "$sha" "$settings" "$release_id" "$RUNTIME" "$(watched | cut -c1-16)" \
+  | put "$BASE/state/$next"
 prepare_slot "$next" "$release"
 log "starting $sha in the $next slot"
 if ! start_slot "$next"; then
@@ -294,9 +306,11 @@ if ! switch_to "$next"; then
   log "deploy of $sha failed: the proxy did not take the $next slot; the $active slot keeps serving $active_sha"
   exit 1
 fi
-printf '%s %s %s %s %s\n' "$next" "$sha" "$settings" "$release_id" "$RUNTIME" | put "$BASE/active"
+printf '%s %s %s %s %s %s\n' "$next" "$sha" "$settings" "$release_id" "$RUNTIME" "$(watched | cut -c1-16)" \
+  | put "$BASE/active"
 upstream_loaded
 log "switched to $sha in the $next slot"
+promote_watchdog
 
 # After the commit: nothing here can leave the proxy without a slot.
 if [ "$active" != none ]; then stop_and_forget "$active" leaving; fi

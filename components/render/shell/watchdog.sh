@@ -38,7 +38,13 @@ report() {
 }
 
 if [ ! -f "$BASE/active" ]; then exit 0; fi  # nothing deployed yet
-read -r color _ _ _ active_runtime _ < "$BASE/active"
+read -r color _ _ _ active_runtime active_watchdog _ < "$BASE/active"
+# The serving slot was started with another watchdog's settings (a deploy stopped between its switch and
+# putting this one in place): its paths or ports may not be these.
+if [ -n "${active_watchdog:-}" ] && [ "$active_watchdog" != "$(sha256sum < "$0" | cut -c1-16)" ]; then
+  log "the serving $color slot was deployed for another watchdog's settings: not watched until a deploy puts it in place"
+  exit 0
+fi
 # The serving slot is another runtime's (a move between runtimes whose deploy has not switched yet): its
 # processes are not PORT_OWNER's, and evicting or restarting them as this runtime's took it down (a move
 # to compose: root's ports, the old slot's the service user's). Records from before the runtime was
