@@ -235,6 +235,9 @@ class CreatedHost(HostSetup):
     snapshots: bool = spec("enable the provider's backups (Hetzner daily, DigitalOcean weekly)", default=False)
     access: Access = spec("SSH access", default=Access())
 
+    def check(self, rules: Findings, path: str) -> None:
+        """What this cloud's fields may not say together: nothing, unless its class says otherwise."""
+
 
 @dataclass(frozen=True)
 class HetznerAdoption:
