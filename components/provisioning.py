@@ -18,6 +18,7 @@ import pulumi_command as command
 from . import git_refs
 from .model import Service
 from .model.host_layout import COLORS, Paths
+from .model.topology import Host
 from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
 from .render.acme import AcmeClient
@@ -32,6 +33,7 @@ from .render.runtimes import runtime_of
 from .render.scripts import APT_HEADER
 from .render.watchdog import watchdog_script, watchdog_units
 from .values import Resolver
+from .vps_host import Connection
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,9 @@ class HostProvisioningArgs:
     """Name of the host in its system."""
     system_name: str
     """Name of its system (the pre-flight's messages give stack file paths)."""
-    spec: object
+    spec: Host
     """The host's model entry (any provider)."""
-    connection: Mapping[str, pulumi.Input]
+    connection: Connection
     """The VpsHost's connection (host, port, user, private_key, host_key)."""
     services: Mapping[str, Service]
     """The system's services that run on this host."""

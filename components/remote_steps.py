@@ -16,13 +16,17 @@ encrypted in the state like any other secret.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_command as command
 
 from .render import provision
 from .render.quoting import sh
+
+if TYPE_CHECKING:
+    from .vps_host import Connection
 
 
 def digest(*parts: str) -> str:
@@ -43,14 +47,14 @@ def triggers(*parts: pulumi.Input[str]) -> pulumi.Output[list[str]]:
 class RemoteSteps:
     """Commands on one host, named ``<prefix>-<step>`` and parented to ``parent``."""
 
-    def __init__(self, prefix: str, connection: Mapping[str, pulumi.Input],
+    def __init__(self, prefix: str, connection: Connection,
                  parent: pulumi.Resource | None = None, machine: pulumi.Input[str] | None = None,
                  claim_prefix: str | None = None) -> None:
         self.prefix = prefix
         self.claim_prefix = claim_prefix or prefix
         """What the claims of its resources are called: the name they were made under (a system or host
         renamed with `formerly` keeps it, so its claims, like its state, do not change)."""
-        self.connection = dict(connection)
+        self.connection: command.remote.ConnectionArgsDict = {**connection}
         self.parent = parent
         self.machine = machine
         """The server's cloud ID: it joins every step's triggers, so a replaced server is provisioned anew."""
@@ -74,7 +78,7 @@ class RemoteSteps:
             delete=delete,
             stdin=stdin,
             triggers=triggers,
-            logging="stdoutAndStderr",
+            logging=command.remote.Logging.STDOUT_AND_STDERR,
             opts=pulumi.ResourceOptions(parent=self.parent, depends_on=list(after)),
         )
 
@@ -113,7 +117,7 @@ class RemoteSteps:
             create=f"{self.sudo}sh -c {sh(provision.write_file_command(path, owner=owner, group=group, mode=mode))}",
             stdin=pulumi.Output.secret(content),
             triggers=[self.machine] if self.machine is not None else None,
-            logging="none",
+            logging=command.remote.Logging.NONE,
             opts=pulumi.ResourceOptions(parent=self.parent, depends_on=list(after),
                                         additional_secret_outputs=["stdout", "stderr"]),
         )

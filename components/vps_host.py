@@ -3,6 +3,8 @@ that exists already, with the pinned SSH connection every later step uses."""
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 import pulumi
 
 from .clouds import cloud_of
@@ -11,7 +13,20 @@ from .host_keys import GeneratedHostKey, check_pinned_key
 from .model.topology import CreatedHost
 from .render.cloud_init import cloud_config
 
-__all__ = ["VpsHost", "VpsHostArgs"]
+
+class Connection(TypedDict):
+    """How every step reaches the host (RemoteSteps): the keys of pulumi_command's ConnectionArgs it uses."""
+
+    host: pulumi.Input[str]
+    port: int
+    user: str
+    dial_error_limit: int
+    private_key: NotRequired[pulumi.Input[str]]
+    host_key: NotRequired[pulumi.Input[str]]
+
+
+__all__ = ["Connection", "VpsHost", "VpsHostArgs"]
+
 
 class VpsHost(pulumi.ComponentResource):
     """A server and its cloud firewall, with the SSH connection later steps use."""
@@ -20,7 +35,9 @@ class VpsHost(pulumi.ComponentResource):
     ipv6: pulumi.Output[str | None]
     server_id: pulumi.Output[str] | None
     """The cloud's ID of the server (None for an existing host): a new ID is a new, empty machine."""
-    connection: dict[str, pulumi.Input]
+    server: pulumi.CustomResource
+    """The server its cloud made (created hosts only: an existing host has none)."""
+    connection: Connection
     """host, port, user and (secret) private_key, in the shape of pulumi_command's ConnectionArgs."""
 
     def __init__(self, name: str, args: VpsHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -32,7 +49,9 @@ class VpsHost(pulumi.ComponentResource):
         # since (a key made now would be one it never had).
         cloud = cloud_of(spec.provider)
         self.host_key = None
-        if cloud.creates_servers and spec.adopt is None and not spec.access.host_key:
+        # creates_servers is the model's CreatedHost (tests/test_clouds.py): the isinstance only narrows the type.
+        if cloud.creates_servers and isinstance(spec, CreatedHost) and spec.adopt is None \
+                and not spec.access.host_key:
             self.host_key = GeneratedHostKey(name, self)
         site = Site(self, self.server_name, self.user_data(spec, args) if cloud.creates_servers else None)
         made = cloud.build(name, spec, args, site)

@@ -235,7 +235,7 @@ class CreatedHost(HostSetup):
     snapshots: bool = spec("enable the provider's backups (Hetzner daily, DigitalOcean weekly)", default=False)
     access: Access = spec("SSH access", default=Access())
 
-    def check(self, rules: Findings, path: str) -> None:
+    def check(self, rules: Reports, path: str) -> None:
         """What this cloud's fields may not say together: nothing, unless its class says otherwise."""
 
 

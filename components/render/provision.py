@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from textwrap import indent
 
 from ..model.host_layout import Paths
@@ -590,7 +590,7 @@ take_over() {
 """
 
 
-def initial_upstreams(upstreams: dict[str, str], hostnames: dict[str, Sequence[str]], paths: Paths) -> str:
+def initial_upstreams(upstreams: dict[str, str], hostnames: Mapping[str, Sequence[str]], paths: Paths) -> str:
     """Creates each service's upstream if it is missing or empty: from the upstream that served one of its
     ``hostnames`` after the last proxy step (take_over), else pointing at its blue slot (or the process it
     replaces). After that, upstreams are the deploys'."""
@@ -608,7 +608,7 @@ def hostname_map_path(paths: Paths) -> str:
     return f"{paths.etc}/upstreams/hostnames"
 
 
-def hostname_map(hostnames: dict[str, Sequence[str]], paths: Paths) -> str:
+def hostname_map(hostnames: Mapping[str, Sequence[str]], paths: Paths) -> str:
     """Which upstream serves each hostname, written once the proxy took its new configuration."""
     return write_whole(hostname_map_path(paths), "".join(
         f"{host} {path}\n" for path, hosts in sorted(hostnames.items()) for host in hosts))
@@ -770,7 +770,7 @@ def certificates_locked(certs: Sequence[str], paths: Paths) -> str:
 
 def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
                        upstreams: dict[str, str], replaces: Sequence[str] = (), paths: Paths = Paths(),
-                       static: Iterable[str] = (), served: dict[str, Sequence[str]] | None = None,
+                       static: Iterable[str] = (), served: Mapping[str, Sequence[str]] | None = None,
                        acme: AcmeClient = LETS_ENCRYPT) -> str:
     """Installs nginx, gets a certificate per hostname (certbot webroot from the ``acme`` CA, or
     self-signed for ``tls: internal``) unless one is there already, then installs the full site and
@@ -847,7 +847,7 @@ systemctl reload nginx || systemctl restart nginx
 
 
 def caddy_setup_script(caddyfile: str, upstreams: dict[str, str], paths: Paths = Paths(),
-                       static: Iterable[str] = (), served: dict[str, Sequence[str]] | None = None,
+                       static: Iterable[str] = (), served: Mapping[str, Sequence[str]] | None = None,
                        acme: AcmeClient | None = None, hostnames: Sequence[str] = ()) -> str:
     """Installs Caddy and its Caddyfile, in a checked reload; the ``static`` roots, which Caddy serves
     following any link, must be root's alone first (trusted_paths). With an ``acme`` CA (``tls:

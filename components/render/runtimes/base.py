@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ...model.host_layout import SLOT_OFFSET, Paths
 from ...model.rules.findings import Findings
@@ -85,7 +85,7 @@ class Runtime:
         """Where one slot's process definition lives once the deploy installs it."""
         raise NotImplementedError
 
-    def definitions(self, plan: ServicePlan, color: str, *, files: Sequence[str] = (),
+    def definitions(self, plan: ServicePlan, color: str, *, files: Iterable[str] = (),
                     hosts: Sequence[str] = ()) -> str:
         """One slot's process definition (``files``: the service's secret files; ``hosts``: its host's
         services by name, for containers)."""

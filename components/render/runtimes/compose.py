@@ -4,7 +4,7 @@ host's containers' network; its secret files mounted read-only from the slot's c
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import yaml
 
@@ -16,8 +16,8 @@ from ..quoting import env_double_quoted
 from .base import Runtime
 
 
-def compose_file(plan: ServicePlan, color: str, mounts: list[str] | tuple[str, ...] = (), *,
-                 hosts: list[str] | tuple[str, ...] = ()) -> str:
+def compose_file(plan: ServicePlan, color: str, mounts: Sequence[str] = (), *,
+                 hosts: Sequence[str] = ()) -> str:
     """One compose project per slot, built from the release (the service's build context and
     Dockerfile), published on loopback, on the host's containers' network.
 
@@ -91,7 +91,7 @@ class Compose(Runtime):
     def definition_path(self, plan: ServicePlan, color: str) -> str:
         return f"{plan.paths.etc}/{plan.name}/compose.{color}.yml"
 
-    def definitions(self, plan: ServicePlan, color: str, *, files: Sequence[str] = (),
+    def definitions(self, plan: ServicePlan, color: str, *, files: Iterable[str] = (),
                     hosts: Sequence[str] = ()) -> str:
         return compose_file(plan, color, mounts=sorted(files), hosts=hosts)
 

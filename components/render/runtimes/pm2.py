@@ -10,7 +10,7 @@ slot's daemon starts afresh with the slot, from the unit as it is then, and the 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ...model.host_layout import Paths
 from ..layout import ServicePlan
@@ -114,7 +114,7 @@ class Pm2(Runtime):
     def definition_path(self, plan: ServicePlan, color: str) -> str:
         return f"{plan.paths.etc}/{plan.name}/ecosystem.{color}.config.js"
 
-    def definitions(self, plan: ServicePlan, color: str, *, files: Sequence[str] = (),
+    def definitions(self, plan: ServicePlan, color: str, *, files: Iterable[str] = (),
                     hosts: Sequence[str] = ()) -> str:
         return pm2_ecosystem(plan, color)
 

@@ -3,7 +3,7 @@ service's user from the release's directory with uv's .venv on its PATH."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ..layout import ServicePlan
 from ..quoting import env_double_quoted, systemd_word
@@ -63,6 +63,6 @@ class Systemd(Runtime):
     def definition_path(self, plan: ServicePlan, color: str) -> str:
         return f"{plan.paths.systemd}/{systemd_unit_name(plan, color)}"
 
-    def definitions(self, plan: ServicePlan, color: str, *, files: Sequence[str] = (),
+    def definitions(self, plan: ServicePlan, color: str, *, files: Iterable[str] = (),
                     hosts: Sequence[str] = ()) -> str:
         return systemd_unit(plan, color)
