@@ -23,7 +23,7 @@ def record(
     zone_id: str,
     name: str,
     type: str,
-    content: pulumi.Input[str],
+    content: pulumi.Input[str | None],
     proxied: bool = False,
     ttl: int | None = None,
     priority: int | None = None,
@@ -54,8 +54,9 @@ class CloudflareDnsArgs:
     """Name of the system the records belong to."""
     dns: Dns
     """The system's zones and records."""
-    host_addresses: Mapping[str, Mapping[str, pulumi.Input[str]]]
-    """Host name -> {"A": IPv4 output, "AAAA": IPv6 output}, for records that name a host."""
+    host_addresses: Mapping[str, Mapping[str, pulumi.Input[str | None]]]
+    """Host name -> {"A": IPv4 output, "AAAA": IPv6 output (None for a host without one: the rules refuse an
+    AAAA record naming it)}, for records that name a host."""
     protect: bool = True
     """Protect the records: removing one from the stack fails until it is unprotected (live DNS)."""
 
@@ -71,6 +72,7 @@ class CloudflareDns(pulumi.ComponentResource):
         self.records = {}
         for spec in args.dns.records:
             host = fqdn(spec)
+            assert host is not None  # None only for a record without zone or name, which the model refuses
             base = f"{host}-{spec.type}".lower()
             # One A, AAAA or CNAME per name (the model sees to it): named by name and type. TXT and MX
             # repeat, so they are named by what they hold, never by position or by how many there are:

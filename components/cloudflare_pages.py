@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_cloudflare as cloudflare
@@ -11,6 +12,9 @@ from .adoption import adopted
 from .cloudflare_dns import record
 from .model import PagesFrontend
 from .values import Resolver
+
+EnvVar = cloudflare.PagesProjectDeploymentConfigsProductionEnvVarsArgsDict
+"""One variable of a deployment config (the SDK's preview type has the same keys)."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,14 @@ class CloudflarePagesProject(pulumi.ComponentResource):
         spec = args.spec
         adopt = spec.adopt
         child = pulumi.ResourceOptions(parent=self)
-        build = {key: value for key, value in {
-            "build_command": spec.build.command,
-            "destination_dir": spec.build.output_dir,
-            "root_dir": spec.build.root_dir,
-        }.items() if value is not None}
-        source = None
+        build: cloudflare.PagesProjectBuildConfigArgsDict = {}
+        if spec.build.command is not None:
+            build["build_command"] = spec.build.command
+        if spec.build.output_dir is not None:
+            build["destination_dir"] = spec.build.output_dir
+        if spec.build.root_dir is not None:
+            build["root_dir"] = spec.build.root_dir
+        source: cloudflare.PagesProjectSourceArgsDict | None = None
         if spec.repository:
             owner, repo = spec.repository.split("/", 1)
             source = {"type": "github", "config": {
@@ -55,8 +61,8 @@ class CloudflarePagesProject(pulumi.ComponentResource):
             build_config=build or None,
             source=source,
             deployment_configs={
-                environment: {"env_vars": self._env_vars(args, environment)}
-                for environment in ("production", "preview")
+                "production": {"env_vars": self._env_vars(args, "production")},
+                "preview": {"env_vars": self._env_vars(args, "preview")},
             },
             opts=adopted(pulumi.ResourceOptions(parent=self, protect=args.protect),
                          adopt and f"{spec.account_id}/{spec.project}"),
@@ -82,7 +88,8 @@ class CloudflarePagesProject(pulumi.ComponentResource):
         self.register_outputs({"url": self.url, "publicSecrets": list(spec.public_secrets)})
 
     @staticmethod
-    def _env_vars(args: CloudflarePagesProjectArgs, environment: str) -> dict[str, dict]:
+    def _env_vars(args: CloudflarePagesProjectArgs,
+                  environment: Literal["production", "preview"]) -> dict[str, EnvVar]:
         values = args.spec.env.get(environment, {})
         return {
             key: {"type": "secret_text" if Resolver.is_secret(value) else "plain_text",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumiverse_vercel as vercel
@@ -12,7 +14,9 @@ from .adoption import adopted
 from .model import SecretRef, Value, VercelFrontend
 from .values import Resolver
 
-TARGETS = ("production", "preview", "development")
+Target = Literal["production", "preview", "development"]
+"""A Vercel environment a variable is set for."""
+TARGETS: tuple[Target, ...] = ("production", "preview", "development")
 # Vercel's documented targets for custom domains.
 APEX_ADDRESS = "76.76.21.21"
 SUBDOMAIN_TARGET = "cname.vercel-dns.com"
@@ -34,7 +38,7 @@ class VercelProjectArgs:
     """Protect the project and its domains' records, as servers are: a delete or replace fails loudly."""
 
 
-def group_by_value(env: dict[str, dict[str, Value]]) -> dict[str, list[tuple[Value, list[str]]]]:
+def group_by_value(env: Mapping[Target, Mapping[str, Value]]) -> dict[str, list[tuple[Value, list[str]]]]:
     """key -> [(value, targets)]: the targets that share each distinct value of a key, in TARGETS order."""
     grouped: dict[str, list[tuple[Value, list[str]]]] = {}
     for target in TARGETS:
@@ -49,7 +53,7 @@ def group_by_value(env: dict[str, dict[str, Value]]) -> dict[str, list[tuple[Val
     return grouped
 
 
-def variables(env: dict[str, dict[str, Value]], adopt) -> list[tuple[str, Value, list[str], str | None]]:
+def variables(env: Mapping[Target, Mapping[str, Value]], adopt) -> list[tuple[str, Value, list[str], str | None]]:
     """(key, value, targets, adopted ID) of each Vercel variable: one per key and target.
 
     Vercel refuses two variables of one key on a target. Variables grouped by value (one for the targets

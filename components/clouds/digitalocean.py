@@ -34,6 +34,9 @@ class DigitalOcean(Cloud):
         return digitalocean.SshKey(name, name=key_name, public_key=public_key, opts=opts)
 
     def key_reference(self, key):
+        import pulumi_digitalocean as digitalocean
+
+        assert isinstance(key, digitalocean.SshKey)  # made by ssh_key above
         return key.fingerprint  # a droplet takes the keys' fingerprints
 
     def build(self, name: str, spec: DigitalOceanHost, args: VpsHostArgs, site: Site) -> Server:
@@ -41,6 +44,7 @@ class DigitalOcean(Cloud):
 
         child = pulumi.ResourceOptions(parent=site.parent)
         adopt = spec.adopt
+        assert args.keyring is not None  # system.py gives every host of a cloud that creates servers its keyring
         droplet = digitalocean.Droplet(
             name,
             name=site.server_name,
@@ -62,9 +66,10 @@ class DigitalOcean(Cloud):
             name=site.server_name,
             droplet_ids=[droplet.id.apply(int)],
             inbound_rules=[
-                {"protocol": "tcp", "port_range": str(port), "source_addresses": sources}
-                for port, sources in firewall_rules(spec, args)
-            ] + [{"protocol": "icmp", "source_addresses": anywhere}],
+                *({"protocol": "tcp", "port_range": str(port), "source_addresses": sources}
+                  for port, sources in firewall_rules(spec, args)),
+                {"protocol": "icmp", "source_addresses": anywhere},
+            ],
             outbound_rules=[
                 {"protocol": "tcp", "port_range": "1-65535", "destination_addresses": anywhere},
                 {"protocol": "udp", "port_range": "1-65535", "destination_addresses": anywhere},

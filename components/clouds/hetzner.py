@@ -50,13 +50,14 @@ class Hetzner(Cloud):
             name=site.server_name,
             labels=labels,
             rules=[
-                {"direction": "in", "protocol": "tcp", "port": str(port), "source_ips": sources,
-                 "description": "ssh" if i == 0 else f"port {port}"}
-                for i, (port, sources) in enumerate(firewall_rules(spec, args))
-            ] + [{"direction": "in", "protocol": "icmp", "source_ips": ANYWHERE, "description": "ping"}],
+                *({"direction": "in", "protocol": "tcp", "port": str(port), "source_ips": sources,
+                   "description": "ssh" if i == 0 else f"port {port}"}
+                  for i, (port, sources) in enumerate(firewall_rules(spec, args))),
+                {"direction": "in", "protocol": "icmp", "source_ips": ANYWHERE, "description": "ping"},
+            ],
             opts=adopted(child, adopt and adopt.firewall),
         )
-        public_net: dict = {"ipv4_enabled": True, "ipv6_enabled": spec.ipv6}
+        public_net: hcloud.ServerPublicNetArgsDict = {"ipv4_enabled": True, "ipv6_enabled": spec.ipv6}
         if spec.primary_ip:
             primary = hcloud.PrimaryIp(
                 f"{name}-ipv4",
@@ -69,6 +70,7 @@ class Hetzner(Cloud):
                 opts=adopted(site.kept_opts(args), adopt and adopt.primary_ip),
             )
             public_net["ipv4"] = primary.id.apply(int)
+        assert args.keyring is not None  # system.py gives every host of a cloud that creates servers its keyring
         server = hcloud.Server(
             name,
             name=site.server_name,
