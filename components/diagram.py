@@ -38,6 +38,7 @@ def topology_from_file(path: Path) -> Topology:
 
 
 def main(argv: list[str]) -> int:
+    assert __doc__ is not None  # the module's docstring, first line above
     parser = argparse.ArgumentParser(prog="python -m components.diagram", description=__doc__.splitlines()[0])
     parser.add_argument("stack")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")

@@ -53,7 +53,7 @@ def resolve(repo: str, ref: str) -> str:
         raise Unresolved(f"git ls-remote: {err}") from err
     if done.returncode != 0:
         raise Unresolved((done.stderr.strip().splitlines() or [f"git ls-remote exited {done.returncode}"])[-1])
-    found = dict(reversed(line.split("\t", 1)) for line in done.stdout.splitlines() if "\t" in line)
+    found = {name: sha for sha, name in (line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)}
     for name in (f"refs/heads/{ref}", f"refs/tags/{ref}^{{}}", f"refs/tags/{ref}"):
         if name in found:
             return found[name]

@@ -26,7 +26,9 @@ def system_providers(system: str, credentials: Credentials, resolver: Resolver,
         return pulumi.Output.secret(resolver.resolve(secret))
 
     for cloud in CLOUDS.values():
-        own = getattr(credentials, cloud.credential) if cloud.credential else None
+        if not cloud.credential:
+            continue  # a kind with no cloud account (existing)
+        own = getattr(credentials, cloud.credential)
         if own is not None:
             providers[cloud.credential] = cloud.provider_resource(f"{system}-{cloud.credential}", token(own), opts)
     if credentials.cloudflare is not None:

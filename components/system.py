@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pulumi
 
 from .clouds import cloud_of
 from .model import PagesFrontend, Settings, System
+from .model.topology import CreatedHost
 from .providers import system_providers
 from .ssh_access import checked_login_key
 from .ssh_keys import SshKeyring
 from .values import Resolver
 from .vps_host import VpsHost, VpsHostArgs
+
+if TYPE_CHECKING:
+    from .cloudflare_pages import CloudflarePagesProject
+    from .vercel_project import VercelProject
 
 
 class StackSystem(pulumi.ComponentResource):
@@ -41,6 +48,8 @@ class StackSystem(pulumi.ComponentResource):
             keyring = None
             cloud = cloud_of(spec.provider)
             if cloud.creates_servers:
+                # A cloud that creates servers is a CreatedHost's (tests/test_clouds.py), with an account.
+                assert isinstance(spec, CreatedHost) and cloud.credential is not None
                 own = getattr(system.credentials, cloud.credential)
                 # One keyring per cloud account: the stack's, or this system's own.
                 account = (spec.provider, own.secret if own else None)
@@ -114,7 +123,7 @@ class StackSystem(pulumi.ComponentResource):
                                             SupabaseProjectArgs(spec=system.supabase, resolver=self.resolver),
                                             opts=child)
 
-        self.frontends: dict[str, pulumi.ComponentResource] = {}
+        self.frontends: dict[str, CloudflarePagesProject | VercelProject] = {}
         for frontend_name, spec in system.frontends.items():
             zone = system.dns.zones.get(spec.zone) if spec.zone else None
             zone_id = zone.zone_id if zone else None
@@ -158,7 +167,9 @@ class StackSystem(pulumi.ComponentResource):
         if self.frontends:
             out["frontends"] = {
                 name: {"url": frontend.url, "domains": [f"https://{d}" for d in frontend.domains],
-                       **({"projectId": frontend.project_id} if hasattr(frontend, "project_id") else {})}
+                       # a VercelProject's: pyright does not narrow a union on hasattr
+                       **({"projectId": frontend.project_id}  # pyright: ignore[reportAttributeAccessIssue]  hasattr
+                          if hasattr(frontend, "project_id") else {})}
                 for name, frontend in self.frontends.items()}
         apis = sorted(f"https://{hostname}" for service in self.spec.services.values()
                       if service.host in self.provisioning and self.spec.hosts[service.host].proxy is not None

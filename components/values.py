@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pulumi
 
 from .model import AccessoryRef, FrontendRef, HostRef, RecordRef, SecretRef, Value
+
+if TYPE_CHECKING:
+    from .vps_host import VpsHost
 
 
 def secret_from_config(name: str) -> pulumi.Output[str]:
@@ -16,7 +20,7 @@ def secret_from_config(name: str) -> pulumi.Output[str]:
     return pulumi.Config("stackyard").require_secret(name)
 
 
-def fill(template: str, value: pulumi.Input[str]) -> pulumi.Output[str]:
+def fill(template: str, value: pulumi.Input[str | None]) -> pulumi.Output[str]:
     return pulumi.Output.from_input(value).apply(lambda v: template.replace("{}", v or ""))
 
 
@@ -28,13 +32,13 @@ class Resolver:
 
     secret: Callable[[str], pulumi.Output[str]] = secret_from_config
     records: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
-    hosts: Mapping[str, object] = field(default_factory=dict)
+    hosts: Mapping[str, VpsHost] = field(default_factory=dict)
     accessories: Mapping[str, Mapping[str, pulumi.Output[str]]] = field(default_factory=dict)
     """host name -> accessory kind -> its generated password."""
     frontends: Mapping[str, object] = field(default_factory=dict)
     """frontend name -> its component (VercelProject: ``project``), once built."""
 
-    def knowing(self, *, hosts: Mapping[str, object] | None = None,
+    def knowing(self, *, hosts: Mapping[str, VpsHost] | None = None,
                 records: Mapping[str, pulumi.Output[str]] | None = None,
                 frontends: Mapping[str, object] | None = None,
                 accessories: Mapping[str, Mapping[str, pulumi.Output[str]]] | None = None) -> Resolver:
@@ -54,11 +58,15 @@ class Resolver:
         if isinstance(value, RecordRef):
             return fill(value.format, self.records[value.record])
         if isinstance(value, HostRef):
-            host = self.hosts[value.host]
-            address = host.ipv4 if value.family == "ipv4" else host.ipv6
+            server = self.hosts[value.host]
+            address = server.ipv4 if value.family == "ipv4" else server.ipv6
             return fill(value.format, address)
         if isinstance(value, FrontendRef):
-            project = self.frontends[value.frontend].project
+            from .vercel_project import VercelProject  # loaded already: a FrontendRef names a Vercel frontend
+
+            frontend = self.frontends[value.frontend]
+            assert isinstance(frontend, VercelProject)  # the rules refuse a FrontendRef to any other frontend
+            project = frontend.project
             return project.id if value.output == "projectId" else project.team_id
         if isinstance(value, AccessoryRef) and host is not None:
             return pulumi.Output.secret(self.accessories[host][value.accessory])

@@ -130,4 +130,5 @@ def load_topology(values: Mapping[str, Any], secret_state: SecretLookup, others:
         warnings = rules.warnings
     if problems:
         raise StackConfigError(problems)
+    assert settings is not None  # the reader returns None only after recording why, raised just above
     return Topology(settings=settings, warnings=tuple(warnings))

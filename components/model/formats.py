@@ -505,7 +505,9 @@ def _cron_field(text: str, low: int, high: int, names: dict[str, int]) -> bool:
             continue
         bounds = item.split("-")
         values = [int(b) if b.isdigit() else names.get(b.lower()) for b in bounds]
-        if len(values) > 2 or any(v is None or not low <= v <= high for v in values) or values != sorted(values):
+        numbers = [v for v in values if v is not None]  # all of them, unless a name is unknown
+        if len(values) > 2 or len(numbers) < len(values) or any(not low <= v <= high for v in numbers) \
+                or numbers != sorted(numbers):
             return False
     return True
 

@@ -67,5 +67,12 @@ def read_migrations(directory: str, root: Path = PROJECT_ROOT) -> tuple[list[Mig
         migrations.append(Migration(file.name, text, hashlib.sha256(data).hexdigest()))
     if not migrations and not problems:
         problems.append(f"'{directory}' has no .sql files")
-    migrations.sort(key=lambda m: int(FILE_NAME.match(m.name).group(1)))
+    migrations.sort(key=version_of)
     return migrations, problems
+
+
+def version_of(migration: Migration) -> int:
+    """The version its file name begins with."""
+    match = FILE_NAME.match(migration.name)
+    assert match is not None  # read_migrations takes only files whose names match
+    return int(match.group(1))

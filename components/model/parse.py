@@ -121,7 +121,7 @@ class Reader:
                     continue
                 out[key] = self.read(value_tp, value, join(path, key))
             return out
-        if dataclasses.is_dataclass(tp):
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
             return self._read_dataclass(tp, raw, path)
         if tp is bool:
             if isinstance(raw, bool):
@@ -165,7 +165,7 @@ class Reader:
             return self.read(options[0], raw, path)
         # Scalars first, then mappings: a plain string never needs the ref forms.
         scalars = [o for o in options if o in (str, int, bool)]
-        refs = [o for o in options if dataclasses.is_dataclass(o)]
+        refs = [o for o in options if isinstance(o, type) and dataclasses.is_dataclass(o)]
         if scalars and isinstance(raw, (str, int, float, bool)):
             if str in scalars:
                 return self._read_text(raw, path)
@@ -217,7 +217,8 @@ class Reader:
             kind, keys = f.metadata.get("kind"), f.metadata.get("keys")
             if value is not None and (kind is not None or keys is not None):
                 for item_path, text, is_key in _strings(hints[f.name], value, fpath):
-                    message = (keys if is_key else kind)(text) if (keys if is_key else kind) else None
+                    check_text = keys if is_key else kind
+                    message = check_text(text) if check_text else None
                     if message:
                         self.fail(item_path, message)
             check = f.metadata.get("check")
@@ -229,7 +230,10 @@ class Reader:
             if value is None and not _optional(hints[f.name]) and not required(f):
                 # The problem is recorded already; the rules that run next see the default, not a None
                 # where the type promises none.
-                value = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                if f.default is not dataclasses.MISSING:
+                    value = f.default
+                elif f.default_factory is not dataclasses.MISSING:  # not required: it has one or the other
+                    value = f.default_factory()
             values[f.name] = value
         return cls(**values)
 

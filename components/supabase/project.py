@@ -99,7 +99,10 @@ class SupabaseProject(pulumi.ComponentResource):
         spec, resolver = args.spec, args.resolver
         ref = spec.project_ref
         database = spec.database
-        dsn_key = database.url.secret if database is not None and database.via == "postgres" else None
+        dsn_key = None
+        if database is not None and database.via == "postgres":
+            assert database.url is not None  # the rules require url with via: postgres
+            dsn_key = database.url.secret
 
         def provider(cls: type[SupabaseProvider]) -> Any:
             # The URL is also each resource's plain input (apiUrl), from this same provider: a change of it
@@ -198,6 +201,7 @@ def auth_fields(auth: SupabaseAuth, resolver: Resolver) -> tuple[dict[str, Any],
 
 def postgrest_fields(spec: Supabase) -> dict[str, Any]:
     api = spec.api
+    assert api is not None  # asked only of a project with api settings
     values: dict[str, Any] = {}
     if api.schemas is not None:
         values["db_schema"] = ",".join(api.schemas)

@@ -342,6 +342,7 @@ class ExtensionProvider(ConvergingProvider):
         if statement:
             self.sql(props["projectRef"]).query(statement, what=f"extension {name}")
             live = self._live(props)
+        assert live is not None  # found above, or just created
         return {**located(props), "projectRef": props["projectRef"], "name": name,
                 "schema": live["schema"], "version": live["version"]}
 

@@ -80,7 +80,10 @@ class PostgresSql:
 
         self.checked()
         try:
-            with psycopg.connect(self._dsn, row_factory=dict_row, connect_timeout=30) as conn:
+            # psycopg's own spelling: pyright binds connect()'s Row to its default, TupleRow, whatever the
+            # row_factory (psycopg issue 1257)
+            with psycopg.connect(self._dsn, row_factory=dict_row,  # pyright: ignore[reportArgumentType]  psycopg#1257
+                                 connect_timeout=30) as conn:
                 rows = last_result(conn.execute(sql.encode()))  # no parameters: several statements may run
                 conn.commit()
                 return rows

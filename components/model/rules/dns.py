@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from .. import formats
 from ..topology import CreatedHost, DnsRecord, ExistingHost, System
@@ -27,8 +28,8 @@ def check_dns(rules: Findings, path: str, system: System) -> None:
         if record.zone is not None and record.zone not in zones:
             rules.fail(f"{rpath}.zone", f"unknown zone '{record.zone}' (dns.zones: {', '.join(zones) or 'none'})")
         check_record(rules, rpath, system, record)
-        if fqdn(record):
-            names[fqdn(record)].append((i, record))
+        if name := fqdn(record):
+            names[name].append((i, record))
     for name, entries in names.items():
         types = [r.type for _, r in entries]
         for i, record in entries[1:]:
@@ -107,7 +108,7 @@ def check_hostnames(rules: Findings, path: str, system: System) -> None:
             use(hname, hostname, where, f"the static site {where}")
 
 
-def check_hostname_hosts(rules: Findings, systems: dict[str, System | None]) -> None:
+def check_hostname_hosts(rules: Findings, systems: Mapping[str, System | None]) -> None:
     """A hostname's DNS points at one server, and only the proxy it points at can get its certificate
     (the CA asks that server) and be reached: a hostname served by two hosts, or one the stack's own
     A/AAAA records point at another host (the service moved, its records did not), is served by neither."""
@@ -122,8 +123,8 @@ def check_hostname_hosts(rules: Findings, systems: dict[str, System | None]) -> 
             adopt = getattr(host, "adopt", None)
             for address in ((host.address, host.ipv6) if isinstance(host, ExistingHost)
                             else (getattr(adopt, "reserved_ip", None),)):
-                if address and ip_text(address):
-                    known.setdefault(ip_text(address), f"systems.{sname}.hosts.{hname}")
+                if address and (text := ip_text(address)):
+                    known.setdefault(text, f"systems.{sname}.hosts.{hname}")
     pointed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # hostname -> (record, the host it names)
     served: dict[str, list[tuple[str, str]]] = defaultdict(list)  # hostname -> (where, the host serving it)
     for sname, system in systems.items():
@@ -131,12 +132,18 @@ def check_hostname_hosts(rules: Findings, systems: dict[str, System | None]) -> 
             continue
         hosts = system.hosts or {}
         for i, record in enumerate((system.dns.records if system.dns else None) or ()):
-            if record is None or record.type not in ("A", "AAAA") or not fqdn(record):
+            if record is None or record.type not in ("A", "AAAA"):
                 continue
-            target = (f"systems.{sname}.hosts.{record.host}" if record.host in hosts else None) \
-                if record.host is not None else known.get(ip_text(record.content or ""))
+            name = fqdn(record)
+            if not name:
+                continue
+            if record.host is not None:
+                target = f"systems.{sname}.hosts.{record.host}" if record.host in hosts else None
+            else:
+                address = ip_text(record.content or "")
+                target = known.get(address) if address is not None else None
             if target is not None:
-                pointed[fqdn(record)].append((f"systems.{sname}.dns.records[{i}]", target))
+                pointed[name].append((f"systems.{sname}.dns.records[{i}]", target))
         for spath, service in rules.named(f"systems.{sname}.services", "service", system.services):
             for i, hostname in enumerate(service.hostnames or ()):
                 if hostname is not None and service.host in hosts:

@@ -102,16 +102,16 @@ class Findings:
                 self.fail(f"{path}.output", f"frontend '{value.frontend}' names no teamId: set it to the team "
                                             "that owns the project")
         elif isinstance(value, RecordRef) and value.record:
-            records = {fqdn(r): r for r in (system.dns.records or ()) if r is not None and fqdn(r)}
+            records = {hostname: r for r in (system.dns.records or ()) if r is not None and (hostname := fqdn(r))}
             if value.record not in records:
                 known = ", ".join(sorted(records)) or "none"
                 self.fail(f"{path}.record", f"no DNS record '{value.record}' in this system (records: {known})")
         elif isinstance(value, HostRef) and value.host:
             hosts = system.hosts or {}
-            host = hosts.get(value.host)
-            if host is None:
+            target = hosts.get(value.host)
+            if target is None:
                 self.fail(f"{path}.host", f"no host named '{value.host}' in this system "
                                           f"(hosts: {', '.join(hosts) or 'none'})")
-            elif value.family == "ipv6" and not has_ipv6(host):
+            elif value.family == "ipv6" and not has_ipv6(target):
                 self.fail(f"{path}.family", f"host '{value.host}' has no IPv6 address")
 

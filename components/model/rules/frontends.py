@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..topology import PagesFrontend, SecretRef, System, VercelFrontend
 from .addresses import fqdn, in_zone
 from .findings import Findings
@@ -75,7 +77,7 @@ def check_env(rules: Findings, path: str, system: System, env: dict | None, publ
     return bundled
 
 
-def check_frontend_domains(rules: Findings, systems: dict[str, System | None]) -> None:
+def check_frontend_domains(rules: Findings, systems: Mapping[str, System | None]) -> None:
     """A frontend's domain is served by Pages or Vercel, through the A or CNAME record its component
     writes: an address record of that name in dns.records fights it (Cloudflare refuses a CNAME beside
     an A, and `up` failed at the provider, far from the stack file), and a service or static site of

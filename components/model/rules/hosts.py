@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 
 from .. import formats, host_paths
 from ..host_layout import Paths
@@ -102,18 +103,20 @@ def check_host_setup(rules: Findings, path: str, system: System) -> None:
             rules.fail(f"{path}.hosts.{hname}.proxy.acme.caRoot",
                       "Let's Encrypt's directories are publicly trusted: caRoot is for a private CA, "
                       "whose https URL directory gives")
-        for i, site in enumerate((host.proxy.replaces if host.proxy is not None else None) or ()):
-            if site is None:
-                continue
-            if host.proxy.kind == "caddy" and site != "Caddyfile":
-                rules.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
-                          "a Caddy has one site file: replaces: [Caddyfile]")
-            elif host.proxy.kind == "nginx" and site.startswith("stackyard"):
-                # The sites it names are disabled in the reload that enables stackyard's own,
-                # sites-available/stackyard.conf and conf.d/stackyard.conf: every site would go offline.
-                rules.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
-                          f"'{site}' is stackyard's own (its site is stackyard.conf): name the old site's "
-                          "file in sites-enabled or conf.d")
+        proxy = host.proxy
+        if proxy is not None:
+            for i, site in enumerate(proxy.replaces or ()):
+                if site is None:
+                    continue
+                if proxy.kind == "caddy" and site != "Caddyfile":
+                    rules.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
+                              "a Caddy has one site file: replaces: [Caddyfile]")
+                elif proxy.kind == "nginx" and site.startswith("stackyard"):
+                    # The sites it names are disabled in the reload that enables stackyard's own,
+                    # sites-available/stackyard.conf and conf.d/stackyard.conf: every site would go offline.
+                    rules.fail(f"{path}.hosts.{hname}.proxy.replaces[{i}]",
+                              f"'{site}' is stackyard's own (its site is stackyard.conf): name the old site's "
+                              "file in sites-enabled or conf.d")
 
 
 
@@ -132,7 +135,7 @@ def check_host_key(rules: Findings, hpath: str, host) -> None:
                                              "on the server's console)")
 
 
-def check_ssh_access(rules: Findings, systems: dict[str, System | None]) -> None:
+def check_ssh_access(rules: Findings, systems: Mapping[str, System | None]) -> None:
     """stackyard itself provisions over SSH, through the cloud firewall and ufw, which let in only the
     networks of a host's access.sshAllowFrom (or the stack's): an empty list, or one without a network of
     the family stackyard dials the host over, shuts stackyard out of the server it is changing (an

@@ -48,7 +48,7 @@ RESERVED_PORTS = {22: "SSH", 80: "HTTP", 443: "HTTPS", 3306: "MySQL", 5432: "Pos
 
 def check_services(rules: Findings, path: str, system: System) -> None:
     hosts = system.hosts or {}
-    taken: dict[tuple[str, int], str] = {}
+    taken: dict[tuple[str | None, int], str] = {}  # (host, port): a service whose host was not read has None
     for spath, service in rules.named(f"{path}.services", "service", system.services):
         name = service_name(spath)
         if name in RESERVED_SERVICE_NAMES:

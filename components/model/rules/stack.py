@@ -48,7 +48,7 @@ def run(rules: Findings) -> None:
             check_renames(rules, f"systems.{sname}.hosts", system.hosts or {})
 
 
-def check_global(rules: Findings, systems: dict[str, System | None]) -> None:
+def check_global(rules: Findings, systems: Mapping[str, System | None]) -> None:
     owners: dict[tuple, str] = {}
 
     def claim(key: tuple, path: str, what: str) -> None:
@@ -99,7 +99,7 @@ def check_global(rules: Findings, systems: dict[str, System | None]) -> None:
                           f"secret {key} of {system.github.owner}/{repo}")
 
 
-def check_resource_names(rules: Findings, systems: dict[str, System | None]) -> None:
+def check_resource_names(rules: Findings, systems: Mapping[str, System | None]) -> None:
     """A system's resources are named ``<system>-<host>``, ``<system>-<frontend>``, ``<system>-dns``...
     and their parts ``<that>-<step>``; the system's name is not in a resource's URN. So system ``a``'s
     host ``b-box`` and system ``a-b``'s host ``box`` would be one resource to Pulumi, each system's

@@ -69,6 +69,7 @@ def check_supabase(rules: Findings, path: str, system: System) -> None:
 
 def check_database(rules: Findings, path: str, system: System, supabase: Supabase) -> None:
     database = supabase.database
+    assert database is not None  # check_supabase checks a database only where there is one
     if database.via == "postgres" and database.url is None:
         rules.fail(f"{path}.url", "required with via: postgres: the secret holding the connection URI")
     elif database.via == "api" and database.url is not None:
