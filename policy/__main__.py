@@ -11,8 +11,14 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, PolicyPack, StackValidationArgs, StackValidationPolicy
-from pulumi_policy.proxy import UnknownValueError
+# pulumi-policy is in the pack's own venv (policy/venv: its protobuf pin conflicts with the program's SDKs)
+from pulumi_policy import (  # pyright: ignore[reportMissingImports]  policy/venv's
+    EnforcementLevel,
+    PolicyPack,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import UnknownValueError  # pyright: ignore[reportMissingImports]  policy/venv's
 
 from guardrails import GUARDRAILS, Guardrail, Resource
 

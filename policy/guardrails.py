@@ -165,7 +165,7 @@ def secret_values(resources: list[Resource]) -> set[str]:
     variables (stackyard makes only secrets so), generated passwords, single-value secret files written
     to hosts. Not Actions secrets: GitHub encrypts every one, and many hold addresses and names that are
     rightly in the outputs too (DEPLOY_HOST, SSH_USER)."""
-    values: set[str] = set()
+    values: set[object] = set()  # what the props hold: only strings are kept, below
     for r in resources:
         if r.type == VERCEL_ENV and r.props.get("sensitive"):
             values.add(r.props.get("value"))

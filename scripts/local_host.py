@@ -568,6 +568,7 @@ def status() -> int:
 
 
 def main(argv: list[str]) -> int:
+    assert __doc__ is not None  # the module's docstring, first line above
     parser = argparse.ArgumentParser(prog="local_host.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("image")

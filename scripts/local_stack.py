@@ -106,10 +106,11 @@ class HostConnection(http.client.HTTPSConnection):
     def __init__(self, hostname: str, address: str, context: ssl.SSLContext, timeout: float) -> None:
         super().__init__(hostname, 443, context=context, timeout=timeout)
         self.address = address
+        self.tls = context
 
     def connect(self) -> None:
         sock = socket.create_connection((self.address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def fetch(hostname: str, path: str = "/health", timeout: float = 5, cafile: Path | None = None) -> tuple[int, str]:
@@ -185,6 +186,7 @@ def destroy() -> int:
 
 
 def main(argv: list[str]) -> int:
+    assert __doc__ is not None  # the module's docstring, first line above
     parser = argparse.ArgumentParser(prog="local_stack.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     up_parser = sub.add_parser("up")
