@@ -30,7 +30,7 @@ help:
 	@echo "make down          stop the local host and undo every change it made to this machine"
 	@echo "make destroy       pulumi destroy the local stack and remove it"
 	@echo "make preview       pulumi preview of STACK (default: production) on a local file backend"
-	@echo "make test          install what the tests need, then ruff, the unit tests and the engine tier"
+	@echo "make test          install what the tests need, then ruff and pyright, the unit tests and the engine tier"
 	@echo "make test-unit     the unit tests (mocks, real validators, PostgreSQL)"
 	@echo "make test-engine   the real pulumi engine, offline, in a network namespace of its own"
 	@echo "make test-e2e      the local stack on a real Debian host: serving, redeploys under load, reboot, secrets"
@@ -98,8 +98,10 @@ down:
 destroy: $(DEPS_STAMP)
 	STACKYARD_DISTRO=$(DISTRO) $(VENV)/bin/python scripts/local_stack.py destroy
 
+# pyright's wrapper would ask PyPI on every run whether a newer pyright is out.
 lint: $(DEPS_STAMP)
 	$(VENV)/bin/ruff check .
+	PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(VENV)/bin/pyright
 
 test: deps lint test-unit test-engine test-matrix
 
