@@ -35,7 +35,7 @@ class VpsHost(pulumi.ComponentResource):
     ipv6: pulumi.Output[str | None]
     server_id: pulumi.Output[str] | None
     """The cloud's ID of the server (None for an existing host): a new ID is a new, empty machine."""
-    server: pulumi.CustomResource
+    server: pulumi.CustomResource | None
     """The server its cloud made (created hosts only: an existing host has none)."""
     connection: Connection
     """host, port, user and (secret) private_key, in the shape of pulumi_command's ConnectionArgs."""
@@ -53,7 +53,7 @@ class VpsHost(pulumi.ComponentResource):
         if cloud.creates_servers and isinstance(spec, CreatedHost) and spec.adopt is None \
                 and not spec.access.host_key:
             self.host_key = GeneratedHostKey(name, self)
-        site = Site(self, self.server_name, self.user_data(spec, args) if cloud.creates_servers else None)
+        site = Site(self, self.server_name, self.user_data(spec, args) if isinstance(spec, CreatedHost) else None)
         made = cloud.build(name, spec, args, site)
         self.server = made.resource
         self.ipv4, self.ipv6, self.server_id = made.ipv4, made.ipv6, made.server_id

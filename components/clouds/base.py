@@ -17,7 +17,7 @@ import pulumi
 from ..model.topology import CreatedHost, Host
 from ..render.provision import SSH_ANYWHERE
 
-ANYWHERE = list(SSH_ANYWHERE)
+ANYWHERE: list[str] = list(SSH_ANYWHERE)
 """Every address, of either family (a cloud firewall rule's sources as a list)."""
 
 
@@ -41,7 +41,7 @@ class VpsHostArgs:
     """Networks allowed to reach SSH through the cloud firewall."""
     protect: bool = True
     """Protect the server (and its kept IP) from deletion and replacement."""
-    private_key: pulumi.Output[str] | None = None
+    private_key: pulumi.Input[str] | None = None
     """Secret private key stackyard connects with, if the stack provides one."""
     keyring: Keyring | None = None
     """Shared cloud SSH keys of the host's provider (created hosts only)."""
@@ -96,7 +96,7 @@ def kept_size(live: pulumi.Output[str], wanted: str, allowed: bool, path: str) -
 
 def firewall_rules(spec: CreatedHost, args: VpsHostArgs) -> list[tuple[int, list[str]]]:
     """(port, source networks) for every inbound TCP port of a cloud firewall: SSH first, then the open ports."""
-    rules = [(spec.access.ssh_port, list(args.ssh_allow_from))]
+    rules: list[tuple[int, list[str]]] = [(spec.access.ssh_port, list(args.ssh_allow_from))]
     rules += [(port, ANYWHERE) for port in spec.open_ports]
     return rules
 
