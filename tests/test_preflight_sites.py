@@ -7,6 +7,7 @@ directories, with this machine's dpkg and nginx package (the md5 it keeps of the
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -31,10 +32,15 @@ WORDPRESS = """server {
 
 
 def preflight(tmp: Path, plan: PreflightPlan, *, default: str | None = None, sites: dict[str, str] | None = None,
-              caddyfile: str | None = None) -> subprocess.CompletedProcess:
+              caddyfile: str | None = None, html: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The pre-flight of ``plan`` where sites-enabled holds Debian's default site (its text ``default``, or the
-    package's own when None) and ``sites``, and /etc/caddy/Caddyfile is ``caddyfile``."""
-    nginx, caddy = tmp / "nginx", tmp / "caddy"
+    package's own when None) and ``sites``, /etc/caddy/Caddyfile is ``caddyfile``, and /var/www/html holds
+    the package's own page and ``html``."""
+    nginx, caddy, www = tmp / "nginx", tmp / "caddy", tmp / "www"
+    (www / "html").mkdir(parents=True)
+    (www / "html/index.nginx-debian.html").write_text("<h1>Welcome to nginx!</h1>\n")
+    for name, text in (html or {}).items():
+        (www / "html" / name).write_text(text)
     (nginx / "sites-available").mkdir(parents=True)
     (nginx / "sites-enabled").mkdir()
     (nginx / "conf.d").mkdir()
@@ -47,8 +53,9 @@ def preflight(tmp: Path, plan: PreflightPlan, *, default: str | None = None, sit
         (caddy / "Caddyfile").write_text(caddyfile)
     (tmp / "preflight").write_text(preflight_script(plan))
     return subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
-                           f"mount --bind {nginx} /etc/nginx && mkdir -p /etc/caddy && mount --bind {caddy} /etc/caddy "
-                           f"&& bash {tmp}/preflight"], capture_output=True, text=True, timeout=60)
+                           f"mount --bind {nginx} /etc/nginx && mkdir -p /etc/caddy /var/www && mount --bind {caddy} "
+                           f"/etc/caddy && mount --bind {www} /var/www && bash {tmp}/preflight"],
+                          capture_output=True, text=True, timeout=60)
 
 
 def plan(proxy: str = "nginx", replaces: tuple[str, ...] = ()) -> PreflightPlan:
@@ -102,7 +109,7 @@ def test_a_replaced_caddyfile_that_serves_other_names_stops_the_up(tmp_path: Pat
 def test_the_proxy_step_turns_off_only_debian_s_own_default_site(tmp_path: Path, changed: bool) -> None:
     """The nginx step adds the default site to what it turns off only where debian_default_site says so
     (the pre-flight stops on any other unless proxy.replaces names it)."""
-    from components.render.provision import DEBIAN_DEFAULT_SITE, nginx_setup_script
+    from components.render.provision import PACKAGE_DEFAULTS, nginx_setup_script
 
     step = nginx_setup_script([], tls="internal", email=None, site="", bootstrap="", upstreams={})
     assert "if debian_default_site; then replaced_sites+=(default); fi" in step
@@ -112,7 +119,103 @@ def test_the_proxy_step_turns_off_only_debian_s_own_default_site(tmp_path: Path,
     (nginx / "sites-enabled").mkdir()
     (nginx / "sites-available/default").write_text(WORDPRESS if changed else DEFAULT.read_text())
     (nginx / "sites-enabled/default").symlink_to("/etc/nginx/sites-available/default")
-    (tmp_path / "check").write_text(DEBIAN_DEFAULT_SITE + "debian_default_site\n")
+    (tmp_path / "check").write_text(PACKAGE_DEFAULTS + "debian_default_site\n")
     done = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
                            f"mount --bind {nginx} /etc/nginx && bash {tmp_path}/check"], capture_output=True, text=True)
     assert done.returncode == (1 if changed else 0), done.stderr
+
+
+def test_debian_s_default_site_serving_the_operator_s_pages_stops_the_up(tmp_path: Path) -> None:
+    """Round 32: the package's default site, unchanged, serves /var/www/html: an index.html there is the
+    operator's site, which went dark when the default site was turned off."""
+    done = preflight(tmp_path, plan(), html={"index.html": "<h1>Our shop</h1>\n"})
+    assert done.returncode == 1
+    assert "sites-enabled/default is not Debian's own" in done.stderr and "/var/www/html" in done.stderr
+    assert preflight(tmp_path / "2", plan(replaces=("default",)), html={"index.html": "x"}).returncode == 0
+
+
+CADDY_OWN = Path("/etc/caddy/Caddyfile")
+
+
+def caddy_package_file() -> str | None:
+    """The caddy package's own Caddyfile on this machine, if it is installed and its file unchanged."""
+    listed = subprocess.run(["dpkg-query", "-W", "-f=${Conffiles}\n", "caddy"], capture_output=True, text=True).stdout
+    sums = dict(line.split()[:2] for line in listed.splitlines() if line.strip())
+    if not CADDY_OWN.is_file() or str(CADDY_OWN) not in sums:
+        return None
+    text = CADDY_OWN.read_text()
+    return text if hashlib.md5(text.encode()).hexdigest() == sums[str(CADDY_OWN)] else None
+
+
+STATIC_SITE = "shop.example.org {\n\troot * /var/www/shop\n\tphp_fastcgi unix//run/php/php-fpm.sock\n\tfile_server\n}\n"
+
+
+def test_a_caddyfile_of_the_operator_s_stops_the_up_unless_replaced(tmp_path: Path) -> None:
+    """Round 32: a Caddyfile that served a static site or a PHP app (no stack hostname, no reverse_proxy) was
+    replaced whole on the first up, the pre-flight passing."""
+    done = preflight(tmp_path, plan("caddy"), caddyfile=STATIC_SITE)
+    assert done.returncode == 1
+    assert "/etc/caddy/Caddyfile is not Caddy's own" in done.stderr
+    assert "set systems.shop.hosts.box.proxy.replaces: [Caddyfile]" in done.stderr
+    # replaced, it is still refused while it serves a name the stack does not
+    done = preflight(tmp_path / "2", plan("caddy", ("Caddyfile",)), caddyfile=STATIC_SITE)
+    assert done.returncode == 1 and "also serves shop.example.org" in done.stderr
+
+
+@pytest.mark.parametrize(("what", "caddyfile", "said"), [
+    ("every name on a port", ":80 {\n\troot * /var/www/html\n\tfile_server\n}\n", "serves every name at :80"),
+    ("a wildcard", "*.example.org {\n\trespond ok\n}\n", "serves every name at *.example.org"),
+    ("sites it imports", "import /etc/caddy/sites/*\napi.example.org {\n\treverse_proxy :5000\n}\n",
+     "imports other files"),
+])
+def test_a_replaced_caddyfile_serving_more_than_the_stack_s_names_stops_the_up(tmp_path: Path, what: str,
+                                                                               caddyfile: str, said: str) -> None:
+    done = preflight(tmp_path, plan("caddy", ("Caddyfile",)), caddyfile=caddyfile)
+    assert done.returncode == 1, what
+    assert said in done.stderr, done.stderr
+
+
+@pytest.mark.skipif(caddy_package_file() is None, reason="needs the caddy package, its Caddyfile unchanged")
+def test_caddy_s_own_caddyfile_is_no_conflict(tmp_path: Path) -> None:
+    done = preflight(tmp_path, plan("caddy"), caddyfile=caddy_package_file())
+    assert done.returncode == 0, done.stderr
+
+
+NGINX_ORG = ("user www-data;\nevents { worker_connections 64; }\n"
+             "http {\n    include /etc/nginx/conf.d/*.conf;\n}\n")
+DEBIAN_LIKE = ("user www-data;\nevents { worker_connections 64; }\n"
+               "http {\n    include /etc/nginx/conf.d/*.conf;\n    include /etc/nginx/sites-enabled/*;\n}\n")
+STACKYARD_SITE = "server {\n    listen 127.0.0.1:8089;\n    server_name api.example.org;\n    return 204;\n}\n"
+
+
+def nginx_with(tmp: Path, conf: str, script: str) -> subprocess.CompletedProcess:
+    """``script`` run by bash where /etc/nginx is a scratch copy holding ``conf`` as nginx.conf and stackyard's
+    site enabled, and the real nginx of this machine."""
+    nginx = tmp / "nginx"
+    for directory in ("sites-available", "sites-enabled", "conf.d"):
+        (nginx / directory).mkdir(parents=True)
+    (nginx / "nginx.conf").write_text(conf)
+    (nginx / "sites-available/stackyard.conf").write_text(STACKYARD_SITE)
+    (nginx / "sites-enabled/stackyard.conf").symlink_to("/etc/nginx/sites-available/stackyard.conf")
+    (tmp / "script").write_text(script)
+    return subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                           f"mount --bind {nginx} /etc/nginx && bash {tmp}/script"],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx")
+def test_an_nginx_that_would_not_load_stackyard_s_site_stops_the_up_and_the_proxy_step(tmp_path: Path) -> None:
+    """Round 32: with nginx.org's nginx.conf (conf.d/ only), nginx -t passed, the replaced sites were moved
+    out and stackyard's site never loaded: their names were served by nothing, the up green."""
+    from components.render.provision import nginx_setup_script
+
+    script = preflight_script(plan())
+    done = nginx_with(tmp_path / "org", NGINX_ORG, script)
+    assert done.returncode == 1 and "nginx.conf includes no /etc/nginx/sites-enabled/" in done.stderr, done.stderr
+    assert "includes no" not in nginx_with(tmp_path / "debian", DEBIAN_LIKE, script).stderr
+    # The proxy step's own check, after nginx -t, as it is rendered: the real nginx -T, on both configurations.
+    step = nginx_setup_script([], tls="internal", email=None, site="", bootstrap="", upstreams={})
+    check = next(line for line in step.splitlines() if line.startswith("if ! nginx -T"))
+    probe = f"{check}\n  echo missing; exit 1\nfi\necho loaded\n"
+    assert nginx_with(tmp_path / "org2", NGINX_ORG, probe).stdout.strip() == "missing"
+    assert nginx_with(tmp_path / "debian2", DEBIAN_LIKE, probe).stdout.strip() == "loaded"

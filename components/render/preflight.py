@@ -16,7 +16,7 @@ from shlex import quote
 
 from ..model.host_layout import Paths
 from .layout import ServicePlan
-from .provision import DEBIAN_DEFAULT_SITE, foreign_app_directory
+from .provision import NO_SITES_ENABLED, PACKAGE_DEFAULTS, foreign_app_directory
 from .proxy import CADDY_MARK
 from .runtimes import runtime_of
 
@@ -145,11 +145,16 @@ def _sites(plan: PreflightPlan) -> list[str]:
 hostnames=({hostnames})
 is_replaced() {{ [[ " ${{replaced_sites[*]:-}} " == *" $1 "* ]]; }}"""]
     if plan.proxy == "nginx":
-        lines.append(DEBIAN_DEFAULT_SITE + f"""\
+        lines.append(PACKAGE_DEFAULTS + f"""\
 if [ -e /etc/nginx/sites-enabled/default ] && ! is_replaced default && ! debian_default_site; then
-  conflict "the nginx site /etc/nginx/sites-enabled/default is not Debian's own (changed, or another file), and \
-stackyard turns Debian's default site off: list default in {field} to replace it (what it serves goes; a copy is \
-kept), or move what it serves into a site of its own"
+  conflict "the nginx site /etc/nginx/sites-enabled/default is not Debian's own (changed, another file, or a site \
+of the operator's in /var/www/html), and stackyard turns Debian's default site off: list default in {field} to \
+replace it (what it serves goes; a copy is kept), or move what it serves into a site of its own"
+fi""")
+        # An nginx there already whose configuration includes no sites-enabled/ would not load stackyard's site.
+        lines.append(f"""if command -v nginx >/dev/null && nginx -T >/dev/null 2>&1 \\
+    && ! nginx -T 2>/dev/null | grep -Eq '^[[:space:]]*include[[:space:]]+/etc/nginx/sites-enabled/'; then
+  conflict {quote(NO_SITES_ENABLED.removeprefix("stackyard: "))}
 fi""")
         lines.append(f"""for site in /etc/nginx/sites-enabled/* /etc/nginx/conf.d/*.conf; do
   [ -e "$site" ] || continue
@@ -181,26 +186,34 @@ it would go offline with it; move it into a site of its own first"
   done
 done""")
     else:
-        # Replaced, the Caddyfile goes whole: a site address in it that the stack does not serve would go
-        # offline with it (its top-level blocks; not the global options, nor a snippet).
-        lines.append(f"""if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile \\
-    && is_replaced Caddyfile; then
-  while read -r other; do
-    if [ -z "$other" ] || [[ " ${{hostnames[*]:-}} " == *" $other "* ]]; then continue; fi
-    conflict "/etc/caddy/Caddyfile, replaced ({field}), also serves $other, which the stack does not serve: it \\
-would go offline with it; serve it elsewhere first"
-  done < <(grep -E '^[^[:space:]#({{][^{{]*[{{][[:space:]]*$' /etc/caddy/Caddyfile | sed -E 's/[{{][[:space:]]*$//' \\
-             | tr -s ', \\t' '\\n' | sed -E 's#^https?://##; s#:[0-9]+$##' | sort -u)
-fi""")
-        lines.append(f"""if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile \\
-    && ! is_replaced Caddyfile; then
-  for hostname in "${{hostnames[@]}}"; do
-    if grep -qwF "$hostname" /etc/caddy/Caddyfile; then
-      conflict "/etc/caddy/Caddyfile serves $hostname: set {field}: [Caddyfile] to replace it (a copy is kept)"
+        # The Caddyfile goes whole: one that is not the package's own serves something of the operator's (a
+        # static site, a PHP app, sites in files it imports), and is taken only where proxy.replaces names
+        # it, and then only while every site address in it is a name the stack serves.
+        lines.append(PACKAGE_DEFAULTS + f"""\
+if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile && ! caddy_own_caddyfile; then
+  if ! is_replaced Caddyfile; then
+    conflict "/etc/caddy/Caddyfile is not Caddy's own (written or changed by hand): it serves something of the \\
+operator's, and stackyard replaces it whole: set {field}: [Caddyfile] to replace it (a copy is kept), once what \\
+it serves that the stack does not is served elsewhere"
+  else
+    if grep -Eq '^[[:space:]]*import[[:space:]]' /etc/caddy/Caddyfile; then
+      conflict "/etc/caddy/Caddyfile, replaced ({field}), imports other files: what they serve would go offline \\
+with it; serve that elsewhere and take the import out first"
     fi
-  done
-  if grep -Eq '^[[:space:]]*reverse_proxy' /etc/caddy/Caddyfile; then
-    conflict "/etc/caddy/Caddyfile proxies to an app: set {field}: [Caddyfile] to replace it (a copy is kept)"
+    while read -r address; do
+      [ -n "$address" ] || continue
+      host=${{address#*://}}
+      host=${{host%%/*}}
+      host=${{host%:*}}
+      if [ -z "$host" ] || [[ $host == *[*]* ]]; then
+        conflict "/etc/caddy/Caddyfile, replaced ({field}), serves every name at $address: it would go offline \\
+with it; serve it elsewhere first"
+      elif [[ " ${{hostnames[*]:-}} " != *" $host "* ]]; then
+        conflict "/etc/caddy/Caddyfile, replaced ({field}), also serves $host, which the stack does not serve: it \\
+would go offline with it; serve it elsewhere first"
+      fi
+    done < <(grep -E '^[^[:space:]#({{][^{{]*[{{][[:space:]]*$' /etc/caddy/Caddyfile | sed -E 's/[{{][[:space:]]*$//' \\
+               | tr -s ', \\t' '\\n' | sort -u)
   fi
 fi""")
     if plan.tls == "letsencrypt" and plan.proxy_replaces:

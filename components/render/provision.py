@@ -122,8 +122,9 @@ UFW_DEFAULTS = "/etc/default/ufw"
 UFW_SSH = shell("ufw-ssh.sh")
 """ufw_open_to_all (components/render/shell/ufw-ssh.sh): the rules that let any address reach a port."""
 
-DEBIAN_DEFAULT_SITE = shell("nginx-default.sh")
-"""debian_default_site (components/render/shell/nginx-default.sh): Debian's own default site, untouched."""
+PACKAGE_DEFAULTS = shell("package-defaults.sh")
+"""debian_default_site and caddy_own_caddyfile (components/render/shell/package-defaults.sh): what a package
+installed, untouched, which stackyard may turn off or replace."""
 
 
 def ssh_rule_networks(allow_from: Sequence[str]) -> list[str] | None:
@@ -768,6 +769,12 @@ def certificates_locked(certs: Sequence[str], paths: Paths) -> str:
             "flock 8\n" + "\n".join(certs) + "\nexec 8>&-\n")
 
 
+NO_SITES_ENABLED = ("stackyard: /etc/nginx/nginx.conf includes no /etc/nginx/sites-enabled/ (nginx.org's package, "
+                    "or a trimmed nginx.conf): stackyard's site would not load; add the line "
+                    "'include /etc/nginx/sites-enabled/*;' to its http block, as Debian's nginx.conf has it")
+"""The nginx step's and the pre-flight's word for an nginx that would not load stackyard's site."""
+
+
 def nginx_setup_script(hostnames: Sequence[str], *, tls: str, email: str | None, site: str, bootstrap: str,
                        upstreams: dict[str, str], replaces: Sequence[str] = (), paths: Paths = Paths(),
                        static: Iterable[str] = (), served: Mapping[str, Sequence[str]] | None = None,
@@ -819,7 +826,7 @@ ln -sfn /etc/nginx/sites-available/stackyard.conf /etc/nginx/sites-enabled/stack
 # kept under {paths.etc}/replaced: what served before keeps serving until this reload, and comes back if
 # nginx refuses the new site. A default site that is not Debian's own is the operator's: the pre-flight
 # stops on it unless proxy.replaces names it.
-{DEBIAN_DEFAULT_SITE}disabled=()
+{PACKAGE_DEFAULTS}disabled=()
 replaced_sites=({sites})
 if debian_default_site; then replaced_sites+=(default); fi
 for site in "${{replaced_sites[@]}}"; do
@@ -832,13 +839,23 @@ for site in "${{replaced_sites[@]}}"; do
     fi
   done
 done
-if ! nginx -t; then
+put_back() {{
   for f in sites-available/stackyard.conf conf.d/stackyard.conf modules-enabled/99-stackyard-main.conf; do
     if [ -f "/etc/nginx/$f.previous" ]; then mv "/etc/nginx/$f.previous" "/etc/nginx/$f"; else rm -f "/etc/nginx/$f"; fi
   done
   if [ ! -f /etc/nginx/sites-available/stackyard.conf ]; then rm -f /etc/nginx/sites-enabled/stackyard.conf; fi
   for f in "${{disabled[@]}}"; do mv "{paths.etc}/replaced/${{f#/etc/nginx/}}" "$f"; done
+}}
+if ! nginx -t; then
+  put_back
   echo "nginx rejected the new site; the previous configuration stays" >&2
+  exit 1
+fi
+# An nginx.conf that includes no sites-enabled/ (nginx.org's packages, a trimmed one) passes nginx -t without
+# stackyard's site: the sites it replaces would go, and nothing would serve their names.
+if ! nginx -T 2>/dev/null | grep -qxF '# configuration file /etc/nginx/sites-enabled/stackyard.conf:'; then
+  put_back
+  echo {sh(NO_SITES_ENABLED)} >&2
   exit 1
 fi
 systemctl enable --quiet nginx
