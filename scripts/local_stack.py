@@ -56,7 +56,7 @@ def environment() -> dict[str, str]:
     return env
 
 
-WITHOUT_CONFIG = ("cancel", "stack", "version", "about", "whoami", "plugin", "login", "logout")
+WITHOUT_CONFIG = ("cancel", "stack", "state", "version", "about", "whoami", "plugin", "login", "logout")
 """Commands that read no stack config: they refuse --config-file (`pulumi cancel` after a killed `up`)."""
 
 

@@ -7,6 +7,7 @@ Run for real: the rendered scripts in a mount namespace whose /srv is a scratch 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -78,3 +79,16 @@ def test_someone_else_s_directory_stops_the_up_at_the_preflight_and_at_the_user_
     done = in_namespace(tmp_path / "again", FOREIGN[state], service_user_script(SERVICE))
     assert "rc=1" in done.stdout and done.stdout.rstrip().endswith("unchanged"), done.stdout + done.stderr
     assert "stackyard: /srv/app exists and is not stackyard's" in done.stderr
+
+
+def test_a_fifo_a_user_planted_as_their_pm2_pid_holds_no_up(tmp_path: Path) -> None:
+    """Round 32: the pre-flight read each /home/*/.pm2/pm2.pid with no time limit, so a FIFO there (any user's
+    home is theirs) held every `up` of the host."""
+    home = tmp_path / "home"
+    (home / "mallory/.pm2").mkdir(parents=True)
+    os.mkfifo(home / "mallory/.pm2/pm2.pid")
+    (tmp_path / "preflight").write_text(preflight())
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                           f"mount --bind {home} /home && bash {tmp_path}/preflight"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -292,3 +292,16 @@ def test_the_dumps_of_stackyard_s_pm2_daemons_are_never_archived(tmp_path: Path)
     (archive,) = (directory / only).glob("*.tar.gz")
     names = subprocess.run(["tar", "-tzf", str(archive)], capture_output=True, text=True, check=True).stdout
     assert "kept.txt" in names and "dump.pm2" not in names
+
+
+def test_a_path_that_reads_as_an_option_is_archived_as_a_path(tmp_path: Path) -> None:
+    """Round 32: an archived path whose first component starts with `-` (/-T/<file>) reached tar as an option,
+    which read that file as its list of names and printed them, a secret file's lines included, into the
+    run's output (the journal). Now it is a path: one that is not there fails its dump alone."""
+    secret = tmp_path / "restic.password"
+    secret.write_text("correct-horse-battery-staple\n")
+    directory = tmp_path / "backups"
+    script = backup_script(keep=2, directory=str(directory), paths_to_archive=[f"/-T{secret}"], accessories=[])
+    result = run(tmp_path, script)
+    assert "correct-horse" not in result.stdout + result.stderr
+    assert result.returncode == 1 and "incomplete" in result.stderr

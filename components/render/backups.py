@@ -78,7 +78,7 @@ def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str],
     excludes = " ".join(f"--exclude={sh(pattern)}" for pattern in EXCLUDES)
     for path in paths_to_archive:
         name = archive_name(path)
-        dumps.append((name, f'tar --create --gzip --file "$target/{name}.tar.gz" {excludes} --directory / '
+        dumps.append((name, f'tar --create --gzip --file "$target/{name}.tar.gz" {excludes} --directory / -- '
                             f'{sh(path.lstrip("/"))}'))
     body = "".join(f"dump {sh(name)} <<'{tag}'\n{command}\n{tag}\n"
                    for name, command in dumps for tag in [heredoc(command)[1]]) or ":\n"

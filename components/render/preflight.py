@@ -300,7 +300,8 @@ check_port() {{
 pm2_processes=()
 declare -A pm2_home_by_name=()
 for home in /root/.pm2 /home/*/.pm2; do
-  pid=$(cat "$home/pm2.pid" 2>/dev/null || true)
+  # timeout: a user's home is theirs, and a FIFO there would hold every up of this host
+  pid=$(timeout 5 cat -- "$home/pm2.pid" 2>/dev/null || true)
   if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || ! command -v pm2 >/dev/null; then continue; fi
   owner=$(stat -c %U "$home")
   while read -r name; do
