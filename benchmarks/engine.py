@@ -25,13 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "engine")]
 
+from helpers.fake_supabase import kai_world  # noqa: E402
+from helpers.harness import production_config  # noqa: E402
+from helpers.postgres import PostgresServer  # noqa: E402
+from helpers.sshd import LoopbackSshd  # noqa: E402
+from helpers.workspace import Workspace, toolchain_bin  # noqa: E402
 from test_engine_supabase import SECRETS, project  # noqa: E402
-
-from fake_supabase import kai_world  # noqa: E402
-from harness import production_config  # noqa: E402
-from postgres import PostgresServer  # noqa: E402
-from sshd import LoopbackSshd  # noqa: E402
-from workspace import Workspace, toolchain_bin  # noqa: E402
 
 ROWS: list[tuple[str, list[float]]] = []
 

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from harness import canary_secrets, production_config, run_program  # noqa: E402
+from helpers.harness import canary_secrets, production_config, run_program  # noqa: E402
 
 SDKS = ["pulumi", "pulumi_hcloud", "pulumi_digitalocean", "pulumi_cloudflare", "pulumiverse_vercel",
         "pulumi_github", "pulumi_command", "pulumi_random"]
@@ -44,7 +44,7 @@ def whole_run(systems: list[str] | None) -> tuple[float, list[str]]:
 import json, sys, time
 t = time.perf_counter()
 sys.path[:0] = {[str(ROOT), str(ROOT / 'tests')]!r}
-from harness import canary_secrets, production_config, run_program
+from helpers.harness import canary_secrets, production_config, run_program
 config = production_config()
 keep = {systems!r}
 if keep is not None:

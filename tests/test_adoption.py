@@ -6,8 +6,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-
-from harness import Run, canary_secrets, production_config, run_program, unwrap
+from helpers.harness import Run, canary_secrets, production_config, run_program, unwrap
 
 ZONE_MEHKO = "e3b0c74af4dd938aa071e706ee9cf568"
 ZONE_KAI = "846d8bba61bf3e2e89d1d4a8c7a4b966"

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pulumi
 import pytest
+from helpers.harness import Run, canary_secrets, production_config, run_program
 
 from components.render.runtimes import RUNTIMES
-from harness import Run, canary_secrets, production_config, run_program
 
 Mutation = Callable[[dict], None]
 
@@ -691,8 +691,9 @@ SYSTEM = ("/usr/lib", "/var/lib/dpkg", "/var/cache/apt", "/opt", "/bin", "/var/s
 
 def problems_after(mutate: Mutation) -> list[tuple[str, str]]:
     """What load_topology refuses (path, message) in the production stack changed by ``mutate``."""
+    from helpers.harness import every_secret_set
+
     from components.model import StackConfigError, load_topology
-    from harness import every_secret_set
 
     config = copy.deepcopy(production_config())
     mutate(config)

@@ -6,8 +6,7 @@ import copy
 
 import pytest
 import yaml
-
-from harness import CANARY, SECRET_SIG, Run, canary_secrets, numeric_id, production_config, run_program
+from helpers.harness import CANARY, SECRET_SIG, Run, canary_secrets, numeric_id, production_config, run_program
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 OPERATOR_KEY = production_config()["stackyard:sshKeys"][0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from harness import CANARY, SECRET_SIG, canary_secrets, production_config, run_program
+from helpers.harness import CANARY, SECRET_SIG, canary_secrets, production_config, run_program
 
 
 def two_companies() -> tuple[dict, dict]:

@@ -1,7 +1,7 @@
 """The deploy script stopped at every step: killed (SIGKILL, as a crash or `kill -9` would) or failing
 (the step's command exits 1), then the next deploy run as `pulumi up` would run it.
 
-Each stubbed or wrapped command of a deploy is a step (tests/deploy_host.py): systemctl, nginx, curl,
+Each stubbed or wrapped command of a deploy is a step (tests/helpers/deploy_host.py): systemctl, nginx, curl,
 runuser, chown, and every mv, ln, cp, rm, touch, chmod, mkdir and git. For each one in turn, on a copy
 of a host serving v1, the deploy of v2 is stopped there. Throughout, the stubs check what a fixed load
 would see: nginx never routes to a port nothing serves. After the stop, a slot the proxy routes to is
@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from helpers.deploy_host import DeployHost, unit_ports
 
 from components.render.proxy import upstream_file
-from deploy_host import DeployHost, unit_ports
 
 BLUE, GREEN = {9000, 9001, 9002}, {10000, 10001, 10002}
 

@@ -1,4 +1,4 @@
-"""The deploy script, run for real in a scratch root with a real git repository (tests/deploy_host.py).
+"""The deploy script, run for real in a scratch root with a real git repository (tests/helpers/deploy_host.py).
 
 systemctl, nginx, curl and runuser are stubs that log their calls and keep a host's state (running
 units, the upstream nginx loaded), so the tests pin the order that matters: the proxy switches only
@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.deploy_host import DeployHost, unit_ports
 
 from components import git_refs
 from components.render.proxy import upstream_file
-from deploy_host import DeployHost, unit_ports
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import ROOT
+from helpers.harness import ROOT
 
 TOY = '''"""A toy runtime: systemd's units under another name (tests/test_extending.py)."""
 
@@ -26,7 +26,7 @@ class Toy(Systemd):
 BUILD = '''
 import sys
 sys.path[:0] = [".", "tests"]
-from harness import canary_secrets, production_config, run_program
+from helpers.harness import canary_secrets, production_config, run_program
 config = production_config()
 config["stackyard:systems"]["material-kai"]["services"]["mivaa"]["runtime"] = "toy"
 run = run_program(config, canary_secrets(config))
@@ -85,7 +85,7 @@ class Toy(Existing):
 BUILD_HOST = '''
 import sys
 sys.path[:0] = [".", "tests"]
-from harness import canary_secrets, production_config, run_program
+from helpers.harness import canary_secrets, production_config, run_program
 config = production_config()
 hosts = config["stackyard:systems"]["mehko"]["hosts"]
 hosts["api"] = {"provider": "toy", "address": "203.0.113.7",

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.harness import canary_secrets, production_config, run_program
 
 from components import git_refs
-from harness import canary_secrets, production_config, run_program
 
 GIT = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
        "GIT_COMMITTER_EMAIL": "t@example.com", "PATH": "/usr/bin:/bin"}

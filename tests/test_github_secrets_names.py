@@ -8,9 +8,8 @@ from __future__ import annotations
 import copy
 
 import pytest
+from helpers.harness import canary_secrets, production_config, run_program
 from test_bad_stack_files import refusal
-
-from harness import canary_secrets, production_config, run_program
 
 ACTIONS = "github:index/actionsSecret:ActionsSecret"
 

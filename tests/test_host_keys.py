@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from helpers.harness import ROOT
+from helpers.sshd import sshd_fixture
 
 from components.host_keys import check_pinned_key, fingerprint, private_key_pem, public_key_line
-from harness import ROOT
-from sshd import sshd_fixture
 
 sshd = sshd_fixture()
 

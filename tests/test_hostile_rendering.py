@@ -1,6 +1,6 @@
 """Hostile values that the model accepts, followed into what stackyard renders for the host.
 
-For every string of the hosts and services of the three stacks (tests/hostile.py) and every hostile
+For every string of the hosts and services of the three stacks (tests/helpers/hostile.py) and every hostile
 value the model lets through (a shell command, a value, free text...), the program runs under mocks.
 Each script, command line and file that changed from the stack as it is is then
 
@@ -26,10 +26,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from helpers.harness import canary_secrets, referenced_secrets, run_program
+from helpers.hostile import CANARY, HOSTILE, STACKS, config_path, replaced, slots, stack
 from test_hostile_values import load
-
-from harness import canary_secrets, referenced_secrets, run_program
-from hostile import CANARY, HOSTILE, STACKS, config_path, replaced, slots, stack
 
 SANDBOX_ENV = ("command_not_found_handle() {\n"
                "  printf '%s\\0' \"$*\" >> \"$STUB_LOG\"\n"

@@ -10,11 +10,8 @@ value into every node.
 from __future__ import annotations
 
 import pytest
-
-from components.model import StackConfigError, load_topology
-from components.render.runtimes import RUNTIMES
-from harness import every_secret_set
-from hostile import (
+from helpers.harness import every_secret_set
+from helpers.hostile import (
     HOSTILE,
     MALFORMED,
     STACKS,
@@ -27,7 +24,10 @@ from hostile import (
     stack,
     values_of,
 )
-from model_walk import string_fields, string_slots
+from helpers.model_walk import string_fields, string_slots
+
+from components.model import StackConfigError, load_topology
+from components.render.runtimes import RUNTIMES
 
 
 def node_at(config: dict, path: tuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from harness import ROOT
+from helpers.harness import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
 

@@ -11,12 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.deploy_host import DeployHost
 
 from components.render.deploy import service_header
 from components.render.layout import ServicePlan
 from components.render.runtimes import runtime_of
 from components.render.scripts import shell
-from deploy_host import DeployHost
 
 BLUE, GREEN, SHARED = ("stackyard-mivaa-pm2@blue.service", "stackyard-mivaa-pm2@green.service",
                        "stackyard-mivaa-pm2.service")

@@ -9,8 +9,7 @@ import json
 import sys
 
 import pytest
-
-from harness import ROOT, Run, canary_secrets, production_config, run_program, unwrap
+from helpers.harness import ROOT, Run, canary_secrets, production_config, run_program, unwrap
 
 sys.path.insert(0, str(ROOT / "policy"))
 

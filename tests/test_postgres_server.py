@@ -1,4 +1,4 @@
-"""The throwaway PostgreSQL the database tests use (tests/postgres.py): version, extensions, exposure."""
+"""The throwaway PostgreSQL the database tests use (tests/helpers/postgres.py): version, extensions, exposure."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import uuid
 
 import psycopg
 import pytest
-
-from postgres import PostgresServer
+from helpers.postgres import PostgresServer
 
 
 def test_server_is_postgresql_15(postgres: PostgresServer):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from harness import (
+from helpers.harness import (
     CANARY,
     Run,
     canary_secrets,
@@ -115,7 +114,7 @@ def test_secrets_in_browser_bundled_variables_are_warned_about(production: Run) 
 def test_every_secret_the_stack_references_is_listed_in_the_operating_doc() -> None:
     import re
 
-    from harness import ROOT
+    from helpers.harness import ROOT
 
     readme = (ROOT / "docs" / "operating.md").read_text()
     for name in referenced_secrets(production_config()):
@@ -123,8 +122,9 @@ def test_every_secret_the_stack_references_is_listed_in_the_operating_doc() -> N
 
 
 def test_stack_file_reference_matches_the_model() -> None:
+    from helpers.harness import ROOT
+
     from components.model.reference import reference
-    from harness import ROOT
 
     assert reference() in (ROOT / "docs" / "stack-file-reference.md").read_text(), (
         "run: venv/bin/python -m components.model.reference, and put its output in docs/stack-file-reference.md")
@@ -147,12 +147,12 @@ def test_a_stack_without_cloud_resources_imports_no_provider_sdk() -> None:
     import subprocess
     import sys
 
-    from harness import ROOT
+    from helpers.harness import ROOT
 
     code = """
 import sys
 sys.path[:0] = ['.', 'tests']
-from harness import production_config, run_program, canary_secrets
+from helpers.harness import production_config, run_program, canary_secrets
 config = production_config()
 productivity = config['stackyard:systems']['productivity']
 productivity['hosts']['app']['provision'] = False
@@ -168,8 +168,7 @@ print(sorted(m for m in sys.modules if m.startswith(('pulumi_', 'pulumiverse_'))
 
 def test_every_secret_the_stack_references_is_encrypted_in_the_stack_file() -> None:
     import yaml
-
-    from harness import ROOT
+    from helpers.harness import ROOT
 
     document = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
     config = document["config"]

@@ -7,8 +7,7 @@ import json
 import re
 
 import pytest
-
-from harness import CANARY, SECRET_SIG, Run, canary_secrets, numeric_id, production_config, run_program, unwrap
+from helpers.harness import CANARY, SECRET_SIG, Run, canary_secrets, numeric_id, production_config, run_program, unwrap
 
 COMMAND = "command:remote:Command"
 

@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.hostile import HOSTILE
 
 from components.render import quoting
 from components.render.provision import accessory_passwords
-from hostile import HOSTILE
 
 VALUES = [value for value in HOSTILE.values() if "\x00" not in value] + [
     "", "'", "\\", "\\'", '"', "$HOME $$ ${X}", "`id`", "a\n", "\n\n", "\t", "% _ \\% \\_", "é日本 ü",

@@ -7,9 +7,8 @@ import copy
 
 import pulumi
 import pytest
-
-from harness import read_stack_file, run_program
-from hostile import stack
+from helpers.harness import read_stack_file, run_program
+from helpers.hostile import stack
 
 SECRETS = {"localSshKey": "key", "localApiKey": "api", "localSessionSecret": "session"}
 
@@ -67,7 +66,7 @@ def test_a_former_name_still_in_use_is_refused_naming_the_state_commands(where: 
 
 
 def read_stack_file_local() -> dict:
-    from hostile import STACKS
+    from helpers.hostile import STACKS
 
     local = read_stack_file(STACKS["local"])["stackyard:systems"]["local"]
     local["hosts"]["box"]["address"] = "10.213.0.4"

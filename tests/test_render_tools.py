@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from render_samples import seed_plans
+from helpers.render_samples import seed_plans
 
 from components.model.host_layout import COLORS, Paths
 from components.render import provision
@@ -381,7 +381,7 @@ def test_pm2_ecosystem_files_load_in_node(tmp_path: Path, color: str) -> None:
 def test_every_step_script_of_the_production_stack_passes_shellcheck(tmp_path: Path) -> None:
     """The scripts `pulumi up` would send, as recorded under mocks: base, runtimes, accessories,
     proxy, backups and each service's user, setup (units + deploy script) steps."""
-    from harness import canary_secrets, production_config, run_program
+    from helpers.harness import canary_secrets, production_config, run_program
 
     config = production_config()
     run = run_program(config, canary_secrets(config))

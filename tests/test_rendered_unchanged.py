@@ -22,7 +22,7 @@ from typing import Any
 if __name__ == "__main__":
     sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
-from harness import ROOT, canary_secrets, read_stack_file, run_program
+from helpers.harness import ROOT, canary_secrets, read_stack_file, run_program
 
 PINS = Path(__file__).resolve().parent / "fixtures" / "rendered.json"
 STACKS = ("production", "local")

@@ -9,12 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from helpers.deploy_host import DeployHost
 
 from components.model.host_layout import Paths
 from components.render.deploy import service_header
 from components.render.layout import ServicePlan
 from components.render.scripts import shell
-from deploy_host import DeployHost
 
 # systemd and docker as the host would answer, from what $STUB/running and $STUB/containers hold.
 SYSTEMCTL = """#!/bin/bash
@@ -174,7 +174,7 @@ def test_a_move_to_compose_with_the_commit_unchanged_never_takes_the_serving_rel
     compose with the same commit and build steps had the same release id: the compose deploy made the
     serving slot's release root's and read-only to the process running from it, even when it then failed,
     and nothing gave it back (round 27). A release that becomes root's has an id of its own."""
-    from deploy_host import DeployHost
+    from helpers.deploy_host import DeployHost
 
     host = DeployHost(tmp_path)
     systemd = host.plan()

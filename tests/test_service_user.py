@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from render_samples import seed_plans
+from helpers.render_samples import seed_plans
 
 from components.model.host_layout import Paths
 from components.render import provision

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pulumi
 import pytest
-
-from harness import canary_secrets, production_config, run_program
+from helpers.harness import canary_secrets, production_config, run_program
 
 pytestmark = pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen (openssh-client) not found")
 

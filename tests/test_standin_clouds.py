@@ -7,8 +7,8 @@ here by one input it must refuse and the production stack's own inputs, which it
 from __future__ import annotations
 
 import pytest
+from helpers.harness import canary_secrets, production_config, run_program
 
-from harness import canary_secrets, production_config, run_program
 from standin.clouds import NAMES, cloud_named
 from standin.values import SECRET_SIG, UNKNOWN
 

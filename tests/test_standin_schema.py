@@ -17,8 +17,8 @@ from typing import Any
 import grpc
 import pulumi
 import pytest
+from helpers.harness import ROOT, canary_secrets, read_stack_file, run_program
 
-from harness import ROOT, canary_secrets, read_stack_file, run_program
 from standin.clouds import NAMES, cloud_named
 from standin.conform import child, conform
 from standin.provider import StandInProvider, to_struct

@@ -1,5 +1,5 @@
 """The Supabase settings providers against a loopback Management API that checks every request
-against Supabase's published OpenAPI spec (tests/fake_supabase.py)."""
+against Supabase's published OpenAPI spec (tests/helpers/fake_supabase.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.fake_supabase import FakeSupabase
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
 from components.supabase.api import ManagementApi, SupabaseApiError
 from components.supabase.providers import EdgeSecretsProvider, SettingsProvider, SupabaseProvider
-from fake_supabase import FakeSupabase
 
 REF = "abcdefghijklmnopqrst"
 
@@ -278,7 +278,7 @@ def test_the_fake_rejects_what_the_spec_rejects() -> None:
 
 
 def test_the_spec_copy_matches_the_published_one() -> None:
-    from fake_supabase import SPEC
+    from helpers.fake_supabase import SPEC
 
     # beside the clone, or in the workplace's shared folder (a clone made elsewhere, as CI's may be)
     candidates = [SPEC.parents[3] / "shared" / "specs" / SPEC.name, Path("/work/shared/specs") / SPEC.name]

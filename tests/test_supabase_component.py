@@ -7,9 +7,9 @@ import copy
 
 import dill
 import pytest
+from helpers.harness import CANARY, Registration, Run, canary_secrets, production_config, run_program
 
 from components.supabase.providers import EdgeSecretsProvider, PolicyProvider, SettingsProvider
-from harness import CANARY, Registration, Run, canary_secrets, production_config, run_program
 
 DYNAMIC = "pulumi-python:dynamic/supabase:"
 

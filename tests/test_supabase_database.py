@@ -1,4 +1,4 @@
-"""Database settings on a real PostgreSQL the tests start (tests/postgres.py): extensions, migrations,
+"""Database settings on a real PostgreSQL the tests start (tests/helpers/postgres.py): extensions, migrations,
 row-level security and policies, applied both through the Management API's SQL endpoint (the
 loopback fake, spec-checked, passing the SQL to that PostgreSQL) and over a direct connection."""
 
@@ -11,6 +11,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from helpers.fake_supabase import FIXTURES, WORKSPACE_POLICY, FakeSupabase, platform_database, postgres_executor
+from helpers.postgres import PostgresServer
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
@@ -25,8 +27,6 @@ from components.supabase.providers import (
     SupabaseProvider,
 )
 from components.supabase.sql import SqlError
-from fake_supabase import FIXTURES, WORKSPACE_POLICY, FakeSupabase, platform_database, postgres_executor
-from postgres import PostgresServer
 
 REF = "abcdefghijklmnopqrst"
 

@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-
-from dynamic_host import DynamicProviderHost, ProviderError
-from fake_supabase import KAI_REF, KAI_SECRETS, FakeSupabase, kai_project, kai_world
-from harness import Registration, run_program
-from postgres import PostgresServer
+from helpers.dynamic_host import DynamicProviderHost, ProviderError
+from helpers.fake_supabase import KAI_REF, KAI_SECRETS, FakeSupabase, kai_project, kai_world
+from helpers.harness import Registration, run_program
+from helpers.postgres import PostgresServer
 
 REF = KAI_REF
 DYNAMIC = "pulumi-python:dynamic/supabase:"

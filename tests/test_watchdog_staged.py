@@ -2,7 +2,7 @@
 deploy ran, so a changed health path was checked against the release still serving from before, which it
 restarted three times and left failed when the new release never came; and a changed path alone was
 "already serving", never checked by a deploy. Now the setup step stages it and the deploy puts it in place
-once a slot serves with its settings. Through the real deploy script on the stub host (tests/deploy_host.py),
+once a slot serves with its settings. Through the real deploy script on the stub host (tests/helpers/deploy_host.py),
 killed and failed at every step."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers.deploy_host import DeployHost
 
 from components.render.watchdog import watchdog_script
-from deploy_host import DeployHost
 
 
 @pytest.fixture

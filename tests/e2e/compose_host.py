@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.workspace import ROOT
+
 from local import LocalStack, local_host, local_project
-from workspace import ROOT
 
 HOSTNAME = "compose.stackyard.test"
 SECRET_FILE = "key-file-9c41d2: read by a non-root container"

@@ -3,7 +3,7 @@ host (STACKYARD_DISTRO, scripts/local_host.py; Debian 12 unless it says otherwis
 
 The host is scripts/local_host.py's systemd-nspawn container, booted from a fresh copy of its image
 for the session and stopped at the end (`down`: every change to this machine undone). The stack
-runs on a throwaway project (tests/workspace.py) with its own backend, so a `make up` of your own
+runs on a throwaway project (tests/helpers/workspace.py) with its own backend, so a `make up` of your own
 is not touched, except that the host is restarted fresh. The tests run in file order, each
 building on the host the previous ones left: serving, re-runs, secrets, redeploys, reboot, removal.
 
@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.workspace import ToolchainMissing, make_tmp, toolchain_bin
 
 from local import FIGURES, S3_PORT, LocalStack, deploy_local_stack, local_host
-from workspace import ToolchainMissing, make_tmp, toolchain_bin
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -1,5 +1,5 @@
 """The deployed local stack as the e2e tests and the local-host benchmark see it: `pulumi up` on a
-throwaway project (tests/workspace.py), SSH to the host, HTTPS through its proxy, new commits of the
+throwaway project (tests/helpers/workspace.py), SSH to the host, HTTPS through its proxy, new commits of the
 sample apps."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 import yaml
-
-from workspace import ROOT, Result, Workspace, make_tmp, toolchain_bin
+from helpers.workspace import ROOT, Result, Workspace, make_tmp, toolchain_bin
 
 sys.path.insert(0, str(ROOT / "scripts"))
 # The tests' host has a disk of its own: `make up`'s host keeps its disk, and its state stays true.

@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.workspace import make_tmp
 
 from components.model.host_layout import Paths
 from components.render.layout import ServicePlan
 from components.render.proxy import CADDY_ADMIN, caddyfile
 from local import FIGURES, LocalStack, local_host, local_stack
-from workspace import make_tmp
 
 CSP = "default-src 'self'"
 HEADERS = {"Strict-Transport-Security": "max-age=31536000; includeSubDomains", "X-Content-Type-Options": "nosniff",

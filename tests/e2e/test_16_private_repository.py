@@ -12,10 +12,10 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+from helpers.sshd import LoopbackSshd, SshdUnavailable
+from helpers.workspace import make_tmp
 
 from local import LocalStack, local_host
-from sshd import LoopbackSshd, SshdUnavailable
-from workspace import make_tmp
 
 SOURCE = "systems.local.services.fastapi-sample.source"
 

@@ -19,10 +19,10 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from helpers.workspace import make_tmp
 
 from load import Load
 from local import FIGURES, LocalStack, local_host, local_project
-from workspace import make_tmp
 
 HOSTNAME = "flask.stackyard.test"
 MYSQL_PASSWORD = "legacy-mysql-Pw-1f93"

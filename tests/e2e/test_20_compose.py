@@ -22,6 +22,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
+from helpers.workspace import make_tmp
 
 from compose_host import (
     HOSTNAME,
@@ -34,7 +35,6 @@ from compose_host import (
 )
 from load import Load
 from local import FIGURES, LocalStack, local_host, reboot
-from workspace import make_tmp
 
 
 @pytest.fixture(scope="module")

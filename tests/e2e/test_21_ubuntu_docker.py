@@ -23,12 +23,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.workspace import ROOT
 
 from components.render import provision
 from components.render.docker import DockerPlan, install_script
 from components.render.scripts import APT_HEADER
 from local import FIGURES
-from workspace import ROOT
 
 ROOTFS_SCRIPT = ROOT / "scripts" / "ubuntu-noble-rootfs"
 CACHE = Path(os.environ.get("STACKYARD_CACHE") or Path.home() / ".cache" / "stackyard") / "ubuntu-noble"

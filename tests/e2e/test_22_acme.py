@@ -29,10 +29,10 @@ from pathlib import Path
 import local_acme  # scripts/: on the path once conftest has imported local
 import pytest
 import yaml
+from helpers.workspace import Workspace, make_tmp, toolchain_bin
 
 from load import Load
 from local import FIGURES, HOST_KEY_PATH, LocalStack, local_host, local_stack
-from workspace import Workspace, make_tmp, toolchain_bin
 
 STATIC = "/srv/acme-static"
 RATE = 20

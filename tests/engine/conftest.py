@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from workspace import ToolchainMissing, Workspace, make_tmp, toolchain_bin
+from helpers.workspace import ToolchainMissing, Workspace, make_tmp, toolchain_bin
 
 NETWORK = Path("/proc/self/net/dev")
 """Interfaces of this process's network namespace (/sys/class/net shows the namespace sysfs was mounted in)."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 
+from helpers.workspace import errors
+
 from standin.values import plain
-from workspace import errors
 
 ZONE = "0123456789abcdef0123456789abcdef"
 

@@ -4,7 +4,7 @@ create and delete no secret (each would have been a PUT of the secret, then a DE
 
 from __future__ import annotations
 
-from workspace import errors
+from helpers.workspace import errors
 
 ACTIONS = "github:index/actionsSecret:ActionsSecret"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 
-from workspace import errors
+from helpers.workspace import errors
 
 
 def systems(primary: bool, ipv6: bool, server_type: str = "cx22", **more) -> dict:

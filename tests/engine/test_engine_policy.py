@@ -8,9 +8,8 @@ import copy
 
 import pytest
 import yaml
+from helpers.workspace import ROOT, Workspace
 from test_engine_preview import PRODUCTIVITY_SECRETS, seeded_cloud
-
-from workspace import ROOT, Workspace
 
 PRODUCTION = ROOT / "Pulumi.production.yaml"
 PACK = str(ROOT / "policy")

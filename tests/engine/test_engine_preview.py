@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import copy
 
-from harness import canary_secrets, production_config, read_stack_file, run_program
+from helpers.harness import canary_secrets, production_config, read_stack_file, run_program
+from helpers.workspace import ROOT, counts_by_type, errors
+
 from standin.seed import seed_stack, shown_secrets
-from workspace import ROOT, counts_by_type, errors
 
 PRODUCTION = ROOT / "Pulumi.production.yaml"
 PRODUCTIVITY_SECRETS = {name: f"PLACEHOLDER-{name}" for name in

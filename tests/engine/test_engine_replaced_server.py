@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sshd import sshd_fixture
-from workspace import ROOT, errors
+from helpers.sshd import sshd_fixture
+from helpers.workspace import ROOT, errors
 
 PROGRAM = ROOT / "tests" / "engine" / "programs" / "replaced_server"
 sshd = sshd_fixture(scope="module")

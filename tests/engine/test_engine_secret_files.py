@@ -12,9 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from sshd import sshd_fixture
-from workspace import ROOT, errors, steps_by_op
+from helpers.sshd import sshd_fixture
+from helpers.workspace import ROOT, errors, steps_by_op
 
 PROGRAM = ROOT / "tests" / "engine" / "programs" / "secret_files"
 CANARY = "CANARY-engine-3b9e1f"

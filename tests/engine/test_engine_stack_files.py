@@ -8,10 +8,9 @@ import re
 
 import pytest
 import yaml
+from helpers.harness import referenced_secrets
+from helpers.workspace import DEMO_PASSPHRASE, ROOT, Workspace
 from test_bad_stack_files import CASES
-
-from harness import referenced_secrets
-from workspace import DEMO_PASSPHRASE, ROOT, Workspace
 
 PRODUCTION = ROOT / "Pulumi.production.yaml"
 PROVIDER_KEYS = ("hcloud:token", "digitalocean:token", "cloudflare:apiToken", "vercel:apiToken", "github:token")

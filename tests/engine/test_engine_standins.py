@@ -5,8 +5,7 @@ provider schema's (a wrong type, a missing required property, an unexpected argu
 from __future__ import annotations
 
 import pytest
-
-from workspace import ROOT
+from helpers.workspace import ROOT
 
 PROGRAM = ROOT / "tests" / "engine" / "programs" / "refused"
 

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers.fake_supabase import KAI_REF, FakeSupabase, kai_project, kai_world
+from helpers.postgres import PostgresServer
+from helpers.workspace import counts_by_type, errors, steps_by_op
 
 from components.model.rules.supabase import API_URL_ENV
-from fake_supabase import KAI_REF, FakeSupabase, kai_project, kai_world
-from postgres import PostgresServer
-from workspace import counts_by_type, errors, steps_by_op
 
 REF = KAI_REF
 DYNAMIC = "pulumi-python:dynamic/supabase:"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 
+from helpers.workspace import errors
+
 from standin.values import plain
-from workspace import errors
 
 STEPS = [
     {"production": "https://api.example.com", "preview": "https://staging.example.com"},

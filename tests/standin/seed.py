@@ -1,6 +1,6 @@
 """A stand-in cloud holding what a stack adopts, as the stack file describes it.
 
-The program runs under Pulumi's mocks (tests/harness.py) with the stack's own config values; every
+The program runs under Pulumi's mocks (tests/helpers/harness.py) with the stack's own config values; every
 resource it registers with an import ID is written to the stand-in cloud (provider.Store) with the
 exact inputs the program will send and the outputs the stand-in computes. A preview through the
 stand-ins then finds each adopted resource where its import ID says and shows `import`, as a real
@@ -43,7 +43,7 @@ def seed(registrations, root: Path) -> list[str]:
 def seed_stack(config: dict[str, Any], secrets: dict[str, str], root: Path) -> list[str]:
     """Runs the program on a stack's config (``secrets``: ``ns:key`` or stackyard keys -> values) under mocks,
     and seeds what it adopts."""
-    from harness import run_program
+    from helpers.harness import run_program
 
     return seed(run_program(config, secrets).resources, root)
 
@@ -54,7 +54,7 @@ def shown_secrets(shown: dict[str, Any]) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    from harness import canary_secrets, read_stack_file
+    from helpers.harness import canary_secrets, read_stack_file
 
     stack_file, root = Path(argv[0]), Path(argv[1])
     config = read_stack_file(stack_file)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from throwaway import server_fixture
+from .throwaway import server_fixture
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PREFERRED_MAJOR = "15"

@@ -31,9 +31,9 @@ from openapi_core.testing import MockRequest, MockResponse
 from components.model.rules.supabase import API_URL_ENV
 
 # A copy of ../shared/specs/supabase-management-api.openapi.json, so a clone on its own can run the tests.
-SPEC = Path(__file__).resolve().parent / "specs" / "supabase-management-api.openapi.json"
+SPEC = Path(__file__).resolve().parents[1] / "specs" / "supabase-management-api.openapi.json"
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "supabase"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "supabase"
 WORKSPACE_POLICY = "workspace_id IN (SELECT workspace_id FROM user_workspaces WHERE user_id = auth.uid())"
 """Seed 004's policy condition."""
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STANDIN_BIN = ROOT / "tests" / "standin" / "bin"
 DEMO_PASSPHRASE = "stackyard-demo-passphrase"
 """Encrypts the production stack file's placeholder secrets (docs/operating.md, "Secrets")."""

@@ -25,7 +25,7 @@ from pulumi.runtime.sync_await import _sync_await
 from standin.values import SECRET_SIG
 from standin.values import plain as unwrap
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Unit tests never ask a git server which commit a ref names (components/git_refs.py): the deploy
 # keys on the ref itself, as it does wherever the repository cannot be reached.
 os.environ.setdefault("STACKYARD_RESOLVE_REFS", "off")

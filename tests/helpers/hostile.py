@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, read_stack_file
-from model_walk import Slot, string_slots
+from .harness import ROOT, read_stack_file
+from .model_walk import Slot, string_slots
 
 CANARY = "/tmp/stackyard-pwned"
 

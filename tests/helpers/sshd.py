@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from throwaway import server_fixture
+from .throwaway import server_fixture
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVSEP = Path("/run/sshd")

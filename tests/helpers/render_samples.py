@@ -6,7 +6,8 @@ from components.model import load_topology
 from components.model.host_layout import Paths
 from components.render.layout import ServicePlan, plan_from_model
 from components.render.runtimes import RUNTIMES
-from harness import every_secret_set, production_config
+
+from .harness import every_secret_set, production_config
 
 
 def seed_plans(paths: Paths = Paths()) -> dict[str, list[ServicePlan]]:
