@@ -35,6 +35,14 @@ print("# shell of the toy runtime" in setup and "RUNTIME=toy" in setup)
 '''
 
 
+def register(registry: Path, entries: str, last_import: str) -> None:
+    """The registration line as the doc says: Toy() added to ``entries``, imported after ``last_import``."""
+    text = registry.read_text()
+    assert entries in text and last_import in text, "the registration line moved: update docs/extending.md"
+    text = text.replace(entries, entries[:-1] + ", Toy())").replace(last_import, last_import + "from .toy import Toy\n")
+    registry.write_text(text)
+
+
 def test_a_runtime_added_as_the_doc_says_runs_a_service_of_the_production_stack(tmp_path: Path) -> None:
     copy = tmp_path / "stackyard"
     shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", ".git", ".pulumi-state", "__pycache__"))
@@ -45,12 +53,7 @@ def test_a_runtime_added_as_the_doc_says_runs_a_service_of_the_production_stack(
     shell = copy / "components/render/shell"
     (shell / "runtime-toy.sh").write_text("# shell of the toy runtime\n" + (shell / "runtime-systemd.sh").read_text())
     # 3. its registration
-    registry = runtimes / "__init__.py"
-    text = registry.read_text()
-    assert "(Systemd(), Pm2(), Compose())" in text, "the registration line moved: update docs/extending.md"
-    text = text.replace("(Systemd(), Pm2(), Compose())", "(Systemd(), Pm2(), Compose(), Toy())")
-    text = text.replace("from .systemd import Systemd\n", "from .systemd import Systemd\nfrom .toy import Toy\n")
-    registry.write_text(text)
+    register(runtimes / "__init__.py", "(Systemd(), Pm2(), Compose())", "from .systemd import Systemd\n")
 
     done = subprocess.run([sys.executable, "-c", BUILD], cwd=copy, capture_output=True, text=True, timeout=300)
 
@@ -114,12 +117,8 @@ def test_a_cloud_added_as_the_doc_says_takes_a_host_of_the_production_stack(tmp_
     # 2. its module
     (copy / "components/clouds/toy.py").write_text(TOY_CLOUD)
     # 3. its registration
-    registry = copy / "components/clouds/__init__.py"
-    text = registry.read_text()
-    assert "(Hetzner(), DigitalOcean(), Existing())" in text, "the registration line moved: update docs/extending.md"
-    text = text.replace("(Hetzner(), DigitalOcean(), Existing())", "(Hetzner(), DigitalOcean(), Existing(), Toy())")
-    text = text.replace("from .hetzner import Hetzner\n", "from .hetzner import Hetzner\nfrom .toy import Toy\n")
-    registry.write_text(text)
+    register(copy / "components/clouds/__init__.py", "(Hetzner(), DigitalOcean(), Existing())",
+             "from .hetzner import Hetzner\n")
 
     done = subprocess.run([sys.executable, "-c", BUILD_HOST], cwd=copy, capture_output=True, text=True,
                           timeout=300, env={**os.environ, "STACKYARD_CHECK_HOST_KEYS": "off"})

@@ -16,13 +16,19 @@ def systems(primary: bool, ipv6: bool, server_type: str = "cx22", **more) -> dic
                                       "provision": False, "primaryIp": primary, "ipv6": ipv6, **more}}}}
 
 
-def test_turning_primary_ip_or_ipv6_on_or_off_never_touches_a_running_server(workspace, tmp_path) -> None:
+def running_server(workspace, tmp_path):
+    """A stack whose Hetzner server runs (its stand-in): no Primary IP, IPv6 on, type cx22."""
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")], check=True)
     ws = workspace(standins=True)
     ws.init("n", config={"stackyard:sshKeys": [(tmp_path / "k.pub").read_text().strip()],
                          "stackyard:systems": systems(False, True)},
             secrets={"hcloud:token": "x" * 64})
     assert errors(ws.up("n").json()) == []
+    return ws
+
+
+def test_turning_primary_ip_or_ipv6_on_or_off_never_touches_a_running_server(workspace, tmp_path) -> None:
+    ws = running_server(workspace, tmp_path)
     for primary, ipv6 in ((True, True), (True, False)):  # (a Primary IP made is protected: it stays)
         ws.set_config("n", "systems", systems(primary, ipv6))
         done = ws.up("n")
@@ -32,12 +38,7 @@ def test_turning_primary_ip_or_ipv6_on_or_off_never_touches_a_running_server(wor
 
 def test_a_changed_server_type_leaves_a_running_server_as_it_is_and_says_so_unless_a_resize_is_allowed(
         workspace, tmp_path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "k")], check=True)
-    ws = workspace(standins=True)
-    ws.init("n", config={"stackyard:sshKeys": [(tmp_path / "k.pub").read_text().strip()],
-                         "stackyard:systems": systems(False, True)},
-            secrets={"hcloud:token": "x" * 64})
-    assert errors(ws.up("n").json()) == []
+    ws = running_server(workspace, tmp_path)
 
     ws.set_config("n", "systems", systems(False, True, "cx32"))
     preview = ws.preview("n")
