@@ -185,7 +185,10 @@ NGINX_ORG = ("user www-data;\nevents { worker_connections 64; }\n"
              "http {\n    include /etc/nginx/conf.d/*.conf;\n}\n")
 DEBIAN_LIKE = ("user www-data;\nevents { worker_connections 64; }\n"
                "http {\n    include /etc/nginx/conf.d/*.conf;\n    include /etc/nginx/sites-enabled/*;\n}\n")
-STACKYARD_SITE = "server {\n    listen 127.0.0.1:8089;\n    server_name api.example.org;\n    return 204;\n}\n"
+# Long, as a real host's is: nginx -T prints it after the line the checks look for, so a grep -q that stops
+# there ends nginx -T by SIGPIPE (which pipefail counted as a failure: round 32, found on the real host).
+STACKYARD_SITE = ("server {\n    listen 127.0.0.1:8089;\n    server_name api.example.org;\n    return 204;\n}\n"
+                  + "# a long site\n" * 40000)
 
 
 def nginx_with(tmp: Path, conf: str, script: str) -> subprocess.CompletedProcess:
@@ -215,7 +218,9 @@ def test_an_nginx_that_would_not_load_stackyard_s_site_stops_the_up_and_the_prox
     assert "includes no" not in nginx_with(tmp_path / "debian", DEBIAN_LIKE, script).stderr
     # The proxy step's own check, after nginx -t, as it is rendered: the real nginx -T, on both configurations.
     step = nginx_setup_script([], tls="internal", email=None, site="", bootstrap="", upstreams={})
-    check = next(line for line in step.splitlines() if line.startswith("if ! nginx -T"))
-    probe = f"{check}\n  echo missing; exit 1\nfi\necho loaded\n"
+    lines = step.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("loaded=$(nginx -T"))
+    assert lines[start + 1].startswith("if ! grep"), lines[start:start + 2]
+    probe = "set -euo pipefail\n" + "\n".join(lines[start:start + 2]) + "\n  echo missing; exit 1\nfi\necho loaded\n"
     assert nginx_with(tmp_path / "org2", NGINX_ORG, probe).stdout.strip() == "missing"
     assert nginx_with(tmp_path / "debian2", DEBIAN_LIKE, probe).stdout.strip() == "loaded"

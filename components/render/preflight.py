@@ -152,8 +152,9 @@ of the operator's in /var/www/html), and stackyard turns Debian's default site o
 replace it (what it serves goes; a copy is kept), or move what it serves into a site of its own"
 fi""")
         # An nginx there already whose configuration includes no sites-enabled/ would not load stackyard's site.
-        lines.append(f"""if command -v nginx >/dev/null && nginx -T >/dev/null 2>&1 \\
-    && ! nginx -T 2>/dev/null | grep -Eq '^[[:space:]]*include[[:space:]]+/etc/nginx/sites-enabled/'; then
+        # (Read whole first: grep -q stopping at its match would end nginx -T by SIGPIPE, which pipefail counts.)
+        lines.append(f"""if command -v nginx >/dev/null && loaded=$(nginx -T 2>/dev/null) \\
+    && ! grep -Eq '^[[:space:]]*include[[:space:]]+/etc/nginx/sites-enabled/' <<<"$loaded"; then
   conflict {quote(NO_SITES_ENABLED.removeprefix("stackyard: "))}
 fi""")
         lines.append(f"""for site in /etc/nginx/sites-enabled/* /etc/nginx/conf.d/*.conf; do

@@ -853,7 +853,9 @@ if ! nginx -t; then
 fi
 # An nginx.conf that includes no sites-enabled/ (nginx.org's packages, a trimmed one) passes nginx -t without
 # stackyard's site: the sites it replaces would go, and nothing would serve their names.
-if ! nginx -T 2>/dev/null | grep -qxF '# configuration file /etc/nginx/sites-enabled/stackyard.conf:'; then
+# (Read whole first: grep -q stopping at its match would end nginx -T by SIGPIPE, which pipefail counts.)
+loaded=$(nginx -T 2>/dev/null || true)
+if ! grep -qxF '# configuration file /etc/nginx/sites-enabled/stackyard.conf:' <<<"$loaded"; then
   put_back
   echo {sh(NO_SITES_ENABLED)} >&2
   exit 1
