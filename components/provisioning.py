@@ -323,8 +323,11 @@ def watchdog_files(plan: ServicePlan) -> dict[str, tuple[str, str]]:
 
 
 def watchdog_switch(plan: ServicePlan) -> str:
-    """Starts the watchdog's timer after its files are written, or stops one a changed stack turned off."""
+    """Starts the watchdog's timer after its files are written, or stops one a changed stack turned off, and
+    takes its scripts away: one left in place would come back with its old paths and ports when the watchdog
+    is turned on again (named by the records, which hash what is there), restarting what serves."""
     timer = f"{plan.watchdog_unit}.timer"
     if plan.watchdog_paths:
         return f"systemctl daemon-reload\nsystemctl enable --quiet --now {timer}\n"
-    return f"systemctl disable --quiet --now {timer} 2>/dev/null || true\n"
+    return (f"systemctl disable --quiet --now {timer} 2>/dev/null || true\n"
+            f"rm -f {quote(plan.watchdog_path)} {quote(plan.staged_watchdog)}\n")

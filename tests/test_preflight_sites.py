@@ -32,15 +32,20 @@ WORDPRESS = """server {
 
 
 def preflight(tmp: Path, plan: PreflightPlan, *, default: str | None = None, sites: dict[str, str] | None = None,
-              caddyfile: str | None = None, html: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+              caddyfile: str | None = None, html: dict[str, str] | None = None,
+              html_linked: bool = False) -> subprocess.CompletedProcess:
     """The pre-flight of ``plan`` where sites-enabled holds Debian's default site (its text ``default``, or the
     package's own when None) and ``sites``, /etc/caddy/Caddyfile is ``caddyfile``, and /var/www/html holds
     the package's own page and ``html``."""
     nginx, caddy, www = tmp / "nginx", tmp / "caddy", tmp / "www"
-    (www / "html").mkdir(parents=True)
-    (www / "html/index.nginx-debian.html").write_text("<h1>Welcome to nginx!</h1>\n")
+    # /var/www/html, or a link to /var/www/site holding what it would
+    pages = www / ("site" if html_linked else "html")
+    pages.mkdir(parents=True)
+    if html_linked:
+        (www / "html").symlink_to("/var/www/site")
+    (pages / "index.nginx-debian.html").write_text("<h1>Welcome to nginx!</h1>\n")
     for name, text in (html or {}).items():
-        (www / "html" / name).write_text(text)
+        (pages / name).write_text(text)
     (nginx / "sites-available").mkdir(parents=True)
     (nginx / "sites-enabled").mkdir()
     (nginx / "conf.d").mkdir()
@@ -132,6 +137,8 @@ def test_debian_s_default_site_serving_the_operator_s_pages_stops_the_up(tmp_pat
     assert done.returncode == 1
     assert "sites-enabled/default is not Debian's own" in done.stderr and "/var/www/html" in done.stderr
     assert preflight(tmp_path / "2", plan(replaces=("default",)), html={"index.html": "x"}).returncode == 0
+    linked = preflight(tmp_path / "3", plan(), html={"index.html": "x"}, html_linked=True)  # round 33
+    assert linked.returncode == 1 and "sites-enabled/default is not Debian's own" in linked.stderr
 
 
 CADDY_OWN = Path("/etc/caddy/Caddyfile")
@@ -167,6 +174,9 @@ def test_a_caddyfile_of_the_operator_s_stops_the_up_unless_replaced(tmp_path: Pa
     ("a wildcard", "*.example.org {\n\trespond ok\n}\n", "serves every name at *.example.org"),
     ("sites it imports", "import /etc/caddy/sites/*\napi.example.org {\n\treverse_proxy :5000\n}\n",
      "imports other files"),
+    # round 33: what the site-block reading cannot see is refused, never passed
+    ("a site without braces", "blog.example.org\nroot * /srv/blog\nfile_server\n", "not site blocks"),
+    ("addresses over two lines", "blog.example.org,\napi.example.org {\n\trespond ok\n}\n", "not site blocks"),
 ])
 def test_a_replaced_caddyfile_serving_more_than_the_stack_s_names_stops_the_up(tmp_path: Path, what: str,
                                                                                caddyfile: str, said: str) -> None:
@@ -224,3 +234,7 @@ def test_an_nginx_that_would_not_load_stackyard_s_site_stops_the_up_and_the_prox
     probe = "set -euo pipefail\n" + "\n".join(lines[start:start + 2]) + "\n  echo missing; exit 1\nfi\necho loaded\n"
     assert nginx_with(tmp_path / "org2", NGINX_ORG, probe).stdout.strip() == "missing"
     assert nginx_with(tmp_path / "debian2", DEBIAN_LIKE, probe).stdout.strip() == "loaded"
+    # round 33: an include relative to /etc/nginx is an include all the same
+    relative = DEBIAN_LIKE.replace("include /etc/nginx/sites-enabled/*;", "include sites-enabled/*;")
+    assert "includes no" not in nginx_with(tmp_path / "relative", relative, script).stderr
+    assert nginx_with(tmp_path / "relative2", relative, probe).stdout.strip() == "loaded"

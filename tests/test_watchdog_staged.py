@@ -101,3 +101,30 @@ def test_killed_or_failing_at_any_step_the_watchdog_in_place_is_the_serving_slot
         assert in_place(host, new) == watchdog_script(new), step
         step += 1
     assert step > 10
+
+
+def test_a_watchdog_turned_off_or_removed_leaves_no_script_to_come_back_with_old_settings(host: DeployHost,
+                                                                                           tmp_path: Path) -> None:
+    """Round 33: turned off, the watchdog's timer stopped and its script stayed; the records then named that
+    script (they hash what is there), so turned on again it watched the serving slot with its old paths and
+    ports, restarting live instances, until a deploy put the new one in place."""
+    from components.provisioning import watchdog_switch
+
+    plan = watching(host, "/health")
+    assert host.deploy(plan).returncode == 0
+    off = host.plan(health_path="/healthz", watchdog_paths=())
+    srv = host.at("/srv")
+    bin_dir = tmp_path / "switch-bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "systemctl").chmod(0o755)
+    (tmp_path / "switch").write_text(watchdog_switch(off))
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                           f"mount --bind {srv} /srv && PATH={bin_dir}:$PATH bash -e {tmp_path}/switch"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not host.at(plan.watchdog_path).exists() and not host.at(plan.staged_watchdog).exists()
+    # and a service removed takes its watchdog's scripts with it
+    assert host.deploy(plan).returncode == 0
+    assert host.remove(plan).returncode == 0
+    assert not host.at(plan.watchdog_path).exists() and not host.at(plan.staged_watchdog).exists()

@@ -154,7 +154,7 @@ fi""")
         # An nginx there already whose configuration includes no sites-enabled/ would not load stackyard's site.
         # (Read whole first: grep -q stopping at its match would end nginx -T by SIGPIPE, which pipefail counts.)
         lines.append(f"""if command -v nginx >/dev/null && loaded=$(nginx -T 2>/dev/null) \\
-    && ! grep -Eq '^[[:space:]]*include[[:space:]]+/etc/nginx/sites-enabled/' <<<"$loaded"; then
+    && ! grep -Eq '^[[:space:]]*include[[:space:]]+(/etc/nginx/)?sites-enabled/' <<<"$loaded"; then
   conflict {quote(NO_SITES_ENABLED.removeprefix("stackyard: "))}
 fi""")
         lines.append(f"""for site in /etc/nginx/sites-enabled/* /etc/nginx/conf.d/*.conf; do
@@ -197,6 +197,13 @@ if [ -f /etc/caddy/Caddyfile ] && ! grep -q '^{CADDY_MARK}' /etc/caddy/Caddyfile
 operator's, and stackyard replaces it whole: set {field}: [Caddyfile] to replace it (a copy is kept), once what \\
 it serves that the stack does not is served elsewhere"
   else
+    # Only site blocks are read (an address line ending in {{): a site without braces, addresses over several
+    # lines or an unindented directive would be missed, and go offline unseen.
+    if grep -Evq '^([[:space:]]|#|$|[{{}}(]|.*[{{][[:space:]]*$)' /etc/caddy/Caddyfile; then
+      conflict "/etc/caddy/Caddyfile, replaced ({field}), has lines that are not site blocks stackyard can read (a \\
+site without braces, addresses over several lines, an unindented directive): what it serves cannot be checked; \\
+write it as indented site blocks (caddy fmt), or serve what it holds elsewhere, first"
+    fi
     if grep -Eq '^[[:space:]]*import[[:space:]]' /etc/caddy/Caddyfile; then
       conflict "/etc/caddy/Caddyfile, replaced ({field}), imports other files: what they serve would go offline \\
 with it; serve that elsewhere and take the import out first"
@@ -301,8 +308,9 @@ check_port() {{
 pm2_processes=()
 declare -A pm2_home_by_name=()
 for home in /root/.pm2 /home/*/.pm2; do
-  # timeout: a user's home is theirs, and a FIFO there would hold every up of this host
-  pid=$(timeout 5 cat -- "$home/pm2.pid" 2>/dev/null || true)
+  # timeout and head: a user's home is theirs, and a FIFO there would hold every up of this host (an endless
+  # file, fill its memory)
+  pid=$(timeout 5 head -c 32 -- "$home/pm2.pid" 2>/dev/null || true)
   if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || ! command -v pm2 >/dev/null; then continue; fi
   owner=$(stat -c %U "$home")
   while read -r name; do

@@ -12,12 +12,13 @@ package_own() {
 }
 
 # debian_default_site: sites-enabled/default is Debian's own default site, and what it serves is the
-# package's own page: /var/www/html holds nothing else (an index.html there is the operator's site).
+# package's own page: /var/www/html holds nothing else (an index.html there is the operator's site; the
+# trailing / follows it where it is a link).
 debian_default_site() {
   local file=/etc/nginx/sites-available/default
   [ "$(readlink -f /etc/nginx/sites-enabled/default)" = "$file" ] || return 1
   package_own "$file" nginx-common nginx || return 1
-  [ -z "$(find /var/www/html -mindepth 1 -maxdepth 1 ! -name index.nginx-debian.html -print -quit 2>/dev/null)" ]
+  [ -z "$(find /var/www/html/ -mindepth 1 -maxdepth 1 ! -name index.nginx-debian.html -print -quit 2>/dev/null)" ]
 }
 
 # caddy_own_caddyfile: /etc/caddy/Caddyfile is the caddy package's own (its welcome page on :80).

@@ -10,6 +10,7 @@ if [ -n "$(find "$claims" -mindepth 1 -maxdepth 1 2>/dev/null)" ]; then
   exit 0
 fi
 systemctl disable --quiet --now "$WATCHDOG_UNIT.timer" 2>/dev/null || true
+rm -f "$WATCHDOG" "$WATCHDOG.next"  # kept, it would watch with its old settings if the service came back
 rm -f "$LOGROTATE"  # the logs themselves stay
 for color in blue green; do stop_slot "$color"; stop_other_runtimes "$color" leaving; done
 forget_runtime
