@@ -48,7 +48,7 @@ class StackSystem(pulumi.ComponentResource):
             keyring = None
             cloud = cloud_of(spec.provider)
             if cloud.creates_servers:
-                # A cloud that creates servers is a CreatedHost's (tests/test_clouds.py), with an account.
+                # A cloud that creates servers is a CreatedHost's (tests/clouds/test_clouds.py), with an account.
                 assert isinstance(spec, CreatedHost) and cloud.credential is not None
                 own = getattr(system.credentials, cloud.credential)
                 # One keyring per cloud account: the stack's, or this system's own.

@@ -49,7 +49,8 @@ class VpsHost(pulumi.ComponentResource):
         # since (a key made now would be one it never had).
         cloud = cloud_of(spec.provider)
         self.host_key = None
-        # creates_servers is the model's CreatedHost (tests/test_clouds.py): the isinstance only narrows the type.
+        # creates_servers is the model's CreatedHost (tests/clouds/test_clouds.py): the isinstance only
+        # narrows the type.
         if cloud.creates_servers and isinstance(spec, CreatedHost) and spec.adopt is None \
                 and not spec.access.host_key:
             self.host_key = GeneratedHostKey(name, self)

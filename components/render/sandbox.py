@@ -46,7 +46,7 @@ SERVICE_SANDBOX = [
 ]
 """The sandbox of every process of a service (systemd instances, the PM2 daemon): no capabilities, a
 read-only system, its own /tmp and devices, no privileged system calls. `systemd-analyze security`
-scores both units at about 1 (tests/test_render_tools.py runs it). MemoryDenyWriteExecute= is left
+scores both units at about 1 (tests/render/test_render_tools.py runs it). MemoryDenyWriteExecute= is left
 out: Node's V8 and Python's JIT libraries need writable code pages."""
 
 

@@ -1,4 +1,4 @@
-"""Hostile values, and the stacks they are put into: the corpus of tests/test_hostile_values.py.
+"""Hostile values, and the stacks they are put into: the corpus of tests/model/test_hostile_values.py.
 
 Each hostile value tries one way out of its place: into a shell (command substitution, quotes, a
 newline, a heredoc's terminator), into a command's options (a leading '-'), above a directory ('..'),

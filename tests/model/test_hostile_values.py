@@ -86,7 +86,7 @@ def test_a_hostile_value_anywhere_is_refused_at_its_path_or_accepted(name: str) 
 @pytest.mark.parametrize("name", list(STACKS))
 def test_a_malformed_value_anywhere_gives_a_clean_error_never_a_traceback(name: str) -> None:
     """null, a number, a boolean, a list or a mapping in place of every node. Where the type does not
-    fit, the reader names the path (tests/test_bad_stack_files.py pins the messages); where it does fit
+    fit, the reader names the path (tests/model/test_bad_stack_files.py pins the messages); where it does fit
     (a number is a plain value, null leaves an optional key out), what needs the node says so."""
     config = stack(name)
     tracebacks, refused = [], 0

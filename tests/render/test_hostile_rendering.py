@@ -138,7 +138,7 @@ def test_accepted_hostile_values_never_run_and_what_they_reach_passes_its_tool(n
                         for path, content in heredoc_files(text).items():
                             base = path.rsplit("/", 1)[-1]
                             if base.endswith(".service") and "ExecStart=/srv/" not in content:
-                                # (the watchdog's runs a script only the host has: tests/test_render_tools.py)
+                                # (the watchdog's runs a script only the host has: tests/render/test_render_tools.py)
                                 units[f"{resource}-{base}"] = content
                             elif base.endswith(".config.js"):
                                 ecosystems[f"{resource}-{base}"] = content
