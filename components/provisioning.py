@@ -52,8 +52,8 @@ class HostProvisioningArgs:
     """Resolves the services' env and file values."""
     machine: pulumi.Input[str] | None = None
     """The server's cloud ID (created hosts): a replaced server is provisioned from the start."""
-    claim_prefix: str | None = None
-    """The name its claims on the host were made under (stackyard-claim): its first name, when it had others."""
+    former_prefixes: tuple[str, ...] = ()
+    """The names its resources had before a rename with `formerly` (stackyard-claim moves their claims)."""
     ssh_allow_from: tuple[str, ...] = provision.SSH_ANYWHERE
     """The networks SSH is open to, in ufw as in the cloud firewall."""
     paths: Paths = Paths()
@@ -75,7 +75,7 @@ class HostProvisioning(pulumi.ComponentResource):
         self.name = name
         spec = args.spec
         self.remote = RemoteSteps(name, args.connection, parent=self, machine=args.machine,
-                                  claim_prefix=args.claim_prefix)
+                                  former_prefixes=args.former_prefixes)
         self.plans = {n: plan_from_model(n, s, args.paths) for n, s in args.services.items()}
 
         # Before any change: what on the host would the stack collide with? (components/render/preflight.py)
@@ -89,10 +89,11 @@ class HostProvisioning(pulumi.ComponentResource):
             proxy_replaces=list(spec.proxy.replaces) if spec.proxy else [],
             hostnames=served_hostnames(self.plans.values(), spec.proxy.static) if spec.proxy else [],
             ufw=spec.ufw, ssh_port=spec.access.ssh_port, open_ports=open_ports,
-            paths=args.paths)))
+            metadata_guard=spec.metadata_guard, paths=args.paths)))
         base = self.remote.step("base", provision.base_script(
             ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"],
-            open_ports=open_ports, ssh_allow_from=args.ssh_allow_from, paths=args.paths),
+            open_ports=open_ports, ssh_allow_from=args.ssh_allow_from, paths=args.paths,
+            metadata_guard=spec.metadata_guard),
             after=[preflight])
         languages = {s.language for s in args.services.values()}
         runtimes = {s.runtime for s in args.services.values()}

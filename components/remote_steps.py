@@ -49,11 +49,11 @@ class RemoteSteps:
 
     def __init__(self, prefix: str, connection: Connection,
                  parent: pulumi.Resource | None = None, machine: pulumi.Input[str] | None = None,
-                 claim_prefix: str | None = None) -> None:
+                 former_prefixes: Sequence[str] = ()) -> None:
         self.prefix = prefix
-        self.claim_prefix = claim_prefix or prefix
-        """What the claims of its resources are called: the name they were made under (a system or host
-        renamed with `formerly` keeps it, so its claims, like its state, do not change)."""
+        self.former_prefixes = tuple(former_prefixes)
+        """The prefixes its resources had before a rename with `formerly` (their aliases): a claim made
+        under one of those names is this resource's own, and moves to the new name."""
         self.connection: command.remote.ConnectionArgsDict = {**connection}
         self.parent = parent
         self.machine = machine
@@ -84,15 +84,18 @@ class RemoteSteps:
 
     def claim(self, step: str, kind: str, name: str, *, release: str | None, after: Sequence[pulumi.Resource],
               delete: str | None = None) -> command.remote.Command:
-        """A resource that holds ``kind/name`` on the host (stackyard-claim): created, it adds its claim;
-        renamed in place (an alias), it is the only claim; deleted, it lets go, and ``release`` runs only if
-        nothing else holds it: a system or host renamed without an alias creates its new resource before it
-        deletes the old one, and that delete must not stop what the new one holds. None: nothing to stop."""
-        claim = f"{self.claim_prefix}-{step}"
+        """A resource that holds ``kind/name`` on the host (stackyard-claim), under its own name: created, it
+        adds its claim; renamed (an alias), it moves its claim from the names it had; deleted, it lets go,
+        and ``release`` runs only if nothing else holds it. A system or host renamed without an alias
+        creates its new resource before it deletes the old one, and that delete must not stop what the new
+        one holds; nor may a claim ever be named as another resource's, or that delete would find its own
+        name held and stop what the other holds. None: nothing to stop."""
+        claim = f"{self.prefix}-{step}"
         helper = f"{self.sudo}/usr/local/sbin/stackyard-claim"
         # Names are checked by the model; quoted anyway, as every value that reaches a shell is.
         args = f"{sh(kind)} {sh(name)} {sh(claim)}"
-        return self.run(step, f"{helper} add {args}", update=f"{helper} reset {args}",
+        formers = "".join(f" {sh(f'{prefix}-{step}')}" for prefix in self.former_prefixes)
+        return self.run(step, f"{helper} add {args}", update=f"{helper} move {args}{formers}",
                         delete=f"{helper} release {args}" + (f" {release}" if release else ""),
                         triggers=[name], after=after, per_machine=False)
 

@@ -107,7 +107,8 @@ class StackSystem(pulumi.ComponentResource):
                     spec=spec,
                     connection=self.hosts[host_name].connection,
                     machine=self.hosts[host_name].server_id,
-                    claim_prefix=f"{(system.formerly or [name])[0]}-{(spec.formerly or [host_name])[0]}-setup",
+                    former_prefixes=tuple(f"{s}-{h}-setup" for s in (name, *system.formerly)
+                                          for h in (host_name, *spec.formerly) if (s, h) != (name, host_name)),
                     ssh_allow_from=ssh_allowed[host_name],
                     services={n: s for n, s in system.services.items() if s.host == host_name},
                     resolver=self.resolver,

@@ -167,7 +167,7 @@ def test_every_step_is_keyed_by_a_hash_of_its_content(production: Run) -> None:
             sudo = "" if reg.name.startswith("productivity-") else "sudo -n "  # root there; a deploy user elsewhere
             helper = f"{sudo}/usr/local/sbin/stackyard-claim"
             assert wire["create"] == f"{helper} add service {service} {claim}", reg.name
-            assert wire["update"] == f"{helper} reset service {service} {claim}", reg.name
+            assert wire["update"] == f"{helper} move service {service} {claim}", reg.name  # never renamed
             assert wire["delete"] == f"{helper} release service {service} {claim} /srv/{service}/remove", reg.name
             assert triggers == [service], reg.name
             continue

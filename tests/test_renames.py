@@ -4,11 +4,15 @@ and a former name that could stand for two entries is refused, naming the state 
 from __future__ import annotations
 
 import copy
+import subprocess
+from pathlib import Path
 
 import pulumi
 import pytest
 from helpers.harness import read_stack_file, run_program
 from helpers.hostile import stack
+
+from components.render.scripts import shell
 
 SECRETS = {"localSshKey": "key", "localApiKey": "api", "localSessionSecret": "session"}
 
@@ -35,9 +39,58 @@ def test_every_resource_of_a_renamed_system_and_host_is_known_by_its_former_name
             # the name it had: the state under it follows the resource, so nothing is created or deleted
             assert set(reg.aliases) & before, reg.name
     assert len([r for r in after.resources if r.name.startswith("yard")]) == len(old)
-    # Its claims on the host keep the name they were made under: renamed, a claim would be an update.
-    assert "local-box-setup-fastapi-sample-service" in after.named("yard-node-setup-fastapi-sample-service").inputs[
-        "create"]
+    # Its claim on the host moves to the new name, from each name it had: its own, and no other resource's.
+    claim = after.named("yard-node-setup-fastapi-sample-service").inputs
+    assert claim["update"] == ("/usr/local/sbin/stackyard-claim move service fastapi-sample "
+                               "yard-node-setup-fastapi-sample-service yard-box-setup-fastapi-sample-service "
+                               "local-node-setup-fastapi-sample-service local-box-setup-fastapi-sample-service")
+
+
+def claim_commands(config: dict, name: str) -> dict[str, str]:
+    """The create, update and delete of a service's claim, as the program registers them."""
+    inputs = run_program(config, SECRETS).named(name).inputs
+    return {what: inputs[what] for what in ("create", "update", "delete")}
+
+
+def on_host(tmp_path: Path, command: str) -> None:
+    """Runs a claim's command as the host would: the real stackyard-claim, and a removal that leaves a mark."""
+    helper = tmp_path / "stackyard-claim"
+    helper.write_text(shell("claim.sh"))
+    command = command.replace("/usr/local/sbin/stackyard-claim", f"bash {helper}").replace(
+        "/srv/fastapi-sample/remove", f"touch {tmp_path}/removed")
+    subprocess.run(["bash", "-c", command], env={"STACKYARD_ROOT": str(tmp_path), "PATH": "/usr/bin:/bin"},
+                   check=True, capture_output=True)
+
+
+OLD, NEW = "local-box-setup-fastapi-sample-service", "yard-node-setup-fastapi-sample-service"
+
+
+def test_formerly_added_after_a_rename_was_cut_short_stops_nothing(tmp_path: Path) -> None:
+    """A rename without formerly, cut short after the new name's claim was made (the old one is still in
+    the state: deletes come last); then formerly is added. Pulumi finds the new resource under its own
+    name and updates it (its inputs changed), then deletes the old one, whose release must find the new
+    claim still holding: before, the new claim took the old one's name and its update cleared the rest."""
+    old = claim_commands(stack("local"), OLD)
+    on_host(tmp_path, old["create"])
+    on_host(tmp_path, claim_commands(renamed(formerly=False), NEW)["create"])
+    new = claim_commands(renamed(), NEW)
+    on_host(tmp_path, new["update"])
+    on_host(tmp_path, old["delete"])
+    assert not (tmp_path / "removed").exists(), "the old name's delete removed the service the new name holds"
+    # Nothing stale is left holding it either: the service's own removal, later, removes it.
+    on_host(tmp_path, new["delete"])
+    assert (tmp_path / "removed").exists()
+
+
+def test_a_rename_with_formerly_moves_the_claim_and_leaves_none_stale(tmp_path: Path) -> None:
+    on_host(tmp_path, claim_commands(stack("local"), OLD)["create"])
+    new = claim_commands(renamed(), NEW)
+    on_host(tmp_path, new["update"])  # the alias: the same resource, its inputs changed
+    # formerly dropped once the rename is done: another update, then the service removed
+    done = claim_commands(renamed(formerly=False), NEW)
+    on_host(tmp_path, done["update"])
+    on_host(tmp_path, done["delete"])
+    assert (tmp_path / "removed").exists(), "a stale claim kept a removed service running"
 
 
 def test_without_formerly_a_rename_keeps_no_state_but_the_claims_keep_what_serves() -> None:

@@ -212,6 +212,10 @@ class HostSetup:
     backups: Backups | None = spec("cron dumps with retention", default=None)
     docker: Docker = spec("Docker and the containers' network (hosts with compose services)", default=Docker())
     provision: bool = spec("provision the host over SSH (packages, sshd hardening, ufw, runtimes)", default=True)
+    metadata_guard: bool = spec(
+        "only root may ask the cloud's metadata service (169.254.169.254), which holds the server's user data; "
+        "services and containers are refused. false leaves it open to every user, for an agent of the "
+        "operator's that needs it (DigitalOcean's do-agent); the pre-flight names such agents", default=True)
     open_ports: list[int] = spec(
         "TCP ports opened to the world besides SSH: in ufw (which opens 80 and 443 itself), and in a created "
         "server's cloud firewall (which opens only these: list 80 and 443 for a proxy). Taking over a server, "

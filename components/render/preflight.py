@@ -52,6 +52,8 @@ class PreflightPlan:
     ssh_port: int = 22
     open_ports: Sequence[int] = ()
     """What ufw opens besides SSH: 80, 443 and openPorts."""
+    metadata_guard: bool = True
+    """Whether the base step refuses the cloud's metadata service to every user but root."""
     paths: Paths = Paths()
 
     @property
@@ -270,11 +272,37 @@ or set $where.ufw: false"
 fi"""]
 
 
+def _metadata(plan: PreflightPlan) -> list[str]:
+    """The metadata guard refuses 169.254.169.254 to every user but root, and to containers: an agent of
+    the operator's that asks it as another user (DigitalOcean's do-agent takes its token and sends its
+    metrics there) would stop, and its graphs and alerts with it, with no message anywhere. A known agent
+    is found by its account or unit; any other by a connection to the service open now (a container's are
+    in its own network namespace, out of sight: the docs say so)."""
+    if not plan.metadata_guard:
+        return []
+    where = quote(f"{plan.path}.metadataGuard")
+    return [f"""where={where}
+if getent passwd do-agent >/dev/null || [ -e /etc/systemd/system/do-agent.service ] \\
+    || [ -e /lib/systemd/system/do-agent.service ] || [ -e /usr/lib/systemd/system/do-agent.service ]; then
+  conflict "DigitalOcean's monitoring agent (do-agent) asks the cloud's metadata service (169.254.169.254), which \\
+stackyard refuses to every user but root: set $where: false to leave it open, or remove do-agent"
+fi
+while read -r user proc; do
+  conflict "$proc (user $user) asks the cloud's metadata service (169.254.169.254), which stackyard refuses to \\
+every user but root: set $where: false to leave it open, or stop it asking"
+done < <(ss -Htnpe dst 169.254.169.254 2>/dev/null | awk '{{
+  if (!match($0, /uid:[0-9]+/)) next
+  uid = substr($0, RSTART + 4, RLENGTH - 4); if (uid == 0) next
+  proc = "unknown"; if (match($0, /users:\\(\\("[^"]*"/)) proc = substr($0, RSTART + 9, RLENGTH - 10)
+  if (!seen[uid " " proc]++) print uid, proc
+}}' | while read -r uid proc; do echo "$(id -nu "$uid" 2>/dev/null || echo "$uid") $proc"; done)"""]
+
+
 def preflight_script(plan: PreflightPlan) -> str:
     """The pre-flight as a bash script run as root. It changes nothing; it exits 1 with every conflict
     listed on stderr, or 0 with what it found on stdout."""
     body = "\n".join([*_accessories(plan), *_ports(plan), *_processes(plan), *_directories(plan), *_sites(plan),
-                      *_firewall(plan)])
+                      *_firewall(plan), *_metadata(plan)])
     return f"""#!/usr/bin/env bash
 # stackyard pre-flight of host {plan.host}: changes nothing.
 set -uo pipefail

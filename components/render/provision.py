@@ -102,6 +102,17 @@ METADATA_GUARD = (
 )
 """Refuses the cloud metadata service (169.254.169.254) to every user but root, and to containers."""
 
+METADATA_UNGUARDED = (
+    # metadataGuard: false. The unit goes first, so that no boot puts the rules back, then the rules, then the
+    # script; each part is safe to run again, so a run killed anywhere is finished by the next.
+    "systemctl disable --quiet stackyard-metadata-guard.service 2>/dev/null || true\n"
+    "rm -f /etc/systemd/system/stackyard-metadata-guard.service\n"
+    "systemctl daemon-reload\n"
+    + heredoc_to("bash -s off", shell("metadata-guard.sh"))
+    + "rm -f /usr/local/sbin/stackyard-metadata-guard\n"
+)
+"""Leaves the metadata service open to every user: the guard's unit, rules and script gone, where they were."""
+
 CLAIM_HELPER = "#!/usr/bin/env bash\n" + shell("claim.sh")
 """/usr/local/sbin/stackyard-claim (components/render/shell/claim.sh)."""
 
@@ -239,9 +250,11 @@ def ssh_firewall(ssh_port: int, allow_from: Sequence[str]) -> str:
 
 
 def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterable[int] = (80, 443),
-                ssh_allow_from: Sequence[str] = SSH_ANYWHERE, paths: Paths = Paths()) -> str:
+                ssh_allow_from: Sequence[str] = SSH_ANYWHERE, paths: Paths = Paths(),
+                metadata_guard: bool = True) -> str:
     """Waits for cloud-init, installs base packages, hardens sshd, enables unattended upgrades and ufw
-    (``open_ports``: opened to all besides SSH, whose port only access.sshAllowFrom's rules open).
+    (``open_ports``: opened to all besides SSH, whose port only access.sshAllowFrom's rules open), and
+    guards the cloud's metadata service (or takes the guard away: ``metadata_guard``).
 
     ufw opens SSH's port before sshd moves to it, and closes what SSH no longer needs only after: a run
     stopped anywhere between (killed, or a rule ufw refuses) never leaves sshd listening where ufw lets
@@ -307,7 +320,7 @@ fi
 {write_whole("/etc/apt/apt.conf.d/20auto-upgrades",
               'APT::Periodic::Update-Package-Lists "1";' + chr(10) + 'APT::Periodic::Unattended-Upgrade "1";')}\
 
-{METADATA_GUARD}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
+{METADATA_GUARD if metadata_guard else METADATA_UNGUARDED}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
 {heredoc_to("cat > /usr/local/sbin/stackyard-claim.new", CLAIM_HELPER)}\
 chmod 0755 /usr/local/sbin/stackyard-claim.new
 mv -f /usr/local/sbin/stackyard-claim.new /usr/local/sbin/stackyard-claim

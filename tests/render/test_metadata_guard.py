@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from components.render.provision import METADATA_GUARD
+from components.render.preflight import PreflightPlan, _metadata
+from components.render.provision import METADATA_GUARD, METADATA_UNGUARDED
 from components.render.scripts import shell
 
 pytestmark = pytest.mark.skipif(
@@ -97,3 +98,56 @@ def test_the_guard_runs_before_the_network_every_service_and_docker(tmp_path: Pa
              for unit in line.removeprefix("After=").split()}
     assert after and not after & set(before.removeprefix("Before=").split()), after
     assert after <= {"local-fs.target", "systemd-modules-load.service"}, after
+
+
+UNGUARD = r"""
+# The unit, the script and systemd in a mount namespace of the test's own: nothing of this machine's is touched.
+mount -t tmpfs none /etc/systemd/system && mount -t tmpfs none /usr/local/sbin
+touch /etc/systemd/system/stackyard-metadata-guard.service
+cp GUARD /usr/local/sbin/stackyard-metadata-guard
+systemctl() { echo "systemctl $* rules=$(iptables -S | grep -c 169.254.169.254)" >> "$LOG"; }
+"""
+
+
+def test_the_guard_taken_away_opens_the_service_again_and_leaves_nothing_to_put_it_back(tmp_path: Path) -> None:
+    """metadataGuard: false on a host the guard was on: every copy of its rules goes (the guard run
+    twice by a race made two), after its unit is disabled, so no boot brings them back."""
+    log = tmp_path / "systemctl.log"
+    off = METADATA_UNGUARDED.replace("bash -s off", "bash -s off >/dev/null")
+    lines = _run(tmp_path, UNGUARD.replace("$LOG", str(log)) + "GUARD\ndocker_starts\nGUARD\n"
+                 "iptables -I OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT\n"
+                 "report guarded\n" + off + off + "report unguarded-again\n"
+                 "ls /etc/systemd/system /usr/local/sbin | grep -c stackyard || true\n")
+    assert lines[1] == "guarded root=200 nobody=000 container=000", lines
+    assert lines[2] == "unguarded-again root=200 nobody=200 container=200", lines
+    assert lines[3] == "0", lines
+    calls = log.read_text().splitlines()
+    # The unit was disabled while the rules were still there: a reboot between would not have put them back.
+    assert calls[0] == "systemctl disable --quiet stackyard-metadata-guard.service rules=4", calls
+
+
+def _preflight(tmp_path: Path, before: str, guard: bool = True) -> list[str]:
+    plan = PreflightPlan(system="shop", host="web", accessories={}, services=[], metadata_guard=guard)
+    check = "\n".join(_metadata(plan))
+    return _run(tmp_path, "conflict() { echo \"conflict: $*\"; }\n" + before + "\n" + check + "\n")
+
+
+def test_the_preflight_names_a_user_other_than_root_who_asks_the_metadata_service(tmp_path: Path) -> None:
+    asking = ("setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c 'import socket, time; "
+              "s = socket.create_connection((\"169.254.169.254\", 80)); time.sleep(30)' >/dev/null 2>&1 &\n"
+              "ASKERS=$!\n/usr/bin/python3 -c 'import socket, time; s = socket.create_connection("
+              "(\"169.254.169.254\", 80)); time.sleep(30)' >/dev/null 2>&1 &\nASKERS=\"$ASKERS $!\"\n"
+              "trap 'kill $ASKERS $CONTAINER $METADATA 2>/dev/null || true; kill %3 2>/dev/null || true' EXIT\n"
+              "sleep 0.5\n")
+    lines = [line for line in _preflight(tmp_path, asking) if line.startswith("conflict:")]
+    assert len(lines) == 1 and "python3 (user nobody) asks" in lines[0], lines
+    assert "systems.shop.hosts.web.metadataGuard: false" in lines[0]
+    # Left open, nothing is in its way.
+    assert not [line for line in _preflight(tmp_path, asking, guard=False) if line.startswith("conflict:")]
+
+
+def test_the_preflight_names_digitaloceans_agent_by_its_unit(tmp_path: Path) -> None:
+    unit = "mount -t tmpfs none /etc/systemd/system && touch /etc/systemd/system/do-agent.service\n"
+    lines = [line for line in _preflight(tmp_path, unit) if line.startswith("conflict:")]
+    assert len(lines) == 1 and "(do-agent)" in lines[0], lines
+    assert not [line for line in _preflight(tmp_path, "") if line.startswith("conflict:")]

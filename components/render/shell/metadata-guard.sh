@@ -8,6 +8,9 @@
 # start. A rule of ours in FORWARD would end up below them. DOCKER-USER is the chain Docker evaluates
 # before its own and leaves as it finds it, across its restarts, whether it or we created it; the rule
 # goes there, and into FORWARD too for a host that has no Docker.
+#
+# `off` takes the rules out again (a host whose metadataGuard is false): every copy of each, so a guard run
+# twice by a race leaves nothing behind.
 set -euo pipefail
 # ensure CHAIN RULE...: the rule in the chain, at its top when it is not there yet.
 ensure() {
@@ -15,7 +18,18 @@ ensure() {
   shift
   iptables -C "$chain" "$@" 2>/dev/null || iptables -I "$chain" "$@"
 }
-iptables -N DOCKER-USER 2>/dev/null || true
-ensure OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT
-ensure DOCKER-USER -d 169.254.169.254 -j REJECT
-ensure FORWARD -d 169.254.169.254 -j REJECT
+# drop CHAIN RULE...: no copy of the rule left in the chain.
+drop() {
+  local chain=$1
+  shift
+  while iptables -C "$chain" "$@" 2>/dev/null; do iptables -D "$chain" "$@"; done
+}
+action=ensure
+if [ "${1-}" = off ]; then
+  action=drop
+else
+  iptables -N DOCKER-USER 2>/dev/null || true
+fi
+$action OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT
+$action DOCKER-USER -d 169.254.169.254 -j REJECT
+$action FORWARD -d 169.254.169.254 -j REJECT
