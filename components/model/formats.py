@@ -526,7 +526,8 @@ def cron_schedule(value: str) -> str | None:
     return None
 
 
-email = matching(r"[A-Za-z0-9._%+-]{1,64}@[a-z0-9.-]+\.[a-z]{2,63}", "is not an email address")
+# The first character is no "-": certbot reads `--email -x@example.org` as an option with no value.
+email = matching(r"[A-Za-z0-9._%+][A-Za-z0-9._%+-]{0,63}@[a-z0-9.-]+\.[a-z]{2,63}", "is not an email address")
 
 
 slug = matching(

@@ -273,7 +273,8 @@ class HetznerHost(CreatedHost):
     provider: Literal["hetzner"] = spec("hetzner")
     server_type: str = spec("Hetzner server type, e.g. cx22", kind=kinds.SLUG)
     location: str = spec("Hetzner location, e.g. fsn1, nbg1, hel1, ash", kind=kinds.SLUG)
-    image: str = spec("OS image; a change is refused rather than rebuilding the server", default="ubuntu-24.04",
+    image: str = spec("OS image; while protect is on, a change is refused rather than rebuilding the server",
+                      default="ubuntu-24.04",
                       kind=kinds.SLUG)
     primary_ip: bool = spec("keep the IPv4 address in a Primary IP that outlives the server", default=False)
     allow_resize: bool = spec(
@@ -301,7 +302,7 @@ class DigitalOceanHost(CreatedHost):
     provider: Literal["digitalocean"] = spec("digitalocean")
     size: str = spec("Droplet size slug, e.g. s-2vcpu-4gb", kind=kinds.SLUG)
     region: str = spec("DigitalOcean region, e.g. fra1, ams3, nyc3", kind=kinds.SLUG)
-    image: str = spec("OS image slug; a change is refused rather than rebuilding the Droplet",
+    image: str = spec("OS image slug; while protect is on, a change is refused rather than rebuilding the Droplet",
                       default="ubuntu-24-04-x64", kind=kinds.SLUG)
     reserved_ip: bool = spec("keep the IPv4 address in a Reserved IP that outlives the Droplet", default=False)
     allow_resize: bool = spec(

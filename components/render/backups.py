@@ -62,8 +62,11 @@ def backup_script(*, keep: int, directory: str, paths_to_archive: Sequence[str],
         password = sh(f"{etc}/accessories/redis.password")
         # A background save, then a copy of the file it wrote: `redis-cli --rdb` (a replica's full sync)
         # hung on the test host's Redis 7.0 on a second run a minute after the first.
+        # The password is read whole, as the accessories step reads it: a chosen one may end in a newline,
+        # which $(cat) would drop.
         dumps.append(("redis",
-                      f'if [ -s {password} ]; then REDISCLI_AUTH=$(cat {password}); export REDISCLI_AUTH; fi\n'
+                      f'if [ -s {password} ]; then IFS= read -r -d "" REDISCLI_AUTH < {password} || true; '
+                      'export REDISCLI_AUTH; fi\n'
                       'saved=$(redis-cli LASTSAVE)\n'
                       'redis-cli BGSAVE >/dev/null || true  # one may be running already: its end is awaited too\n'
                       'for _ in $(seq 600); do [ "$(redis-cli LASTSAVE)" != "$saved" ] && break; sleep 1; done\n'

@@ -305,3 +305,20 @@ def test_a_path_that_reads_as_an_option_is_archived_as_a_path(tmp_path: Path) ->
     result = run(tmp_path, script)
     assert "correct-horse" not in result.stdout + result.stderr
     assert result.returncode == 1 and "incomplete" in result.stderr
+
+
+@pytest.mark.parametrize("password", ["plain", "ends in a newline\n", "two\n\nnewlines\n\n", " spaces \t"])
+def test_redis_gets_its_password_byte_for_byte(password: str, tmp_path: Path) -> None:
+    """The accessories step sets requirepass to the password file's every byte: the dump must send the same
+    (a chosen password ending in a newline failed every nightly dump, $(cat) dropping it)."""
+    etc = tmp_path / "etc"
+    (etc / "accessories").mkdir(parents=True)
+    (etc / "accessories" / "redis.password").write_text(password)
+    seen = tmp_path / "auth"
+    script = backup_script(keep=2, directory=str(tmp_path / "backups"), paths_to_archive=[], accessories=["redis"],
+                           etc=str(etc))
+    script = script.replace("saved=$(redis-cli LASTSAVE)", f'printf %s "$REDISCLI_AUTH" > {seen}\n'
+                            "saved=$(redis-cli LASTSAVE)", 1)
+    result = run(tmp_path, script)
+    assert result.returncode == 0, result.stderr
+    assert seen.read_text() == password

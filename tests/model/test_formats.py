@@ -1,0 +1,16 @@
+"""components/model/formats.py: values a kind accepts are those its targets read as that value."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.model import formats
+
+
+@pytest.mark.parametrize("email, ok", [("ops@example.org", True), ("a.b+c%d_e-f@mail.example.org", True),
+                                       ("-ops@example.org", False), ("--help@example.org", False),
+                                       ("ops@", False), ("ops example@example.org", False)])
+def test_an_email_is_one_certbot_reads_as_the_value_of_email(email: str, ok: bool) -> None:
+    """certbot parses `--email VALUE` with argparse, which takes a VALUE starting with "-" for an option:
+    the certificate step then failed, every up, with advice about DNS."""
+    assert (formats.email(email) is None) == ok
