@@ -44,8 +44,10 @@ COMMAND_LINES = [re.compile(pattern) for pattern in (
     rf"(sudo -n )?/srv/[\w.-]+/deploy( --restart)? {PATH}",
     r"(sudo -n )?/srv/[\w.-]+/remove",
     r"(sudo -n )?systemctl disable --now (mariadb|redis-server|postgresql)",
-    # RemoteSteps.claim: a resource holding a service or an accessory, stopped only when nothing else holds it.
-    r"(sudo -n )?/usr/local/sbin/stackyard-claim (add|reset) (service|accessory) [\w.-]+ [\w.-]+",
+    # RemoteSteps.claim: a resource holding a service or an accessory, stopped only when nothing else holds it;
+    # an update moves the claim from the resource's own former names (a rename with `formerly`).
+    r"(sudo -n )?/usr/local/sbin/stackyard-claim add (service|accessory) [\w.-]+ [\w.-]+",
+    r"(sudo -n )?/usr/local/sbin/stackyard-claim move (service|accessory) [\w.-]+ [\w.-]+( [\w.-]+)*",
     r"(sudo -n )?/usr/local/sbin/stackyard-claim release (service [\w.-]+ [\w.-]+ /srv/[\w.-]+/remove"
     r"|accessory [\w.-]+ [\w.-]+( systemctl disable --now (mariadb|redis-server|postgresql))?)",
     r"true",

@@ -173,3 +173,20 @@ def test_the_policy_and_the_model_know_the_same_browser_prefixes_every_common_fr
     assert BROWSER_PREFIXES == PUBLIC_PREFIXES
     for prefix in ("VITE_", "NEXT_PUBLIC_", "REACT_APP_", "GATSBY_", "NUXT_PUBLIC_", "VUE_APP_", "EXPO_PUBLIC_"):
         assert any(prefix.startswith(known) for known in BROWSER_PREFIXES), prefix
+
+
+def test_a_stack_renamed_with_formerly_passes_the_command_line_guardrail() -> None:
+    """A renamed system and host: each claim's update moves it from the former names (stackyard-claim move
+    with them), a command line of stackyard's own; the pack stopped every stack with a service or an
+    accessory when the claim's update changed and its pattern did not."""
+    def rename(config: dict) -> None:
+        systems = config["stackyard:systems"]
+        system = systems["productivity"] = systems.pop("productivity")
+        system["hosts"]["server"] = system["hosts"].pop("app")
+        system["hosts"]["server"]["formerly"] = ["app"]
+        for service in system["services"].values():
+            service["host"] = "server"
+    run = mutated(rename)
+    moves = [r for r in run.resources if "stackyard-claim move" in str(r.inputs.get("update"))]
+    assert any(" productivity-app-setup-" in r.inputs["update"] for r in moves), "no claim names its former name"
+    assert violations(run, "remote-command-carries-no-secret") == []

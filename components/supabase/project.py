@@ -25,6 +25,12 @@ from .providers import (
 from .sql import table_name
 
 
+def secret_digests(opts: pulumi.ResourceOptions, output: str) -> pulumi.ResourceOptions:
+    """``opts``, with the output holding the secrets' digests kept secret: an unsalted sha256 of a short
+    secret (a password) is found again offline by whoever reads the state, without its passphrase."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=[output]))
+
+
 class Settings(Resource, module="supabase", name="Settings"):
     values: pulumi.Output[dict]
     secretDigests: pulumi.Output[dict]
@@ -34,7 +40,7 @@ class Settings(Resource, module="supabase", name="Settings"):
         props = {"apiUrl": provider.api_url, "projectRef": ref, "area": area, "values": values,
                  "secretValues": pulumi.Output.secret(secret_values) if secret_values else {},
                  "secretDigests": None}
-        super().__init__(provider, name, props, opts)
+        super().__init__(provider, name, props, secret_digests(opts, "secretDigests"))
 
 
 class EdgeSecrets(Resource, module="supabase", name="EdgeSecrets"):
@@ -43,7 +49,8 @@ class EdgeSecrets(Resource, module="supabase", name="EdgeSecrets"):
     def __init__(self, name: str, provider: EdgeSecretsProvider, ref: str, secrets: dict[str, pulumi.Input[str]],
                  opts: pulumi.ResourceOptions) -> None:
         super().__init__(provider, name, {"apiUrl": provider.api_url, "projectRef": ref,
-                                          "secrets": pulumi.Output.secret(secrets), "digests": None}, opts)
+                                          "secrets": pulumi.Output.secret(secrets), "digests": None},
+                         secret_digests(opts, "digests"))
 
 
 class Extension(Resource, module="supabase", name="Extension"):

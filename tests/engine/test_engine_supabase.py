@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -87,10 +88,12 @@ def test_up_refresh_repair_noop_and_destroy_through_the_engine(workspace, world)
     with postgres.connect(dbname) as conn:
         assert conn.execute("select relrowsecurity from pg_class where relname = 'api_keys'").fetchone() == (True,)
 
-    # No secret, and not the access token, in plain text in anything the engine printed or kept.
+    # No secret, and not the access token, in plain text in anything the engine printed or kept; nor a
+    # secret's digest (an unsalted sha256 of a password is found again offline).
     state = ws.backend_text()
     for value in [*SECRETS.values(), fake.token]:
         assert value not in state
+        assert hashlib.sha256(value.encode()).hexdigest() not in state, "a secret's digest is in the state"
         assert all(value not in text for text in printed)
 
     gone = ws.destroy("kai")
