@@ -152,7 +152,15 @@ def port(value: int) -> str | None:
     return None
 
 
-env_key = matching(_ENV_KEY, "is not a valid environment variable name")
+def env_key(value: str) -> str | None:
+    """A variable name every runtime passes on: __proto__ is one, but PM2's env is a JavaScript object, where
+    that name sets the object's prototype and the variable is silently dropped."""
+    if value == "__proto__":
+        return "is a name PM2's JavaScript env cannot hold (it would be dropped): call the variable something else"
+    return _env_key(value)
+
+
+_env_key = matching(_ENV_KEY, "is not a valid environment variable name")
 
 
 config_key = matching(_CONFIG_KEY, "is not a valid config key name (letters, digits, '_')")

@@ -537,8 +537,15 @@ def accessory_passwords(paths: Paths) -> str:
     return (
         "# read_password KIND: $pass holds the accessory's password, every byte of it (trailing newlines too).\n"
         "# shellcheck disable=SC2034\n"
-        f"read_password() {{ pass=; IFS= read -r -d '' pass < {sh(paths.etc + '/accessories')}/\"$1.password\" "
-        "|| true; }\n"
+        # An empty password would make a MariaDB account any local user logs in as, and clear a PostgreSQL
+        # role's: a chosen secret set from an unset variable (`config set --secret x "$UNSET"`) is refused.
+        f"read_password() {{\n  pass=\n  IFS= read -r -d '' pass < {sh(paths.etc + '/accessories')}/\"$1.password\" "
+        "|| true\n"
+        '  if [ -z "$pass" ]; then\n'
+        '    echo "stackyard: the $1 password is empty: set its secret (accessories.$1.password) to a password" >&2\n'
+        "    return 1\n"
+        "  fi\n"
+        "}\n"
         "# hidden NAME COMMAND...: runs COMMAND on stdin with its output hidden (it would show the password),\n"
         "# and says only that it failed.\n"
         "hidden() {\n"

@@ -14,3 +14,10 @@ def test_an_email_is_one_certbot_reads_as_the_value_of_email(email: str, ok: boo
     """certbot parses `--email VALUE` with argparse, which takes a VALUE starting with "-" for an option:
     the certificate step then failed, every up, with advice about DNS."""
     assert (formats.email(email) is None) == ok
+
+
+@pytest.mark.parametrize("key, ok", [("API_KEY", True), ("_private", True), ("constructor", True),
+                                     ("__proto__", False), ("1X", False), ("A-B", False)])
+def test_an_env_key_is_one_every_runtime_passes_on(key: str, ok: bool) -> None:
+    """PM2's env is a JavaScript object: __proto__ there sets its prototype, and the variable is gone."""
+    assert (formats.env_key(key) is None) == ok

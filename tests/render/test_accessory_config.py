@@ -10,6 +10,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from components.model.host_layout import Paths
 from components.render.provision import accessories_script
 
@@ -83,3 +85,23 @@ def test_a_new_redis_password_reaches_redis_whichever_command_the_step_was_kille
         assert run_step(tmp_path, step, env, f"new-{kill_at}", kill_at) != 0
         assert run_step(tmp_path, step, env, f"new-{kill_at}") == 0
         assert f'requirepass "new-{kill_at}"' in (tmp_path / "running").read_text(), f"killed at command {kill_at}"
+
+
+@pytest.mark.parametrize("kind", ["mysql", "postgresql"])
+@pytest.mark.parametrize("password", ["", "s3cret\n", "'; DROP USER x; --"])
+def test_an_empty_database_password_is_refused_and_any_other_read_byte_for_byte(kind: str, password: str,
+                                                                              tmp_path: Path) -> None:
+    """An empty chosen password made a MariaDB account that any local user logs in as (IDENTIFIED BY ''),
+    and cleared a PostgreSQL role's: the step stops before either, saying which secret."""
+    paths = Paths(etc=str(tmp_path / "etc"))
+    (tmp_path / "etc/accessories").mkdir(parents=True)
+    (tmp_path / f"etc/accessories/{kind}.password").write_text(password)
+    step = accessories_script({kind: {"database": "shop", "user": "shop"}}, paths)
+    function = re.search(r"^read_password\(\) \{\n.*?^\}\n", step, re.M | re.S)
+    assert function, "the step reads no password"
+    result = subprocess.run(["bash", "-c", function.group(0) + f'set -e\nread_password {kind}\nprintf %s "$pass"'],
+                            capture_output=True, text=True)
+    if password:
+        assert result.returncode == 0 and result.stdout == password, result.stderr
+    else:
+        assert result.returncode != 0 and f"accessories.{kind}.password" in result.stderr

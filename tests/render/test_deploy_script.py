@@ -20,6 +20,7 @@ import pytest
 from helpers.deploy_host import DeployHost, unit_ports
 
 from components import git_refs
+from components.render.deploy import deploy_script
 from components.render.proxy import upstream_file
 
 
@@ -484,6 +485,21 @@ def test_an_old_pm2_daemon_that_is_not_running_is_not_started(host: DeployHost) 
     result = host.deploy(host.plan(replaced_port=5000, replaced_pm2=("flask-backend",)))
     assert result.returncode == 0, result.stderr
     assert not any(c.startswith("pm2") for c in host.calls())  # any pm2 command would start the daemon
+
+
+def test_an_old_pm2_pid_file_linked_to_an_endless_file_is_read_32_bytes_at_most(host: DeployHost,
+                                                                              tmp_path: Path) -> None:
+    """The old daemon's home is its user's: pm2.pid linked to /dev/urandom had root's bash take in 5 s of it
+    (about 1 GB), and the old processes were never retired. The deploy's own line, in bash limited to
+    200 MB, takes what a pid needs and no more."""
+    script = deploy_script(host.plan(replaced_port=5000, replaced_pm2=("flask-backend",)), "nginx")
+    (line,) = [line.strip() for line in script.splitlines() if "pm2.pid" in line and line.strip().startswith("pid=")]
+    home = tmp_path / "home/.pm2"
+    home.mkdir(parents=True)
+    (home / "pm2.pid").symlink_to("/dev/urandom")
+    result = subprocess.run(["bash", "-c", f'ulimit -v 200000; ROOT= LEGACY_HOME={home}; {line}; echo "${{#pid}}"'],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and int(result.stdout) <= 32, result.stderr[-300:]
 
 
 def test_a_taken_over_worker_stops_the_old_one_before_the_new_one_starts(host: DeployHost) -> None:

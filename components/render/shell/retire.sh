@@ -26,9 +26,10 @@ legacy_pm2() {
 retire_legacy() {
   local pid name unit gone=no
   if [ ${#LEGACY_PM2[@]} -gt 0 ] && legacy_home; then
-    # (A pid file its user made a pipe would hold the deploy forever.)
-    pid=$(timeout 5 cat -- "$ROOT$LEGACY_HOME/pm2.pid" 2>/dev/null || true)
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    # The pid file is its user's: a pipe would hold the deploy forever, and an endless file (a link to
+    # /dev/urandom) fill root's memory; 32 bytes hold any pid.
+    pid=$(timeout 5 head -c 32 -- "$ROOT$LEGACY_HOME/pm2.pid" 2>/dev/null || true)
+    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
       for name in "${LEGACY_PM2[@]}"; do
         if legacy_pm2 describe "$name" >/dev/null 2>&1; then
           legacy_pm2 delete "$name" >/dev/null
