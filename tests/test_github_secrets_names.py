@@ -9,7 +9,7 @@ import copy
 
 import pytest
 from helpers.harness import canary_secrets, production_config, run_program
-from test_bad_stack_files import refusal
+from helpers.stack_mistakes import refusal
 
 ACTIONS = "github:index/actionsSecret:ActionsSecret"
 

@@ -9,8 +9,8 @@ import re
 import pytest
 import yaml
 from helpers.harness import referenced_secrets
+from helpers.stack_mistakes import CASES
 from helpers.workspace import DEMO_PASSPHRASE, ROOT, Workspace
-from test_bad_stack_files import CASES
 
 PRODUCTION = ROOT / "Pulumi.production.yaml"
 PROVIDER_KEYS = ("hcloud:token", "digitalocean:token", "cloudflare:apiToken", "vercel:apiToken", "github:token")

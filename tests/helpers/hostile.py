@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .harness import ROOT, read_stack_file
+from components.model import StackConfigError, load_topology
+from components.render.runtimes import RUNTIMES
+
+from .harness import ROOT, every_secret_set, read_stack_file
 from .model_walk import Slot, string_slots
 
 CANARY = "/tmp/stackyard-pwned"
@@ -118,6 +121,28 @@ def related(problem: str, path: str) -> bool:
         (problem + ".", problem + "["))
 
 
-__all__ = ["CANARY", "HOSTILE", "MALFORMED", "STACKS", "Path", "config_path", "narrowed", "nodes", "related",
-           "replaced",
-           "slots", "stack", "values_of"]
+__all__ = [
+    "CANARY",
+    "HOSTILE",
+    "MALFORMED",
+    "STACKS",
+    "Path",
+    "config_path",
+    "load",
+    "narrowed",
+    "nodes",
+    "related",
+    "replaced",
+    "slots",
+    "stack",
+    "values_of",
+]
+
+
+def load(config: dict) -> StackConfigError | None:
+    """The error load_topology raises for ``config`` (every secret it names set), or None."""
+    try:
+        load_topology(values_of(config), every_secret_set, runtimes=RUNTIMES)
+    except StackConfigError as err:
+        return err
+    return None

@@ -10,39 +10,26 @@ value into every node.
 from __future__ import annotations
 
 import pytest
-from helpers.harness import every_secret_set
 from helpers.hostile import (
     HOSTILE,
     MALFORMED,
     STACKS,
     config_path,
+    load,
     narrowed,
     nodes,
     related,
     replaced,
     slots,
     stack,
-    values_of,
 )
 from helpers.model_walk import string_fields, string_slots
-
-from components.model import StackConfigError, load_topology
-from components.render.runtimes import RUNTIMES
 
 
 def node_at(config: dict, path: tuple):
     for part in path:
         config = config[part]
     return config
-
-
-def load(config: dict) -> StackConfigError | None:
-    """The error load_topology raises for ``config`` (every secret it names set), or None."""
-    try:
-        load_topology(values_of(config), every_secret_set, runtimes=RUNTIMES)
-    except StackConfigError as err:
-        return err
-    return None
 
 
 def test_every_string_field_of_the_model_declares_its_kind() -> None:

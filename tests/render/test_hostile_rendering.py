@@ -27,8 +27,7 @@ from pathlib import Path
 
 import pytest
 from helpers.harness import canary_secrets, referenced_secrets, run_program
-from helpers.hostile import CANARY, HOSTILE, STACKS, config_path, replaced, slots, stack
-from test_hostile_values import load
+from helpers.hostile import CANARY, HOSTILE, STACKS, config_path, load, replaced, slots, stack
 
 SANDBOX_ENV = ("command_not_found_handle() {\n"
                "  printf '%s\\0' \"$*\" >> \"$STUB_LOG\"\n"
