@@ -123,6 +123,35 @@ fi""")
     return lines
 
 
+LISTED_PROJECT = '{{.Label "com.docker.compose.project"}} {{.Label "com.docker.compose.project.config_files"}}'
+"""What `docker ps` says of a container: its compose project and the definition it came from."""
+
+
+def _compose_projects(plan: PreflightPlan) -> list[str]:
+    """A service's slots are the Docker Compose projects <name>-blue and <name>-green, whatever its runtime:
+    a deploy takes them down or up with --remove-orphans, and a removal takes them down. An operator's own
+    project of that name (blue/green run by hand) would be stopped, or taken over, before anything of the
+    service serves. stackyard's are told by their definition, /etc/stackyard/<name>/compose.<colour>.yml."""
+    lines = []
+    for service in plan.services:
+        projects = [f"{service.name}-{color}" for color in ("blue", "green")]
+        filters = " ".join(f"--filter label=com.docker.compose.project={p}" for p in projects)
+        # Its definitions are compose's, whatever the service's runtime now (one moved off compose).
+        ours = " | ".join(quote(runtime_of("compose").definition_path(service, color)) for color in ("blue", "green"))
+        lines.append(f"""if command -v docker >/dev/null; then
+  while read -r project config; do
+    [ -n "$project" ] || continue
+    case $config in {ours}) continue ;; esac
+    conflict "the Docker Compose project $project has containers (from ${{config:-an unknown file}}), and the \\
+service {service.name}'s slots are the compose projects {' and '.join(projects)}: stackyard would take it \\
+down or over; give the project another name (docker compose -p), or remove it"
+  done < <(timeout 20 docker ps --all {filters} \\
+             --format {quote(LISTED_PROJECT)} \\
+             2>/dev/null | sort -u)
+fi""")
+    return lines
+
+
 def _directories(plan: PreflightPlan) -> list[str]:
     """A service's directory that is someone else's (an app deployed by hand in /srv/<name>): its setup would
     take it over, root's and locked, before anything of the service serves."""
@@ -301,7 +330,8 @@ done < <(ss -Htnpe dst 169.254.169.254 2>/dev/null | awk '{{
 def preflight_script(plan: PreflightPlan) -> str:
     """The pre-flight as a bash script run as root. It changes nothing; it exits 1 with every conflict
     listed on stderr, or 0 with what it found on stdout."""
-    body = "\n".join([*_accessories(plan), *_ports(plan), *_processes(plan), *_directories(plan), *_sites(plan),
+    body = "\n".join([*_accessories(plan), *_ports(plan), *_processes(plan), *_compose_projects(plan),
+                      *_directories(plan), *_sites(plan),
                       *_firewall(plan), *_metadata(plan)])
     return f"""#!/usr/bin/env bash
 # stackyard pre-flight of host {plan.host}: changes nothing.

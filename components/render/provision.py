@@ -270,11 +270,15 @@ def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterab
                           "ufw default deny incoming >/dev/null\n"
                           "ufw default allow outgoing >/dev/null\n"
                           "ufw --force enable >/dev/null\n")
+    # The guard's rules (or their removal) before apt too, where iptables is there already: an earlier
+    # guard's refused DNS on clouds that answer it at the metadata address, and apt could not reach a mirror.
+    early_guard = ("if command -v iptables >/dev/null; then\n" + heredoc_to("  bash -s", shell("metadata-guard.sh"))
+                   + "fi\n") if metadata_guard else METADATA_UNGUARDED
     return APT_HEADER + APT + f"""
 if command -v cloud-init >/dev/null; then
   cloud-init status --wait >/dev/null || true
 fi
-apt-get -o DPkg::Lock::Timeout=300 update -qq
+{early_guard}apt-get -o DPkg::Lock::Timeout=300 update -qq
 apt_install ca-certificates curl git rsync cron gzip logrotate util-linux unattended-upgrades iptables\
 {' ufw' if ufw else ''}
 
@@ -320,7 +324,7 @@ fi
 {write_whole("/etc/apt/apt.conf.d/20auto-upgrades",
               'APT::Periodic::Update-Package-Lists "1";' + chr(10) + 'APT::Periodic::Unattended-Upgrade "1";')}\
 
-{METADATA_GUARD if metadata_guard else METADATA_UNGUARDED}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
+{METADATA_GUARD if metadata_guard else ""}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
 {heredoc_to("cat > /usr/local/sbin/stackyard-claim.new", CLAIM_HELPER)}\
 chmod 0755 /usr/local/sbin/stackyard-claim.new
 mv -f /usr/local/sbin/stackyard-claim.new /usr/local/sbin/stackyard-claim

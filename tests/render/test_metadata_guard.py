@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from components.render.preflight import PreflightPlan, _metadata
-from components.render.provision import METADATA_GUARD, METADATA_UNGUARDED
+from components.render.provision import METADATA_GUARD, METADATA_UNGUARDED, base_script
 from components.render.scripts import shell
 
 pytestmark = pytest.mark.skipif(
@@ -42,6 +42,10 @@ nsenter -t "$CONTAINER" -n sh -c 'ip link set lo up; ip addr add 10.9.0.2/24 dev
 nsenter -t "$METADATA" -n sh -c 'ip link set lo up; ip addr add 10.9.1.2/24 dev eth0;
   ip addr add 169.254.169.254/32 dev eth0; ip link set eth0 up; ip route add default via 10.9.1.1'
 nsenter -t "$METADATA" -n python3 -m http.server 80 --bind 169.254.169.254 >/dev/null 2>&1 &
+# DNS at the same address, as Google's and Oracle's clouds answer it: a UDP echo on port 53.
+nsenter -t "$METADATA" -n python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("169.254.169.254", 53))
+while True: data, peer = s.recvfrom(512); s.sendto(data, peer)' >/dev/null 2>&1 &
 for _ in $(seq 50); do curl -s -o /dev/null --max-time 1 http://169.254.169.254/ && break; sleep 0.1; done
 ask() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://169.254.169.254/ || true; }
 docker_starts() {
@@ -53,6 +57,16 @@ docker_starts() {
 report() {
   echo "$1 root=$(ask) nobody=$(setpriv --reuid=65534 --regid=65534 --clear-groups bash -c "$(declare -f ask); ask")" \
     "container=$(nsenter -t "$CONTAINER" -n bash -c "$(declare -f ask); ask")"
+}
+# dns: whether nobody and a container get an answer from port 53 (UDP) at the metadata address.
+dig_as() { "$@" /usr/bin/python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+try:
+    s.sendto(b"q", ("169.254.169.254", 53)); print("ok" if s.recv(512) == b"q" else "no")
+except OSError: print("no")'; }
+dns() {
+  echo "$1 dns nobody=$(dig_as setpriv --reuid=65534 --regid=65534 --clear-groups)" \
+    "container=$(dig_as nsenter -t "$CONTAINER" -n)"
 }
 report unguarded
 """
@@ -151,3 +165,33 @@ def test_the_preflight_names_digitaloceans_agent_by_its_unit(tmp_path: Path) -> 
     lines = [line for line in _preflight(tmp_path, unit) if line.startswith("conflict:")]
     assert len(lines) == 1 and "(do-agent)" in lines[0], lines
     assert not [line for line in _preflight(tmp_path, "") if line.startswith("conflict:")]
+
+
+def test_the_guard_refuses_only_the_metadata_services_http_not_dns_at_the_same_address(tmp_path: Path) -> None:
+    """Google's and Oracle's clouds answer DNS (and NTP) at 169.254.169.254 too: a guard refusing every
+    protocol cut every user but root, and every container, off from names."""
+    lines = _run(tmp_path, "GUARD\ndocker_starts\nreport guarded\ndns guarded\n")
+    assert lines[1] == "guarded root=200 nobody=000 container=000", lines
+    assert lines[2] == "guarded dns nobody=ok container=ok", lines
+
+
+def test_an_earlier_guards_rules_refusing_every_protocol_go_and_the_guard_stays(tmp_path: Path) -> None:
+    earlier = ("iptables -N DOCKER-USER\n"
+               "iptables -I OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT\n"
+               "iptables -I DOCKER-USER -d 169.254.169.254 -j REJECT\n"
+               "iptables -I FORWARD -d 169.254.169.254 -j REJECT\n")
+    lines = _run(tmp_path, earlier + "docker_starts\ndns earlier\nGUARD\nreport guarded\ndns guarded\n"
+                 "iptables -S | grep -c '169.254.169.254' || true\n")
+    assert lines[1] == "earlier dns nobody=no container=no", lines  # what the earlier guard did
+    assert lines[2] == "guarded root=200 nobody=000 container=000", lines
+    assert lines[3] == "guarded dns nobody=ok container=ok", lines
+    assert lines[4] == "3", lines  # the guard's three rules, and nothing of the earlier one's
+
+
+def test_the_base_step_puts_the_guard_or_its_removal_before_apt() -> None:
+    """A host cut off from DNS by an earlier guard could not run apt: the base step reached neither the new
+    guard nor, with metadataGuard: false, its removal."""
+    for guard in (True, False):
+        script = base_script(ssh_port=22, ufw=True, login_user="root", metadata_guard=guard)
+        apt = script.index("\napt-get -o DPkg::Lock::Timeout=300 update -qq\n")
+        assert script.index("169.254.169.254 -p tcp --dport 80") < apt, guard

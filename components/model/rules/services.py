@@ -37,8 +37,10 @@ SYSTEM_UNITS = frozenset({
     # Log rotation (stackyard's own among it), the timers that start unattended upgrades, other firewalls
     # (nftables' stop flushes every rule, ufw's with them).
     "logrotate", "apt-daily", "apt-daily-upgrade", "nftables", "firewalld", "iptables",
-    # Other names of the same units (Debian's aliases): mysqld is MariaDB, syslog is rsyslog.
-    "mysqld", "syslog", "postgresql-common"})
+    # Other names of the same units (Debian's aliases): mysqld is MariaDB, syslog is rsyslog, udev is
+    # systemd-udevd, autovt@ is getty@; and what logins and sshd's first start need.
+    "mysqld", "syslog", "postgresql-common", "udev", "autovt", "user-runtime-dir", "sshd-keygen", "kmod",
+    "systemd-udevd"})
 
 SYSTEM_UNIT_PREFIXES = ("systemd-", "stackyard-", "cloud-init", "dbus-org.")
 

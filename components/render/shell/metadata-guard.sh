@@ -30,6 +30,12 @@ if [ "${1-}" = off ]; then
 else
   iptables -N DOCKER-USER 2>/dev/null || true
 fi
-$action OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT
-$action DOCKER-USER -d 169.254.169.254 -j REJECT
-$action FORWARD -d 169.254.169.254 -j REJECT
+# HTTP only, the metadata service's one port: some clouds (Google's, Oracle's) answer DNS and NTP at the
+# same address, and refusing those to every user but root would cut the host off from names and time.
+$action OUTPUT -d 169.254.169.254 -p tcp --dport 80 -m owner ! --uid-owner 0 -j REJECT
+$action DOCKER-USER -d 169.254.169.254 -p tcp --dport 80 -j REJECT
+$action FORWARD -d 169.254.169.254 -p tcp --dport 80 -j REJECT
+# An earlier guard's rules refused every protocol: they go once the rules above are in place.
+drop OUTPUT -d 169.254.169.254 -m owner ! --uid-owner 0 -j REJECT
+drop DOCKER-USER -d 169.254.169.254 -j REJECT
+drop FORWARD -d 169.254.169.254 -j REJECT
