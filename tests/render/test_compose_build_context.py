@@ -10,7 +10,10 @@ the image the service then runs.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,16 @@ DOCKER = '#!/bin/sh\necho "docker $*" >> "$STUB/calls.log"\n'
 # chown -R as a process of the service's user would see it: it walks a directory's entries before the
 # directory, and that process made a directory of its own in one the walk had not reached yet.
 RACING_CHOWN = '#!/bin/sh\n/bin/chown "$@"\nmkdir "$RELEASE/late" && /bin/chown 65534:65534 "$RELEASE/late"\n'
+
+@pytest.fixture
+def host_dirs() -> Iterator[Path]:
+    """A scratch root the service's user (nobody here) can walk down to its release, as on a host: pytest's
+    own directories are root's alone."""
+    root = Path(tempfile.mkdtemp(prefix="stackyard-compose-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
 
 # How the release's build context and Dockerfile look; whether the build may run.
 RELEASES = {
@@ -40,10 +53,10 @@ RELEASES = {
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the release changes owner")
 @pytest.mark.parametrize("release", RELEASES)
-def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_nothing(release: str,
-                                                                                    tmp_path: Path) -> None:
+def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_nothing(release: str, tmp_path: Path,
+                                                                                    host_dirs: Path) -> None:
     prepare, builds = RELEASES[release]
-    paths = Paths(srv=str(tmp_path / "srv"), var=str(tmp_path / "var"), etc=str(tmp_path / "etc"))
+    paths = Paths(srv=str(host_dirs / "srv"), var=str(tmp_path / "var"), etc=str(tmp_path / "etc"))
     plan = ServicePlan(name="ai", runtime="compose", repo="r", ref="main", command="", port=8000, paths=paths,
                        build_context="svc", dockerfile="Dockerfile")
     base = Path(paths.app("ai"))
@@ -67,11 +80,13 @@ def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_noth
         (stub / "chown").write_text(RACING_CHOWN)
         (stub / "chown").chmod(0o755)
     script = tmp_path / "start"
+    # The service's user is nobody here (svc-ai is no account on this machine): the release is nobody's.
     script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, None)
-                      + "log() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh") + shell("runtime-compose.sh")
+                      + "SERVICE_USER=nobody\nlog() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh")
+                      + shell("runtime-compose.sh")
                       + "if start_slot blue; then echo started; else echo refused; fi\n")
-    done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/bin:/bin", "STUB": str(tmp_path),
-                                                      "RELEASE": str(release_dir)},
+    done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/sbin:/usr/bin:/sbin:/bin",
+                                                      "STUB": str(tmp_path), "RELEASE": str(release_dir)},
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     calls = (tmp_path / "calls.log").read_text() if (tmp_path / "calls.log").exists() else ""
@@ -85,6 +100,80 @@ def test_a_build_context_or_dockerfile_that_leads_out_of_the_release_builds_noth
     else:
         assert done.stdout.strip().endswith("refused"), done.stdout
         assert calls == ""  # docker was never asked: nothing was built
+
+
+# chmod as the deploy runs it, recording who ran it and whose the tree was: root's chmod -R over a tree the
+# service's user still owns follows a link that user swaps in between its look and its change.
+RECORDING_CHMOD = ('#!/bin/sh\necho "$(id -u) $(find "$RELEASE" ! -user root | wc -l)" >> "$STUB/chmods.log"\n'
+                   'exec /bin/chmod "$@"\n')
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the release changes owner")
+def test_root_changes_no_mode_in_a_release_the_services_user_still_owns(tmp_path: Path, host_dirs: Path) -> None:
+    """chmod -R stats an entry and then changes it, following a link: a process of the service's user
+    swapping its setuid file for a link to a root binary between the two made that binary setuid root (a
+    reviewer's race, 3 wins in 8 tries). The write bits go as the user, before the release is root's."""
+    paths = Paths(srv=str(host_dirs / "srv"), var=str(tmp_path / "var"), etc=str(tmp_path / "etc"))
+    plan = ServicePlan(name="ai", runtime="compose", repo="r", ref="main", command="", port=8000, paths=paths,
+                       build_context="svc", dockerfile="Dockerfile")
+    base = Path(paths.app("ai"))
+    release_dir = base / "releases" / "r1"
+    (release_dir / "svc").mkdir(parents=True)
+    (release_dir / "svc" / "Dockerfile").write_text("FROM scratch\n")
+    (base / "slots").mkdir()
+    (base / "slots" / "blue").symlink_to("../releases/r1")
+    subprocess.run(["chown", "-R", "-h", "65534:65534", str(release_dir)], check=True)
+    subprocess.run(["chmod", "-R", "g+w", str(release_dir)], check=True)
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    # A process of the user at work during the chown, as in the race: a directory of its own appears in one
+    # the walk had not reached.
+    for name, body in (("docker", DOCKER), ("chmod", RECORDING_CHMOD), ("chown", RACING_CHOWN)):
+        (stub / name).write_text(body)
+        (stub / name).chmod(0o755)
+    stub.chmod(0o755)
+    (tmp_path / "chmods.log").touch()
+    (tmp_path / "chmods.log").chmod(0o666)
+    script = tmp_path / "start"
+    script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, None)
+                      + "SERVICE_USER=nobody\nlog() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh")
+                      + shell("runtime-compose.sh") + "if start_slot blue; then echo started; else echo refused; fi\n")
+    done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/sbin:/usr/bin:/sbin:/bin",
+                                                      "STUB": str(tmp_path), "RELEASE": str(release_dir)},
+                          capture_output=True, text=True)
+    assert done.stdout.strip().endswith("refused"), done.stdout + done.stderr  # the user's directory is found
+    chmods = [line.split() for line in (tmp_path / "chmods.log").read_text().splitlines()]
+    # Root changed no mode while anything in the release was the user's (the user's own chmod, with its own
+    # PATH, is not the recording one).
+    assert all(runner != "0" or foreign == "0" for runner, foreign in chmods), chmods
+    assert (tmp_path / "calls.log").exists() is False  # nothing built
+
+
+def test_the_write_bits_go_before_the_build(tmp_path: Path, host_dirs: Path) -> None:
+    paths = Paths(srv=str(host_dirs / "srv"), var=str(tmp_path / "var"), etc=str(tmp_path / "etc"))
+    plan = ServicePlan(name="ai", runtime="compose", repo="r", ref="main", command="", port=8000, paths=paths,
+                       build_context="svc", dockerfile="Dockerfile")
+    base = Path(paths.app("ai"))
+    release_dir = base / "releases" / "r1"
+    (release_dir / "svc").mkdir(parents=True)
+    (release_dir / "svc" / "Dockerfile").write_text("FROM scratch\n")
+    (base / "slots").mkdir()
+    (base / "slots" / "blue").symlink_to("../releases/r1")
+    subprocess.run(["chown", "-R", "-h", "65534:65534", str(release_dir)], check=True)
+    subprocess.run(["chmod", "-R", "go+w", str(release_dir)], check=True)
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "docker").write_text(DOCKER)
+    (stub / "docker").chmod(0o755)
+    script = tmp_path / "start"
+    script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, None)
+                      + "SERVICE_USER=nobody\nlog() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh")
+                      + shell("runtime-compose.sh") + "if start_slot blue; then echo started; else echo refused; fi\n")
+    done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/sbin:/usr/bin:/sbin:/bin",
+                                                      "STUB": str(tmp_path)}, capture_output=True, text=True)
+    assert done.stdout.strip().endswith("started"), done.stdout + done.stderr
+    for path in [release_dir, *release_dir.rglob("*")]:
+        assert path.stat().st_uid == 0 and path.stat().st_mode & 0o022 == 0, path
 
 
 @pytest.mark.skipif(subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,

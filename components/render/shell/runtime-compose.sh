@@ -35,11 +35,18 @@ compose() {
 inside_release() {
   local top context dockerfile path
   top=$(realpath -e "$BASE/slots/$1") || return 1
-  chown -R root:root "$top" && chmod -R go-w "$top" || return 1
+  # Write bits go as the user, while the release is still the user's: chmod follows a link it finds in
+  # place of a file it has just looked at, and as root, racing with a process of that user swapping one in,
+  # it made a root binary setuid. As the user, a link leads only to what the user could change anyway.
+  if [ "$(stat -c %u "$top")" != 0 ]; then
+    as_user "$SERVICE_USER" chmod -R go-w "$top" || return 1
+  fi
+  # chown -R changes links, never what they lead to, and takes setuid bits away.
+  chown -R root:root "$top" || return 1
   # chown -R walks a directory's entries before the directory: what that user made meanwhile, in one it
-  # had not reached, is still its own. Once nothing is, nothing can change (every directory is root's,
-  # written by root alone).
-  if [ -n "$(find "$top" \( ! -user root -o ! -type l -perm /022 \) -print -quit)" ]; then
+  # had not reached, is still its own, and what it made writable after its chmod still is. Once nothing
+  # is, nothing can change (every directory is root's, written by root alone).
+  if [ -n "$(find "$top" \( ! -user root -o ! -type l -perm /022 -o -type f -perm /6000 \) -print -quit)" ]; then
     log "the $1 slot's release changed while it became root's: a process of $SERVICE_USER is still at work in it"
     return 1
   fi
