@@ -81,6 +81,9 @@ class HostProvisioning(pulumi.ComponentResource):
         # Before any change: what on the host would the stack collide with? (components/render/preflight.py)
         # ufw opens what the cloud firewall opens (openPorts), and 80 and 443 on any host.
         open_ports = (80, 443, *spec.open_ports)
+        # The stack that provisions the server: another stack pointed at it (a copy of this one's config)
+        # would rewrite its site, passwords and backups, and its destroy would stop this one's services.
+        owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
         preflight = self.remote.step("preflight", preflight_script(PreflightPlan(
             system=args.system_name, host=args.host_name,
             accessories={kind: a.existing for kind, a in spec.accessories.items()},
@@ -89,11 +92,11 @@ class HostProvisioning(pulumi.ComponentResource):
             proxy_replaces=list(spec.proxy.replaces) if spec.proxy else [],
             hostnames=served_hostnames(self.plans.values(), spec.proxy.static) if spec.proxy else [],
             ufw=spec.ufw, ssh_port=spec.access.ssh_port, open_ports=open_ports,
-            metadata_guard=spec.metadata_guard, paths=args.paths)))
+            metadata_guard=spec.metadata_guard, owner=owner, paths=args.paths)))
         base = self.remote.step("base", provision.base_script(
             ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"],
             open_ports=open_ports, ssh_allow_from=args.ssh_allow_from, paths=args.paths,
-            metadata_guard=spec.metadata_guard),
+            metadata_guard=spec.metadata_guard, owner=owner),
             after=[preflight])
         languages = {s.language for s in args.services.values()}
         runtimes = {s.runtime for s in args.services.values()}

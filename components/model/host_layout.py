@@ -15,6 +15,9 @@ from dataclasses import dataclass
 
 COLORS = ("blue", "green")
 SLOT_OFFSET = {"blue": 1000, "green": 2000}
+ACCESSORY_PORTS = {"mysql": 3306, "postgresql": 5432, "redis": 6379}
+"""The port each accessory stackyard installs listens on, on loopback."""
+
 MAX_INSTANCES = 16
 SLOT_SPAN = max(SLOT_OFFSET.values()) + MAX_INSTANCES
 """The highest instance port above the service port."""

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from shlex import quote
 
-from ..model.host_layout import Paths
+from ..model.host_layout import ACCESSORY_PORTS, Paths
 from .layout import ServicePlan
-from .provision import NO_SITES_ENABLED, PACKAGE_DEFAULTS, foreign_app_directory
+from .provision import NO_SITES_ENABLED, PACKAGE_DEFAULTS, foreign_app_directory, owner_file
 from .proxy import CADDY_MARK
 from .runtimes import runtime_of
 
@@ -26,6 +26,9 @@ DATABASE_PACKAGES = {
     "postgresql": ["postgresql", "postgresql-[0-9]*"],
 }
 """Debian and Ubuntu packages that put each accessory's kind of server on a host."""
+
+ACCESSORY_LISTENERS = {"mysql": "mariadbd mysqld", "redis": "redis-server", "postgresql": "postgres"}
+"""The processes of each accessory's packages that may hold its port (check_port, packaged)."""
 
 DATABASE_NAMES = {"mysql": "MySQL or MariaDB", "redis": "Redis", "postgresql": "PostgreSQL"}
 
@@ -54,6 +57,8 @@ class PreflightPlan:
     """What ufw opens besides SSH: 80, 443 and openPorts."""
     metadata_guard: bool = True
     """Whether the base step refuses the cloud's metadata service to every user but root."""
+    owner: str = ""
+    """The stack that provisions the host (<project>/<stack>); the server marked as another's is a conflict."""
     paths: Paths = Paths()
 
     @property
@@ -67,6 +72,12 @@ def _ports(plan: PreflightPlan) -> list[str]:
     if plan.proxy is not None:
         for port, what in ((80, "HTTP"), (443, "HTTPS")):
             lines.append(f"check_port {port} {plan.proxy} '' {quote(f'the proxy {what} port')}")
+    # A database stackyard installs listens on its port: one there already (in a container, or built by
+    # hand) would be fought at every boot by the package's server, enabled by its install.
+    for kind, existing in sorted(plan.accessories.items()):
+        if not existing:
+            lines.append(f"check_port {ACCESSORY_PORTS[kind]} {quote(ACCESSORY_LISTENERS[kind])} '' "
+                         f"{quote(f'the {kind} accessory port')}")
     for service in plan.services:
         if service.port is None:
             continue
@@ -301,6 +312,46 @@ or set $where.ufw: false"
 fi"""]
 
 
+def _other_firewalls(plan: PreflightPlan) -> list[str]:
+    """ufw, which the base step installs and turns on, stands in the place of the operator's firewall: its
+    package breaks netfilter-persistent and iptables-persistent (installing it removes them, and the rules
+    they load at boot are gone at the next one, NAT and what kept Docker's published ports private among
+    them), and it fights firewalld. And ufw drops forwarded traffic by default: a server that routes (a VPN,
+    a NAT gateway: forwarding on, FORWARD accepting) would stop forwarding, at once and at every boot."""
+    if not plan.ufw:
+        return []
+    where = quote(f"{plan.path}.ufw")
+    return [f"""ufw_where={where}
+found=$(servers_installed netfilter-persistent iptables-persistent firewalld)
+if [ -n "$found" ]; then
+  conflict "$found is installed: the firewall it keeps is the operator's, and ufw, which stackyard installs and \\
+turns on, would replace it (its package removes netfilter-persistent); set $ufw_where: false"
+fi
+if [ "$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)" = 1 ] \\
+    && ! {{ command -v ufw >/dev/null && LC_ALL=C ufw status 2>/dev/null | grep -x 'Status: active' >/dev/null; }} \\
+    && iptables -S FORWARD 2>/dev/null | grep -x -- '-P FORWARD ACCEPT' >/dev/null; then
+  conflict "this server forwards traffic (net.ipv4.ip_forward is 1, and FORWARD accepts: a router, VPN or NAT \\
+gateway), and ufw, which stackyard turns on, drops what it forwards; set $ufw_where: false"
+fi"""]
+
+
+def _owner(plan: PreflightPlan) -> list[str]:
+    """A server another stack provisions (a staging stack made with a copy of production's config): each
+    stack's up would rewrite the other's proxy site, database passwords and backups, and one's destroy
+    would stop the other's services, its claims having the same names."""
+    if not plan.owner:
+        return []
+    marker = quote(owner_file(plan.paths))
+    return [f"""if [ -f {marker} ]; then
+  owner=$(head -c 256 -- {marker})
+  if [ "$owner" != {quote(plan.owner)} ]; then
+    conflict "this server is provisioned by the stack $owner ({owner_file(plan.paths)}), and this is \\
+{plan.owner}: each would undo the other's settings, and a destroy of one would stop the other's services; \\
+point one stack at a server (if this stack was renamed, write its new name into that file)"
+  fi
+fi"""]
+
+
 def _metadata(plan: PreflightPlan) -> list[str]:
     """The metadata guard refuses 169.254.169.254 to every user but root, and to containers: an agent of
     the operator's that asks it as another user (DigitalOcean's do-agent takes its token and sends its
@@ -331,8 +382,8 @@ def preflight_script(plan: PreflightPlan) -> str:
     """The pre-flight as a bash script run as root. It changes nothing; it exits 1 with every conflict
     listed on stderr, or 0 with what it found on stdout."""
     body = "\n".join([*_accessories(plan), *_ports(plan), *_processes(plan), *_compose_projects(plan),
-                      *_directories(plan), *_sites(plan),
-                      *_firewall(plan), *_metadata(plan)])
+                      *_directories(plan), *_sites(plan), *_other_firewalls(plan),
+                      *_firewall(plan), *_metadata(plan), *_owner(plan)])
     return f"""#!/usr/bin/env bash
 # stackyard pre-flight of host {plan.host}: changes nothing.
 set -uo pipefail
@@ -356,9 +407,28 @@ check_port() {{
   proc=$(printf '%s' "$line" | sed -n 's/.*users:(("\\([^"]*\\)",pid=\\([0-9]*\\),.*/\\1/p')
   pid=$(printf '%s' "$line" | sed -n 's/.*users:(("\\([^"]*\\)",pid=\\([0-9]*\\),.*/\\2/p')
   owner=$(stat -c %U "/proc/$pid" 2>/dev/null || echo unknown)
-  if [ -n "$names" ] && [[ " $names " == *" $proc "* ]]; then return 0; fi
+  if [ -n "$names" ] && [[ " $names " == *" $proc "* ]] && packaged "$proc" "$pid"; then return 0; fi
   if [ -n "$user" ] && [ "$owner" = "$user" ]; then return 0; fi
   conflict "port $port ($what) is held by $proc (pid $pid, user $owner)"
+}}
+# packaged NAME PID: PID runs the distribution's NAME, what stackyard installs and manages (the very file,
+# whatever mount namespace its unit gives it). An nginx built from source, OpenResty or a container on the
+# host's network is called nginx too: the package installed beside it would take its ports at the next boot.
+packaged() {{
+  local binary exe
+  case $1 in
+    nginx) binary=/usr/sbin/nginx ;;
+    caddy) binary=/usr/bin/caddy ;;
+    mariadbd | mysqld) binary=/usr/sbin/$1 ;;
+    redis-server) binary=/usr/bin/redis-server ;;
+    postgres)
+      for binary in /usr/lib/postgresql/*/bin/postgres; do [ "/proc/$2/exe" -ef "$binary" ] && return 0; done
+      return 1 ;;
+    *) return 0 ;;
+  esac
+  [ "/proc/$2/exe" -ef "$binary" ] && return 0
+  # Upgraded on disk and not restarted yet: the file it runs is gone, under the package's name.
+  exe=$(readlink "/proc/$2/exe" 2>/dev/null) && [ "$exe" = "$binary (deleted)" ]
 }}
 
 # The processes of every PM2 daemon running outside stackyard (root's and each user's ~/.pm2). A daemon

@@ -37,9 +37,12 @@ UV_VERSION = "0.9.7"
 
 APT = """apt_install() {
   # A fresh server runs apt at first boot (unattended upgrades): wait for the lock, then install.
+  # What is installed already stays as it is: never upgraded (an upgrade of Docker, MariaDB or nginx restarts
+  # what runs on it), never removed (ufw's package would take netfilter-persistent away): apt stops instead.
   local try
   for try in 1 2 3 4 5; do
-    if apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 install -y -qq --no-install-recommends "$@"; then
+    if apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 install -y -qq --no-install-recommends \\
+        --no-upgrade --no-remove "$@"; then
       return 0
     fi
     echo "apt-get install failed (try $try); retrying" >&2
@@ -249,12 +252,18 @@ def ssh_firewall(ssh_port: int, allow_from: Sequence[str]) -> str:
     return UFW_SSH + ssh_firewall_open(ssh_port, allow_from) + ssh_firewall_close(ssh_port, allow_from)
 
 
+def owner_file(paths: Paths) -> str:
+    """Which stack provisions the server (<project>/<stack>), written by the base step."""
+    return f"{paths.etc}/owner"
+
+
 def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterable[int] = (80, 443),
                 ssh_allow_from: Sequence[str] = SSH_ANYWHERE, paths: Paths = Paths(),
-                metadata_guard: bool = True) -> str:
+                metadata_guard: bool = True, owner: str = "") -> str:
     """Waits for cloud-init, installs base packages, hardens sshd, enables unattended upgrades and ufw
-    (``open_ports``: opened to all besides SSH, whose port only access.sshAllowFrom's rules open), and
-    guards the cloud's metadata service (or takes the guard away: ``metadata_guard``).
+    (``open_ports``: opened to all besides SSH, whose port only access.sshAllowFrom's rules open),
+    guards the cloud's metadata service (or takes the guard away: ``metadata_guard``), and marks the
+    server as the ``owner`` stack's (<project>/<stack>: the pre-flight of any other stops).
 
     ufw opens SSH's port before sshd moves to it, and closes what SSH no longer needs only after: a run
     stopped anywhere between (killed, or a rule ufw refuses) never leaves sshd listening where ufw lets
@@ -325,6 +334,7 @@ fi
               'APT::Periodic::Update-Package-Lists "1";' + chr(10) + 'APT::Periodic::Unattended-Upgrade "1";')}\
 
 {METADATA_GUARD if metadata_guard else ""}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
+{write_whole(owner_file(paths), owner) if owner else ""}\
 {heredoc_to("cat > /usr/local/sbin/stackyard-claim.new", CLAIM_HELPER)}\
 chmod 0755 /usr/local/sbin/stackyard-claim.new
 mv -f /usr/local/sbin/stackyard-claim.new /usr/local/sbin/stackyard-claim
@@ -676,8 +686,14 @@ def names_bucket(hostnames: Iterable[str]) -> int:
 
 def server_names(hostnames: Sequence[str]) -> str:
     """The proxy step's line of nginx's server_names_hash_bucket_size (names_bucket), in a conf.d file of
-    its own unless the main nginx.conf sets it already (twice is an error)."""
-    return f"""if grep -Eqs '^[[:space:]]*server_names_hash_bucket_size' /etc/nginx/nginx.conf; then
+    its own unless the operator's configuration sets it already, in nginx.conf or any file it loads (twice
+    is an error, and nginx would refuse every site). The file before is kept as .previous for put_back."""
+    return f"""cp -p {NAMES_CONF} {NAMES_CONF}.previous 2>/dev/null || rm -f {NAMES_CONF}.previous
+# What nginx loads, without stackyard's own file (nginx.conf alone where the configuration does not load);
+# grep reads it all (-q stopping early would end awk by SIGPIPE, which pipefail counts).
+names_loaded=$(nginx -T 2>/dev/null) || names_loaded=$(cat /etc/nginx/nginx.conf 2>/dev/null) || names_loaded=
+if awk -v ours={sh(f"# configuration file {NAMES_CONF}:")} '/^# configuration file /{{ skip = ($0 == ours) }} !skip' \\
+    <<<"$names_loaded" | grep -E '^[[:space:]]*server_names_hash_bucket_size' >/dev/null; then
   rm -f {NAMES_CONF}
 else
 {write_whole(NAMES_CONF, f"server_names_hash_bucket_size {names_bucket(hostnames)};")}fi
@@ -864,7 +880,8 @@ for site in "${{replaced_sites[@]}}"; do
   done
 done
 put_back() {{
-  for f in sites-available/stackyard.conf conf.d/stackyard.conf modules-enabled/99-stackyard-main.conf; do
+  for f in sites-available/stackyard.conf conf.d/stackyard.conf modules-enabled/99-stackyard-main.conf \\
+      conf.d/stackyard-names.conf; do
     if [ -f "/etc/nginx/$f.previous" ]; then mv "/etc/nginx/$f.previous" "/etc/nginx/$f"; else rm -f "/etc/nginx/$f"; fi
   done
   if [ ! -f /etc/nginx/sites-available/stackyard.conf ]; then rm -f /etc/nginx/sites-enabled/stackyard.conf; fi

@@ -238,3 +238,24 @@ def test_an_nginx_that_would_not_load_stackyard_s_site_stops_the_up_and_the_prox
     relative = DEBIAN_LIKE.replace("include /etc/nginx/sites-enabled/*;", "include sites-enabled/*;")
     assert "includes no" not in nginx_with(tmp_path / "relative", relative, script).stderr
     assert nginx_with(tmp_path / "relative2", relative, probe).stdout.strip() == "loaded"
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx")
+@pytest.mark.parametrize("where", ["conf.d/bucket.conf", "nginx.conf", None, "stackyard's own, from the last run"])
+def test_the_names_bucket_is_set_once_wherever_the_operator_set_it(where: str | None, tmp_path: Path) -> None:
+    """Round 37: set in a conf.d file of the operator's, stackyard's line made it twice, nginx refused every
+    site, and the rollback left the file: the next reload or boot took every site down."""
+    from components.render.provision import NAMES_CONF, server_names
+
+    conf, files = DEBIAN_LIKE, ""
+    if where == "nginx.conf":
+        conf = DEBIAN_LIKE.replace("http {\n", "http {\n    server_names_hash_bucket_size 128;\n")
+    elif where == "conf.d/bucket.conf":
+        files = "echo 'server_names_hash_bucket_size 128;' > /etc/nginx/conf.d/bucket.conf\n"
+    elif where is not None:
+        files = f"echo 'server_names_hash_bucket_size 64;' > {NAMES_CONF}\n"
+    script = ("set -euo pipefail\n" + files + server_names(["a-rather-long-name-of-fifty-characters.example.org"])
+              + f"nginx -t -q && echo valid\nif [ -e {NAMES_CONF} ]; then echo ours; fi\n")
+    done = nginx_with(tmp_path, conf, script)
+    assert "valid" in done.stdout.split(), done.stderr
+    assert ("ours" in done.stdout.split()) == (where in (None, "stackyard's own, from the last run")), done.stdout

@@ -6,12 +6,11 @@ import ipaddress
 from collections.abc import Mapping
 
 from .. import formats, host_paths
-from ..host_layout import Paths
+from ..host_layout import ACCESSORY_PORTS, Paths
 from ..parse import camel
 from ..topology import Acme, CreatedHost, ExistingHost, System
 from .findings import MAX_KEEP, Findings
 
-ACCESSORY_PORTS = {"mysql": 3306, "postgresql": 5432, "redis": 6379}
 """The port each accessory's server listens on (on loopback)."""
 
 

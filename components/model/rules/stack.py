@@ -68,6 +68,12 @@ def check_global(rules: Findings, systems: Mapping[str, System | None]) -> None:
                 # One address in one spelling (2001:DB8::10 is 2001:db8::10).
                 claim(("address", ip_text(host.address) or host.address.lower()),
                       f"systems.{sname}.hosts.{hname}.address", f"address {host.address}")
+            key = host.access.host_key if host is not None and host.access is not None else None
+            if key:
+                # One server under two names (an address and a hostname, IPv4 and IPv6): each host's steps
+                # would undo the other's (its proxy site, database passwords, backups).
+                claim(("host key", " ".join(key.split()[:2])), f"systems.{sname}.hosts.{hname}.access.hostKey",
+                      "this host key (one server: describe it as one host)")
         zones = (system.dns.zones if system.dns else None) or {}
         for i, record in enumerate((system.dns.records if system.dns else None) or ()):
             zone = zones.get(record.zone) if record is not None else None

@@ -58,3 +58,12 @@ def test_a_former_name_is_one_entrys_and_not_in_use(formerly, path):
     findings, read = settings(text.replace("192.0.2.10", "192.0.2.11", 1))
     check_renames(findings, "systems.shop.hosts", read.systems["shop"].hosts)
     assert paths(findings) == [path]
+
+
+def test_one_server_under_two_names_is_refused_by_its_host_key() -> None:
+    """Round 37: one server as two hosts (an address and a hostname), each in its own system: each host's
+    proxy step, database passwords and backups undid the other's."""
+    other = HOST.replace("192.0.2.10", "box.example.org").replace(" ops", "") + ""
+    findings, read = settings(two_systems(hosts("web"), hosts("box", host=other)))
+    check_global(findings, read.systems)
+    assert paths(findings) == ["systems.two.hosts.box.access.hostKey"]
