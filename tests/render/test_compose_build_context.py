@@ -108,11 +108,10 @@ RECORDING_CHMOD = ('#!/bin/sh\necho "$(id -u) $(find "$RELEASE" ! -user root | w
                    'exec /bin/chmod "$@"\n')
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the release changes owner")
-def test_root_changes_no_mode_in_a_release_the_services_user_still_owns(tmp_path: Path, host_dirs: Path) -> None:
-    """chmod -R stats an entry and then changes it, following a link: a process of the service's user
-    swapping its setuid file for a link to a root binary between the two made that binary setuid root (a
-    reviewer's race, 3 wins in 8 tries). The write bits go as the user, before the release is root's."""
+def start_nobodys_release(tmp_path: Path, host_dirs: Path, mode: str,
+                          stubs: dict[str, str]) -> tuple[subprocess.CompletedProcess, Path]:
+    """start_slot on a release with its Dockerfile that nobody (the service's user here) owns, ``mode`` added
+    to it (chmod -R), ``stubs`` (name: script) first on PATH with docker's; what it printed, and the release."""
     paths = Paths(srv=str(host_dirs / "srv"), var=str(tmp_path / "var"), etc=str(tmp_path / "etc"))
     plan = ServicePlan(name="ai", runtime="compose", repo="r", ref="main", command="", port=8000, paths=paths,
                        build_context="svc", dockerfile="Dockerfile")
@@ -123,17 +122,12 @@ def test_root_changes_no_mode_in_a_release_the_services_user_still_owns(tmp_path
     (base / "slots").mkdir()
     (base / "slots" / "blue").symlink_to("../releases/r1")
     subprocess.run(["chown", "-R", "-h", "65534:65534", str(release_dir)], check=True)
-    subprocess.run(["chmod", "-R", "g+w", str(release_dir)], check=True)
+    subprocess.run(["chmod", "-R", mode, str(release_dir)], check=True)
     stub = tmp_path / "bin"
     stub.mkdir()
-    # A process of the user at work during the chown, as in the race: a directory of its own appears in one
-    # the walk had not reached.
-    for name, body in (("docker", DOCKER), ("chmod", RECORDING_CHMOD), ("chown", RACING_CHOWN)):
+    for name, body in {"docker": DOCKER, **stubs}.items():
         (stub / name).write_text(body)
         (stub / name).chmod(0o755)
-    stub.chmod(0o755)
-    (tmp_path / "chmods.log").touch()
-    (tmp_path / "chmods.log").chmod(0o666)
     script = tmp_path / "start"
     script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, None)
                       + "SERVICE_USER=nobody\nlog() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh")
@@ -141,36 +135,30 @@ def test_root_changes_no_mode_in_a_release_the_services_user_still_owns(tmp_path
     done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/sbin:/usr/bin:/sbin:/bin",
                                                       "STUB": str(tmp_path), "RELEASE": str(release_dir)},
                           capture_output=True, text=True)
+    return done, release_dir
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the release changes owner")
+def test_root_changes_no_mode_in_a_release_the_services_user_still_owns(tmp_path: Path, host_dirs: Path) -> None:
+    """chmod -R stats an entry and then changes it, following a link: a process of the service's user
+    swapping its setuid file for a link to a root binary between the two made that binary setuid root (a
+    reviewer's race, 3 wins in 8 tries). The write bits go as the user, before the release is root's."""
+    (tmp_path / "chmods.log").touch()
+    (tmp_path / "chmods.log").chmod(0o666)
+    # A process of the user at work during the chown, as in the race: a directory of its own appears in one
+    # the walk had not reached.
+    done, _ = start_nobodys_release(tmp_path, host_dirs, "g+w", {"chmod": RECORDING_CHMOD, "chown": RACING_CHOWN})
     assert done.stdout.strip().endswith("refused"), done.stdout + done.stderr  # the user's directory is found
     chmods = [line.split() for line in (tmp_path / "chmods.log").read_text().splitlines()]
     # Root changed no mode while anything in the release was the user's (the user's own chmod, with its own
     # PATH, is not the recording one).
     assert all(runner != "0" or foreign == "0" for runner, foreign in chmods), chmods
-    assert (tmp_path / "calls.log").exists() is False  # nothing built
+    assert not (tmp_path / "calls.log").exists()  # nothing built
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the release changes owner")
 def test_the_write_bits_go_before_the_build(tmp_path: Path, host_dirs: Path) -> None:
-    paths = Paths(srv=str(host_dirs / "srv"), var=str(tmp_path / "var"), etc=str(tmp_path / "etc"))
-    plan = ServicePlan(name="ai", runtime="compose", repo="r", ref="main", command="", port=8000, paths=paths,
-                       build_context="svc", dockerfile="Dockerfile")
-    base = Path(paths.app("ai"))
-    release_dir = base / "releases" / "r1"
-    (release_dir / "svc").mkdir(parents=True)
-    (release_dir / "svc" / "Dockerfile").write_text("FROM scratch\n")
-    (base / "slots").mkdir()
-    (base / "slots" / "blue").symlink_to("../releases/r1")
-    subprocess.run(["chown", "-R", "-h", "65534:65534", str(release_dir)], check=True)
-    subprocess.run(["chmod", "-R", "go+w", str(release_dir)], check=True)
-    stub = tmp_path / "bin"
-    stub.mkdir()
-    (stub / "docker").write_text(DOCKER)
-    (stub / "docker").chmod(0o755)
-    script = tmp_path / "start"
-    script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, None)
-                      + "SERVICE_USER=nobody\nlog() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh")
-                      + shell("runtime-compose.sh") + "if start_slot blue; then echo started; else echo refused; fi\n")
-    done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/sbin:/usr/bin:/sbin:/bin",
-                                                      "STUB": str(tmp_path)}, capture_output=True, text=True)
+    done, release_dir = start_nobodys_release(tmp_path, host_dirs, "go+w", {})
     assert done.stdout.strip().endswith("started"), done.stdout + done.stderr
     for path in [release_dir, *release_dir.rglob("*")]:
         assert path.stat().st_uid == 0 and path.stat().st_mode & 0o022 == 0, path
