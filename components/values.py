@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import pulumi
 
@@ -13,6 +13,15 @@ from .model import AccessoryRef, FrontendRef, HostRef, RecordRef, SecretRef, Val
 
 if TYPE_CHECKING:
     from .vps_host import VpsHost
+
+
+@runtime_checkable
+class FrontendIds(Protocol):
+    """What a FrontendRef reads of a frontend's component (a Vercel project's; the rules refuse any other)."""
+
+    def frontend_id(self, output: str) -> pulumi.Output[str]:
+        """``projectId`` or ``teamId``."""
+        ...
 
 
 def secret_from_config(name: str) -> pulumi.Output[str]:
@@ -36,7 +45,7 @@ class Resolver:
     accessories: Mapping[str, Mapping[str, pulumi.Output[str]]] = field(default_factory=dict)
     """host name -> accessory kind -> its generated password."""
     frontends: Mapping[str, object] = field(default_factory=dict)
-    """frontend name -> its component (VercelProject: ``project``), once built."""
+    """frontend name -> its component, once built (a Vercel project's answers FrontendIds)."""
 
     def knowing(self, *, hosts: Mapping[str, VpsHost] | None = None,
                 records: Mapping[str, pulumi.Output[str]] | None = None,
@@ -62,12 +71,9 @@ class Resolver:
             address = server.ipv4 if value.family == "ipv4" else server.ipv6
             return fill(value.format, address)
         if isinstance(value, FrontendRef):
-            from .vercel_project import VercelProject  # loaded already: a FrontendRef names a Vercel frontend
-
             frontend = self.frontends[value.frontend]
-            assert isinstance(frontend, VercelProject)  # the rules refuse a FrontendRef to any other frontend
-            project = frontend.project
-            return project.id if value.output == "projectId" else project.team_id
+            assert isinstance(frontend, FrontendIds)  # the rules refuse a FrontendRef to any other frontend
+            return frontend.frontend_id(value.output)
         if isinstance(value, AccessoryRef) and host is not None:
             return pulumi.Output.secret(self.accessories[host][value.accessory])
         raise TypeError(f"not a stackyard value here: {value!r}")

@@ -152,3 +152,7 @@ class VercelProject(pulumi.ComponentResource):
         self.register_outputs({"projectId": self.project.id, "url": self.url,
                                "publicSecrets": list(spec.public_secrets)})
 
+    def frontend_id(self, output: str) -> pulumi.Output[str]:
+        """What a FrontendRef reads of it (values.FrontendIds): ``projectId`` or ``teamId``."""
+        return self.project.id if output == "projectId" else self.project.team_id
+
