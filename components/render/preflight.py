@@ -439,8 +439,15 @@ for home in /root/.pm2 /home/*/.pm2; do
   # timeout and head: a user's home is theirs, and a FIFO there would hold every up of this host (an endless
   # file, fill its memory)
   pid=$(timeout 5 head -c 32 -- "$home/pm2.pid" 2>/dev/null || true)
-  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null || ! command -v pm2 >/dev/null; then continue; fi
+  if [[ ! $pid =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null || ! command -v pm2 >/dev/null; then continue; fi
   owner=$(stat -c %U "$home")
+  # Root's PM2 with its home in a directory another user can write (sudo pm2 keeping HOME): that user could
+  # swap the directory for one of theirs while root's pm2 reads it, and root would start a daemon there and
+  # run its modules. Not asked, as retire.sh would not touch it.
+  if [ "$owner" = root ] && [ -z "$(find "${{home%/*}}" -maxdepth 0 -user root ! -perm /022 2>/dev/null)" ]; then
+    echo "pre-flight: $home is root's PM2 in a directory another user can change: not asked"
+    continue
+  fi
   while read -r name; do
     [ -n "$name" ] || continue
     pm2_processes+=("$name")

@@ -92,3 +92,24 @@ def test_a_fifo_a_user_planted_as_their_pm2_pid_holds_no_up(tmp_path: Path) -> N
                            f"mount --bind {home} /home && bash {tmp_path}/preflight"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_roots_pm2_in_a_directory_another_user_owns_is_not_asked_as_root(tmp_path: Path) -> None:
+    """Round 38: root's PM2 with its home in a user's home (sudo pm2 keeping HOME): that user could swap the
+    directory while root's pm2 read it, and root would start a daemon there. The pre-flight leaves it alone."""
+    home = tmp_path / "home"
+    pm2 = home / "deploy/.pm2"
+    pm2.mkdir(parents=True)
+    os.chown(home / "deploy", 65534, 65534)
+    (pm2 / "pm2.pid").write_text(str(os.getpid()))
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    (stubs / "pm2").write_text(f'#!/bin/sh\necho "pm2 as $(id -u) in $PM2_HOME" >> {tmp_path}/pm2.log\necho "[]"\n')
+    (stubs / "pm2").chmod(0o755)
+    (tmp_path / "preflight").write_text(preflight())
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                           f"mount --bind {home} /home && PATH={stubs}:$PATH bash {tmp_path}/preflight"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "pm2.log").exists(), (tmp_path / "pm2.log").read_text()
+    assert "/home/deploy/.pm2 is root's PM2 in a directory another user can change: not asked" in done.stdout
