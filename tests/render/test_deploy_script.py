@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import socket
 import subprocess
 import time
@@ -400,6 +401,34 @@ def test_removal_stops_both_slots_drops_the_upstream_and_keeps_the_data(host: De
     assert (host.base / "shared" / "uploads.db").read_text() == "data"
     assert any((host.base / "releases").iterdir())
     assert host.running() == set()
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx")
+def test_a_removal_the_proxys_site_still_includes_leaves_an_upstream_nginx_loads(host: DeployHost,
+                                                                                tmp_path: Path) -> None:
+    """Round 38: a host taken out of the stack, or the stack destroyed, removes each service with no proxy
+    step before it: the site still includes the upstream, and deleting it left a configuration nginx would
+    never load again (a reload, a renewal's hook, the next boot: the operator's own sites down with it)."""
+    assert host.deploy().returncode == 0
+    name = re.match(r"upstream (\S+) \{", host.upstream()).group(1)
+    site = host.root / "etc/nginx/sites-available/stackyard.conf"
+    site.parent.mkdir(parents=True)
+    site.write_text("include /etc/stackyard/upstreams/mivaa.nginx;\n"
+                    f"server {{ listen 127.0.0.1:8099; location / {{ proxy_pass http://{name}; }} }}\n")
+    assert host.remove().returncode == 0
+    upstream = host.upstream()
+    assert "127.0.0.1:1 " in upstream and "9000" not in upstream, upstream  # nothing a user could hold
+    # The real nginx loads the site with what was left.
+    conf = tmp_path / "nginx.conf"
+    http = site.read_text().replace("/etc/stackyard", str(host.root / "etc/stackyard"))
+    conf.write_text(f"events {{}}\nhttp {{\n{http}}}\npid {tmp_path}/nginx.pid;\nerror_log stderr;\n")
+    checked = subprocess.run(["nginx", "-t", "-q", "-p", str(tmp_path), "-c", str(conf)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    # Not included (a service removed from a host that stays: the proxy step ran first): it goes.
+    site.write_text("")
+    assert host.deploy().returncode == 0 and host.remove().returncode == 0
+    assert not (host.root / "etc/stackyard/upstreams/mivaa.nginx").exists()
 
 
 def test_removal_after_both_slots_served_stops_both(host: DeployHost) -> None:

@@ -1,6 +1,6 @@
 # Removes the service from this host: stops both slots, its watchdog and its runtime's own processes, and
 # forgets its upstream and its slots' copies of the settings. By then the proxy no longer routes to it: the
-# proxy step, which runs before any removal, rendered the site without it. Releases and shared/ stay: none
+# proxy step, which runs before the removal of a service, rendered the site without it. Releases and shared/ stay: none
 # of the service's data is lost.
 log() { printf '[remove %s] %s\n' "$APP" "$*"; }
 # A resource of the stack still holds the service (stackyard-claim): a rename, never a removal.
@@ -14,7 +14,18 @@ rm -f "$WATCHDOG" "$WATCHDOG.next"  # kept, it would watch with its old settings
 rm -f "$LOGROTATE"  # the logs themselves stay
 for color in blue green; do stop_slot "$color"; stop_other_runtimes "$color" leaving; done
 forget_runtime
-if [ -n "$UPSTREAM" ]; then rm -f "$UPSTREAM" "$UPSTREAM.unloaded"; fi
+if [ -n "$UPSTREAM" ]; then
+  rm -f "$UPSTREAM.unloaded"
+  # The proxy's site still includes it when the whole host leaves the stack, or the stack is destroyed (no
+  # proxy step runs before such a removal): deleted, no configuration of the proxy would load again (a
+  # reload, a renewal's hook, a boot), and the operator's own sites would go down with it. It stays, pointing
+  # at port 1, which no service's user can hold: the name answers 502.
+  if [ -f "$UPSTREAM" ] && grep -rqsF -- "${UPSTREAM#"$ROOT"}" "$ROOT/etc/nginx" "$ROOT/etc/caddy"; then
+    sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:1/g' "$UPSTREAM" > "$UPSTREAM.new" && mv -f "$UPSTREAM.new" "$UPSTREAM"
+  else
+    rm -f "$UPSTREAM"
+  fi
+fi
 rm -f "$BASE/active" "$BASE/state/blue" "$BASE/state/green"
 rm -rf "$ETC/slots"
 log "stopped; releases and shared data are kept in $BASE"
