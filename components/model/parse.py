@@ -196,6 +196,13 @@ class Reader:
 
     def _read_dataclass(self, cls: type, raw: Any, path: str) -> Any:
         if not isinstance(raw, dict):
+            if cls.__name__ == "SecretRef" and isinstance(raw, str):
+                # A secret-only field given a string: most likely the secret itself, pasted in. It is not
+                # shown again (the message reaches CI logs).
+                self.fail(path, "expected {secret: <name>}, a stackyard config key set with `pulumi config set "
+                                "--secret`; got a string, not shown (if it is a secret, it is in the stack file's "
+                                "history now: change it)")
+                return None
             self.fail(path, f"expected a mapping; got {describe(raw)}")
             return None
         hints = typing.get_type_hints(cls, include_extras=True)

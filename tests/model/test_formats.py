@@ -21,3 +21,18 @@ def test_an_email_is_one_certbot_reads_as_the_value_of_email(email: str, ok: boo
 def test_an_env_key_is_one_every_runtime_passes_on(key: str, ok: bool) -> None:
     """PM2's env is a JavaScript object: __proto__ there sets its prototype, and the variable is gone."""
     assert (formats.env_key(key) is None) == ok
+
+
+def test_a_secret_pasted_where_only_a_secret_reference_goes_is_not_shown_again() -> None:
+    """Round 39: the reader's "expected a mapping; got a string ('Hunter2-...')" put a pasted password into
+    preview and CI output."""
+    import copy
+
+    from helpers.hostile import load, stack
+
+    config = copy.deepcopy(stack("local"))
+    password = "Hunter2-SuperSecretPw"
+    config["stackyard:systems"]["local"]["hosts"]["box"]["access"]["privateKey"] = password
+    error = load(config)
+    assert error is not None and "systems.local.hosts.box.access.privateKey" in error.paths
+    assert password not in str(error) and "Hunter2" not in str(error)

@@ -108,10 +108,11 @@ RECORDING_CHMOD = ('#!/bin/sh\necho "$(id -u) $(find "$RELEASE" ! -user root | w
                    'exec /bin/chmod "$@"\n')
 
 
-def start_nobodys_release(tmp_path: Path, host_dirs: Path, mode: str,
-                          stubs: dict[str, str]) -> tuple[subprocess.CompletedProcess, Path]:
-    """start_slot on a release with its Dockerfile that nobody (the service's user here) owns, ``mode`` added
-    to it (chmod -R), ``stubs`` (name: script) first on PATH with docker's; what it printed, and the release."""
+def start_nobodys_release(tmp_path: Path, host_dirs: Path, mode: str, stubs: dict[str, str],
+                          roots: tuple[str, ...] = (), built: bool = False) -> tuple[subprocess.CompletedProcess, Path]:
+    """start_slot on a release with its Dockerfile that nobody (the service's user here) owns but ``roots``
+    (root's already), ``mode`` added to it (chmod -R), ``stubs`` (name: script) first on PATH with docker's;
+    what it printed, and the release."""
     paths = Paths(srv=str(host_dirs / "srv"), var=str(tmp_path / "var"), etc=str(tmp_path / "etc"))
     plan = ServicePlan(name="ai", runtime="compose", repo="r", ref="main", command="", port=8000, paths=paths,
                        build_context="svc", dockerfile="Dockerfile")
@@ -123,6 +124,10 @@ def start_nobodys_release(tmp_path: Path, host_dirs: Path, mode: str,
     (base / "slots" / "blue").symlink_to("../releases/r1")
     subprocess.run(["chown", "-R", "-h", "65534:65534", str(release_dir)], check=True)
     subprocess.run(["chmod", "-R", mode, str(release_dir)], check=True)
+    for path in roots:
+        os.chown(release_dir / path, 0, 0)
+    if built:
+        Path(f"{release_dir}.built").touch()
     stub = tmp_path / "bin"
     stub.mkdir()
     for name, body in {"docker": DOCKER, **stubs}.items():
@@ -196,3 +201,18 @@ def test_root_s_compose_reads_nothing_of_the_release_as_its_own_settings(dotenv:
     assert done.returncode == 0, done.stderr
     assert "theirs" not in done.stdout and "privileged" not in done.stdout
     assert "FROM: ours" in done.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the release changes owner")
+def test_a_release_a_killed_deploy_left_partly_roots_starts_at_the_next(tmp_path: Path, host_dirs: Path) -> None:
+    """Round 39: a deploy killed during the chown left part of the tree root's; the user's chmod -R of it
+    failed, and the release, marked built, failed every deploy after. What the user still owns loses its
+    write bits as the user; what root's is and still writable (which only root may change, and not in a tree
+    the user could change: a link swapped in would lead root's chmod anywhere) has it built again."""
+    done, release_dir = start_nobodys_release(tmp_path, host_dirs, "u+r", {}, roots=("svc",))
+    assert done.stdout.strip().endswith("started"), done.stdout + done.stderr  # root's, and already safe
+    (tmp_path / "again").mkdir()
+    done, release_dir = start_nobodys_release(tmp_path / "again", host_dirs / "again", "go+w", {},
+                                              roots=("svc/Dockerfile",), built=True)
+    assert done.stdout.strip().endswith("refused") and "built again at the next deploy" in done.stdout
+    assert not Path(f"{release_dir}.built").exists()  # the next deploy builds it from its commit

@@ -11,8 +11,9 @@ from ..topology import Service, System
 from .findings import MAX_KEEP, Findings, RuntimeRules
 
 RESERVED_SERVICE_NAMES = frozenset({"claims", "watchdog", "upstreams", "accessories", "backup", "replaced",
-                                    "self-signed", "redis"})
-"""Directories stackyard keeps beside the services' own (/var/lib/stackyard/<name>, /etc/stackyard/<name>)."""
+                                    "self-signed", "redis", "owner"})
+"""Directories and files stackyard keeps beside the services' own (/var/lib/stackyard/<name>,
+/etc/stackyard/<name>: /etc/stackyard/owner is the stack's mark on the server)."""
 
 SYSTEM_LOG_NAMES = frozenset({
     "nginx", "caddy", "redis", "mysql", "mariadb", "postgresql", "letsencrypt", "apt", "journal", "private",

@@ -38,8 +38,10 @@ inside_release() {
   # Write bits go as the user, while the release is still the user's: chmod follows a link it finds in
   # place of a file it has just looked at, and as root, racing with a process of that user swapping one in,
   # it made a root binary setuid. As the user, a link leads only to what the user could change anyway.
+  # Only what is the user's still: a deploy killed during the chown left part of the tree root's, and the
+  # user's chmod -R of it failed every deploy after.
   if [ "$(stat -c %u "$top")" != 0 ]; then
-    as_user "$SERVICE_USER" chmod -R go-w "$top" || return 1
+    as_user "$SERVICE_USER" find "$top" -user "$SERVICE_USER" ! -type l -perm /022 -exec chmod go-w {} + || return 1
   fi
   # chown -R changes links, never what they lead to, and takes setuid bits away.
   chown -R root:root "$top" || return 1
@@ -47,7 +49,11 @@ inside_release() {
   # had not reached, is still its own, and what it made writable after its chmod still is. Once nothing
   # is, nothing can change (every directory is root's, written by root alone).
   if [ -n "$(find "$top" \( ! -user root -o ! -type l -perm /022 -o -type f -perm /6000 \) -print -quit)" ]; then
-    log "the $1 slot's release changed while it became root's: a process of $SERVICE_USER is still at work in it"
+    # Built again from its commit at the next deploy: a deploy killed during the chown leaves such a tree
+    # too, and marked built it would be refused at every deploy after.
+    rm -f "$top.built"
+    log "the $1 slot's release changed while it became root's (a process of $SERVICE_USER at work in it, or" \
+      "a deploy killed on the way): it is built again at the next deploy"
     return 1
   fi
   if ! context=$(realpath -e "$top/$BUILD_CONTEXT") || ! dockerfile=$(realpath -e "$context/$DOCKERFILE"); then
