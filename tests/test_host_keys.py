@@ -45,3 +45,25 @@ def test_scripts_host_key_prints_the_key_to_pin_and_its_fingerprint(sshd) -> Non
     assert f"key:         {sshd.host_key}" in done.stdout
     assert f"fingerprint: {fingerprint(sshd.host_key)}" in done.stdout
     assert subprocess.run([str(ROOT / "scripts" / "host-key"), "--upload-pack=x"], capture_output=True).returncode == 2
+
+
+def test_a_created_server_gets_the_generated_key_through_cloud_init_and_every_step_pins_it() -> None:
+    """A server stackyard creates has no key anyone could have pinned: stackyard makes it, cloud-init installs
+    it as the server's only host key, and every command's connection pins its public half."""
+    import copy
+
+    import yaml
+    from helpers.harness import canary_secrets, production_config, run_program
+
+    config = copy.deepcopy(production_config())
+    api = config["stackyard:systems"]["mehko"]["hosts"]["api"]
+    api.pop("adopt")
+    api["access"].pop("hostKey")
+    run = run_program(config, canary_secrets(config))
+    server = next(r for r in run.resources if r.type == "hcloud:index/server:Server")
+    user_data = yaml.safe_load(server.inputs["userData"].split("\n", 1)[1])
+    public = user_data["ssh_keys"]["ed25519_public"]
+    assert user_data["ssh_keys"]["ed25519_private"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert user_data["ssh_deletekeys"] is True  # the image's own keys go
+    steps = [r for r in run.of_type("command:remote:Command") if r.name.startswith("mehko-api-setup-")]
+    assert steps and {r.inputs["connection"]["hostKey"] for r in steps} == {public.strip()}
