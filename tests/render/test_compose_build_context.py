@@ -137,9 +137,10 @@ def start_nobodys_release(tmp_path: Path, host_dirs: Path, mode: str, stubs: dic
     script.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + service_header(plan, None)
                       + "SERVICE_USER=nobody\nlog() { printf '%s\\n' \"$*\"; }\n" + shell("common.sh")
                       + shell("runtime-compose.sh") + "if start_slot blue; then echo started; else echo refused; fi\n")
+    # From root's home, as a deploy runs (the service's user may not enter it: the e2e host found find failing).
     done = subprocess.run(["bash", str(script)], env={"PATH": f"{stub}:/usr/sbin:/usr/bin:/sbin:/bin",
                                                       "STUB": str(tmp_path), "RELEASE": str(release_dir)},
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd="/root")
     return done, release_dir
 
 

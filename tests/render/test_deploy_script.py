@@ -415,6 +415,8 @@ def test_a_removal_the_proxys_site_still_includes_leaves_an_upstream_nginx_loads
     site.parent.mkdir(parents=True)
     site.write_text("include /etc/stackyard/upstreams/mivaa.nginx;\n"
                     f"server {{ listen 127.0.0.1:8099; location / {{ proxy_pass http://{name}; }} }}\n")
+    (host.root / "etc/nginx/sites-enabled").mkdir()
+    (host.root / "etc/nginx/sites-enabled/stackyard.conf").symlink_to(site)
     assert host.remove().returncode == 0
     upstream = host.upstream()
     assert "127.0.0.1:1 " in upstream and "9000" not in upstream, upstream  # nothing a user could hold
@@ -425,7 +427,9 @@ def test_a_removal_the_proxys_site_still_includes_leaves_an_upstream_nginx_loads
     checked = subprocess.run(["nginx", "-t", "-q", "-p", str(tmp_path), "-c", str(conf)],
                              capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
-    # Not included (a service removed from a host that stays: the proxy step ran first): it goes.
+    # Not included (a service removed from a host that stays: the proxy step ran first): it goes, whatever
+    # copy of the site before is kept aside (the proxy step's .previous: the e2e host found it kept).
+    (site.parent / "stackyard.conf.previous").write_text(site.read_text())
     site.write_text("")
     assert host.deploy().returncode == 0 and host.remove().returncode == 0
     assert not (host.root / "etc/stackyard/upstreams/mivaa.nginx").exists()

@@ -20,7 +20,9 @@ if [ -n "$UPSTREAM" ]; then
   # proxy step runs before such a removal): deleted, no configuration of the proxy would load again (a
   # reload, a renewal's hook, a boot), and the operator's own sites would go down with it. It stays, pointing
   # at port 1, which no service's user can hold: the name answers 502.
-  if [ -f "$UPSTREAM" ] && grep -rqsF -- "${UPSTREAM#"$ROOT"}" "$ROOT/etc/nginx" "$ROOT/etc/caddy"; then
+  # (What the proxy loads: the sites enabled, conf.d, nginx.conf, the Caddyfile; never a copy kept aside.)
+  if [ -f "$UPSTREAM" ] && grep -qsF -- "${UPSTREAM#"$ROOT"}" "$ROOT"/etc/nginx/sites-enabled/* \
+      "$ROOT"/etc/nginx/conf.d/*.conf "$ROOT/etc/nginx/nginx.conf" "$ROOT/etc/caddy/Caddyfile"; then
     sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:1/g' "$UPSTREAM" > "$UPSTREAM.new" && mv -f "$UPSTREAM.new" "$UPSTREAM"
   else
     rm -f "$UPSTREAM"

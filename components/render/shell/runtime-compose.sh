@@ -41,7 +41,9 @@ inside_release() {
   # Only what is the user's still: a deploy killed during the chown left part of the tree root's, and the
   # user's chmod -R of it failed every deploy after.
   if [ "$(stat -c %u "$top")" != 0 ]; then
-    as_user "$SERVICE_USER" find "$top" -user "$SERVICE_USER" ! -type l -perm /022 -exec chmod go-w {} + || return 1
+    # (From /: find goes back to where it started, and root's home is not the user's to enter.)
+    (cd / && as_user "$SERVICE_USER" find "$top" -user "$SERVICE_USER" ! -type l -perm /022 -exec chmod go-w {} +) \
+      || return 1
   fi
   # chown -R changes links, never what they lead to, and takes setuid bits away.
   chown -R root:root "$top" || return 1
