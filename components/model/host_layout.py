@@ -92,6 +92,12 @@ class Paths:
         return f"{self.var}/certificates.lock"
 
     @property
+    def owner(self) -> str:
+        """Which stack provisions the server (<project>/<stack>), written by the base step: the pre-flight of
+        any other stack stops."""
+        return f"{self.etc}/owner"
+
+    @property
     def set_aside(self) -> str:
         """Where a stackyard certificate (self-signed, or a stand-in) waits while certbot makes its own."""
         return f"{self.etc}/self-signed"

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from shlex import quote
 
-from ..model.host_layout import ACCESSORY_PORTS, Paths
+from ..model.host_layout import ACCESSORY_PORTS, COLORS, Paths
 from .layout import ServicePlan
-from .provision import NO_SITES_ENABLED, PACKAGE_DEFAULTS, foreign_app_directory, owner_file
+from .provision import NO_SITES_ENABLED, PACKAGE_DEFAULTS, foreign_app_directory
 from .proxy import CADDY_MARK
 from .runtimes import runtime_of
 
@@ -145,10 +145,10 @@ def _compose_projects(plan: PreflightPlan) -> list[str]:
     service serves. stackyard's are told by their definition, /etc/stackyard/<name>/compose.<colour>.yml."""
     lines = []
     for service in plan.services:
-        projects = [f"{service.name}-{color}" for color in ("blue", "green")]
+        projects = [f"{service.name}-{color}" for color in COLORS]
         filters = " ".join(f"--filter label=com.docker.compose.project={p}" for p in projects)
         # Its definitions are compose's, whatever the service's runtime now (one moved off compose).
-        ours = " | ".join(quote(runtime_of("compose").definition_path(service, color)) for color in ("blue", "green"))
+        ours = " | ".join(quote(runtime_of("compose").definition_path(service, color)) for color in COLORS)
         lines.append(f"""if command -v docker >/dev/null; then
   while read -r project config; do
     [ -n "$project" ] || continue
@@ -341,11 +341,11 @@ def _owner(plan: PreflightPlan) -> list[str]:
     would stop the other's services, its claims having the same names."""
     if not plan.owner:
         return []
-    marker = quote(owner_file(plan.paths))
+    marker = quote(plan.paths.owner)
     return [f"""if [ -f {marker} ]; then
   owner=$(head -c 256 -- {marker})
   if [ "$owner" != {quote(plan.owner)} ]; then
-    conflict "this server is provisioned by the stack $owner ({owner_file(plan.paths)}), and this is \\
+    conflict "this server is provisioned by the stack $owner ({plan.paths.owner}), and this is \\
 {plan.owner}: each would undo the other's settings, and a destroy of one would stop the other's services; \\
 point one stack at a server (if this stack was renamed, write its new name into that file)"
   fi

@@ -252,11 +252,6 @@ def ssh_firewall(ssh_port: int, allow_from: Sequence[str]) -> str:
     return UFW_SSH + ssh_firewall_open(ssh_port, allow_from) + ssh_firewall_close(ssh_port, allow_from)
 
 
-def owner_file(paths: Paths) -> str:
-    """Which stack provisions the server (<project>/<stack>), written by the base step."""
-    return f"{paths.etc}/owner"
-
-
 def base_script(*, ssh_port: int, ufw: bool, login_user: str, open_ports: Iterable[int] = (80, 443),
                 ssh_allow_from: Sequence[str] = SSH_ANYWHERE, paths: Paths = Paths(),
                 metadata_guard: bool = True, owner: str = "") -> str:
@@ -334,7 +329,7 @@ fi
               'APT::Periodic::Update-Package-Lists "1";' + chr(10) + 'APT::Periodic::Unattended-Upgrade "1";')}\
 
 {METADATA_GUARD if metadata_guard else ""}install -d -m 0755 {paths.etc} {paths.etc}/upstreams
-{write_whole(owner_file(paths), owner) if owner else ""}\
+{write_whole(paths.owner, owner) if owner else ""}\
 {heredoc_to("cat > /usr/local/sbin/stackyard-claim.new", CLAIM_HELPER)}\
 chmod 0755 /usr/local/sbin/stackyard-claim.new
 mv -f /usr/local/sbin/stackyard-claim.new /usr/local/sbin/stackyard-claim

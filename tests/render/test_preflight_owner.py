@@ -12,14 +12,14 @@ import pytest
 
 from components.model.host_layout import Paths
 from components.render.preflight import PreflightPlan, _owner
-from components.render.provision import base_script, owner_file
+from components.render.provision import base_script
 
 
 def conflicts(tmp_path: Path, marked: str | None, owner: str = "stackyard/production") -> list[str]:
     paths = Paths(etc=str(tmp_path / "etc"))
     if marked is not None:
         (tmp_path / "etc").mkdir(exist_ok=True)
-        Path(owner_file(paths)).write_text(marked)
+        Path(paths.owner).write_text(marked)
     check = "\n".join(_owner(PreflightPlan(system="s", host="h", accessories={}, services=[], owner=owner,
                                            paths=paths)))
     done = subprocess.run(["bash", "-c", f'set -uo pipefail\nconflict() {{ echo "conflict: $*"; }}\n{check}\n'],
