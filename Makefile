@@ -105,8 +105,10 @@ lint: $(DEPS_STAMP)
 
 test: deps lint test-unit test-engine test-matrix
 
+# The unit tests spread over every core (pytest-xdist): each test makes its own files, ports and
+# servers, and the crash-injection tests are CPU-bound shell.
 test-unit: $(DEPS_STAMP)
-	$(VENV)/bin/python -m pytest tests --ignore=tests/engine --ignore=tests/e2e
+	$(VENV)/bin/python -m pytest -n auto tests --ignore=tests/engine --ignore=tests/e2e
 
 # The engine tier needs the offline toolchain (the CLI version the tests pin) and a network
 # namespace (scripts/offline); without the toolchain it is skipped, and says so.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 
@@ -64,3 +65,40 @@ def test_tcp_login_needs_the_password(postgres: PostgresServer):
         psycopg.connect(**base, password="not-" + postgres.password, passfile=no_passfile, connect_timeout=5)
     with psycopg.connect(postgres.dsn("postgres", postgres.password, "postgres")) as conn:
         assert conn.execute("select current_user").fetchone()[0] == "postgres"
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_a_killed_test_run_leaves_no_server_behind(postgres: PostgresServer, signal_name: str):
+    """A run killed before its fixtures' stop() (a cancelled CI job) still stops its server: the
+    reaper stops it once the test process is gone, and removes its directory."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom helpers.postgres import PostgresServer\n"
+         "server = PostgresServer().start()\nprint(server.port, server.tempdir, flush=True)\ntime.sleep(600)"],
+        cwd=Path(__file__).parent, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        port, tempdir = child.stdout.readline().split()
+        with socket.create_connection(("127.0.0.1", int(port)), timeout=2):
+            pass
+        os.killpg(child.pid, getattr(signal, signal_name))
+        child.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while Path(tempdir).exists() or listening(int(port)):
+            assert time.monotonic() < deadline, f"PostgreSQL on {port} ({tempdir}) outlived its killed test run"
+            time.sleep(0.2)
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from .throwaway import server_fixture
+from .throwaway import Reaper, server_fixture
 
 PG_ROOT = Path("/usr/lib/postgresql")
 PREFERRED_MAJOR = "15"
@@ -90,6 +90,7 @@ class PostgresServer:
         self.password = secrets.token_urlsafe(24)
         self.tempdir: Path | None = None
         self._running = False
+        self._reaper: Reaper | None = None
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -149,10 +150,12 @@ class PostgresServer:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def _run(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _command(self, *args: str | Path) -> list[str]:
         command = [str(a) for a in args]
-        if self.as_os_user:
-            command = ["runuser", "-u", OS_USER, "--", *command]
+        return ["runuser", "-u", OS_USER, "--", *command] if self.as_os_user else command
+
+    def _run(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = self._command(*args)
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env["LC_ALL"] = "C"
         return subprocess.run(
@@ -230,6 +233,10 @@ class PostgresServer:
                     f"server log:\n{self._server_log()}"
                 )
         self._running = True
+        # Stopped even when this test process is killed before stop() runs (an immediate shutdown:
+        # the data is thrown away), then its directory removed.
+        stop = self._command(self.bindir / "pg_ctl", "stop", "--pgdata", self.datadir, "-m", "immediate")
+        self._reaper = Reaper(["sh", "-c", '"$@"; rm -rf "$0"', str(self.tempdir), *stop])
         self._wait_until_ready()
 
     def _wait_until_ready(self) -> None:
@@ -255,6 +262,9 @@ class PostgresServer:
         atexit.unregister(self.stop)
         if self.tempdir is None:
             return
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         if self._running:
             self._running = False
             stopped = self._run(self.bindir / "pg_ctl", "stop", "--pgdata", self.datadir, "-m", "fast", check=False)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .throwaway import server_fixture
+from .throwaway import Reaper, server_fixture
 
 SSHD = Path("/usr/sbin/sshd")
 PRIVSEP = Path("/run/sshd")
@@ -48,6 +48,7 @@ class LoopbackSshd:
         self.process: subprocess.Popen | None = None
         self.port = 0
         self._made_privsep = False
+        self._reaper: Reaper | None = None
 
     def _keygen(self, name: str) -> Path:
         assert self.dir is not None
@@ -75,6 +76,8 @@ class LoopbackSshd:
             self.process = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)],
                                             stderr=open(self.dir / "sshd.log", "w"))  # noqa: SIM115
             if self._wait():
+                # Stopped even when this test process is killed before stop() runs.
+                self._reaper = Reaper(["sh", "-c", 'kill "$1"; rm -rf "$0"', str(self.dir), str(self.process.pid)])
                 return self
             self.process.kill()
             self.process.wait()
@@ -118,6 +121,9 @@ class LoopbackSshd:
 
     def stop(self) -> None:
         atexit.unregister(self.stop)
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
