@@ -116,8 +116,8 @@ test-engine: $(DEPS_STAMP) $(POLICY_STAMP)
 	@if ! err=$$(STACKYARD_TOOLCHAIN=offline $(TOOLCHAIN) bin 2>&1 >/dev/null); then \
 	  echo "SKIPPED: the engine tier (tests/engine), no offline Pulumi toolchain: $$err"; \
 	else \
-	  echo "scripts/offline $(VENV)/bin/python -m pytest tests/engine"; \
-	  scripts/offline $(VENV)/bin/python -m pytest tests/engine; \
+	  echo "scripts/offline $(VENV)/bin/python -m pytest -n auto tests/engine"; \
+	  scripts/offline $(VENV)/bin/python -m pytest -n auto tests/engine; \
 	fi
 
 # The e2e tier boots the local Debian host (a disk of its own, fresh each run) and stops it at the end.
