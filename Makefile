@@ -152,6 +152,7 @@ bench-engine: $(DEPS_STAMP)
 preview: $(DEPS_STAMP) $(POLICY_STAMP)
 	@if [ -z "$${PULUMI_CONFIG_PASSPHRASE-}" ] && [ -z "$${PULUMI_CONFIG_PASSPHRASE_FILE-}" ]; then \
 	  echo "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE: it decrypts the stack's secrets"; exit 1; fi
+	@if [ -f Pulumi.$(STACK).yaml ]; then $(VENV)/bin/python -m components.stack_file Pulumi.$(STACK).yaml; fi
 	@eval "$$($(TOOLCHAIN) env)"; \
 	standins=$$(scripts/standin-plugins $(STANDIN_BIN)); \
 	mkdir -p $(STATE_DIR); \

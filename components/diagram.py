@@ -17,24 +17,11 @@ from pathlib import Path
 
 import yaml
 
-from .model import NAMESPACE, StackConfigError, Topology, load_topology
+from .model import StackConfigError
 from .render.diagram import topology_dot
-from .render.runtimes import RUNTIMES
+from .stack_file import topology_from_file
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def topology_from_file(path: Path) -> Topology:
-    """The validated model of a stack file. A secret set elsewhere (`make up` sets the local stack's SSH key
-    in a copy) counts as set: a diagram needs its name, never its value."""
-    config = (yaml.safe_load(path.read_text()) or {}).get("config", {})
-    values = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{NAMESPACE}:")}
-
-    def secret_state(name: str):
-        value = values.get(name)
-        return "plain" if value is not None and not (isinstance(value, dict) and "secure" in value) else "secret"
-
-    return load_topology(values, secret_state, runtimes=RUNTIMES)
 
 
 def main(argv: list[str]) -> int:
@@ -47,6 +34,9 @@ def main(argv: list[str]) -> int:
         topology = topology_from_file(ROOT / f"Pulumi.{args.stack}.yaml")
     except StackConfigError as err:
         print(err, file=sys.stderr)
+        return 1
+    except (OSError, yaml.YAMLError) as err:
+        print(f"Pulumi.{args.stack}.yaml: {err}", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     dot_file = args.out / f"topology-{args.stack}.dot"

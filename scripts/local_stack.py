@@ -144,7 +144,15 @@ def check(quiet: bool = False) -> dict[str, int]:
     return answers
 
 
+def stack_file_mistakes() -> bool:
+    """Checks Pulumi.local.yaml before anything boots, as `make preview` checks a stack file: its
+    mistakes printed with their paths (components/stack_file.py), no traceback; True when it has any."""
+    return subprocess.run([sys.executable, "-m", "components.stack_file", str(STACK_FILE)], cwd=REPO).returncode != 0
+
+
 def up(fresh: bool) -> int:
+    if stack_file_mistakes():
+        return 1
     timings: dict[str, float] = {}
     started = time.monotonic()
     timings.update(local_host.up(fresh))

@@ -11,10 +11,10 @@ import subprocess
 import pytest
 from helpers.harness import ROOT, every_secret_set, production_config
 
-from components.diagram import topology_from_file
 from components.model import load_topology
 from components.render.diagram import topology_dot
 from components.render.runtimes import RUNTIMES
+from components.stack_file import topology_from_file
 
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="dot (Graphviz) not installed: make system-deps")
 

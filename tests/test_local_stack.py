@@ -38,3 +38,16 @@ def test_state_gets_no_config_file_either(monkeypatch) -> None:
     # docs' `pulumi state` commands (a rename that cannot be aliased) failed through this script.
     argv = argv_of(monkeypatch, "state", "unprotect", "urn:pulumi:local::stackyard::x::y", "--yes")
     assert "--config-file" not in argv and argv[:3] == ["pulumi", "state", "unprotect"]
+
+
+def test_up_with_a_broken_local_stack_file_names_the_mistake_and_boots_nothing(monkeypatch, tmp_path, capfd) -> None:
+    broken = tmp_path / "Pulumi.local.yaml"
+    broken.write_text(local_stack.STACK_FILE.read_text().replace("runtime: systemd", "runtime: sytemd", 1))
+    monkeypatch.setattr(local_stack, "STACK_FILE", broken)
+    booted: list[bool] = []
+    monkeypatch.setattr(local_stack.local_host, "up", lambda fresh: booted.append(fresh) or {})
+    assert local_stack.up(fresh=False) == 1
+    assert not booted
+    err = capfd.readouterr().err
+    assert "Pulumi.local.yaml: the stack config has 1 problem:" in err and ".runtime: unknown runtime 'sytemd'" in err
+    assert "Traceback" not in err

@@ -109,3 +109,26 @@ def test_created_resources_get_the_outputs_the_program_reads() -> None:
     assert kind("cloudflare:index/pagesProject:PagesProject").computed("mehko-ai", "x", {"name": "mehko-ai"}) == {
         "subdomain": "mehko-ai.pages.dev", "createdOn": "2026-01-01T00:00:00Z"}
     assert kind("vercel:index/project:Project").new_id("material-kai-web", {}).startswith("prj_")
+
+
+def test_seeding_a_stack_file_with_mistakes_steps_aside_for_the_preview(tmp_path) -> None:
+    """`make preview` seeds the stand-ins by running the program under mocks; on a mistake only the program
+    finds (one that needs a secret's value), the seeding seeds nothing and leaves the message to the
+    preview, which shows it once, with its path and no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+    from helpers.harness import ROOT
+
+    document = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())
+    document["config"]["stackyard:systems"]["productivity"]["services"]["flask-backend"]["runtime"] = "sytemd"
+    stack_file = tmp_path / "Pulumi.broken.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    done = subprocess.run([sys.executable, "-m", "standin.seed", str(stack_file), str(tmp_path / "cloud")],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": "tests"}, capture_output=True, text=True,
+                          timeout=120)  # as the Makefile runs it
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"standin-seed: nothing seeded, {stack_file} has mistakes (below)\n"
+    assert not (tmp_path / "cloud").exists()

@@ -108,3 +108,44 @@ def test_a_login_key_the_host_would_refuse_is_one_clean_error(workspace, tmp_pat
     assert "systems.box.hosts.api.access.privateKey: the host would not let this key in" in result.output
     assert "Traceback" not in result.output
     assert keys["deploy"][0].splitlines()[1] not in result.output  # the private key itself is never shown
+
+
+def make_preview(tmp_path, stack_text: str, pulumi_bin) -> tuple[int, str]:
+    """`make preview STACK=broken` as a user runs it, in a copy of the repository (its venvs the
+    repository's own) with ``stack_text`` as Pulumi.broken.yaml: the stand-ins seeded, then the preview."""
+    import os
+    import shutil
+    import subprocess
+
+    copy_ = tmp_path / "stackyard"
+    shutil.copytree(ROOT, copy_, ignore=shutil.ignore_patterns("venv", ".git", ".pulumi-state", ".standin-bin",
+                                                             "__pycache__", "Pulumi.*.yaml"))
+    (copy_ / "venv").symlink_to(ROOT / "venv")
+    (copy_ / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")
+    (copy_ / "Pulumi.broken.yaml").write_text(stack_text)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PULUMI_", "MAKE"))}
+    env.update({"PULUMI_CONFIG_PASSPHRASE": DEMO_PASSPHRASE, "PULUMI_HOME": str(tmp_path / "home"),
+                "STACKYARD_TOOLCHAIN": "offline", "PATH": f"{pulumi_bin}:{env['PATH']}"})
+    done = subprocess.run(["make", "--no-print-directory", "preview", "STACK=broken"], cwd=copy_, env=env,
+                          capture_output=True, text=True, timeout=600)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_make_preview_of_a_bad_stack_file_prints_the_clean_error_and_no_traceback(pulumi_bin, tmp_path) -> None:
+    _, mutate, path, fragment = next(c for c in CASES if c[0] == "misspelt key")
+    document = yaml.safe_load(PRODUCTION.read_text())
+    mutate(document["config"])
+    code, output = make_preview(tmp_path, yaml.safe_dump(document, sort_keys=False), pulumi_bin)
+    assert code != 0
+    assert "Traceback" not in output, output[-4000:]
+    line = next((line for line in output.splitlines() if line.strip().startswith(f"{path}:")), None)
+    assert line is not None and fragment in line, output[-4000:]
+    assert output.count(f"{path}:") == 1, output[-4000:]  # once, before any engine ran
+
+
+def test_make_preview_of_a_stack_file_that_is_not_yaml_names_it_with_no_traceback(pulumi_bin, tmp_path) -> None:
+    text = PRODUCTION.read_text().replace("config:\n", "config:\n  stackyard:broken: [unclosed\n", 1)
+    code, output = make_preview(tmp_path, text, pulumi_bin)
+    assert code != 0
+    assert "Traceback" not in output, output[-4000:]
+    assert "Pulumi.broken.yaml" in output, output[-4000:]

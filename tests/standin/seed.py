@@ -18,6 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pulumi
+import yaml
+
 from .clouds import NAMES, cloud_named
 from .provider import Store
 from .values import plain
@@ -57,13 +60,17 @@ def main(argv: list[str]) -> int:
     from helpers.harness import canary_secrets, read_stack_file
 
     stack_file, root = Path(argv[0]), Path(argv[1])
-    config = read_stack_file(stack_file)
-    if len(argv) > 2:
-        text = sys.stdin.read() if argv[2] == "-" else Path(argv[2]).read_text()
-        secrets = shown_secrets(json.loads(text))
-    else:
-        secrets = canary_secrets(config)
-    names = seed_stack(config, secrets, root)
+    text = (sys.stdin.read() if argv[2] == "-" else Path(argv[2]).read_text()) if len(argv) > 2 else None
+    try:
+        config = read_stack_file(stack_file)
+        secrets = shown_secrets(json.loads(text)) if text is not None else canary_secrets(config)
+        names = seed_stack(config, secrets, root)
+    except (yaml.YAMLError, pulumi.RunError):
+        # A stack file with mistakes: the preview that follows reports them, each with its path, once
+        # and with no traceback (the program's own RunError, or the engine's YAML error). Seeding
+        # nothing changes nothing it would show.
+        print(f"standin-seed: nothing seeded, {stack_file} has mistakes (below)", file=sys.stderr)
+        return 0
     print(f"standin-seed: {len(names)} adopted resources in {root}", file=sys.stderr)
     return 0
 
