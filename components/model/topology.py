@@ -87,7 +87,8 @@ class Access:
         "from, of the family it dials the host at (a created server: IPv4), and IPv4 networks written as IPv4",
         default=[], kind=kinds.CIDR)
     private_key: SecretRef | None = spec(
-        "secret holding the private key stackyard connects with (OpenSSH PEM)", default=None)
+        "secret holding the private key stackyard connects with (OpenSSH PEM): required on every host "
+        "stackyard provisions (all, unless `provision: false`)", default=None)
     host_key: str | None = spec(
         "the host's public ed25519 host key, pinned for every connection: required for a server that runs "
         "already (existing, or adopt); `scripts/host-key <address>` prints it and its fingerprint, to compare "
