@@ -80,7 +80,7 @@ class HostProvisioning(pulumi.ComponentResource):
 
         # Before any change: what on the host would the stack collide with? (components/render/preflight.py)
         # ufw opens what the cloud firewall opens (openPorts), and 80 and 443 on any host.
-        open_ports = (80, 443, *spec.open_ports)
+        open_ports = (80, 443, *(spec.open_ports or ()))
         # The stack that provisions the server: another stack pointed at it (a copy of this one's config)
         # would rewrite its site, passwords and backups, and its destroy would stop this one's services.
         owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"

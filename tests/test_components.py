@@ -95,6 +95,36 @@ def test_droplet_is_protected_and_ignores_creation_only_inputs(production: Run) 
     assert droplet.inputs["ipv6"] is True and droplet.inputs["region"] == "fra1"
 
 
+@pytest.mark.parametrize("system, host", [("mehko", "api"), ("material-kai", "mivaa")])
+def test_a_proxy_host_that_leaves_open_ports_out_gets_80_and_443_in_its_cloud_firewall(system, host) -> None:
+    """A created host with a proxy serves its sites and answers the ACME challenge through its cloud firewall
+    with openPorts left out (ufw opens 80 and 443 on every host already); a list that lacks them is
+    refused (tests/model/rules/test_hosts.py)."""
+    config = copy.deepcopy(production_config())
+    spec = config["stackyard:systems"][system]["hosts"][host]
+    assert spec.get("proxy")
+    spec.pop("openPorts")
+    run = run_program(config, canary_secrets(config))
+    inputs = run.named(f"{system}-{host}-firewall").inputs
+    if "rules" in inputs:  # Hetzner
+        ports = [rule["port"] for rule in inputs["rules"] if rule["protocol"] == "tcp"]
+    else:
+        ports = [rule["portRange"] for rule in inputs["inboundRules"] if rule["protocol"] == "tcp"]
+    assert ports == ["22", "80", "443"]
+
+
+def test_a_host_without_a_proxy_opens_only_ssh_and_its_open_ports() -> None:
+    config = copy.deepcopy(production_config())
+    spec = config["stackyard:systems"]["mehko"]["hosts"]["api"]
+    spec.pop("proxy")
+    spec["openPorts"] = [8443]
+    for service in config["stackyard:systems"]["mehko"].get("services", {}).values():
+        service.pop("hostnames", None)
+    run = run_program(config, canary_secrets(config))
+    rules = run.named("mehko-api-firewall").inputs["rules"]
+    assert [rule["port"] for rule in rules if rule["protocol"] == "tcp"] == ["22", "8443"]
+
+
 def test_ssh_source_ranges_are_configurable_per_host() -> None:
     config = copy.deepcopy(production_config())
     config["stackyard:systems"]["mehko"]["hosts"]["api"]["access"].update(

@@ -95,9 +95,10 @@ def kept_size(live: pulumi.Output[str], wanted: str, allowed: bool, path: str) -
 
 
 def firewall_rules(spec: CreatedHost, args: VpsHostArgs) -> list[tuple[int, list[str]]]:
-    """(port, source networks) for every inbound TCP port of a cloud firewall: SSH first, then the open ports."""
+    """(port, source networks) for every inbound TCP port of a cloud firewall: SSH first, then the public
+    ports (the model's ``public_ports``: openPorts, or 80 and 443 on a proxy host that leaves it out)."""
     rules: list[tuple[int, list[str]]] = [(spec.access.ssh_port, list(args.ssh_allow_from))]
-    rules += [(port, ANYWHERE) for port in spec.open_ports]
+    rules += [(port, ANYWHERE) for port in spec.public_ports]
     return rules
 
 

@@ -217,11 +217,21 @@ class HostSetup:
         "only root may ask the cloud's metadata service (169.254.169.254), which holds the server's user data; "
         "services and containers are refused. false leaves it open to every user, for an agent of the "
         "operator's that needs it (DigitalOcean's do-agent); the pre-flight names such agents", default=True)
-    open_ports: list[int] = spec(
+    open_ports: list[int] | None = spec(
         "TCP ports opened to the world besides SSH: in ufw (which opens 80 and 443 itself), and in a created "
-        "server's cloud firewall (which opens only these: list 80 and 443 for a proxy). Taking over a server, "
+        "server's cloud firewall. Left out, that firewall opens 80 and 443 on a host with a proxy, and nothing "
+        "else; a list is taken as written, and on a proxy host it must hold 80 and 443. Taking over a server, "
         "list what else serves on it: ufw, which stackyard turns on, closes every port it does not open",
-        default=[], check=formats.port)
+        default=None, check=formats.port)
+
+    @property
+    def public_ports(self) -> list[int]:
+        """What a created server's cloud firewall opens besides SSH: openPorts, or, left out, 80 and 443 on a
+        host with a proxy (its sites and the ACME challenge)."""
+        if self.open_ports is not None:
+            return list(self.open_ports)
+        return [80, 443] if self.proxy is not None else []
+
     formerly: list[str] = spec(
         "names this host had before in its system: its server and everything on it keep their state under the "
         "new name (Pulumi aliases), so a rename stops nothing", default=[], kind=kinds.NAME)

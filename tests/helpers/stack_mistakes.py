@@ -482,7 +482,7 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("JWT expiry beyond what Supabase allows", lambda c: supabase(c)["auth"].update(jwtExpiry=2592000),
      "systems.material-kai.supabase.auth.jwtExpiry", "between 1 and 604800"),
     ("a created host with a proxy whose firewall would drop HTTP",
-     lambda c: host(c).pop("openPorts"), "systems.mehko.hosts.api.openPorts", "add 80 and 443"),
+     lambda c: host(c).update(openPorts=[8443]), "systems.mehko.hosts.api.openPorts", "add 80 and 443"),
     ("a created host with a proxy whose firewall would drop HTTPS",
      lambda c: host(c, "material-kai", "mivaa").update(openPorts=[80]),
      "systems.material-kai.hosts.mivaa.openPorts", "add 443"),

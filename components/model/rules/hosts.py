@@ -45,12 +45,13 @@ def check_hosts(rules: Findings, path: str, system: System) -> None:
                 rules.fail(f"{hpath}.sshKeys", "a created host needs at least one SSH public key "
                                               "(here or in stackyard:sshKeys)")
             missing = [port for port in (80, 443) if port not in seen]
-            if host.proxy is not None and host.provision and missing:
-                # The cloud firewall drops what openPorts does not list: the proxy would start, its
-                # health checks pass over loopback, and nobody could reach it, nor could the CA.
+            if host.proxy is not None and host.provision and host.open_ports is not None and missing:
+                # A list is taken as written, and the cloud firewall drops what it does not hold: the proxy
+                # would start, its health checks pass over loopback, and nobody could reach it, nor could
+                # the CA. Left out, the firewall opens 80 and 443 itself (public_ports).
                 rules.fail(f"{hpath}.openPorts", f"the host's proxy serves on 80 and 443, and the cloud firewall "
                                                 f"lets in only the ports listed here: add "
-                                                f"{' and '.join(map(str, missing))}")
+                                                f"{' and '.join(map(str, missing))}, or leave openPorts out")
             host.check(rules, hpath)
 
 

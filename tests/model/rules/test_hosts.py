@@ -44,7 +44,11 @@ def test_a_created_host_with_a_proxy_opens_80_and_443(ports, missing):
     findings, read = system(with_host("", CREATED + f"openPorts: {ports}\nsshKeys: ['{KEY}']\n"))
     check_hosts(findings, "systems.shop", read)
     assert findings.problems == [("systems.shop.hosts.web.openPorts", findings.problems[0][1])]
-    assert f"add {missing}" in findings.problems[0][1]
+    assert f"add {missing}, or leave openPorts out" in findings.problems[0][1]
+
+
+def test_a_created_host_with_a_proxy_may_leave_open_ports_out():
+    assert hosts(CREATED, keys=KEY) == []
 
 
 @pytest.mark.parametrize("ssh_port", [22, 2222])
