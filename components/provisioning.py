@@ -17,7 +17,7 @@ import pulumi_command as command
 
 from . import git_refs
 from .model import Service
-from .model.host_layout import COLORS, Paths
+from .model.host_layout import COLORS, WEB_PORTS, Paths
 from .model.topology import Host
 from .remote_steps import RemoteSteps, digest, digest_of, triggers
 from .render import provision
@@ -80,7 +80,7 @@ class HostProvisioning(pulumi.ComponentResource):
 
         # Before any change: what on the host would the stack collide with? (components/render/preflight.py)
         # ufw opens what the cloud firewall opens (openPorts), and 80 and 443 on any host.
-        open_ports = (80, 443, *(spec.open_ports or ()))
+        open_ports = (*WEB_PORTS, *(spec.open_ports or ()))
         # The stack that provisions the server: another stack pointed at it (a copy of this one's config)
         # would rewrite its site, passwords and backups, and its destroy would stop this one's services.
         owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"

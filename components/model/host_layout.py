@@ -18,6 +18,10 @@ SLOT_OFFSET = {"blue": 1000, "green": 2000}
 ACCESSORY_PORTS = {"mysql": 3306, "postgresql": 5432, "redis": 6379}
 """The port each accessory stackyard installs listens on, on loopback."""
 
+WEB_PORTS = (80, 443)
+"""What a proxy answers on, to the world: HTTP (the ACME challenge, the redirect) and HTTPS. ufw opens them on
+every host; a created server's cloud firewall on a host with a proxy."""
+
 MAX_INSTANCES = 16
 SLOT_SPAN = max(SLOT_OFFSET.values()) + MAX_INSTANCES
 """The highest instance port above the service port."""

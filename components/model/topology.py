@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol
 
 from . import formats, kinds
+from .host_layout import WEB_PORTS
 from .parse import Tagged, spec
 
 
@@ -230,7 +231,7 @@ class HostSetup:
         host with a proxy (its sites and the ACME challenge)."""
         if self.open_ports is not None:
             return list(self.open_ports)
-        return [80, 443] if self.proxy is not None else []
+        return list(WEB_PORTS) if self.proxy is not None else []
 
     formerly: list[str] = spec(
         "names this host had before in its system: its server and everything on it keep their state under the "

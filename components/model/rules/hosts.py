@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 
 from .. import formats, host_paths
-from ..host_layout import ACCESSORY_PORTS, Paths
+from ..host_layout import ACCESSORY_PORTS, WEB_PORTS, Paths
 from ..parse import camel
 from ..topology import Acme, CreatedHost, ExistingHost, System
 from .findings import MAX_KEEP, Findings
@@ -44,7 +44,7 @@ def check_hosts(rules: Findings, path: str, system: System) -> None:
             if not (rules.settings.ssh_keys or ()) and not (host.ssh_keys or ()):
                 rules.fail(f"{hpath}.sshKeys", "a created host needs at least one SSH public key "
                                               "(here or in stackyard:sshKeys)")
-            missing = [port for port in (80, 443) if port not in seen]
+            missing = [port for port in WEB_PORTS if port not in seen]
             if host.proxy is not None and host.provision and host.open_ports is not None and missing:
                 # A list is taken as written, and the cloud firewall drops what it does not hold: the proxy
                 # would start, its health checks pass over loopback, and nobody could reach it, nor could
