@@ -15,11 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
-from .model import StackConfigError
 from .render.diagram import topology_dot
-from .stack_file import topology_from_file
+from .stack_file import StackFileError, read
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,12 +28,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args(argv)
     try:
-        topology = topology_from_file(ROOT / f"Pulumi.{args.stack}.yaml")
-    except StackConfigError as err:
+        topology = read(ROOT / f"Pulumi.{args.stack}.yaml")
+    except StackFileError as err:
         print(err, file=sys.stderr)
-        return 1
-    except (OSError, yaml.YAMLError) as err:
-        print(f"Pulumi.{args.stack}.yaml: {err}", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     dot_file = args.out / f"topology-{args.stack}.dot"

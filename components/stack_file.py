@@ -19,11 +19,20 @@ from .model import NAMESPACE, StackConfigError, Topology, load_topology
 from .render.runtimes import RUNTIMES
 
 
+class StackFileError(Exception):
+    """What is wrong with a stack file, worded for its user: the file's name, then its mistakes."""
+
+
 def topology_from_file(path: Path) -> Topology:
     """The validated model of a stack file. A secret set elsewhere (`make up` sets the local stack's SSH key
-    in a copy) counts as set: this needs its name, never its value."""
+    in a copy) counts as set: this needs its name, never its value. Raises StackConfigError for the
+    config's mistakes, yaml.YAMLError and OSError as they come, StackFileError for a file of another shape."""
     with path.open() as stream:  # the YAML error's mark then names the file
-        config = (yaml.safe_load(stream) or {}).get("config", {})
+        document = yaml.safe_load(stream) or {}
+    config = (document.get("config") or {}) if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise StackFileError(f"{path.name}: not a stack file (its top level is not a mapping with a config: "
+                             "mapping)")
     values = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith(f"{NAMESPACE}:")}
 
     def secret_state(name: str):
@@ -33,25 +42,24 @@ def topology_from_file(path: Path) -> Topology:
     return load_topology(values, secret_state, runtimes=RUNTIMES)
 
 
-def mistakes(path: Path) -> str | None:
-    """What is wrong with the stack file at ``path``, as the user should read it, or None."""
+def read(path: Path) -> Topology:
+    """``topology_from_file``, with every way the file can be wrong one StackFileError: what `make preview`,
+    `make up` and `make diagram` print, with no traceback."""
     try:
-        topology_from_file(path)
+        return topology_from_file(path)
     except StackConfigError as err:
-        return f"{path.name}: {err}"
+        raise StackFileError(f"{path.name}: {err}") from None
     except yaml.YAMLError as err:
-        return f"{path.name} is not YAML: {err}"
+        raise StackFileError(f"{path.name} is not YAML: {err}") from None
     except OSError as err:
-        return f"{path.name}: {err.strerror}"
-    except AttributeError:
-        return f"{path.name}: not a stack file (its top level is not a mapping with a config: section)"
-    return None
+        raise StackFileError(f"{path.name}: {err.strerror}") from None
 
 
 def main(argv: list[str]) -> int:
-    found = mistakes(Path(argv[0]))
-    if found:
-        print(found, file=sys.stderr)
+    try:
+        read(Path(argv[0]))
+    except StackFileError as err:
+        print(err, file=sys.stderr)
         return 1
     return 0
 
