@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -71,12 +76,6 @@ def test_tcp_login_needs_the_password(postgres: PostgresServer):
 def test_a_killed_test_run_leaves_no_server_behind(postgres: PostgresServer, signal_name: str):
     """A run killed before its fixtures' stop() (a cancelled CI job) still stops its server: the
     reaper stops it once the test process is gone, and removes its directory."""
-    import signal
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
     child = subprocess.Popen(
         [sys.executable, "-c", "import sys, time\nfrom helpers.postgres import PostgresServer\n"
          "server = PostgresServer().start()\nprint(server.port, server.tempdir, flush=True)\ntime.sleep(600)"],

@@ -41,9 +41,9 @@ class Reaper:
 
     _SCRIPT = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; shift; exec "$@"'
 
-    def __init__(self, command: list[str], *, owner: int | None = None) -> None:
+    def __init__(self, command: list[str]) -> None:
         self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-            ["bash", "-c", self._SCRIPT, "stackyard-reaper", str(owner or os.getpid()), *command],
+            ["bash", "-c", self._SCRIPT, "stackyard-reaper", str(os.getpid()), *command],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
 
