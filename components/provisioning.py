@@ -32,7 +32,7 @@ from .render.proxy import caddyfile, nginx_bootstrap_site, nginx_site, served_ho
 from .render.runtimes import runtime_of
 from .render.scripts import APT_HEADER
 from .render.watchdog import watchdog_script, watchdog_units
-from .values import Resolver
+from .values import AccessoryLogin, Resolver
 from .vps_host import Connection
 
 
@@ -115,8 +115,10 @@ class HostProvisioning(pulumi.ComponentResource):
         self.passwords: dict[str, pulumi.Output[str]] = {}
         if spec.accessories:
             ready = [self._accessories(spec, ready)]
-        # The services of this host resolve its accessories' passwords, made just now.
-        self.resolver = args.resolver.knowing(accessories={args.host_name: self.passwords})
+        # The services of this host resolve its accessories' logins, their passwords made just now.
+        logins = {kind: AccessoryLogin(self.passwords.get(kind), user=a.user, database=a.database)
+                  for kind, a in spec.accessories.items()}
+        self.resolver = args.resolver.knowing(accessories={args.host_name: logins})
 
         users = {n: self.remote.step(f"user-{n}", provision.service_user_script(p), after=ready)
                  for n, p in self.plans.items()}

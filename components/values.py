@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import pulumi
 
-from .model import AccessoryRef, FrontendRef, HostRef, RecordRef, SecretRef, Value
+from .model import AccessoryRef, FrontendRef, HostRef, RecordRef, SecretRef, Value, connections
+from .model.topology import holds_secret
 
 if TYPE_CHECKING:
     from .vps_host import VpsHost
@@ -29,6 +30,24 @@ def secret_from_config(name: str) -> pulumi.Output[str]:
     return pulumi.Config("stackyard").require_secret(name)
 
 
+@dataclass(frozen=True)
+class AccessoryLogin:
+    """What a service on the host reads of one accessory: its user, database and password (None for an
+    existing Redis without one)."""
+
+    password: pulumi.Output[str] | None
+    user: str | None = None
+    database: str | None = None
+
+    def output(self, kind: str, output: str) -> pulumi.Input[str]:
+        """``{accessory: kind, output: output}``: the password and the URL as secrets, the rest as text."""
+        if output not in connections.SECRET_OUTPUTS:
+            return connections.value(kind, output, user=self.user, password=None, database=self.database)
+        password = pulumi.Output.from_input(self.password)
+        return pulumi.Output.secret(password.apply(lambda p: connections.value(
+            kind, output, user=self.user, password=p, database=self.database)))
+
+
 def fill(template: str, value: pulumi.Input[str | None]) -> pulumi.Output[str]:
     return pulumi.Output.from_input(value).apply(lambda v: template.replace("{}", v or ""))
 
@@ -42,16 +61,16 @@ class Resolver:
     secret: Callable[[str], pulumi.Output[str]] = secret_from_config
     records: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     hosts: Mapping[str, VpsHost] = field(default_factory=dict)
-    accessories: Mapping[str, Mapping[str, pulumi.Output[str]]] = field(default_factory=dict)
-    """host name -> accessory kind -> its generated password."""
+    accessories: Mapping[str, Mapping[str, AccessoryLogin]] = field(default_factory=dict)
+    """host name -> accessory kind -> its login."""
     frontends: Mapping[str, object] = field(default_factory=dict)
     """frontend name -> its component, once built (a Vercel project's answers FrontendIds)."""
 
     def knowing(self, *, hosts: Mapping[str, VpsHost] | None = None,
                 records: Mapping[str, pulumi.Output[str]] | None = None,
                 frontends: Mapping[str, object] | None = None,
-                accessories: Mapping[str, Mapping[str, pulumi.Output[str]]] | None = None) -> Resolver:
-        """This resolver and what was built since; ``accessories`` (host name -> passwords) are added to
+                accessories: Mapping[str, Mapping[str, AccessoryLogin]] | None = None) -> Resolver:
+        """This resolver and what was built since; ``accessories`` (host name -> logins) are added to
         those known, host by host."""
         return dataclasses.replace(
             self, hosts=self.hosts if hosts is None else hosts, records=self.records if records is None else records,
@@ -75,9 +94,9 @@ class Resolver:
             assert isinstance(frontend, FrontendIds)  # the rules refuse a FrontendRef to any other frontend
             return frontend.frontend_id(value.output)
         if isinstance(value, AccessoryRef) and host is not None:
-            return pulumi.Output.secret(self.accessories[host][value.accessory])
+            return self.accessories[host][value.accessory].output(value.accessory, value.output)
         raise TypeError(f"not a stackyard value here: {value!r}")
 
     @staticmethod
     def is_secret(value: Value) -> bool:
-        return isinstance(value, (SecretRef, AccessoryRef))
+        return holds_secret(value)

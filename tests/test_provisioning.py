@@ -68,9 +68,28 @@ def test_env_files_hold_configured_and_generated_secrets(production: Run) -> Non
     env = generated.named("productivity-app-setup-flask-backend-env").inputs["stdin"]
     assert f'MYSQL_PASSWORD="{CANARY}-generated-productivity-app-setup-mysql-password"' in env
     assert f'REDIS_PASSWORD="{CANARY}-generated-productivity-app-setup-redis-password"' in env
+    # the connection values come from the accessory as the stack names it (production: host, user, database)
+    assert 'MYSQL_HOST="127.0.0.1"' in env and 'MYSQL_USER="productivity"' in env
+    assert 'MYSQL_DATABASE="productivity"' in env
     mivaa = production.named("material-kai-mivaa-setup-mivaa-env").inputs
     assert f'OPENAI_API_KEY="{CANARY}-openaiApiKey"' in mivaa["stdin"]
     assert "/etc/stackyard/mivaa.env" in mivaa["create"]
+
+
+def test_a_connection_url_reaches_the_env_file_as_a_secret_with_its_password_encoded() -> None:
+    config = copy.deepcopy(production_config())
+    productivity = config["stackyard:systems"]["productivity"]
+    productivity["services"]["flask-backend"]["env"].update(
+        DATABASE_URL={"accessory": "mysql", "output": "url"}, CACHE_URL={"accessory": "redis", "output": "url"})
+    secrets = canary_secrets(config)
+    secrets["productivityMysqlPassword"] = f"{CANARY}@:/?#%"
+    run = run_program(config, secrets)
+    setup = run.named("productivity-app-setup-flask-backend-env")
+    stdin = setup.inputs["stdin"]
+    assert f'DATABASE_URL="mysql://productivity:{CANARY}%40%3A%2F%3F%23%25@127.0.0.1:3306/productivity"' in stdin
+    assert f'CACHE_URL="redis://:{CANARY}-productivityRedisPassword@127.0.0.1:6379/0"' in stdin
+    assert SECRET_SIG in setup.wire["stdin"]  # the URL holds the password: a secret all the way
+    assert f"{CANARY}@" not in json.dumps(setup.wire.get("create", ""))
 
 
 def test_connections_retry_dialing_and_use_sudo_for_the_deploy_user(production: Run) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Literal, Protocol
 
-from . import formats, kinds
+from . import connections, formats, kinds
 from .host_layout import WEB_PORTS
 from .parse import Tagged, spec
 
@@ -49,9 +49,16 @@ class HostRef:
 
 @dataclass(frozen=True)
 class AccessoryRef:
-    """``{accessory: mysql}``: the generated password of an accessory on the service's host."""
+    """``{accessory: postgresql, output: url}``: how a service reaches an accessory on its host. The
+    password and the URL are secrets; the URL percent-encodes its user, password and database, so a
+    password holding ``@:/?#`` is read back as it is (``postgresql://app:p%40ss@127.0.0.1:5432/app``,
+    ``mysql://...:3306/...``, ``redis://:p%40ss@127.0.0.1:6379/0``)."""
 
     accessory: Literal["mysql", "redis", "postgresql"] = spec("mysql, redis or postgresql")
+    output: connections.Output = spec(
+        "password (the user's; redis: `requirepass`), url, host (127.0.0.1: every accessory listens on "
+        "loopback), port (mysql 3306, postgresql 5432, redis 6379), user or database (as the accessory "
+        "names them; redis has neither)", default="password")
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,12 @@ class FrontendRef:
 
 Value = str | SecretRef | RecordRef | HostRef | AccessoryRef | FrontendRef
 """A plain string, or a reference resolved at deploy time."""
+
+
+def holds_secret(value: object) -> bool:
+    """Whether a value resolves to a secret: a stack secret, or an accessory's password or URL."""
+    return isinstance(value, SecretRef) or (isinstance(value, AccessoryRef)
+                                            and value.output in connections.SECRET_OUTPUTS)
 
 
 # --- hosts --------------------------------------------------------------------------------
@@ -144,7 +157,10 @@ class Proxy:
 
 @dataclass(frozen=True)
 class Accessory:
-    """A database or cache installed on the host, listening on loopback only."""
+    """A database or cache installed on the host, listening on loopback only: mysql (MariaDB) on
+    127.0.0.1:3306, postgresql on 127.0.0.1:5432, redis on 127.0.0.1:6379 (an existing server must listen
+    there). Neither a user nor a database is made unless named; redis has one password and no user. A
+    service reads each with ``{accessory: <kind>, output: url|password|host|port|user|database}``."""
 
     database: str | None = spec("database to create (mysql, postgresql)", default=None, kind=kinds.DATABASE_NAME)
     user: str | None = spec("user to create, with a generated password kept as a Pulumi secret", default=None,

@@ -19,10 +19,10 @@ from ..model import (
     HostRef,
     PagesFrontend,
     RecordRef,
-    SecretRef,
     Topology,
     fqdn,
 )
+from ..model.topology import holds_secret
 
 FONT = "Helvetica"
 COLORS = {"host": "#e8f0fe", "proxy": "#fff4e5", "service": "#e6f4ea", "data": "#fce8e6", "dns": "#f1f3f4",
@@ -53,7 +53,7 @@ def node(ident: str, title: str, *lines: str, shape: str = "box", fill: str = "w
 
 def env_names(values: dict) -> list[str]:
     """KEY, KEY*, ...: names only, never values; * marks a secret."""
-    return [f"{key}*" if isinstance(value, (SecretRef, AccessoryRef)) else key for key, value in sorted(values.items())]
+    return [f"{key}*" if holds_secret(value) else key for key, value in sorted(values.items())]
 
 
 def env_lines(env: dict) -> list[str]:

@@ -2,20 +2,23 @@
 
 The review: a password with a `'` broke PostgreSQL's ALTER ROLE, and the error echoed the password
 into the step's output. Here the stack names its own passwords for the host's MariaDB and Redis, with
-quotes, a backslash, `$`, a backtick, `%`, spaces (and, for Redis, non-ASCII text) in them: the accessories step sets
-them (as SQL and redis.conf literals, quoted on the host), the Flask service connects with them (its
-health check reports both databases), and neither password is in anything `pulumi up` printed, the
-journal, or a process list.
+quotes, a backslash, `$`, a backtick, `%`, spaces, every character a URL gives a meaning to (`@:/?#[]&=+`)
+and, for Redis, non-ASCII text: the accessories step sets them (as SQL and redis.conf literals, quoted
+on the host), the Flask service connects with them through its connection URLs (`{accessory: mysql,
+output: url}` as DATABASE_URL, redis's as REDIS_URL: its health check reports both databases), and
+neither password, raw or percent-encoded, is in anything `pulumi up` printed, the journal, or a process
+list.
 """
 
 from __future__ import annotations
 
+from components.model import connections
 from local import LocalStack
 
 # No non-ASCII for MariaDB: the sample app's client (PyMySQL) encodes a password as latin-1 and fails on
 # it before it connects (seen on this host: UnicodeEncodeError), whatever the server was given.
-MYSQL = "my'sql\"pw\\ $HOME `id` 50% ;--"
-REDIS = "re dis\"pw' \\x41 $PATH é"
+MYSQL = "my'sql\"pw\\ $HOME `id` 50% ;--@host:1/db?x=1&y=+#frag[::1]"
+REDIS = "re dis\"pw' \\x41 $PATH é @:/?#%2F"
 
 
 def test_quoted_passwords_reach_both_servers_and_no_output(stack: LocalStack) -> None:
@@ -33,6 +36,8 @@ def test_quoted_passwords_reach_both_servers_and_no_output(stack: LocalStack) ->
                      ).stdout.strip() == "1"
     assert stack.ssh("REDISCLI_AUTH=$(cat) redis-cli PING", stdin=REDIS).stdout.strip() == "PONG"
     printed = result.output + stack.ssh("journalctl --no-pager -q --since -10min").stdout
+    processes = stack.ssh("ps -eo args").stdout
     for password in (MYSQL, REDIS):
-        assert password not in printed
-        assert password not in stack.ssh("ps -eo args").stdout
+        for form in (password, connections.encode(password)):
+            assert form not in printed
+            assert form not in processes

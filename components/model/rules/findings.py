@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, Protocol
 
+from .. import connections
 from ..topology import (
     AccessoryRef,
     FrontendRef,
@@ -74,12 +75,18 @@ class Findings:
             accessories = getattr(spec, "accessories", None) or {}
             accessory = accessories.get(value.accessory)
             if host is None:
-                self.fail(f"{path}.accessory", "accessory passwords can only be used by services")
+                self.fail(f"{path}.accessory", "accessory values can only be used by services")
             elif value.accessory not in accessories:
                 self.fail(f"{path}.accessory", f"host '{host}' has no {value.accessory} accessory")
-            elif accessory is not None and accessory.existing and accessory.password is None:
+            elif accessory is None:
+                pass  # an empty entry: reported where the accessory is
+            elif (value.output in connections.SECRET_OUTPUTS and accessory.existing
+                  and accessory.password is None):
                 self.fail(f"{path}.accessory", f"host '{host}''s {value.accessory} is an existing server whose "
                                                "password stackyard does not know: set its password secret")
+            elif problem := connections.missing(value.accessory, value.output, user=accessory.user,
+                                                database=accessory.database):
+                self.fail(f"{path}.output", problem)
         elif isinstance(value, SecretRef) and value.secret:
             state = self.secret_state(value.secret)
             if state == "missing":

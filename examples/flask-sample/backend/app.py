@@ -1,8 +1,10 @@
 """A Flask API in the shape of seed 003's flask-backend: PM2 runs it under gunicorn, with MySQL
-(MariaDB) and Redis on the same host. /health is healthy only when both accept its passwords."""
+(MariaDB) and Redis on the same host. /health is healthy only when both accept its passwords, given as
+connection URLs (DATABASE_URL, REDIS_URL) or as separate variables (seed 003's MYSQL_*, REDIS_PASSWORD)."""
 
 import logging
 import os
+from urllib.parse import unquote, urlsplit
 
 import pymysql
 import redis
@@ -24,11 +26,20 @@ def log_request(response):
     return response
 
 
+def mysql_login() -> dict:
+    """DATABASE_URL (mysql://user:password@host:port/database, each part percent-encoded) when set, as
+    stackyard's `{accessory: mysql, output: url}` gives it; else the MYSQL_* variables."""
+    if "DATABASE_URL" in os.environ:
+        url = urlsplit(os.environ["DATABASE_URL"])
+        return {"host": url.hostname, "port": url.port or 3306, "user": unquote(url.username or ""),
+                "password": unquote(url.password or ""), "database": unquote(url.path.lstrip("/"))}
+    return {"host": os.environ.get("MYSQL_HOST", "127.0.0.1"), "user": os.environ["MYSQL_USER"],
+            "password": os.environ["MYSQL_PASSWORD"], "database": os.environ["MYSQL_DATABASE"]}
+
+
 def mysql_ok() -> str | None:
     try:
-        connection = pymysql.connect(host=os.environ.get("MYSQL_HOST", "127.0.0.1"),
-                                     user=os.environ["MYSQL_USER"], password=os.environ["MYSQL_PASSWORD"],
-                                     database=os.environ["MYSQL_DATABASE"], connect_timeout=3)
+        connection = pymysql.connect(**mysql_login(), connect_timeout=3)
         with connection, connection.cursor() as cursor:
             cursor.execute("select 1")
         return None
@@ -38,8 +49,11 @@ def mysql_ok() -> str | None:
 
 def redis_ok() -> str | None:
     try:
-        redis.Redis(host="127.0.0.1", port=6379, password=os.environ["REDIS_PASSWORD"],
-                    socket_timeout=3).ping()
+        if "REDIS_URL" in os.environ:  # redis-py decodes the URL's percent-encoded password itself
+            client = redis.Redis.from_url(os.environ["REDIS_URL"], socket_timeout=3)
+        else:
+            client = redis.Redis(host="127.0.0.1", port=6379, password=os.environ["REDIS_PASSWORD"], socket_timeout=3)
+        client.ping()
         return None
     except Exception as err:
         return type(err).__name__
