@@ -27,4 +27,4 @@ def test_a_refused_input_fails_the_preview_with_the_providers_reason(workspace, 
     assert result.returncode != 0
     for fragment in expected:
         assert fragment in result.output, result.output
-    assert "stand-in plugin pulumi-resource-" in result.output
+    assert "stand-in plugins for" in result.output

@@ -10,8 +10,9 @@ these instead. Each stand-in:
 - answers Create with an ID and the outputs stackyard reads (addresses, fingerprints, IDs);
 - answers Read from a small on-disk "cloud" when ``STACKYARD_STANDIN_CLOUD`` names a directory
   (tests put existing resources there to import or to drift), else echoes the state it is given;
-- says what it is: on Configure it logs a warning through the engine, so every run that uses a
-  stand-in shows it in its output.
+- says what it is: on Configure, the first stand-in of a run logs one warning through the engine,
+  naming every stand-in the run has on its PATH, so every run that uses a stand-in shows it once in
+  its output, not once per plugin per phase (a `pulumi up` previews, then updates).
 
 Started by Pulumi as ``pulumi-resource-<provider> [flags] <engine address>`` through the
 launcher in ``tests/standin/bin``; it prints its port and serves until the engine stops it.
@@ -23,6 +24,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import threading
 from concurrent import futures
 from pathlib import Path
@@ -32,11 +34,42 @@ import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc, plugin_pb2, provider_pb2, provider_pb2_grpc
 
-from .clouds import Cloud, Kind, cloud_named
+from .clouds import NAMES, Cloud, Kind, cloud_named
 from .values import plain
 
-BANNER = ("stand-in plugin pulumi-resource-{name} ({version}) from stackyard's tests/standin: it calls no {title} "
-          "API, so this run is not a real {title} preview or update")
+BANNER = ("stand-in plugins for {names} (stackyard's tests/standin) answer this run: they call no cloud API, so "
+          "it is not a real preview or update for {titles}")
+"""The one warning of a run that uses stand-ins."""
+LAUNCHERS = "STACKYARD_STANDIN_LAUNCHERS"
+"""The directory the launcher was started from (tests/standin/bin sets it): the run's stand-ins are there."""
+
+
+def standins_beside(directory: str | None, own: Cloud) -> list[Cloud]:
+    """The clouds with a stand-in launcher in ``directory`` (the run's PATH entry), ``own`` among them."""
+    names = {own.name}
+    if directory and os.path.isdir(directory):
+        names |= {name for name in NAMES if os.path.exists(os.path.join(directory, f"pulumi-resource-{name}"))}
+    return [own if name == own.name else cloud_named(name) for name in NAMES if name in names]
+
+
+def first_of_run(engine_pid: int, marks: Path | None = None) -> bool:
+    """Whether this is the first stand-in of the engine process ``engine_pid`` to ask: a mark named by that
+    process and its start time (a pid is reused, a pid and its start time are not) is created once;
+    marks of processes gone are removed."""
+    try:
+        started = Path(f"/proc/{engine_pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return True  # no way to tell: say it again rather than never
+    marks = marks or Path(tempfile.gettempdir()) / f"stackyard-standin-runs-{os.getuid()}"
+    marks.mkdir(mode=0o700, exist_ok=True)
+    for old in marks.iterdir():
+        if not Path(f"/proc/{old.name.split('-', 1)[0]}").exists():
+            old.unlink(missing_ok=True)
+    try:
+        os.close(os.open(marks / f"{engine_pid}-{started}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    return True
 
 
 def to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
@@ -131,9 +164,11 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
         if self.announced:
             return
         self.announced = True
-        message = BANNER.format(name=self.cloud.name, version=self.cloud.version, title=self.cloud.title)
-        print(message, file=sys.stderr)
-        if not self.engine_address:
+        clouds = standins_beside(os.environ.get(LAUNCHERS), self.cloud)
+        message = BANNER.format(names=", ".join(f"{c.name} ({c.version})" for c in clouds),
+                                titles=", ".join(c.title for c in clouds))
+        print(message, file=sys.stderr)  # the engine's log has each plugin's
+        if not self.engine_address or not first_of_run(os.getppid()):
             return
         try:
             with grpc.insecure_channel(self.engine_address) as channel:
