@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
 
 import pytest
 import yaml
 from helpers.harness import referenced_secrets
 from helpers.stack_mistakes import CASES
-from helpers.workspace import DEMO_PASSPHRASE, ROOT, Workspace
+from helpers.workspace import DEMO_PASSPHRASE, ROOT, Workspace, repository_copy
 
 PRODUCTION = ROOT / "Pulumi.production.yaml"
 PROVIDER_KEYS = ("hcloud:token", "digitalocean:token", "cloudflare:apiToken", "vercel:apiToken", "github:token")
@@ -113,19 +114,9 @@ def test_a_login_key_the_host_would_refuse_is_one_clean_error(workspace, tmp_pat
 def make_preview(tmp_path, stack_text: str, pulumi_bin) -> tuple[int, str]:
     """`make preview STACK=broken` as a user runs it, in a copy of the repository (its venvs the
     repository's own) with ``stack_text`` as Pulumi.broken.yaml: the stand-ins seeded, then the preview."""
-    import os
-    import shutil
-    import subprocess
-
-    copy_ = tmp_path / "stackyard"
-    shutil.copytree(ROOT, copy_, ignore=shutil.ignore_patterns("venv", ".git", ".pulumi-state", ".standin-bin",
-                                                             "__pycache__", "Pulumi.*.yaml"))
-    (copy_ / "venv").symlink_to(ROOT / "venv")
-    (copy_ / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")
+    copy_, env = repository_copy(tmp_path, pulumi_bin)
     (copy_ / "Pulumi.broken.yaml").write_text(stack_text)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PULUMI_", "MAKE"))}
-    env.update({"PULUMI_CONFIG_PASSPHRASE": DEMO_PASSPHRASE, "PULUMI_HOME": str(tmp_path / "home"),
-                "STACKYARD_TOOLCHAIN": "offline", "PATH": f"{pulumi_bin}:{env['PATH']}"})
+    env["PULUMI_CONFIG_PASSPHRASE"] = DEMO_PASSPHRASE
     done = subprocess.run(["make", "--no-print-directory", "preview", "STACK=broken"], cwd=copy_, env=env,
                           capture_output=True, text=True, timeout=600)
     return done.returncode, done.stdout + done.stderr

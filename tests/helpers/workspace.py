@@ -245,3 +245,21 @@ def errors(events: dict[str, Any]) -> list[str]:
 
 def make_tmp(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def repository_copy(tmp: Path, pulumi_bin: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the repository as a fresh clone has it (no stack files but what a test writes, no state),
+    its venvs the repository's own, and the environment to run `make` there as a user would: no PULUMI_
+    variable of this run, a PULUMI_HOME of its own, the offline toolchain's `pulumi` first on PATH."""
+    import os
+    import shutil
+
+    copy = tmp / "stackyard"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns("venv", ".git", ".pulumi-state", ".standin-bin",
+                                                            "__pycache__", "Pulumi.*.yaml"))
+    (copy / "venv").symlink_to(ROOT / "venv")
+    (copy / "policy" / "venv").symlink_to(ROOT / "policy" / "venv")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PULUMI_", "MAKE"))}
+    env.update({"PULUMI_HOME": str(tmp / "home"), "STACKYARD_TOOLCHAIN": "offline",
+                "PATH": f"{pulumi_bin}:{env['PATH']}"})
+    return copy, env
