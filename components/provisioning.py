@@ -84,14 +84,14 @@ class HostProvisioning(pulumi.ComponentResource):
         # The stack that provisions the server: another stack pointed at it (a copy of this one's config)
         # would rewrite its site, passwords and backups, and its destroy would stop this one's services.
         owner = f"{pulumi.get_project()}/{pulumi.get_stack()}"
+        hostnames = served_hostnames(self.plans.values(), spec.proxy.static) if spec.proxy else []
         preflight = self.remote.step("preflight", preflight_script(PreflightPlan(
             system=args.system_name, host=args.host_name,
             accessories={kind: a.existing for kind, a in spec.accessories.items()},
             services=list(self.plans.values()), proxy=spec.proxy.kind if spec.proxy else None,
             tls=spec.proxy.tls if spec.proxy else "letsencrypt",
             proxy_replaces=list(spec.proxy.replaces) if spec.proxy else [],
-            hostnames=served_hostnames(self.plans.values(), spec.proxy.static) if spec.proxy else [],
-            ufw=spec.ufw, ssh_port=spec.access.ssh_port, open_ports=open_ports,
+            hostnames=hostnames, ufw=spec.ufw, ssh_port=spec.access.ssh_port, open_ports=open_ports,
             metadata_guard=spec.metadata_guard, owner=owner, paths=args.paths)))
         base = self.remote.step("base", provision.base_script(
             ssh_port=spec.access.ssh_port, ufw=spec.ufw, login_user=args.connection["user"],
@@ -135,6 +135,8 @@ class HostProvisioning(pulumi.ComponentResource):
                                                        spec.proxy.kind if spec.proxy else None)
         # What the policy pack's advisories read (policies see component outputs, not component inputs).
         self.register_outputs({
+            "path": f"systems.{args.system_name}.hosts.{args.host_name}",
+            "hostnames": hostnames,
             "ufw": spec.ufw,
             "services": {n: {"port": p.port, "healthPath": p.health_path} for n, p in self.plans.items()},
             "backups": {"keep": spec.backups.keep} if spec.backups is not None else None,

@@ -75,7 +75,8 @@ class VpsHost(pulumi.ComponentResource):
             self.connection["host_key"] = self.ipv4.apply(
                 lambda address: check_pinned_key(f"{args.path}.access.hostKey", address, spec.access.ssh_port,
                                                  pinned) or pinned)
-        self.register_outputs({"ipv4": self.ipv4, "ipv6": self.ipv6})
+        # path: the stack file's name for the host, which the policy pack joins its firewall and its proxy on.
+        self.register_outputs({"ipv4": self.ipv4, "ipv6": self.ipv6, "path": args.path})
 
     def user_data(self, spec: CreatedHost, args: VpsHostArgs) -> pulumi.Input[str]:
         """cloud-init's user data: the deploy user, its keys and, for a new server, its host key (secret)."""

@@ -28,6 +28,10 @@ KEPT = ("hcloud:index/server:Server", "hcloud:index/primaryIp:PrimaryIp", "digit
         "digitalocean:index/reservedIp:ReservedIp")
 FRONTENDS = ("stackyard:index:VercelProject", "stackyard:index:CloudflarePagesProject")
 HOST_PROVISIONING = "stackyard:index:HostProvisioning"
+VPS_HOST = "stackyard:index:VpsHost"
+HCLOUD_FIREWALL = "hcloud:index/firewall:Firewall"
+DO_FIREWALL = "digitalocean:index/firewall:Firewall"
+WEB_PORTS = (80, 443)
 
 # The only command lines stackyard gives its remote commands: scripts and secrets go on stdin, so a
 # command line that is anything else may be carrying a value it should not.
@@ -130,6 +134,46 @@ def kept_resources_protected(resources: list[Resource]) -> list[Violation]:
     return [Violation(r, f"{r.type.rsplit(':', 1)[1]} {r.name} is not protected: a replacement or a delete "
                          "would go ahead; keep stackyard:protect true") for r in of_type(resources, *KEPT)
             if not r.protect]
+
+
+def served_hostnames_reachable(resources: list[Resource]) -> list[Violation]:
+    """A host whose proxy serves hostnames must be reachable from anywhere (0.0.0.0/0 and ::/0) on 80 and 443
+    through its cloud firewall: 80 carries the ACME challenge and the redirect, 443 the site. A firewall
+    that blocks either takes the site, or its next certificate, down."""
+    serving = {r.props.get("path"): r.props.get("hostnames") for r in of_type(resources, HOST_PROVISIONING)
+               if r.props.get("hostnames")}
+    found = []
+    for firewall in of_type(resources, HCLOUD_FIREWALL, DO_FIREWALL):
+        host = ancestor(firewall, (VPS_HOST,))
+        path = host.props.get("path") if host is not None else None
+        hostnames = serving.get(path)
+        blocked = [port for port in WEB_PORTS if port not in open_to_anyone(firewall)] if hostnames else []
+        if blocked:
+            found.append(Violation(firewall, f"{path}: its cloud firewall {firewall.name} blocks "
+                                             f"{' and '.join(map(str, blocked))} from anywhere, and its proxy serves "
+                                             f"{', '.join(hostnames or [])}: leave openPorts out (80 and 443 open "
+                                             "by themselves on a host with a proxy), or list them"))
+    return found
+
+
+def open_to_anyone(firewall: Resource) -> set[int]:
+    """The TCP ports a cloud firewall lets in from every address of both families."""
+    if firewall.type == HCLOUD_FIREWALL:
+        rules = [(rule.get("port"), rule.get("sourceIps")) for rule in firewall.props.get("rules") or []
+                 if rule.get("direction") == "in" and rule.get("protocol") == "tcp"]
+    else:
+        rules = [(rule.get("portRange"), rule.get("sourceAddresses")) for rule in firewall.props.get("inboundRules")
+                 or [] if rule.get("protocol") == "tcp"]
+    ports: set[int] = set()
+    for span, sources in rules:
+        if not set(sources or []) >= ANYWHERE:
+            continue
+        low, _, high = str(span or "").partition("-")
+        if str(span) == "all":
+            low, high = "1", "65535"
+        if low.isdigit() and (high or low).isdigit():
+            ports |= {port for port in WEB_PORTS if int(low) <= port <= int(high or low)}
+    return ports
 
 
 def proxied_records_ttl_one(resources: list[Resource]) -> list[Violation]:
@@ -259,6 +303,8 @@ GUARDRAILS = [
     Guardrail("servers-and-kept-ips-protected", kept_resources_protected.__doc__ or "", True,
               kept_resources_protected),
     Guardrail("proxied-dns-ttl-1", proxied_records_ttl_one.__doc__ or "", True, proxied_records_ttl_one),
+    Guardrail("served-hostnames-reachable", served_hostnames_reachable.__doc__ or "", True,
+              served_hostnames_reachable),
     Guardrail("remote-command-carries-no-secret", remote_commands_carry_no_secret.__doc__ or "", True,
               remote_commands_carry_no_secret),
     Guardrail("no-secret-in-plain-outputs", no_secret_in_plain_outputs.__doc__ or "", True,

@@ -190,3 +190,51 @@ def test_a_stack_renamed_with_formerly_passes_the_command_line_guardrail() -> No
     moves = [r for r in run.resources if "stackyard-claim move" in str(r.inputs.get("update"))]
     assert any(" productivity-app-setup-" in r.inputs["update"] for r in moves), "no claim names its former name"
     assert violations(run, "remote-command-carries-no-secret") == []
+
+
+def firewall_blocking(run: Run, ports: set[str], firewall_type: str) -> list[Resource]:
+    """The run's resources, each cloud firewall of ``firewall_type`` written by hand without ``ports``."""
+    changed = []
+    for resource in resources(run):
+        if resource.type == firewall_type:
+            props = dict(resource.props)
+            if "rules" in props:
+                props["rules"] = [rule for rule in props["rules"] if rule.get("port") not in ports]
+            if "inboundRules" in props:
+                props["inboundRules"] = [rule for rule in props["inboundRules"] if rule.get("portRange") not in ports]
+            resource = Resource(resource.type, resource.name, props, resource.protect, resource.parent, resource.urn)
+        changed.append(resource)
+    return changed
+
+
+@pytest.mark.parametrize("blocked", [{"80"}, {"443"}, {"80", "443"}])
+def test_a_firewall_blocking_a_served_hostname_is_stopped_naming_the_host(production: Run, blocked) -> None:
+    found = RULES["served-hostnames-reachable"].check(
+        firewall_blocking(production, blocked, "hcloud:index/firewall:Firewall"))
+    assert [v.resource.name for v in found if v.resource] == ["mehko-api-firewall"]
+    assert found[0].message.startswith("systems.mehko.hosts.api: its cloud firewall mehko-api-firewall blocks "
+                                       + " and ".join(sorted(blocked, key=int)))
+    assert "api.mehko.ai" in found[0].message
+    assert RULES["served-hostnames-reachable"].mandatory
+
+
+def test_a_firewall_open_to_one_family_or_a_range_is_read_as_it_opens() -> None:
+    from guardrails import open_to_anyone
+
+    def hetzner(*rules) -> Resource:
+        return Resource("hcloud:index/firewall:Firewall", "f", {"rules": [
+            {"direction": "in", "protocol": "tcp", "port": port, "sourceIps": sources} for port, sources in rules]})
+
+    assert open_to_anyone(hetzner(("80-443", ["0.0.0.0/0", "::/0"]))) == {80, 443}
+    assert open_to_anyone(hetzner(("80", ["0.0.0.0/0"]), ("443", ["::/0", "0.0.0.0/0"]))) == {443}
+    assert open_to_anyone(hetzner(("22", ["0.0.0.0/0", "::/0"]))) == set()
+    ocean = Resource("digitalocean:index/firewall:Firewall", "f", {"inboundRules": [
+        {"protocol": "tcp", "portRange": "all", "sourceAddresses": ["0.0.0.0/0", "::/0"]}]})
+    assert open_to_anyone(ocean) == {80, 443}
+
+
+def test_a_host_that_serves_nothing_may_keep_its_firewall_shut(production: Run) -> None:
+    shut = firewall_blocking(production, {"80", "443"}, "hcloud:index/firewall:Firewall")
+    unserved = [Resource(r.type, r.name, {**r.props, "hostnames": []}, r.protect, r.parent, r.urn)
+                if r.type == "stackyard:index:HostProvisioning" else r for r in shut]
+    assert RULES["served-hostnames-reachable"].check(unserved) == []
