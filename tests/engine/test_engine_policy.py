@@ -67,10 +67,13 @@ def test_unprotected_servers_fail_the_preview(production: Workspace) -> None:
     ("output-secret", "no-secret-in-plain-outputs", "a stack output holds a secret value"),
     # The stand-in's own Check refuses this one first; here it plays a provider whose Check lets it by.
     ("proxied-ttl", "proxied-dns-ttl-1", "api.example.com is proxied with ttl 300"),
+    ("blocked-web", "served-hostnames-reachable",
+     "systems.shop.hosts.web: its cloud firewall shop-web-firewall blocks 443 from anywhere"),
 ])
 def test_a_program_breaking_a_guardrail_fails_the_preview(workspace, case: str, policy: str, message: str) -> None:
     ws = workspace(program=REFUSED, standins=True, env={"STACKYARD_STANDIN_CHECKS": "off"})
-    ws.init("refused", config={"stackyard-refused:case": case, "vercel:apiToken": "x", "cloudflare:apiToken": "x"})
+    ws.init("refused", config={"stackyard-refused:case": case, "vercel:apiToken": "x", "cloudflare:apiToken": "x",
+                               "hcloud:token": "x" * 64})
     code, output = preview(ws, "refused")
     assert code != 0
     assert f"[mandatory]  {policy}" in output and message in output, output

@@ -35,3 +35,20 @@ elif case == "schema-required":
     # The SDK refuses a missing required argument itself; a bare CustomResource sends what it is given.
     pulumi.CustomResource("hcloud:index/server:Server", "web",
                           {"name": "web", "image": "debian-12", "backup": True})
+elif case == "blocked-web":
+    import pulumi_hcloud as hcloud
+
+    # A firewall written by hand under a host whose proxy serves a hostname, with 443 left shut: the
+    # components stand in for stackyard's own (the policy reads their registered outputs).
+    class Component(pulumi.ComponentResource):
+        def __init__(self, kind: str, name: str, outputs: dict) -> None:
+            super().__init__(f"stackyard:index:{kind}", name)
+            self.register_outputs(outputs)
+
+    host = Component("VpsHost", "shop-web", {"path": "systems.shop.hosts.web"})
+    Component("HostProvisioning", "shop-web-setup", {"path": "systems.shop.hosts.web",
+                                                     "hostnames": ["shop.example.com"]})
+    hcloud.Firewall("shop-web-firewall", name="shop-web", rules=[
+        {"direction": "in", "protocol": "tcp", "port": "80", "source_ips": ["0.0.0.0/0", "::/0"]},
+        {"direction": "in", "protocol": "tcp", "port": "22", "source_ips": ["203.0.113.0/24"]},
+    ], opts=pulumi.ResourceOptions(parent=host))
