@@ -248,6 +248,12 @@ class HostProvisioning(pulumi.ComponentResource):
         # writes them, and must never write where the service's user could plant a link.
         file_readers = {"group": plan.user, "mode": "0640"}
         secrets = [self.remote.write_secret(f"{name}-env", paths.env_file(name), env_text, after=after)]
+        if plan.release:
+            # The release phase reads the env as systemd does, whatever the runtime's own file's form.
+            systemd = runtime_of("systemd")
+            release_env = pulumi.Output.all(**env).apply(systemd.env_file) if env else systemd.env_file({})
+            secrets.append(self.remote.write_secret(f"{name}-release-env", paths.release_env_file(name),
+                                                    release_env, after=after))
         if service.source.deploy_key is not None:
             # The deploy's git reads it as root: 0600, root's, in a root-owned directory.
             secrets.append(self.remote.write_secret(f"{name}-deploy-key", paths.deploy_key(name),

@@ -60,6 +60,11 @@ class Paths:
     def env_file(self, name: str) -> str:
         return f"{self.etc}/{name}.env"
 
+    def release_env_file(self, name: str) -> str:
+        """The service's env in systemd's EnvironmentFile form, whatever its runtime reads: the release
+        phase runs with it (a transient unit), and its output is masked with its secret values."""
+        return f"{self.etc}/{name}.release.env"
+
     def secret_file(self, name: str, relative: str) -> str:
         """Where a service's secret file lives on the host (``files:`` in the stack file): in a directory
         root owns and the service's group reads, never one its user could plant a link in."""

@@ -649,6 +649,14 @@ class Service:
         "python gets uv and a .venv from requirements.txt, node gets npm ci", default="other")
     install: list[str] = spec("commands run in a new release before it starts (as the service user)",
                               default=[], kind=kinds.SHELL)
+    release: list[str] = spec(
+        "the release phase: commands run once per new release (a new commit, or a changed build), after its "
+        "build and before any of its processes starts, as the service user, with the service's env, in the "
+        "release (`.venv/bin/python manage.py migrate`, `collectstatic`), holding the deploy's lock. One that "
+        "fails stops the deploy with the running release serving, its output shown (any env secret in it "
+        "masked); the next `up` runs them again. A deploy of an unchanged release does not. Write them to be "
+        "safe to run twice: a deploy killed between one and the release's start runs them again",
+        default=[], kind=kinds.SHELL)
     port: int | None = spec("port the proxy serves the service on; instances listen on their own ports",
                             default=None, check=formats.port)
     container_port: int | None = spec("compose: port the container listens on (default: port)", default=None,

@@ -127,8 +127,20 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
         + (ROOT_ONLY if plan.replaced_pm2 else "")
         + shell("retire.sh")
         + _prepare_release(plan)
+        + _release_phase(plan)
         + shell("deploy.sh")
     )
+
+
+def _release_phase(plan: ServicePlan) -> str:
+    """The release phase's commands (RELEASE), the env file it runs with and the env keys whose values its
+    output masks: components/render/shell/release.sh. A service without one runs nothing."""
+    if not plan.release:
+        return "RELEASE=()\nrelease_phase() { :; }\n"
+    return (f"RELEASE={sh_array(plan.release)}\n"
+            + f"RELEASE_ENV={sh_path(plan.paths.release_env_file(plan.name))}\n"
+            + f"RELEASE_SECRETS={sh_array(plan.secret_env_keys)}\n"
+            + shell("release.sh"))
 
 
 def removal_script(plan: ServicePlan, proxy: str | None) -> str:

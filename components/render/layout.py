@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..model.host_layout import Paths, slot_ports
+from ..model.topology import holds_secret
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,10 @@ class ServicePlan:
     command: str | None = None
     language: str = "other"
     install: tuple[str, ...] = ()
+    release: tuple[str, ...] = ()
+    """The release phase's commands (run by deploy.sh before the release's processes start)."""
+    secret_env_keys: tuple[str, ...] = ()
+    """The env keys whose values are secrets: masked in the release phase's output."""
     port: int | None = None
     container_port: int | None = None
     build_context: str = "."
@@ -123,6 +128,8 @@ def plan_from_model(name: str, service, paths: Paths = Paths()) -> ServicePlan:
         command=service.command,
         language=service.language,
         install=tuple(service.install),
+        release=tuple(service.release),
+        secret_env_keys=tuple(sorted(key for key, value in service.env.items() if holds_secret(value))),
         port=service.port,
         container_port=service.container_port,
         **build_of(service.build),

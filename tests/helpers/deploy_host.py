@@ -84,6 +84,23 @@ esac
 check_invariant "$action" "$@"
 """,
     "nginx": 'echo "nginx $*" >> "$STUB/calls.log"\n',
+    # A transient unit as systemd runs it: the command as the user, in the directory, with the env file read
+    # as systemd reads it (the real one's parser: systemd-run is not run here), its output on stdout.
+    "systemd-run": """dir=; envfile=; user=; set_env=()
+while [ "$1" != "--" ]; do
+  case $1 in --working-directory=*) dir=${1#--working-directory=} ;;
+    --property=EnvironmentFile=*) envfile=${1#--property=EnvironmentFile=} ;;
+    --setenv=*) set_env+=("${1#--setenv=}") ;; --uid=*) user=${1#--uid=} ;; esac
+  shift
+done
+shift
+echo "systemd-run $user ${*: -1}" >> "$STUB/calls.log"
+cd "$dir" || exit 1
+vars=()
+if ! /usr/bin/python3 "$STUB/envfile.py" "$envfile" > "$STUB/env.out"; then exit 1; fi
+mapfile -d '' vars < "$STUB/env.out"
+exec /usr/bin/env -i PATH=/usr/bin:/bin "${set_env[@]}" "${vars[@]}" "$@"
+""",
     "sleep": "exit 0\n",
     # The old PM2 of a taken-over host: knows the processes listed in $STUB/pm2-processes. The service's
     # own PM2 runs under its unit (a slot's PM2 home under its slot's daemon, the home of both slots of
@@ -128,6 +145,14 @@ fi
 """,
     "id": 'if [ "$1" = -u ] && [ "$2" != root ]; then echo 4242; else exec /usr/bin/id "$@"; fi\n',
 }
+ENV_FILE_READER = r"""
+import re, sys
+text = open(sys.argv[1], newline="").read()  # a carriage return in a value stays one
+for name, value in re.findall(r'^([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"\n', text, re.M | re.S):
+    sys.stdout.write(name + "=" + re.sub(r"\\(.)", r"\1", value, flags=re.S) + "\0")
+"""
+"""systemd's reading of an EnvironmentFile in double quotes (components/render/quoting.py writes it)."""
+
 WRAPPED = ("mv", "ln", "cp", "rm", "touch", "chmod", "mkdir", "git")
 """Real commands the script changes files with: counted (for injection), then run."""
 
@@ -145,6 +170,7 @@ class DeployHost:
         self.bin.mkdir(parents=True)
         (self.tmp / "running").mkdir()
         (self.tmp / "inject.sh").write_text(INJECT)
+        (self.tmp / "envfile.py").write_text(ENV_FILE_READER)
         for name, body in STUBS.items():
             self._stub(name, f'. "$STUB/inject.sh"\nSTUB_NAME={name}\ninject "$@"\n{body}')
         for name, body in PLAIN_STUBS.items():

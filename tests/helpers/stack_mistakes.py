@@ -314,6 +314,18 @@ CASES: list[tuple[str, Mutation, str, str]] = [
     ("a container told localhost",
      lambda c: systems(c)["mehko"]["services"]["ai-server"]["env"].update(CALLBACK="http://localhost/x"),
      "systems.mehko.services.ai-server.env.CALLBACK", "inside a container localhost is the container itself"),
+    ("a release phase on a compose service",
+     lambda c: systems(c)["mehko"]["services"]["ai-server"].update(release=["python manage.py migrate"]),
+     "systems.mehko.services.ai-server.release", "would run on the host, not in its image"),
+    ("an accessory's URL inside a container",
+     lambda c: (host(c, "mehko", "api").update(accessories={"redis": {}}),
+                systems(c)["mehko"]["services"]["ai-server"]["env"].update(
+                    REDIS_URL={"accessory": "redis", "output": "url"})),
+     "systems.mehko.services.ai-server.env.REDIS_URL", "which is the container itself inside a container"),
+    ("an output the accessory cannot give",
+     lambda c: systems(c)["productivity"]["services"]["flask-backend"]["env"].update(
+         REDIS_USER={"accessory": "redis", "output": "user"}),
+     "systems.productivity.services.flask-backend.env.REDIS_USER.output", "redis has no user to give"),
     ("an image build context outside the repository",
      lambda c: systems(c)["mehko"]["services"]["ai-server"].update(build={"context": "../other"}),
      "systems.mehko.services.ai-server.build.context", "not a path inside the repository"),

@@ -143,20 +143,22 @@ def test_an_upstream_written_afresh_is_pointed_back_at_the_serving_slot(host: De
 
 
 def test_a_port_moved_onto_the_other_slot_s_ports_is_refused_before_anything_starts(host: DeployHost) -> None:
-    """Port 8000 serving from green (10000-10002); moved to 9000, the blue slot's ports are 10000-10002,
-    held by the serving instances, which then answered the new release's health check in its place."""
-    assert host.deploy().returncode == 0
+    """Port 8800 serving from green (10800); moved to 9800, the blue slot's ports are 10800-10802, held by
+    the serving instances, which then answered the new release's health check in its place. (Ports of
+    this test's own: the deploy tests run side by side, and the listener here is a real one.)"""
+    plan = host.plan(port=8800)
+    assert host.deploy(plan).returncode == 0
     host.commit("v2")
-    assert host.deploy().returncode == 0
-    holding = {port: socket_on(port) for port in (10000,)}  # the serving instance, as the real host has it
+    assert host.deploy(plan).returncode == 0
+    holding = {port: socket_on(port) for port in (10800,)}  # the serving instance, as the real host has it
     try:
         host.commit("v3")
-        result = host.deploy(host.plan(port=9000))
+        result = host.deploy(host.plan(port=9800))
     finally:
         for sock in holding.values():
             sock.close()
     assert result.returncode == 1
-    assert "port 10000 of the blue slot is in use" in result.stdout
+    assert "port 10800 of the blue slot is in use" in result.stdout
     assert host.active()[0] == "green"
 
 
@@ -165,17 +167,17 @@ def test_a_first_upstream_at_ports_another_service_serves_is_no_restart(host: De
     equal to the new service's blue ones. The first deploy took the proxy on its next slot with nothing
     active for a deploy killed after its switch, skipped the check of the ports, and started its units on
     ports another service held (the seventeenth review). Only a slot with a record is restarted."""
-    plan = host.plan(instances=1)
+    plan = host.plan(instances=1, port=8900)  # ports of its own, as above
     upstream = host.root / "etc/stackyard/upstreams/mivaa.nginx"
     upstream.parent.mkdir(parents=True)
-    upstream.write_text(upstream_file(plan, "nginx", "blue"))  # the former self's green: 9000
-    former = socket_on(9000)
+    upstream.write_text(upstream_file(plan, "nginx", "blue"))  # the former self's green: 9900
+    former = socket_on(9900)
     try:
         result = host.deploy(plan)
     finally:
         former.close()
     assert result.returncode == 1
-    assert "port 9000 of the blue slot is in use" in result.stdout
+    assert "port 9900 of the blue slot is in use" in result.stdout
     assert not any(call.startswith("systemctl restart") for call in host.calls())
     assert not (host.base / "active").exists()
 

@@ -55,6 +55,10 @@ def all_scripts() -> dict[str, str]:
                 scripts[f"watchdog-{plan.name}"] = watchdog_script(
                     replace(plan, watchdog_paths=("/health", "/docs")))
     scripts["deploy-no-proxy"] = deploy_script(plans["systemd"][0], None)
+    for kind in ("pm2", "systemd"):  # the release phase's own shell (components/render/shell/release.sh)
+        scripts[f"deploy-{kind}-release-phase"] = deploy_script(replace(
+            plans[kind][0], release=(".venv/bin/python manage.py migrate --noinput", "echo 'done'"),
+            secret_env_keys=("DATABASE_URL", "SECRET_KEY")), "nginx")
     scripts["base-deploy-user"] = provision.base_script(ssh_port=22, ufw=True, login_user="deploy")
     scripts["base-root"] = provision.base_script(ssh_port=2222, ufw=False, login_user="root")
     scripts["base-restricted-ssh"] = provision.base_script(

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 import yaml
 
 from ...model.rules.findings import Findings
-from ...model.topology import Service, System
+from ...model.topology import AccessoryRef, Service, System
 from ..docker import NETWORK, health_probe
 from ..layout import ServicePlan
 from ..quoting import env_double_quoted
@@ -106,7 +106,13 @@ class Compose(Runtime):
                                                       "to Docker's log driver")
         ports = {s.port: name for name, s in (system.services or {}).items()
                  if s is not None and s.host == service.host and s.port is not None}
+        if service.release:
+            rules.fail(f"{spath}.release", "a compose service's release phase would run on the host, not in its "
+                                           "image: run it from the image's own entrypoint")
         for key, value in (service.env or {}).items():
+            if isinstance(value, AccessoryRef) and value.output in ("url", "host"):
+                rules.fail(f"{spath}.env.{key}", f"the {value.accessory} accessory listens on the host's loopback, "
+                                                "which is the container itself inside a container")
             if not isinstance(value, str):
                 continue
             found = re.search(r"://(127\.0\.0\.1|localhost|\[::1\])(?::(\d+))?", value)

@@ -33,9 +33,13 @@ files_digest() {
   (cd "$FILES" && find . -type f -print0 | sort -z | while IFS= read -r -d '' name; do
      printf '%s\0' "$name"; sha256sum < "$name"; done) | sha256sum | cut -c1-16
 }
-# How a release is built: the runtime's and the service's steps. A release is built once (its marker), so
-# a changed step makes a release of its own, never a rebuild of the one that serves.
-build_digest() { declare -f prepare_release | sha256sum | cut -c1-12; }
+# How a release is built: the runtime's and the service's steps, and its release phase's commands (none: the
+# digest a service without one always had). A release is built once (its marker), so a changed step makes a
+# release of its own, never a rebuild of the one that serves; a changed release phase runs in a new release.
+build_digest() {
+  { declare -f prepare_release; if [ ${#RELEASE[@]} -gt 0 ]; then printf 'release %s\n' "${RELEASE[@]}"; fi; } \
+    | sha256sum | cut -c1-12
+}
 # What a slot is started with besides its commit: the env file, the process definitions, the runtime's own
 # files (PM2's daemon unit: a changed one was "already serving", and never reached the daemon), the files,
 # the slots' ports (a systemd template holds neither the instance count nor the port: a change of either
@@ -243,7 +247,7 @@ fi
 release="$BASE/releases/$release_id"
 if [ ! -f "$release.built" ]; then
   log "building release $release_id"
-  rm -rf "$release"
+  rm -rf "$release" "$release.released"
   git_ clone --quiet --no-checkout -- "$REPO" "$release"
   git -C "$release" -c advice.detachedHead=false checkout --quiet "$sha"
   chown -R "$SERVICE_USER:" "$release"
@@ -253,6 +257,15 @@ if [ ! -f "$release.built" ]; then
   fi
   prepare_release "$release"
   touch "$release.built"
+fi
+# The release phase, once per release (its marker, root's, beside it), before any process of it starts:
+# one that fails stops here, nothing of the new release running, the serving slot untouched.
+if [ ${#RELEASE[@]} -gt 0 ] && [ ! -f "$release.released" ]; then
+  if ! release_phase "$release"; then
+    log "deploy of $sha failed: its release phase failed (above); the $active slot keeps serving $active_sha"
+    exit 1
+  fi
+  touch "$release.released"
 fi
 
 if [ "$active" = none ]; then next=blue; else next=$(other "$active"); fi
@@ -323,7 +336,7 @@ previous_sha=$(cat "$BASE/previous" 2>/dev/null || true)
 find "$BASE/releases" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\n' | sort -rn | awk '{print $2}' \
   | tail -n +$((KEEP + 1)) | while read -r old; do
     if [ "$old" != "$release_id" ] && [ "${old%%-*}" != "$previous_sha" ]; then
-      rm -f "$BASE/releases/$old.built"
+      rm -f "$BASE/releases/$old.built" "$BASE/releases/$old.released"
       rm -rf "${BASE:?}/releases/$old"
     fi
   done
