@@ -83,7 +83,8 @@ def main() -> None:
     try:
         stack = first_issuance(args.proxy, Path(tempfile.mkdtemp(prefix="stackyard-bench-reload-")))
         hostname = f"{args.proxy}.acme.stackyard.test"
-        print("  " + stack.ssh(f"{args.proxy} version 2>&1 || {args.proxy} -v 2>&1").stdout.strip().splitlines()[0])
+        version = "caddy version" if args.proxy == "caddy" else "nginx -v 2>&1"
+        print("  " + stack.ssh(version).stdout.strip().splitlines()[0])
         failed, walls, total = [], [], 0
         for _ in range(args.repeat):
             failures, starts = reload_round(stack, hostname, args.reloads, args.rate, walls)
