@@ -137,7 +137,9 @@ def _release_phase(plan: ServicePlan) -> str:
     output masks: components/render/shell/release.sh. A service without one runs nothing."""
     if not plan.release:
         return "RELEASE=()\nrelease_phase() { :; }\n"
-    return (f"RELEASE={sh_array(plan.release)}\n"
+    # Each command is shell for the service's user to run, quoted whole: nothing in it expands here.
+    return ("# shellcheck disable=SC2016\n"
+            f"RELEASE={sh_array(plan.release)}\n"
             + f"RELEASE_ENV={sh_path(plan.paths.release_env_file(plan.name))}\n"
             + f"RELEASE_SECRETS={sh_array(plan.secret_env_keys)}\n"
             + shell("release.sh"))
