@@ -147,11 +147,14 @@ def served_hostnames_reachable(resources: list[Resource]) -> list[Violation]:
         host = ancestor(firewall, (VPS_HOST,))
         path = host.props.get("path") if host is not None else None
         hostnames = serving.get(path)
-        blocked = [port for port in WEB_PORTS if port not in open_to_anyone(firewall)] if hostnames else []
+        if not hostnames:
+            continue
+        opened = open_to_anyone(firewall)
+        blocked = [port for port in WEB_PORTS if port not in opened]
         if blocked:
             found.append(Violation(firewall, f"{path}: its cloud firewall {firewall.name} blocks "
                                              f"{' and '.join(map(str, blocked))} from anywhere, and its proxy serves "
-                                             f"{', '.join(hostnames or [])}: leave openPorts out (80 and 443 open "
+                                             f"{', '.join(hostnames)}: leave openPorts out (80 and 443 open "
                                              "by themselves on a host with a proxy), or list them"))
     return found
 

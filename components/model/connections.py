@@ -19,7 +19,6 @@ SECRET_OUTPUTS = frozenset({"password", "url"})
 """The outputs that hold the password, kept as Pulumi secrets."""
 
 HOST = "127.0.0.1"
-SCHEMES = {"mysql": "mysql", "postgresql": "postgresql", "redis": "redis"}
 REDIS_DATABASE = "0"
 """Redis numbers its databases; a URL names the first, which is the one a client uses unless told."""
 
@@ -38,14 +37,15 @@ def missing(kind: str, output: str, *, user: str | None, database: str | None) -
 
 
 def url(kind: str, *, user: str | None, password: str | None, database: str | None) -> str:
-    """``<scheme>://<user>:<password>@127.0.0.1:<port>/<database>``, each part percent-encoded (no user for
-    Redis, whose path is its database number; no password where there is none; no path without a database)."""
+    """``<kind>://<user>:<password>@127.0.0.1:<port>/<database>`` (the kind is the URL's scheme), each part
+    percent-encoded (no user for Redis, whose path is its database number; no password where there is none;
+    no path without a database)."""
     login = encode(user or "")
     if password is not None:
         login += ":" + encode(password)
     path = REDIS_DATABASE if kind == "redis" else encode(database or "")
     at = f"{login}@" if login else ""
-    return f"{SCHEMES[kind]}://{at}{HOST}:{ACCESSORY_PORTS[kind]}" + (f"/{path}" if path else "")
+    return f"{kind}://{at}{HOST}:{ACCESSORY_PORTS[kind]}" + (f"/{path}" if path else "")
 
 
 def value(kind: str, output: str, *, user: str | None, password: str | None, database: str | None) -> str:

@@ -134,9 +134,10 @@ def deploy_script(plan: ServicePlan, proxy: str | None) -> str:
 
 def _release_phase(plan: ServicePlan) -> str:
     """The release phase's commands (RELEASE), the env file it runs with and the env keys whose values its
-    output masks: components/render/shell/release.sh. A service without one runs nothing."""
+    output masks: components/render/shell/release.sh. A service without one has none (deploy.sh runs the
+    phase only when RELEASE holds a command)."""
     if not plan.release:
-        return "RELEASE=()\nrelease_phase() { :; }\n"
+        return "RELEASE=()\n"
     # Each command is shell for the service's user to run, quoted whole: nothing in it expands here.
     return ("# shellcheck disable=SC2016\n"
             f"RELEASE={sh_array(plan.release)}\n"
