@@ -88,29 +88,31 @@ def test_a_failed_health_check_keeps_the_old_release_serving_and_keeps_its_answe
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to listen as another user (setpriv)")
 def test_a_port_another_user_holds_never_takes_the_services_traffic(host: DeployHost) -> None:
     """Another service's user listens on the idle slot's port before the deploy, and answers its health
-    check (the stubbed curl answers for a running unit; ss sees the real listener). The switch is refused."""
+    check (the stubbed curl answers for a running unit; ss sees the real listener). The switch is refused.
+    (Ports of this test's own: the listener is real, and the deploy tests run side by side.)"""
+    plan = host.plan(port=8600)
     first = host.git("rev-parse", "HEAD")
-    assert host.deploy().returncode == 0
+    assert host.deploy(plan).returncode == 0
     before = host.upstream()
     host.commit("v2")
     squatter = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                 "/usr/bin/python3", "-m", "http.server", "10000", "--bind", "127.0.0.1"],
+                                 "/usr/bin/python3", "-m", "http.server", "10600", "--bind", "127.0.0.1"],
                                 cwd="/", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
-            if "127.0.0.1:10000" in subprocess.run(["ss", "-Hltn"], capture_output=True, text=True).stdout:
+            if "127.0.0.1:10600" in subprocess.run(["ss", "-Hltn"], capture_output=True, text=True).stdout:
                 break
             time.sleep(0.05)
         else:
             pytest.fail("the squatter never listened")
-        result = host.deploy()
+        result = host.deploy(plan)
     finally:
         squatter.kill()
         squatter.wait()
     assert result.returncode == 1, result.stdout
     # Refused before the slot starts (its ports must be free); one taken after that check is refused at
     # the health check ("answers, but from a process that is not svc-mivaa's": test_port_owner.py).
-    assert "port 10000 of the green slot is in use" in result.stdout
+    assert "port 10600 of the green slot is in use" in result.stdout
     assert host.upstream() == before
     assert host.active() == ("blue", first)
     assert host.violations() == []
